@@ -1,0 +1,114 @@
+/**
+ * PNG / JPEG / WebP decoding and encoding through sharp (libvips).
+ *
+ * Decoding rules: EXIF orientation is applied; grey inputs are replicated to RGB; an alpha channel is
+ * dropped without compositing (the stored colour is kept, like Pillow's `convert('RGB')`); 16-bit inputs are
+ * reduced to 8 bits by libvips (value >> 8). Embedded ICC profiles are converted to sRGB (sharp's default).
+ */
+import { promises as fsp } from 'node:fs';
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { CHANNELS, checkImage, toUint8, type RgbImage } from './types.js';
+
+/** The formats robustify reads (sharp's `metadata().format` names). */
+export const SUPPORTED_FORMATS = ['png', 'jpeg', 'webp'] as const;
+
+const FORMAT_LABEL: Record<string, string> = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP' };
+
+/** An image file that cannot be read; the message names the file and says why. */
+export class ImageDecodeError extends Error {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`cannot decode image '${file}': ${reason}`);
+    this.name = 'ImageDecodeError';
+  }
+}
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this before any pixel is decoded (default: sharp's 0x3FFF²). */
+  maxPixels?: number;
+}
+
+/** sharp's messages carry a library prefix ("vipspng: ", "VipsJpeg: "); keep the part a user can act on. */
+function sharpDetail(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0].replace(/^\w+:\s*/, '').trim();
+}
+
+/**
+ * Decode a PNG, JPEG or WebP file (or its bytes) to an RGB float image.
+ * `name` labels the source in errors (defaults to the path, or `<buffer>`).
+ */
+export async function decodeImage(source: string | Buffer, name?: string, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const label = name ?? (typeof source === 'string' ? source : '<buffer>');
+  let bytes: Buffer;
+  if (typeof source === 'string') {
+    try {
+      bytes = await fsp.readFile(source);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ImageDecodeError(label, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : sharpDetail(err));
+    }
+  } else {
+    bytes = source;
+  }
+  if (bytes.length === 0) throw new ImageDecodeError(label, 'empty file (0 bytes)');
+
+  const maxPixels = opts.maxPixels;
+  if (maxPixels !== undefined && !(Number.isInteger(maxPixels) && maxPixels > 0)) {
+    throw new Error(`maxPixels: expected a positive integer, got ${maxPixels}`);
+  }
+  // The header tells the format and size without decoding pixels: check both before the expensive part.
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes).metadata();
+  } catch {
+    throw new ImageDecodeError(label, 'not a PNG, JPEG or WebP image (unrecognised content)');
+  }
+  const format = meta.format as string;
+  if (!(SUPPORTED_FORMATS as readonly string[]).includes(format)) {
+    throw new ImageDecodeError(label, `unsupported format '${format}' (supported: PNG, JPEG, WebP)`);
+  }
+  const { width = 0, height = 0 } = meta;
+  if (maxPixels !== undefined && width * height > maxPixels) {
+    throw new ImageDecodeError(label, `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels} (maxPixels)`);
+  }
+
+  try {
+    // failOn 'error': truncated or corrupt data aborts instead of yielding a partly grey image; mere
+    // warnings (e.g. stray bytes after the end marker) are tolerated.
+    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels ?? true, autoOrient: true })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== CHANNELS) throw new Error(`decoded to ${info.channels} channels`);
+    const out = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = data[i];
+    return { data: out, height: info.height, width: info.width };
+  } catch (err) {
+    throw new ImageDecodeError(label, `truncated or corrupt ${FORMAT_LABEL[format]} (${sharpDetail(err)})`);
+  }
+}
+
+function rawInput(img: RgbImage): Sharp {
+  checkImage(img);
+  return sharp(toUint8(img), { raw: { width: img.width, height: img.height, channels: CHANNELS } });
+}
+
+/** Lossless PNG of the image (values rounded half up and clipped to 0–255). */
+export async function encodePng(img: RgbImage): Promise<Buffer> {
+  return rawInput(img).png().toBuffer();
+}
+
+/**
+ * Baseline JPEG at `quality` (1–100) with 4:2:0 chroma subsampling and standard quantisation tables,
+ * the same settings as Pillow's defaults. Values are rounded and clipped to 0–255 first.
+ */
+export async function encodeJpeg(img: RgbImage, quality: number): Promise<Buffer> {
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+    throw new Error(`quality: expected an integer in 1–100, got ${quality}`);
+  }
+  return rawInput(img).jpeg({ quality, chromaSubsampling: '4:2:0', mozjpeg: false }).toBuffer();
+}

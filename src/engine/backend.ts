@@ -6,6 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core's Node bundle has no gradient definitions; the umbrella package's bundle registers them all
+// (into the same global registry, over the same tfjs-core instance).
+import '@tensorflow/tfjs';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import os from 'node:os';
 import { registerFastKernels } from './kernels/register.js';

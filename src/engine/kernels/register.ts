@@ -1,10 +1,38 @@
 /**
  * Registers robustify's own kernels for the wasm backend (fast gradients). Idempotent.
  * Each kernel lives in its own file beside this one, like tfjs-core's one-op-per-file layout.
+ * Must run after '@tensorflow/tfjs-backend-wasm' is imported (its kernels are registered at import) and
+ * before the wasm backend initialises (setup functions run then).
  */
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
+import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
+import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
+
+/** The kernels this module installs on 'wasm', in registration order. */
+export const FAST_KERNELS: readonly KernelConfig[] = [
+  conv2DBackpropInputConfig,
+  conv2DBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+];
+
+/** tfjs-backend-wasm's own kernels that were replaced, by name (the benchmarks compare against them). */
+export const BUILTIN_KERNELS = new Map<string, KernelConfig>();
+
 let registered = false;
 
 export function registerFastKernels(): void {
   if (registered) return;
   registered = true;
+  for (const config of FAST_KERNELS) {
+    const builtin = getKernel(config.kernelName, 'wasm');
+    if (builtin !== undefined) {
+      BUILTIN_KERNELS.set(config.kernelName, builtin);
+      unregisterKernel(config.kernelName, 'wasm');
+    }
+    registerKernel(config);
+  }
 }

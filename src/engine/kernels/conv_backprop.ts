@@ -1,0 +1,226 @@
+/**
+ * The two gradient constructions shared by the regular and depthwise convolution kernels.
+ *
+ * Input gradient: for stride s, the rows of dx fall into s phases (by (h + padTop) mod s); each phase is an
+ * ordinary stride-1 correlation of dy with a flipped sub-filter holding every s-th tap. So dx is s_h·s_w
+ * small forward convolutions (XNNPACK) interleaved, with no multiply spent on inserted zeros.
+ *
+ * Filter gradient: dW[i,j,c,o] = Σ_n,y,x x[n, y·s + i·d − p, x·s + j·d − p, c] · dy[n, y, x, o] is itself a
+ * forward convolution: of x with its batch moved into the channels, by dy (spatial dims as taps) dilated by
+ * the forward stride s, stepping by the forward dilation d. The reduction over n·OH·OW lands in XNNPACK's
+ * GEMM instead of a JS loop.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { alloc, forwardConv, heapF32, release, transpose, window4d, type Pads, type Shape4 } from './wasm_util.js';
+
+/** One phase along one spatial axis. */
+export interface Phase {
+  /** First dx index of this phase; then every s-th. */
+  first: number;
+  /** Number of dx indices in this phase. */
+  count: number;
+  /** Effective-filter tap offsets of the phase's sub-filter, in correlation (flipped) order. */
+  taps: number[];
+  /** Pads of dy for the stride-1 correlation (may be negative: dy then has to be cropped). */
+  before: number;
+  after: number;
+}
+
+/**
+ * The s phases of one axis. inSize: dx length; outSize: dy length; k: effective (dilated) filter length;
+ * padBefore: the forward convolution's leading pad.
+ */
+export function phases(inSize: number, outSize: number, k: number, s: number, padBefore: number): Phase[] {
+  const result: Phase[] = [];
+  for (let a = 0; a < s; a++) {
+    const first = (((a - padBefore) % s) + s) % s;
+    const count = first < inSize ? Math.floor((inSize - 1 - first) / s) + 1 : 0;
+    const nTaps = a < k ? Math.ceil((k - a) / s) : 0;
+    const taps = Array.from({ length: nTaps }, (_, t) => a + s * (nTaps - 1 - t));
+    const qFirst = (first + padBefore - a) / s; // dy index whose tap `a` lands on dx[first]
+    const before = nTaps - 1 - qFirst;
+    result.push({ first, count, taps, before, after: count - 1 + nTaps - outSize - before });
+  }
+  return result;
+}
+
+/** Builds a phase's sub-filter ([taps.h, taps.w, dyChannels, dxChannels], or [.., C, 1] for depthwise). */
+export type PhaseFilterBuilder = (rowTaps: number[], colTaps: number[]) => TensorInfo;
+
+export interface BackpropInputGeometry {
+  inShape: Shape4;
+  /** Effective (dilated) filter size. */
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** dx from dy by phase convolutions; `depthwise` picks the XNNPACK kernel the sub-filters are built for. */
+export function backpropInputByPhases(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  g: BackpropInputGeometry,
+  depthwise: boolean,
+  buildFilter: PhaseFilterBuilder,
+): TensorInfo {
+  const [, inH, inW] = g.inShape;
+  const [, outH, outW] = dy.shape as Shape4;
+  const rows = phases(inH, outH, g.filterHeight, g.strideHeight, g.padTop);
+  const cols = phases(inW, outW, g.filterWidth, g.strideWidth, g.padLeft);
+  if (rows.length === 1 && cols.length === 1) {
+    const whole = phaseConv(backend, dy, rows[0], cols[0], depthwise, buildFilter);
+    if (whole) return whole;
+  }
+  const dx = alloc(backend, g.inShape);
+  const nonEmpty = rows.flatMap((r) => cols.map((c) => [r, c] as const)).filter(([r, c]) => r.count > 0 && c.count > 0);
+  const parts = nonEmpty.map(([r, c]) => ({ r, c, part: phaseConv(backend, dy, r, c, depthwise, buildFilter) }));
+  // Phases no tap reaches (e.g. a 1×1 filter with stride 2) have gradient 0.
+  if (parts.some((p) => p.part === undefined)) heapF32(backend, dx).fill(0);
+  for (const { r, c, part } of parts) {
+    if (part === undefined) continue;
+    scatterPhase(backend, dx, part, r.first, c.first, g.strideHeight, g.strideWidth);
+    release(backend, part);
+  }
+  return dx;
+}
+
+/** One phase's stride-1 correlation, shaped [N, r.count, c.count, C]; undefined when it is all zeros. */
+function phaseConv(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  r: Phase,
+  c: Phase,
+  depthwise: boolean,
+  buildFilter: PhaseFilterBuilder,
+): TensorInfo | undefined {
+  if (r.taps.length === 0 || c.taps.length === 0) return undefined;
+  const [, outH, outW] = dy.shape as Shape4;
+  // Negative pads mean the phase never reads those dy rows/cols: crop them (only with pads ≥ the filter).
+  const crop = { top: Math.max(0, -r.before), bottom: Math.max(0, -r.after), left: Math.max(0, -c.before), right: Math.max(0, -c.after) };
+  const h = outH - crop.top - crop.bottom, w = outW - crop.left - crop.right;
+  if (h <= 0 || w <= 0) return undefined;
+  const cropped = crop.top + crop.bottom + crop.left + crop.right > 0;
+  const input = cropped ? window4d(backend, dy, crop.top, crop.left, h, w) : dy;
+  const pads: Pads = { top: Math.max(0, r.before), bottom: Math.max(0, r.after), left: Math.max(0, c.before), right: Math.max(0, c.after) };
+  const filter = buildFilter(r.taps, c.taps);
+  const out = forwardConv(backend, input, filter, pads, [1, 1], [1, 1], depthwise);
+  release(backend, filter);
+  if (cropped) release(backend, input);
+  return out;
+}
+
+/** dx[n, h0 + t·sh, w0 + u·sw, :] = part[n, t, u, :]. */
+function scatterPhase(backend: BackendWasm, dx: TensorInfo, part: TensorInfo, h0: number, w0: number, sh: number, sw: number): void {
+  const [n, inH, inW, ch] = dx.shape as Shape4;
+  const [, ph, pw] = part.shape as Shape4;
+  const dst = heapF32(backend, dx);
+  const src = heapF32(backend, part);
+  const step = sw * ch;
+  let s = 0;
+  for (let b = 0; b < n; b++) {
+    for (let t = 0; t < ph; t++) {
+      let d = ((b * inH + h0 + t * sh) * inW + w0) * ch;
+      for (let u = 0; u < pw; u++, d += step) {
+        for (let k = 0; k < ch; k++) dst[d + k] = src[s++];
+      }
+    }
+  }
+}
+
+export interface BackpropFilterGeometry {
+  /** Forward input x [N, H, W, C] and output gradient dy [N, OH, OW, ·]. */
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * Pads for the filter-gradient convolution of an input of size `inSize` by a dy of size `outSize` taps
+ * dilated by s, stepping by d, so that it yields at least k outputs. Returns [before, after, outputs].
+ */
+export function filterGradPads(inSize: number, outSize: number, k: number, s: number, d: number, padBefore: number): [number, number, number] {
+  const after = Math.max(0, (k - 1) * d + (outSize - 1) * s + 1 - inSize - padBefore);
+  const outputs = Math.floor((inSize + padBefore + after - ((outSize - 1) * s + 1)) / d) + 1;
+  return [padBefore, after, outputs];
+}
+
+/**
+ * Regular convolution filter gradient: conv of xᵀ [C, H, W, N] by dyᵀ [OH, OW, N, O] (dilation s) gives
+ * R [C, ≥kh, ≥kw, O]; dW[i, j, c, o] = R[c, i, j, o].
+ */
+export function conv2dBackpropFilter(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: BackpropFilterGeometry): TensorInfo {
+  const [, inH, inW, inC] = x.shape as Shape4;
+  const [, outH, outW, outC] = dy.shape as Shape4;
+  const [top, bottom, rH] = filterGradPads(inH, outH, g.filterHeight, g.strideHeight, 1, g.padTop);
+  const [left, right, rW] = filterGradPads(inW, outW, g.filterWidth, g.strideWidth, 1, g.padLeft);
+  const xT = transpose(backend, x, [3, 1, 2, 0]);
+  const dyT = transpose(backend, dy, [1, 2, 0, 3]);
+  const r = forwardConv(backend, xT, dyT, { top, bottom, left, right }, [1, 1], [g.strideHeight, g.strideWidth], false);
+  release(backend, xT, dyT);
+  const kh = g.filterHeight, kw = g.filterWidth;
+  const dw = alloc(backend, [kh, kw, inC, outC]);
+  const dst = heapF32(backend, dw);
+  const src = heapF32(backend, r);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      for (let c = 0; c < inC; c++) {
+        const s = ((c * rH + i) * rW + j) * outC;
+        dst.set(src.subarray(s, s + outC), ((i * kw + j) * inC + c) * outC);
+      }
+    }
+  }
+  release(backend, r);
+  return dw;
+}
+
+/**
+ * Depthwise filter gradient: (n, c) pairs become the channels of one image xᵀ [1, H, W, N·C]; dy, as
+ * [OH, OW, N·C, m], is its depthwise filter (dilation s, stride d); the result [1, ≥kh, ≥kw, N·C·m] is
+ * summed over n.
+ */
+export function depthwiseBackpropFilter(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: BackpropFilterGeometry): TensorInfo {
+  const [n, inH, inW, inC] = x.shape as Shape4;
+  const [, outH, outW, outC] = dy.shape as Shape4;
+  const m = outC / inC;
+  const [top, bottom] = filterGradPads(inH, outH, g.filterHeight, g.strideHeight, g.dilationHeight, g.padTop);
+  const [left, right, rW] = filterGradPads(inW, outW, g.filterWidth, g.strideWidth, g.dilationWidth, g.padLeft);
+  const xT = transpose(backend, x, [1, 2, 0, 3]);
+  const dyT = transpose(backend, dy, [1, 2, 0, 3]);
+  const r = forwardConv(
+    backend,
+    { ...xT, shape: [1, inH, inW, n * inC] },
+    { ...dyT, shape: [outH, outW, n * inC, m] },
+    { top, bottom, left, right },
+    [g.dilationHeight, g.dilationWidth],
+    [g.strideHeight, g.strideWidth],
+    true,
+  );
+  release(backend, xT, dyT);
+  const kh = g.filterHeight, kw = g.filterWidth;
+  const dw = alloc(backend, [kh, kw, inC, m]);
+  const dst = heapF32(backend, dw);
+  const src = heapF32(backend, r);
+  dst.fill(0);
+  const perTap = inC * m;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const d = (i * kw + j) * perTap;
+      const s0 = (i * rW + j) * n * perTap;
+      for (let b = 0; b < n; b++) {
+        const s = s0 + b * perTap;
+        for (let k = 0; k < perTap; k++) dst[d + k] += src[s + k];
+      }
+    }
+  }
+  release(backend, r);
+  return dw;
+}

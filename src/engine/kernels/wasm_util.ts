@@ -1,0 +1,107 @@
+/**
+ * Small helpers shared by the fast wasm kernels: heap views, intermediate tensors, and calls into the
+ * backend's own (XNNPACK) kernels. Intermediates are raw backend TensorInfos, not engine tensors, so every
+ * one must be released with `release` before the kernel returns.
+ */
+import { getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+export type Shape4 = [number, number, number, number];
+export type Pads = { top: number; bottom: number; left: number; right: number };
+
+/** The backend object a kernel receives, typed (tfjs passes it as `{}`). */
+export function asWasm(backend: {}): BackendWasm {
+  return backend as BackendWasm;
+}
+
+/** A live float32 view of a tensor's wasm memory. Re-take it after any allocation (the heap may grow). */
+export function heapF32(backend: BackendWasm, info: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** A new, uninitialised float32 tensor on the wasm heap. */
+export function alloc(backend: BackendWasm, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, 'float32');
+}
+
+/** A new float32 tensor filled with `values`. */
+export function fromValues(backend: BackendWasm, shape: number[], values: Float32Array): TensorInfo {
+  const out = alloc(backend, shape);
+  heapF32(backend, out).set(values);
+  return out;
+}
+
+/** Same memory, another shape (what the Reshape kernel does, without a reference of its own). */
+export function view(info: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: info.dataId, shape, dtype: info.dtype };
+}
+
+export function release(backend: BackendWasm, ...infos: TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+/** Runs one of the wasm backend's registered kernels directly (no engine bookkeeping, no tape). */
+export function runWasmKernel(name: string, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+  const config = getKernel(name, 'wasm');
+  if (config === undefined) throw new Error(`src/engine/kernels: the wasm backend has no '${name}' kernel`);
+  const out = config.kernelFunc({ inputs, backend, attrs });
+  if (Array.isArray(out)) throw new Error(`src/engine/kernels: '${name}' returned several outputs`);
+  return out;
+}
+
+export function transpose(backend: BackendWasm, x: TensorInfo, perm: number[]): TensorInfo {
+  return runWasmKernel('Transpose', backend, { x }, { perm });
+}
+
+/**
+ * XNNPACK forward convolution, stride/dilation given, explicit non-negative pads.
+ * `depthwise` selects DepthwiseConv2dNative (filter [fh, fw, C, multiplier]) over Conv2D ([fh, fw, C, O]).
+ */
+export function forwardConv(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  pads: Pads,
+  strides: [number, number],
+  dilations: [number, number],
+  depthwise: boolean,
+): TensorInfo {
+  const pad = [[0, 0], [pads.top, pads.bottom], [pads.left, pads.right], [0, 0]];
+  const attrs = { strides, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as NamedAttrMap;
+  return runWasmKernel(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', backend, { x, filter }, attrs);
+}
+
+/**
+ * Copies rows [top, top+outH) and columns [left, left+outW) of an NHWC tensor into a new tensor, with zeros
+ * where the window leaves the source: one helper for both cropping and zero-padding.
+ */
+export function window4d(backend: BackendWasm, x: TensorInfo, top: number, left: number, outH: number, outW: number): TensorInfo {
+  const [n, h, w, c] = x.shape as Shape4;
+  const out = alloc(backend, [n, outH, outW, c]);
+  const dst = heapF32(backend, out);
+  const src = heapF32(backend, x);
+  dst.fill(0);
+  const y0 = Math.max(0, -top), y1 = Math.min(outH, h - top);
+  const x0 = Math.max(0, -left), x1 = Math.min(outW, w - left);
+  if (x1 <= x0) return out;
+  const run = (x1 - x0) * c;
+  for (let b = 0; b < n; b++) {
+    for (let y = y0; y < y1; y++) {
+      const s = ((b * h + y + top) * w + x0 + left) * c;
+      dst.set(src.subarray(s, s + run), ((b * outH + y) * outW + x0) * c);
+    }
+  }
+  return out;
+}
+
+/** Stride and dilation attributes as [h, w] pairs. */
+export function pair(v: number | [number, number] | undefined, fallback = 1): [number, number] {
+  if (v === undefined) return [fallback, fallback];
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+export function requireNHWC(kernel: string, dataFormat: string | undefined): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC') {
+    throw new Error(`src/engine/kernels/${kernel}: dataFormat '${dataFormat}' is not supported on wasm (use NHWC)`);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Raw photo → aligned face chips: detect, take 68 landmarks, fit the five alignment points to a template,
+ * warp.
+ */
+import { checkImage, decodeImage, type RgbImage } from '../../image/index.js';
+import {
+  applySimilarity,
+  fitSimilarity,
+  fivePoints,
+  invertSimilarity,
+  templatePoints,
+  warpSimilarity,
+  type Similarity,
+  type TemplateName,
+} from './align.js';
+import { detectFaces, type DetectedFace, type DetectOptions } from './detector.js';
+
+/** Photos above this many pixels are refused unless the caller raises `maxPixels` (6324² ≈ a 40 MP camera). */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+
+export interface PrepareOptions extends DetectOptions {
+  /** Smallest accepted face: the shorter side of the detector box, in photo pixels (default 20). */
+  minFaceSize?: number;
+  /** Keep every face found instead of only the largest (default false). */
+  allFaces?: boolean;
+  /** Extra border around the template face, as a fraction of the chip (default 0: the template as is). */
+  margin?: number;
+  /** Chip side in pixels (default: the template's own, 150 or 112). */
+  size?: number;
+  /** Alignment template (default 'dlib150', what the ResNet-34 backbone expects). */
+  template?: TemplateName;
+  /** For file inputs: refuse photos with more pixels than this before decoding (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
+}
+
+export interface PreparedFace extends DetectedFace {
+  /** The aligned `size`×`size` chip. */
+  chip: RgbImage;
+  /** Photo → chip coordinates (apply to `landmarks` to get them on the chip). */
+  toChip: Similarity;
+}
+
+export interface PreparedImage {
+  height: number;
+  width: number;
+  /** Largest face first; empty when no face passes the filters. */
+  faces: PreparedFace[];
+}
+
+const TEMPLATE_SIZE: Record<TemplateName, number> = { dlib150: 150, arcface112: 112 };
+
+/** Landmarks mapped by `t` (e.g. a face's landmarks onto its chip with `face.toChip`). */
+export function mapPoints(t: Similarity, points: readonly (readonly [number, number])[]): [number, number][] {
+  return points.map((p) => applySimilarity(t, p) as [number, number]);
+}
+
+/** Detect, align and crop the faces of a photo (an RgbImage, a file path, or encoded bytes). */
+export async function prepareImage(input: RgbImage | string | Buffer, opts: PrepareOptions = {}): Promise<PreparedImage> {
+  const template = opts.template ?? 'dlib150';
+  const size = opts.size ?? TEMPLATE_SIZE[template];
+  const minFaceSize = opts.minFaceSize ?? 20;
+  if (!(minFaceSize >= 0)) throw new Error(`minFaceSize: expected a number ≥ 0, got ${minFaceSize}`);
+  // Validates size and margin before any decoding or detection work.
+  const target = templatePoints(template, size, opts.margin ?? 0);
+
+  const img =
+    typeof input === 'string' || Buffer.isBuffer(input)
+      ? await decodeImage(input, undefined, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS })
+      : input;
+  checkImage(img);
+
+  const area = (f: DetectedFace): number => f.box.width * f.box.height;
+  let found = (await detectFaces(img, opts))
+    .filter((f) => Math.min(f.box.width, f.box.height) >= minFaceSize)
+    .sort((p, q) => area(q) - area(p));
+  if (!opts.allFaces) found = found.slice(0, 1);
+
+  const faces = found.map((f): PreparedFace => {
+    const chipToImage = fitSimilarity(target, fivePoints(f.landmarks));
+    return { ...f, chip: warpSimilarity(img, chipToImage, size, size), toChip: invertSimilarity(chipToImage) };
+  });
+  return { height: img.height, width: img.width, faces };
+}

@@ -1,0 +1,51 @@
+/**
+ * ART's GaussianAugmentation at prediction time (augmentation=False, apply_predict=True): independent
+ * N(0, sigma²) noise on every value, then clipped to [0,255]; not rounded. sigma is the standard deviation on
+ * the 0–255 scale.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { createRandom } from '../util/random.js';
+import { formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+
+export const GAUSS_PARAMS: ParamSpecs = {
+  sigma: { default: 1, min: 0, max: 255 },
+};
+
+export class GaussianAugmentation implements Preprocessor {
+  readonly name = 'gauss';
+  readonly params: Readonly<{ sigma: number }>;
+  /** ART passes the gradient through (its estimate_gradient returns grad); so do we. */
+  readonly gradient = 'identity' as const;
+  private readonly seed: number | undefined;
+
+  /** `seed` fixes the noise of every call that brings no seed of its own. */
+  constructor(opts: { sigma?: number; seed?: number } = {}) {
+    const { seed, ...params } = opts;
+    this.params = Object.freeze(resolveParams(this.name, GAUSS_PARAMS, params) as { sigma: number });
+    this.seed = seed;
+  }
+
+  apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
+    const rng = createRandom(resolveSeed(ctx, this.seed));
+    const sigma = this.params.sigma;
+    return mapBatch(this.name, x, (data) => {
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i] + sigma * rng.normal();
+        data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+      return data;
+    });
+  }
+
+  /**
+   * The identity, as ART. (The exact derivative, 1 where the noisy value was not clipped and 0 where it was,
+   * would need this call's noise draw, which estimate_gradient(x, grad) does not receive.)
+   */
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+    return identityGradient(this.name, x, grad);
+  }
+
+  toString(): string {
+    return formatToken(this.name, this.params);
+  }
+}

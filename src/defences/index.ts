@@ -1,0 +1,29 @@
+/** Preprocessing defences (ART semantics, see ../../../shared/spec/art-semantics.md) and ordered pipelines. */
+export {
+  type Preprocessor,
+  type ApplyContext,
+  type ParamSpec,
+  type ParamSpecs,
+  resolveParams,
+  formatToken,
+  identityGradient,
+} from './preprocessor.js';
+export { JpegCompression, JPEG_PARAMS, jpegRoundTrip } from './jpeg.js';
+export { GaussianAugmentation, GAUSS_PARAMS } from './gaussian.js';
+export { SpatialSmoothing, MEDIAN_PARAMS, medianFilter } from './median.js';
+export { TotalVarMin, TVM_PARAMS, ITERATIONS_PER_MAX_ITER, totalVarMinimise, tvmObjective, drawMask, type TvmOptions } from './tvm.js';
+export { FeatureSqueezing, SQUEEZE_PARAMS, squeezeValues } from './squeeze.js';
+export {
+  Pipeline,
+  parsePipeline,
+  parsePipelineJson,
+  formatPipeline,
+  buildPipeline,
+  registerDefence,
+  defenceNames,
+  getDefence,
+  type StageSpec,
+  type DefenceFactory,
+  type DefenceEntry,
+  type RegisterOptions,
+} from './pipeline.js';

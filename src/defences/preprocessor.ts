@@ -1,0 +1,119 @@
+/**
+ * The common shape of every preprocessing defence, and the helpers they share.
+ *
+ * A defence maps an NHWC float32 batch on the 0–255 scale to a new batch of the same shape. Defences that are
+ * not differentiable give attacks ART's `estimate_gradient`: the identity (BPDA).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { randomInt } from 'node:crypto';
+
+export interface ApplyContext {
+  /** Seed for stochastic defences (noise, masks); without it every call draws afresh. */
+  seed?: number;
+}
+
+export interface Preprocessor {
+  /** Pipeline token: 'jpeg', 'gauss', 'median', 'tvm', 'squeeze', 'bmcnn'. */
+  readonly name: string;
+  /** ART parameter names: quality, sigma, window_size, prob/norm/lamb/max_iter, bit_depth. */
+  readonly params: Readonly<Record<string, number>>;
+  /** NHWC float32 batch on 0–255 → new tensor of the same shape, values in [0,255]. Does not dispose x. */
+  apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D>;
+  /**
+   * ART's estimate_gradient: the gradient w.r.t. the input given the gradient w.r.t. the output.
+   * 'identity' (BPDA) for non-differentiable defences, exact where differentiable. Does not dispose its args.
+   */
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D;
+  readonly gradient: 'exact' | 'identity';
+  /** Its pipeline token, e.g. 'jpeg:quality=20'. */
+  toString(): string;
+}
+
+/** One numeric parameter of a defence: default, bounds, and whether it must be whole. */
+export interface ParamSpec {
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+  readonly integer?: boolean;
+  /** When set, the only accepted values. */
+  readonly oneOf?: readonly number[];
+}
+
+export type ParamSpecs = Readonly<Record<string, ParamSpec>>;
+
+function describeRange(spec: ParamSpec): string {
+  if (spec.oneOf) return `one of ${spec.oneOf.join(', ')}`;
+  return `${spec.integer ? 'an integer' : 'a number'} in [${spec.min}, ${spec.max}]`;
+}
+
+/**
+ * Fill defaults and validate `given` against `specs`; messages name the defence and parameter and give the
+ * valid range. Unknown keys are refused with the list of valid ones.
+ */
+export function resolveParams(defence: string, specs: ParamSpecs, given: Readonly<Record<string, number | undefined>> = {}): Record<string, number> {
+  const keys = Object.keys(specs);
+  for (const k of Object.keys(given)) {
+    if (!(k in specs)) {
+      throw new Error(`${defence}: unknown parameter '${k}' (valid: ${keys.length ? keys.join(', ') : 'none'})`);
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const k of keys) {
+    const spec = specs[k];
+    const v = given[k] ?? spec.default;
+    const ok = typeof v === 'number' && Number.isFinite(v) && (spec.oneOf
+      ? spec.oneOf.includes(v)
+      : v >= spec.min && v <= spec.max && (!spec.integer || Number.isInteger(v)));
+    if (!ok) throw new Error(`${defence}: ${k} must be ${describeRange(spec)}, got ${String(v)}`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** The canonical pipeline token: every parameter, in declaration order (`tvm:prob=0.3,norm=2,...`). */
+export function formatToken(name: string, params: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(params).map(([k, v]) => `${k}=${v}`);
+  return parts.length ? `${name}:${parts.join(',')}` : name;
+}
+
+/** Shape checks every defence does on entry; the message names the defence. */
+export function checkBatch(defence: string, x: tf.Tensor): [number, number, number, number] {
+  if (x.rank !== 4) throw new Error(`${defence}: expected an NHWC batch (rank 4), got rank ${x.rank} [${x.shape.join(', ')}]`);
+  if (x.dtype !== 'float32') throw new Error(`${defence}: expected float32 input, got ${x.dtype}`);
+  return x.shape as [number, number, number, number];
+}
+
+/** BPDA with the identity: the output gradient passes through unchanged (a new handle to the same values). */
+export function identityGradient(defence: string, x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+  checkBatch(defence, x);
+  if (!tf.util.arraysEqual(x.shape, grad.shape)) {
+    throw new Error(`${defence}: gradient shape [${grad.shape.join(', ')}] differs from input shape [${x.shape.join(', ')}]`);
+  }
+  return grad.clone();
+}
+
+/**
+ * Run a typed-array transform over a batch: reads the values once, hands them (a private copy) to `fn`,
+ * and wraps the returned array as a tensor of the same shape.
+ */
+export async function mapBatch(
+  defence: string,
+  x: tf.Tensor4D,
+  fn: (data: Float32Array, shape: [number, number, number, number]) => Float32Array | Promise<Float32Array>,
+): Promise<tf.Tensor4D> {
+  const shape = checkBatch(defence, x);
+  // Copy: the cpu backend hands out its own backing array, which must not be written.
+  const data = new Float32Array((await x.data()) as Float32Array);
+  const out = await fn(data, shape);
+  return tf.tensor4d(out, shape, 'float32');
+}
+
+/** Clip to the 0–255 image range (NaN stays NaN so that upstream bugs stay visible). */
+export function clip255(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** The seed a stochastic defence uses: the call's, else the instance's, else a fresh one (ART draws anew each call). */
+export function resolveSeed(ctx: ApplyContext | undefined, own: number | undefined): number {
+  return ctx?.seed ?? own ?? randomInt(0, 2 ** 32);
+}

@@ -1,0 +1,55 @@
+/**
+ * ART's FeatureSqueezing: reduce each value to `bit_depth` bits of the 0–255 range.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { formatToken, identityGradient, mapBatch, resolveParams, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+
+export const SQUEEZE_PARAMS: ParamSpecs = {
+  bit_depth: { default: 8, min: 1, max: 32, integer: true },
+};
+
+const f32 = Math.fround;
+
+/** numpy's rint: round half to even. */
+export function rintHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Squeeze in place. Every step is rounded to float32 as numpy does on float32 arrays, so results equal ART's
+ * bit for bit; then clipped to [0,255] (ART does not clip; identical on in-range input).
+ */
+export function squeezeValues(data: Float32Array, bitDepth: number): Float32Array {
+  const maxValue = f32(2 ** bitDepth - 1);
+  for (let i = 0; i < data.length; i++) {
+    const normalised = f32(data[i] / 255);
+    const q = f32(rintHalfEven(f32(normalised * maxValue)) / maxValue);
+    const v = f32(q * 255);
+    data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  return data;
+}
+
+export class FeatureSqueezing implements Preprocessor {
+  readonly name = 'squeeze';
+  readonly params: Readonly<{ bit_depth: number }>;
+  readonly gradient = 'identity' as const;
+
+  constructor(opts: { bit_depth?: number } = {}) {
+    this.params = Object.freeze(resolveParams(this.name, SQUEEZE_PARAMS, opts) as { bit_depth: number });
+  }
+
+  apply(x: tf.Tensor4D): Promise<tf.Tensor4D> {
+    return mapBatch(this.name, x, (data) => squeezeValues(data, this.params.bit_depth));
+  }
+
+  /** Straight-through: rounding has zero derivative almost everywhere, so attacks use the identity. */
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+    return identityGradient(this.name, x, grad);
+  }
+
+  toString(): string {
+    return formatToken(this.name, this.params);
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * ART's TotalVarMin: per image a Bernoulli(prob) mask M over H×W×C (1 = value kept by the data term), then
+ * per channel the minimiser, started from z = x, of ART's objective
+ *
+ *   f(z) = sqrt(Σ M·(z − x)²) + lamb·Σᵢ ‖z[i+1,:] − z[i,:]‖ₚ + lamb·Σⱼ ‖z[:,j+1] − z[:,j]‖ₚ
+ *
+ * (un-squared data term; each p-norm over a whole row- or column-difference vector), clipped to [0,255].
+ *
+ * ART runs L-BFGS-B for max_iter iterations. We solve the same objective with the primal–dual hybrid gradient
+ * method of Chambolle & Pock (2011), restricted to the box [0,255] (clipping never raises f, so the box
+ * changes nothing but the iterates' range). Every dual update is a projection in closed form: the data term's
+ * dual is the unit L2 ball per channel, the TV terms' duals are L2 balls of radius lamb per row/column
+ * difference vector (p = 2) or the box [−lamb, lamb] per value (p = 1). One iteration is two fused passes
+ * over typed arrays, all channels at once, one image at a time (so the arrays stay in cache).
+ *
+ * Stopping rule: a fixed ITERATIONS_PER_MAX_ITER × max_iter iterations (deterministic cost and output). With
+ * ART's default max_iter = 10 that reaches a lower objective than ART's output on every conformance case,
+ * for p = 2 and p = 1 (checked by test/defences).
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { createRandom } from '../util/random.js';
+import { formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+
+export const TVM_PARAMS: ParamSpecs = {
+  prob: { default: 0.3, min: 0, max: 1 },
+  norm: { default: 2, min: 1, max: 2, oneOf: [1, 2] },
+  lamb: { default: 0.5, min: 0, max: 1e6 },
+  max_iter: { default: 10, min: 1, max: 100000, integer: true },
+};
+
+/** PDHG iterations per ART L-BFGS iteration (see the stopping rule above). */
+export const ITERATIONS_PER_MAX_ITER = 2;
+
+/**
+ * Primal/dual step balance: τ = S/‖K‖, σ = 1/(S·‖K‖) with ‖K‖ ≤ 3 (masked identity plus two difference
+ * operators). Primal values span 0–255 while dual values are bounded by 1 and lamb, so the primal step is
+ * made much larger than the dual one.
+ */
+const STEP_BALANCE = 160;
+const K_NORM = 3;
+
+export interface TvmOptions {
+  norm: number;
+  lamb: number;
+  iterations: number;
+}
+
+/**
+ * ART's objective of `z` for one image (values `h·w·c`, HWC) with `mask`, per channel (float64 sums).
+ * `offset` selects the image inside batch arrays.
+ */
+export function tvmObjective(z: ArrayLike<number>, x: ArrayLike<number>, mask: ArrayLike<number>, h: number, w: number, c: number, norm: number, lamb: number, offset = 0): Float64Array {
+  const out = new Float64Array(c);
+  const data = new Float64Array(c);
+  const rowAcc = new Float64Array(c);
+  const colAcc = new Float64Array(w * c);
+  const finish = (s: number): number => (norm === 1 ? s : Math.sqrt(s));
+  const term = (d: number): number => (norm === 1 ? Math.abs(d) : d * d);
+  for (let i = 0; i < h; i++) {
+    rowAcc.fill(0);
+    for (let j = 0; j < w; j++) {
+      for (let ch = 0; ch < c; ch++) {
+        const e = offset + (i * w + j) * c + ch;
+        const r = z[e] - x[e];
+        if (mask[e]) data[ch] += r * r;
+        if (i < h - 1) rowAcc[ch] += term(z[e + w * c] - z[e]);
+        if (j < w - 1) colAcc[j * c + ch] += term(z[e + c] - z[e]);
+      }
+    }
+    if (i < h - 1) for (let ch = 0; ch < c; ch++) out[ch] += lamb * finish(rowAcc[ch]);
+  }
+  for (let j = 0; j < w - 1; j++) for (let ch = 0; ch < c; ch++) out[ch] += lamb * finish(colAcc[j * c + ch]);
+  for (let ch = 0; ch < c; ch++) out[ch] += Math.sqrt(data[ch]);
+  return out;
+}
+
+/** Scale factor projecting a vector of squared norm `sq` onto the ball of radius `r`. */
+function shrink(sq: number, r: number): number {
+  return sq > r * r ? r / Math.sqrt(sq) : 1;
+}
+
+/** Working arrays for one h×w channel plane, reused across planes and images. */
+class Plane {
+  readonly x: Float64Array;
+  /** The mask as 0/1 multipliers: the data dual stays 0 where the mask is 0, so no branch is needed. */
+  readonly m: Float64Array;
+  readonly z: Float64Array;
+  readonly zbar: Float64Array;
+  readonly q: Float64Array;
+  readonly u: Float64Array;
+  readonly v: Float64Array;
+  readonly rowScale: Float64Array;
+  readonly colScale: Float64Array;
+  readonly colSq: Float64Array;
+
+  constructor(
+    readonly h: number,
+    readonly w: number,
+  ) {
+    const n = h * w;
+    [this.x, this.m, this.z, this.zbar, this.q, this.u, this.v] = Array.from({ length: 7 }, () => new Float64Array(n));
+    this.rowScale = new Float64Array(h);
+    this.colScale = new Float64Array(w);
+    this.colSq = new Float64Array(w);
+  }
+
+  /**
+   * PDHG from z = x, duals 0. u[i,:] holds the dual of row difference i (row h−1 stays 0), v[:,j] that of
+   * column difference j (column w−1 stays 0), q the data term's dual.
+   */
+  solve(opts: TvmOptions): void {
+    const { h, w, x, m, z, zbar, q, u, v, rowScale, colScale, colSq } = this;
+    const { lamb, iterations } = opts;
+    const l1 = opts.norm === 1;
+    const tau = STEP_BALANCE / K_NORM;
+    const sigma = 1 / (STEP_BALANCE * K_NORM);
+    z.set(x);
+    q.fill(0);
+    u.fill(0);
+    v.fill(0);
+    rowScale.fill(1);
+    colScale.fill(1);
+    let dataScale = 1;
+    for (let it = 0; it < iterations; it++) {
+      // Primal step z ← clip(z − τ·Kᵀy, 0, 255) and z̄ = 2z_new − z. The duals' pending ball projections
+      // (scale factors from the previous dual step) are applied as they are read.
+      for (let i = 0; i < h; i++) {
+        const rs = rowScale[i];
+        const row = i * w;
+        for (let j = 0; j < w; j++) {
+          const e = row + j;
+          const qe = (q[e] *= dataScale);
+          const ue = (u[e] *= rs);
+          const ve = (v[e] *= colScale[j]);
+          const g = qe - ue + (i > 0 ? u[e - w] : 0) - ve + (j > 0 ? v[e - 1] : 0);
+          const old = z[e];
+          let zn = old - tau * g;
+          zn = zn < 0 ? 0 : zn > 255 ? 255 : zn;
+          z[e] = zn;
+          zbar[e] = 2 * zn - old;
+        }
+      }
+      // Dual ascent y ← y + σ·K z̄, then the projections' scale factors (L2 groups) or clamps (p = 1).
+      let dataSq = 0;
+      colSq.fill(0);
+      for (let i = 0; i < h; i++) {
+        const row = i * w;
+        const lastRow = i === h - 1;
+        let rowSq = 0;
+        for (let j = 0; j < w; j++) {
+          const e = row + j;
+          const zb = zbar[e];
+          const qe = (q[e] += sigma * m[e] * (zb - x[e]));
+          dataSq += qe * qe;
+          if (!lastRow) {
+            let ue = u[e] + sigma * (zbar[e + w] - zb);
+            if (l1) ue = ue > lamb ? lamb : ue < -lamb ? -lamb : ue;
+            else rowSq += ue * ue;
+            u[e] = ue;
+          }
+          if (j < w - 1) {
+            let ve = v[e] + sigma * (zbar[e + 1] - zb);
+            if (l1) ve = ve > lamb ? lamb : ve < -lamb ? -lamb : ve;
+            else colSq[j] += ve * ve;
+            v[e] = ve;
+          }
+        }
+        if (!l1) rowScale[i] = shrink(rowSq, lamb);
+      }
+      dataScale = shrink(dataSq, 1);
+      if (!l1) for (let j = 0; j < w; j++) colScale[j] = shrink(colSq[j], lamb);
+    }
+  }
+}
+
+/**
+ * Minimise ART's objective for every image and channel of an NHWC batch with the given mask (same layout,
+ * 1 = kept). Returns the solutions, within [0,255].
+ */
+export function totalVarMinimise(x: Float32Array, mask: Uint8Array, shape: readonly [number, number, number, number], opts: TvmOptions): Float32Array {
+  const [n, h, w, c] = shape;
+  if (x.length !== n * h * w * c || mask.length !== x.length) {
+    throw new Error(`tvm: ${x.length} values and ${mask.length} mask entries for shape [${shape.join(', ')}]`);
+  }
+  const plane = new Plane(h, w);
+  const out = new Float32Array(x.length);
+  const hw = h * w;
+  // Channel planes are independent problems; solving one plane at a time keeps its arrays in cache.
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const base = i * hw * c + ch;
+      for (let p = 0; p < hw; p++) {
+        plane.x[p] = x[base + p * c];
+        plane.m[p] = mask[base + p * c] ? 1 : 0;
+      }
+      plane.solve(opts);
+      for (let p = 0; p < hw; p++) out[base + p * c] = plane.z[p];
+    }
+  }
+  return out;
+}
+
+/** A Bernoulli(prob) mask as ART draws it (`rand < prob`), one entry per value. */
+export function drawMask(length: number, prob: number, seed: number): Uint8Array {
+  const rng = createRandom(seed);
+  const mask = new Uint8Array(length);
+  for (let i = 0; i < length; i++) mask[i] = rng.next() < prob ? 1 : 0;
+  return mask;
+}
+
+export class TotalVarMin implements Preprocessor {
+  readonly name = 'tvm';
+  readonly params: Readonly<{ prob: number; norm: number; lamb: number; max_iter: number }>;
+  readonly gradient = 'identity' as const;
+  private readonly seed: number | undefined;
+
+  /** `seed` fixes the masks of every call that brings no seed of its own. */
+  constructor(opts: { prob?: number; norm?: number; lamb?: number; max_iter?: number; seed?: number } = {}) {
+    const { seed, ...params } = opts;
+    this.params = Object.freeze(resolveParams(this.name, TVM_PARAMS, params) as TotalVarMin['params']);
+    this.seed = seed;
+  }
+
+  apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
+    const seed = resolveSeed(ctx, this.seed);
+    const { prob, norm, lamb, max_iter } = this.params;
+    return mapBatch(this.name, x, (data, shape) =>
+      totalVarMinimise(data, drawMask(data.length, prob, seed), shape, { norm, lamb, iterations: ITERATIONS_PER_MAX_ITER * max_iter }),
+    );
+  }
+
+  /** ART's estimate_gradient for TotalVarMin: the identity (BPDA). */
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+    return identityGradient(this.name, x, grad);
+  }
+
+  toString(): string {
+    return formatToken(this.name, this.params);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Speed of robustify's wasm gradient kernels (src/engine/kernels) against tfjs-backend-wasm's own kernel
+ * where one exists, and against the forward convolution of the same layer (the target: a gradient at
+ * forward speed). Shapes are the face backbone's; batch 32. Also profiles a full input gradient through the
+ * backbone, per kernel, with the builtin and the fast kernels.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { initEngine } from '../src/engine/backend.js';
+import { BUILTIN_KERNELS } from '../src/engine/kernels/register.js';
+import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../src/models/backbone.js';
+
+/** Wall time of `fn` in ms: one run when it is slow (> 1 s), else the best of a warm-up and 3 runs. */
+function timeMs(fn: () => void): number {
+  let t = performance.now();
+  fn();
+  const first = performance.now() - t;
+  if (first > 1000) return first;
+  let best = first;
+  for (let i = 0; i < 3; i++) {
+    t = performance.now();
+    fn();
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+}
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** Runs a kernel config directly on the wasm backend and frees its output. */
+function runKernel(config: KernelConfig, inputs: Record<string, TensorInfo>, attrs: object): void {
+  const backend = tf.backend() as BackendWasm;
+  const out = config.kernelFunc({ inputs, backend, attrs: attrs as NamedAttrMap }) as TensorInfo;
+  backend.disposeData(out.dataId);
+}
+
+function wasmKernel(name: string): KernelConfig {
+  const config = getKernel(name, 'wasm');
+  if (!config) throw new Error(`bench/kernels: no wasm kernel '${name}'`);
+  return config;
+}
+
+/**
+ * tfjs-backend-wasm's own kernel replaced by ours, set up for use (its setup function never ran: it was
+ * unregistered before the backend initialised).
+ */
+const setUp = new Set<string>();
+function builtinKernel(name: string): KernelConfig | undefined {
+  const config = BUILTIN_KERNELS.get(name);
+  if (config && !setUp.has(name)) {
+    config.setupFunc?.(tf.backend());
+    setUp.add(name);
+  }
+  return config;
+}
+
+interface Layer {
+  x: [number, number, number, number];
+  k: number;
+  outC: number;
+  stride: number;
+  pad: 'same' | 'valid';
+  depthwise?: boolean;
+}
+
+const LAYERS: Layer[] = [
+  { x: [32, 150, 150, 3], k: 7, outC: 32, stride: 2, pad: 'valid' },
+  { x: [32, 37, 37, 64], k: 3, outC: 64, stride: 1, pad: 'same' },
+  { x: [32, 19, 19, 128], k: 3, outC: 128, stride: 1, pad: 'same' },
+  { x: [32, 10, 10, 256], k: 3, outC: 256, stride: 1, pad: 'same' },
+  { x: [32, 37, 37, 32], k: 3, outC: 64, stride: 2, pad: 'valid' },
+  { x: [32, 19, 19, 64], k: 3, outC: 128, stride: 2, pad: 'valid' },
+  { x: [32, 10, 10, 128], k: 3, outC: 256, stride: 2, pad: 'valid' },
+  { x: [32, 37, 37, 64], k: 3, outC: 64, stride: 1, pad: 'same', depthwise: true },
+  { x: [32, 37, 37, 64], k: 3, outC: 64, stride: 2, pad: 'same', depthwise: true },
+];
+
+/** Forward conv, input-gradient and filter-gradient timings of one layer. */
+function benchLayer(layer: Layer): object[] {
+  const { x: xShape, k, outC, stride, pad, depthwise = false } = layer;
+  const inC = xShape[3];
+  const filterShape: [number, number, number, number] = depthwise ? [k, k, inC, outC / inC] : [k, k, inC, outC];
+  const forwardName = depthwise ? 'DepthwiseConv2dNative' : 'Conv2D';
+  const inputName = depthwise ? 'DepthwiseConv2dNativeBackpropInput' : 'Conv2DBackpropInput';
+  const filterName = depthwise ? 'DepthwiseConv2dNativeBackpropFilter' : 'Conv2DBackpropFilter';
+  const x = tf.randomUniform(xShape, -1, 1);
+  const filter = tf.randomUniform(filterShape, -1, 1);
+  const common = { strides: stride, pad, dataFormat: 'NHWC', dilations: 1 };
+  const y = tf.engine().runKernel(forwardName, { x, filter }, common) as tf.Tensor;
+  const dy = tf.randomUniform(y.shape, -1, 1);
+  const msForward = timeMs(() => runKernel(wasmKernel(forwardName), { x, filter }, common));
+  const shape = { x: xShape, filter: filterShape, stride, pad };
+  const record = (name: string, builtin: KernelConfig | undefined, inputs: Record<string, TensorInfo>, attrs: object): object => {
+    const msFast = timeMs(() => runKernel(wasmKernel(name), inputs, attrs));
+    const msBuiltin = builtin ? timeMs(() => runKernel(builtin, inputs, attrs)) : null;
+    return {
+      bench: `kernel:${name}`,
+      ...shape,
+      ms_forward: round(msForward),
+      ms_builtin: msBuiltin === null ? null : round(msBuiltin),
+      ms_fast: round(msFast),
+      speedup: msBuiltin === null ? null : round(msBuiltin / msFast),
+      fast_vs_forward: round(msFast / msForward),
+    };
+  };
+  const out = [
+    record(inputName, builtinKernel(inputName), { dy, filter }, { ...common, inputShape: xShape }),
+    record(filterName, builtinKernel(filterName), { x, dy }, { ...common, filterShape }),
+  ];
+  tf.dispose([x, filter, y, dy]);
+  return out;
+}
+
+/** Runs `fn` with tfjs-backend-wasm's own kernels in place of the replaced ones. */
+function withBuiltinKernels<T>(fn: () => T): T {
+  const fast = [...BUILTIN_KERNELS.keys()].map((name) => wasmKernel(name));
+  const swap = (configs: KernelConfig[]): void => {
+    for (const c of configs) {
+      unregisterKernel(c.kernelName, 'wasm');
+      registerKernel(c);
+    }
+  };
+  swap([...BUILTIN_KERNELS.keys()].map((name) => builtinKernel(name) as KernelConfig));
+  try {
+    return fn();
+  } finally {
+    swap(fast);
+  }
+}
+
+/** Per-kernel time of one input gradient through the face backbone (sum of pooled features), batch 32. */
+async function profileBackboneGrad(): Promise<object[]> {
+  const net = await FaceRecognitionNet.load();
+  const x = tf.randomUniform([32, BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, 3], 0, 255) as tf.Tensor4D;
+  const gradFn = tf.grad((input: tf.Tensor) => tf.sum(net.pooled(input as tf.Tensor4D)));
+  const step = (): void => tf.dispose(gradFn(x));
+  step(); // warm-up: XNNPACK operator creation
+  const records: object[] = [];
+  for (const [variant, run] of [['builtin', (f: () => void) => withBuiltinKernels(f)], ['fast', (f: () => void) => f()]] as const) {
+    const t = performance.now();
+    const profile = await run(() => tf.profile(step)) as unknown as Awaited<ReturnType<typeof tf.profile>>;
+    const totalMs = performance.now() - t;
+    const byKernel = new Map<string, { ms: number; calls: number }>();
+    for (const k of profile.kernels) {
+      const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+      entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      entry.calls += 1;
+      byKernel.set(k.name, entry);
+    }
+    const kernels = [...byKernel.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .map(([name, { ms, calls }]) => ({ name, ms: round(ms), calls }));
+    records.push({ bench: 'kernel:profile-backbone-grad', variant, x: x.shape, ms_total: round(totalMs), kernels });
+  }
+  tf.dispose(x);
+  net.dispose();
+  return records;
+}
+
+export async function benchKernels(): Promise<object[]> {
+  await initEngine({ backend: 'wasm', strict: true });
+  const records: object[] = [];
+  for (const layer of LAYERS) records.push(...benchLayer(layer));
+  records.push(...(await profileBackboneGrad()));
+  return records;
+}

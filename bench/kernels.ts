@@ -112,6 +112,30 @@ function benchLayer(layer: Layer): object[] {
   return out;
 }
 
+/** MaxPoolGrad of the backbone's stem pool (3×3/2 valid on [32,72,72,32]) against the forward MaxPool. */
+function benchMaxPoolGrad(): object {
+  const shape: [number, number, number, number] = [32, 72, 72, 32];
+  const attrs = { filterSize: 3, strides: 2, pad: 'valid' };
+  const input = tf.randomUniform(shape, -1, 1);
+  const output = tf.engine().runKernel('MaxPool', { x: input }, attrs) as tf.Tensor;
+  const dy = tf.randomUniform(output.shape, -1, 1);
+  const msForward = timeMs(() => runKernel(wasmKernel('MaxPool'), { x: input }, attrs));
+  const msFast = timeMs(() => runKernel(wasmKernel('MaxPoolGrad'), { dy, input, output }, attrs));
+  const builtin = builtinKernel('MaxPoolGrad') as KernelConfig;
+  const msBuiltin = timeMs(() => runKernel(builtin, { dy, input, output }, attrs));
+  tf.dispose([input, output, dy]);
+  return {
+    bench: 'kernel:MaxPoolGrad',
+    x: shape,
+    ...attrs,
+    ms_forward: round(msForward),
+    ms_builtin: round(msBuiltin),
+    ms_fast: round(msFast),
+    speedup: round(msBuiltin / msFast),
+    fast_vs_forward: round(msFast / msForward),
+  };
+}
+
 /** Runs `fn` with tfjs-backend-wasm's own kernels in place of the replaced ones. */
 function withBuiltinKernels<T>(fn: () => T): T {
   const fast = [...BUILTIN_KERNELS.keys()].map((name) => wasmKernel(name));
@@ -162,6 +186,7 @@ export async function benchKernels(): Promise<object[]> {
   await initEngine({ backend: 'wasm', strict: true });
   const records: object[] = [];
   for (const layer of LAYERS) records.push(...benchLayer(layer));
+  records.push(benchMaxPoolGrad());
   records.push(...(await profileBackboneGrad()));
   return records;
 }

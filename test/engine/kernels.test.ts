@@ -211,3 +211,24 @@ test('tf.grad through conv2d and depthwiseConv2d (wasm vs cpu), no tensors left 
     assert.ok(relError(ref[i], got[i]) <= TOLERANCE, `gradient w.r.t. ${name}: relative error ${relError(ref[i], got[i])}`);
   });
 });
+
+test('MaxPoolGrad matches cpu (ties included)', async () => {
+  let i = 0;
+  for (const [h, w] of [[9, 9], [8, 10]]) {
+    for (const [k, stride] of [[2, 2], [3, 2], [3, 1]]) {
+      for (const pad of ['same', 'valid'] as const) {
+        const ch = [1, 3, 8][i++ % 3];
+        const oh = outSize(h, k, stride, pad), ow = outSize(w, k, stride, pad);
+        // Few distinct levels so windows hold tied maxima: the first one (row-major) must get the gradient.
+        const x = values(2 * h * w * ch, 15).map((v) => Math.round(v * 3));
+        const inputs = {
+          dy: { shape: [2, oh, ow, ch], data: values(2 * oh * ow * ch, 16) },
+          input: { shape: [2, h, w, ch], data: x },
+          output: { shape: [2, oh, ow, ch], data: new Float32Array(2 * oh * ow * ch) },
+        };
+        const attrs = { filterSize: k, strides: stride, pad };
+        await compare('MaxPoolGrad', inputs, attrs, `x[2,${h},${w},${ch}] pool ${k} stride ${stride} pad ${pad}`);
+      }
+    }
+  }
+});

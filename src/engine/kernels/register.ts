@@ -10,6 +10,7 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
+import { maxPoolGradConfig } from './MaxPoolGrad.js';
 
 /** The kernels this module installs on 'wasm', in registration order. */
 export const FAST_KERNELS: readonly KernelConfig[] = [
@@ -17,6 +18,7 @@ export const FAST_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
+  maxPoolGradConfig,
 ];
 
 /** tfjs-backend-wasm's own kernels that were replaced, by name (the benchmarks compare against them). */

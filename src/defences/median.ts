@@ -12,8 +12,7 @@ export const MEDIAN_PARAMS: ParamSpecs = {
 /** scipy's 'reflect' index for any offset, also when the window is wider than the image. */
 export function reflectIndex(i: number, n: number): number {
   const period = 2 * n;
-  let k = i % period;
-  if (k < 0) k += period;
+  const k = ((i % period) + period) % period; // also turns −0 into 0
   return k < n ? k : period - 1 - k;
 }
 

@@ -26,7 +26,7 @@ export function squeezeValues(data: Float32Array, bitDepth: number): Float32Arra
     const normalised = f32(data[i] / 255);
     const q = f32(rintHalfEven(f32(normalised * maxValue)) / maxValue);
     const v = f32(q * 255);
-    data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    data[i] = v <= 0 ? 0 : v > 255 ? 255 : v; // <= also maps −0 to 0
   }
   return data;
 }

@@ -1,0 +1,20 @@
+/** Datasets: listing (folder-per-identity, CelebA), top-K identities, deterministic splits, pixel loading. */
+export {
+  listDataset,
+  detectLayout,
+  parseDatasetLayout,
+  identityComparator,
+  compareText,
+  isImageFile,
+  DatasetError,
+  DATASET_LAYOUTS,
+  IMAGE_EXTENSIONS,
+  CELEBA_IDENTITY_FILE,
+  CELEBA_IMAGE_DIR,
+  type DatasetLayout,
+  type DatasetListing,
+  type IdentityFiles,
+  type ListOptions,
+} from './listing.js';
+export { selectTopK, splitDataset, validationSplit, type Sample, type Selection, type Split, type SplitOptions } from './select.js';
+export { loadImages, batches, type LoadOptions, type Loaded, type Skipped, type Batch } from './load.js';

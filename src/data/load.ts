@@ -1,0 +1,108 @@
+/** Loading sample pixels: decode, resize to the model's input size, and batch into tensors. */
+import type * as tf from '@tensorflow/tfjs-core';
+import { decodeImage, ImageDecodeError, imagesToBatch, resizeBilinear, type RgbImage } from '../image/index.js';
+import type { Sample } from './select.js';
+
+export interface LoadOptions {
+  /** Square side to resize to, bilinear (default 150, the backbone's input); `null` keeps decoded sizes. */
+  size?: number | null;
+  /** Skip files that cannot be decoded (listing them in `skipped`) instead of failing on the first. */
+  skipBad?: boolean;
+  /** Refuse images with more pixels than this (see decodeImage). */
+  maxPixels?: number;
+  /** Files decoded at once (sharp decodes on libuv's thread pool; default 4). */
+  concurrency?: number;
+  /** Called after each file. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface Skipped {
+  file: string;
+  reason: string;
+}
+
+export interface Loaded<S extends Sample = Sample> {
+  images: RgbImage[];
+  /** The samples that loaded, in input order, parallel to `images`. */
+  samples: S[];
+  skipped: Skipped[];
+}
+
+/**
+ * Decode and resize `samples`. Without `skipBad` the first bad file (in sample order) throws its
+ * ImageDecodeError, naming the file.
+ */
+export async function loadImages<S extends Sample>(samples: readonly S[], opts: LoadOptions = {}): Promise<Loaded<S>> {
+  const size = opts.size === undefined ? 150 : opts.size;
+  if (size !== null && !(Number.isInteger(size) && size > 0)) throw new Error(`size: expected a positive whole number, got ${size}`);
+  const concurrency = opts.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency: expected a whole number ≥ 1, got ${concurrency}`);
+
+  const results: (RgbImage | ImageDecodeError | undefined)[] = new Array(samples.length);
+  let next = 0;
+  let done = 0;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop && next < samples.length) {
+      const i = next++;
+      try {
+        const img = await decodeImage(samples[i].file, undefined, { maxPixels: opts.maxPixels });
+        results[i] = size === null ? img : resizeBilinear(img, size, size);
+      } catch (err) {
+        if (!(err instanceof ImageDecodeError)) {
+          stop = true;
+          throw err;
+        }
+        results[i] = err;
+        // Files after this one are not started; those already started finish, so the earliest failure is known.
+        if (!opts.skipBad) stop = true;
+      }
+      opts.onProgress?.(++done, samples.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, samples.length) }, worker));
+
+  const out: Loaded<S> = { images: [], samples: [], skipped: [] };
+  for (let i = 0; i < samples.length; i++) {
+    const r = results[i];
+    if (r === undefined) continue; // not started after a failure
+    if (r instanceof ImageDecodeError) {
+      if (!opts.skipBad) throw r;
+      out.skipped.push({ file: samples[i].file, reason: r.reason });
+    } else {
+      out.images.push(r);
+      out.samples.push(samples[i]);
+    }
+  }
+  return out;
+}
+
+export interface Batch<S extends Sample = Sample> {
+  /** `[n, size, size, 3]`, 0–255; the caller disposes it. */
+  x: tf.Tensor4D;
+  samples: S[];
+  labels: number[];
+  /** Files of this chunk that were skipped (skipBad). */
+  skipped: Skipped[];
+}
+
+/**
+ * Iterate over `samples` in batches of up to `batchSize` (fewer when files are skipped; a chunk whose files
+ * all fail is passed over). The next chunk is decoded while the caller works on the current one.
+ * Each batch's tensor belongs to the caller: dispose it.
+ */
+export async function* batches<S extends Sample>(samples: readonly S[], batchSize: number, opts: LoadOptions = {}): AsyncGenerator<Batch<S>> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize: expected a whole number ≥ 1, got ${batchSize}`);
+  if (opts.size === null) throw new Error('batches: size must be a number (a batch needs one image size)');
+  const load = (start: number): Promise<Loaded<S>> => loadImages(samples.slice(start, start + batchSize), opts);
+  let pending: Promise<Loaded<S>> | undefined = samples.length > 0 ? load(0) : undefined;
+  for (let start = 0; pending; start += batchSize) {
+    const current: Promise<Loaded<S>> = pending;
+    pending = start + batchSize < samples.length ? load(start + batchSize) : undefined;
+    // If the caller stops early or this batch fails, the prefetch's failure must not surface as unhandled.
+    pending?.catch(() => undefined);
+    const loaded = await current;
+    if (loaded.images.length === 0) continue;
+    yield { x: imagesToBatch(loaded.images), samples: loaded.samples, labels: loaded.samples.map((s) => s.label), skipped: loaded.skipped };
+  }
+}

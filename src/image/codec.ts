@@ -30,10 +30,22 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
+/** The format a file's first bytes announce, so a file cut inside its header is still called by its format. */
+function sniffFormat(b: Buffer): (typeof SUPPORTED_FORMATS)[number] | undefined {
+  if (b.length >= 4 && b.readUInt32BE(0) === 0x89504e47) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+  return undefined;
+}
+
 /** sharp's messages carry a library prefix ("vipspng: ", "VipsJpeg: "); keep the part a user can act on. */
 function sharpDetail(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0].replace(/^\w+:\s*/, '').trim();
+  return msg
+    .split('\n')[0]
+    .replace(/^\w+:\s*/, '')
+    .replace(/:\s*$/, '')
+    .trim();
 }
 
 /**
@@ -62,8 +74,10 @@ export async function decodeImage(source: string | Buffer, name?: string, opts: 
   // The header tells the format and size without decoding pixels: check both before the expensive part.
   let meta: Metadata;
   try {
-    meta = await sharp(bytes).metadata();
-  } catch {
+    meta = await sharp(bytes, { failOn: 'error' }).metadata();
+  } catch (err) {
+    const sniffed = sniffFormat(bytes);
+    if (sniffed) throw new ImageDecodeError(label, `truncated or corrupt ${FORMAT_LABEL[sniffed]} (${sharpDetail(err)})`);
     throw new ImageDecodeError(label, 'not a PNG, JPEG or WebP image (unrecognised content)');
   }
   const format = meta.format as string;

@@ -127,11 +127,18 @@ test('a 0-byte file fails with a message naming the file', async () => {
 
 test('a truncated PNG fails instead of decoding partly', async () => {
   const whole = await fsp.readFile(FACE);
-  for (const keep of [0.3, 0.9]) {
-    const file = await writeFixture(`cut${keep}.png`, whole.subarray(0, Math.floor(whole.length * keep)));
+  for (const keep of [20, Math.floor(whole.length * 0.3), Math.floor(whole.length * 0.9)]) {
+    const file = await writeFixture(`cut${keep}.png`, whole.subarray(0, keep));
     const err = await decodeError(file);
     assert.match(err.message, new RegExp(`^cannot decode image '${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}': truncated or corrupt PNG`));
   }
+});
+
+test('a PNG with a corrupted byte fails', async () => {
+  const bytes = Buffer.from(await fsp.readFile(FACE));
+  bytes[bytes.length >> 1] ^= 0xff;
+  const err = await decodeError(await writeFixture('flipped.png', bytes));
+  assert.match(err.message, /truncated or corrupt PNG/);
 });
 
 test('a truncated JPEG fails', async () => {

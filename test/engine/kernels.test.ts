@@ -85,6 +85,8 @@ function convCases(): ConvCase[] {
           const [inC, outC] = [[1, 3], [3, 8], [8, 1]][i++ % 3];
           cases.push({ n: 2, h, w, inC, outC, k, stride, pad });
         }
+        // Strided paths: separate phases (k 1, 3; wide inputs), fused (k 7 on thin inputs, k 2).
+        if (stride === 2) for (const k of [1, 2, 3]) cases.push({ n: 2, h, w, inC: 16, outC: 4, k, stride, pad });
       }
     }
   }

@@ -88,6 +88,73 @@ export function backpropInputByPhases(
   return dx;
 }
 
+/**
+ * The fused ("sub-pixel") form of the same computation: one stride-1 correlation whose filter holds every
+ * phase's sub-filter side by side in the output channels ([T_h, T_w, dyC, s_h·s_w·C], T = ceil(k/s), absent
+ * taps zero), then a pixel shuffle into dx. It multiplies some zeros when k is not a multiple of s, but one
+ * GEMM with s²× more output channels beats s² thin ones when dx has few channels (the RGB input layer).
+ * `buildFilter(T_h, T_w)` builds that filter for tap offset e = a + s·(T − 1 − t) of phase a at position t.
+ */
+export function backpropInputFused(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  g: BackpropInputGeometry,
+  buildFilter: (tapsH: number, tapsW: number) => TensorInfo,
+): TensorInfo {
+  const [n, inH, inW, ch] = g.inShape;
+  const [, outH, outW] = dy.shape as Shape4;
+  const sh = g.strideHeight, sw = g.strideWidth;
+  const rows = fusedAxis(inH, outH, g.filterHeight, sh, g.padTop);
+  const cols = fusedAxis(inW, outW, g.filterWidth, sw, g.padLeft);
+  const dx = alloc(backend, g.inShape);
+  const crop = { top: Math.max(0, -rows.before), bottom: Math.max(0, -rows.after), left: Math.max(0, -cols.before), right: Math.max(0, -cols.after) };
+  const h = outH - crop.top - crop.bottom, w = outW - crop.left - crop.right;
+  if (h <= 0 || w <= 0) {
+    heapF32(backend, dx).fill(0);
+    return dx;
+  }
+  const cropped = crop.top + crop.bottom + crop.left + crop.right > 0;
+  const input = cropped ? window4d(backend, dy, crop.top, crop.left, h, w) : dy;
+  const pads: Pads = { top: Math.max(0, rows.before), bottom: Math.max(0, rows.after), left: Math.max(0, cols.before), right: Math.max(0, cols.after) };
+  const filter = buildFilter(rows.taps, cols.taps);
+  const out = forwardConv(backend, input, filter, pads, [1, 1], [1, 1], false);
+  release(backend, filter);
+  if (cropped) release(backend, input);
+  // Pixel shuffle: out[n, u, v, (a·s_w + b)·C + c] → dx[n, s_h(u + qLo_h) + a − padTop, s_w(v + qLo_w) + b − padLeft, c].
+  const dst = heapF32(backend, dx);
+  const src = heapF32(backend, out);
+  const phaseCh = sh * sw * ch;
+  for (let bt = 0; bt < n; bt++) {
+    for (let u = 0; u < rows.count; u++) {
+      for (let a = 0; a < sh; a++) {
+        const y = sh * (u + rows.qLo) + a - g.padTop;
+        if (y < 0 || y >= inH) continue;
+        for (let v = 0; v < cols.count; v++) {
+          const s0 = ((bt * rows.count + u) * cols.count + v) * phaseCh + a * sw * ch;
+          for (let b = 0; b < sw; b++) {
+            const x = sw * (v + cols.qLo) + b - g.padLeft;
+            if (x < 0 || x >= inW) continue;
+            const d = ((bt * inH + y) * inW + x) * ch;
+            const s = s0 + b * ch;
+            for (let c = 0; c < ch; c++) dst[d + c] = src[s + c];
+          }
+        }
+      }
+    }
+  }
+  release(backend, out);
+  return dx;
+}
+
+/** Geometry of one axis of the fused form: taps per phase, first correlation index, count, dy pads. */
+function fusedAxis(inSize: number, outSize: number, k: number, s: number, padBefore: number) {
+  const taps = Math.ceil(k / s);
+  const qLo = Math.floor(padBefore / s);
+  const count = Math.floor((inSize - 1 + padBefore) / s) - qLo + 1;
+  const before = taps - 1 - qLo;
+  return { taps, qLo, count, before, after: count - 1 + taps - outSize - before };
+}
+
 /** One phase's stride-1 correlation, shaped [N, r.count, c.count, C]; undefined when it is all zeros. */
 function phaseConv(
   backend: BackendWasm,

@@ -84,7 +84,7 @@ export interface PrepareDirSummary {
   manifest: string;
 }
 
-interface Source {
+export interface Source {
   /** Path relative to the raw folder (forward slashes). */
   rel: string;
   identity: string;

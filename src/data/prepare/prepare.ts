@@ -10,10 +10,11 @@ import {
   invertSimilarity,
   templatePoints,
   warpSimilarity,
+  type Point,
   type Similarity,
   type TemplateName,
 } from './align.js';
-import { detectFaces, type DetectedFace, type DetectOptions } from './detector.js';
+import { detectFaces, landmarksOfChip, type DetectedFace, type DetectOptions } from './detector.js';
 
 /** Photos above this many pixels are refused unless the caller raises `maxPixels` (6324² ≈ a 40 MP camera). */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
@@ -29,6 +30,8 @@ export interface PrepareOptions extends DetectOptions {
   size?: number;
   /** Alignment template (default 'dlib150', what the ResNet-34 backbone expects). */
   template?: TemplateName;
+  /** Landmark refinement passes on an upright view of the face (default 2; 0 keeps the first landmarks). */
+  refine?: number;
   /** For file inputs: refuse photos with more pixels than this before decoding (default DEFAULT_MAX_PIXELS). */
   maxPixels?: number;
 }
@@ -60,6 +63,8 @@ export async function prepareImage(input: RgbImage | string | Buffer, opts: Prep
   const size = opts.size ?? TEMPLATE_SIZE[template];
   const minFaceSize = opts.minFaceSize ?? 20;
   if (!(minFaceSize >= 0)) throw new Error(`minFaceSize: expected a number ≥ 0, got ${minFaceSize}`);
+  const refine = opts.refine ?? 2;
+  if (!Number.isInteger(refine) || refine < 0 || refine > 10) throw new Error(`refine: expected a whole number in [0, 10], got ${refine}`);
   // Validates size and margin before any decoding or detection work.
   const target = templatePoints(template, size, opts.margin ?? 0);
 
@@ -75,9 +80,31 @@ export async function prepareImage(input: RgbImage | string | Buffer, opts: Prep
     .sort((p, q) => area(q) - area(p));
   if (!opts.allFaces) found = found.slice(0, 1);
 
-  const faces = found.map((f): PreparedFace => {
-    const chipToImage = fitSimilarity(target, fivePoints(f.landmarks));
-    return { ...f, chip: warpSimilarity(img, chipToImage, size, size), toChip: invertSimilarity(chipToImage) };
-  });
+  const faces: PreparedFace[] = [];
+  for (const f of found) {
+    const landmarks = await refineLandmarks(img, f.landmarks, refine);
+    const chipToImage = fitSimilarity(target, fivePoints(landmarks));
+    faces.push({ ...f, landmarks, chip: warpSimilarity(img, chipToImage, size, size), toChip: invertSimilarity(chipToImage) });
+  }
   return { height: img.height, width: img.width, faces };
+}
+
+/** The upright view the landmark network is re-run on: the dlib chip, framed much like a detector box. */
+const VIEW_SIZE = 150;
+const VIEW_POINTS = templatePoints('dlib150', VIEW_SIZE);
+
+/**
+ * The landmark network, trained on upright faces, misplaces points on tilted heads. Each pass cuts an upright
+ * view of the face using the current landmarks and runs the network again on it; landmarks found there are
+ * mapped back to the photo. Two passes bring a face rolled by 25° to within a pixel or so of the chip of the
+ * same face upright; beyond about 30° of roll the first estimate can be too far off to recover.
+ */
+async function refineLandmarks(img: RgbImage, landmarks: Point[], passes: number): Promise<Point[]> {
+  let current = landmarks;
+  for (let k = 0; k < passes; k++) {
+    const viewToImage = fitSimilarity(VIEW_POINTS, fivePoints(current));
+    const found = await landmarksOfChip(warpSimilarity(img, viewToImage, VIEW_SIZE, VIEW_SIZE));
+    current = found.map((p) => applySimilarity(viewToImage, p));
+  }
+  return current;
 }

@@ -246,7 +246,7 @@ async function prepareOne(rawDir: string, outDir: string, src: Source, opts: Pre
   } catch (err) {
     if (!(err instanceof ImageDecodeError)) throw err;
     if (!opts.skipBad) {
-      const hint = /maxPixels/.test(err.message) ? 'raise --max-pixels to allow it, or ' : '';
+      const hint = /exceeds/.test(err.message) ? 'raise --max-pixels to allow it, or ' : '';
       throw new Error(`${err.message} (${hint}use --skip-bad to list bad photos as failed and go on)`);
     }
     return { source: src.rel, status: 'failed', identity: src.identity, faces: [], error: err.message };

@@ -23,7 +23,7 @@ const ENCODER_OPTIONS = {
 } as const;
 
 /** JPEG round trip of one 8-bit plane set (1 channel → greyscale JPEG, 3 → RGB JPEG). */
-async function roundTrip(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Promise<Buffer> {
+async function roundTrip(pixels: Uint8ClampedArray, width: number, height: number, channels: 1 | 3, quality: number): Promise<Buffer> {
   const input = sharp(pixels, { raw: { width, height, channels } });
   const encoded = await (channels === 1 ? input.toColourspace('b-w') : input).jpeg({ quality, ...ENCODER_OPTIONS }).toBuffer();
   const decoded = sharp(encoded);
@@ -35,8 +35,8 @@ async function roundTrip(pixels: Uint8Array, width: number, height: number, chan
 }
 
 /**
- * Compress and decompress each image of an NHWC batch. Values are rounded and clipped to uint8 first (ART
- * truncates; identical on integer input). Three channels make one RGB JPEG; any other count, one greyscale
+ * Compress and decompress each image of an NHWC batch. Values are rounded (ties to even) and clipped to uint8 first
+ * (ART truncates; identical on integer input). Three channels make one RGB JPEG; any other count, one greyscale
  * JPEG per channel, as ART does. Images go to sharp's thread pool concurrently.
  */
 export async function jpegRoundTrip(src: Float32Array, shape: readonly [number, number, number, number], quality: number): Promise<Float32Array> {
@@ -49,10 +49,9 @@ export async function jpegRoundTrip(src: Float32Array, shape: readonly [number, 
     for (let first = 0; first < c; first += group) {
       // The JPEG's pixel buffer holds channels first … first+group−1 of image i, pixel by pixel.
       const base = i * plane * c + first;
-      const px = new Uint8Array(plane * group);
-      for (let p = 0, k = 0; p < plane; p++) {
-        for (let g = 0; g < group; g++, k++) px[k] = Math.min(255, Math.max(0, Math.round(src[base + p * c + g])));
-      }
+      // Uint8ClampedArray stores round-to-nearest (ties to even) clipped to 0–255, natively and fast.
+      const px = new Uint8ClampedArray(plane * group);
+      for (let p = 0, k = 0; p < plane; p++) for (let g = 0; g < group; g++, k++) px[k] = src[base + p * c + g];
       jobs.push(roundTrip(px, w, h, group, quality).then((d) => {
         for (let p = 0, k = 0; p < plane; p++) for (let g = 0; g < group; g++, k++) out[base + p * c + g] = d[k];
       }));

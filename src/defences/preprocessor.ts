@@ -102,8 +102,10 @@ export async function mapBatch(
   fn: (data: Float32Array, shape: [number, number, number, number]) => Float32Array | Promise<Float32Array>,
 ): Promise<tf.Tensor4D> {
   const shape = checkBatch(defence, x);
-  // Copy: the cpu backend hands out its own backing array, which must not be written.
-  const data = new Float32Array((await x.data()) as Float32Array);
+  const values = (await x.data()) as Float32Array;
+  // wasm returns a fresh copy of its heap; the cpu backend hands out its own backing array, which must not
+  // be written, so copy there.
+  const data = tf.getBackend() === 'wasm' ? values : new Float32Array(values);
   const out = await fn(data, shape);
   return tf.tensor4d(out, shape, 'float32');
 }

@@ -1,0 +1,70 @@
+/**
+ * Speed of each defence on 150×150 faces (faces14, resized) in batches of 32, against ART 1.20.1 timed on
+ * this machine (../shared/spec/art-semantics.md). Run alone: `node dist/bench/defences.js`.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../src/engine/backend.js';
+import { decodeImage, imagesToBatch, resizeBilinear } from '../src/image/index.js';
+import { buildPipeline } from '../src/defences/index.js';
+
+const FACES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/faces14');
+const BATCH = 32;
+const SIZE = 150;
+
+/** ART's ms per image here (150 px), where measured. */
+const CASES: { token: string; art_ms: number | null }[] = [
+  { token: 'jpeg:20', art_ms: 0.5 },
+  { token: 'gauss:15', art_ms: 4 },
+  { token: 'median:3', art_ms: 7 },
+  { token: 'median:5', art_ms: null },
+  { token: 'tvm', art_ms: 390 },
+  { token: 'tvm:norm=1', art_ms: null },
+  { token: 'squeeze:5', art_ms: null },
+  { token: 'median:3,jpeg:20,gauss:15', art_ms: null },
+];
+
+/** The first image of each identity, then the second…, until `n` faces; resized to SIZE×SIZE. */
+async function loadFaces(n: number): Promise<tf.Tensor4D> {
+  const ids = (await fsp.readdir(FACES)).sort();
+  const lists = await Promise.all(ids.map(async (id) => (await fsp.readdir(path.join(FACES, id))).sort().map((f) => path.join(FACES, id, f))));
+  const files: string[] = [];
+  for (let k = 0; files.length < n; k++) for (const l of lists) if (files.length < n && k < l.length) files.push(l[k]);
+  const imgs = await Promise.all(files.map(async (f) => resizeBilinear(await decodeImage(f), SIZE, SIZE)));
+  return imagesToBatch(imgs);
+}
+
+export async function benchDefences(): Promise<object[]> {
+  await initEngine({ backend: 'wasm', strict: true });
+  const x = await loadFaces(BATCH);
+  const records: object[] = [];
+  for (const { token, art_ms } of CASES) {
+    const p = await buildPipeline(token);
+    (await p.apply(x, { seed: 0 })).dispose(); // warm-up: JIT, codec start-up
+    const runs = 3;
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    for (let r = 0; r < runs; r++) (await p.apply(x, { seed: r + 1 })).dispose();
+    const msPerImage = (performance.now() - t) / runs / BATCH;
+    // CPU time of all the process's threads (sharp's pool included): the fairer figure on a busy machine.
+    const { user, system } = process.cpuUsage(cpu);
+    const cpuMsPerImage = (user + system) / 1000 / runs / BATCH;
+    records.push({
+      bench: `defence:${p}`,
+      ms_per_image: Math.round(msPerImage * 1000) / 1000,
+      cpu_ms_per_image: Math.round(cpuMsPerImage * 1000) / 1000,
+      batch: BATCH,
+      size: SIZE,
+      art_ms,
+      ...(art_ms ? { speedup_vs_art: Math.round((art_ms / msPerImage) * 10) / 10 } : {}),
+    });
+  }
+  x.dispose();
+  return records;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const r of await benchDefences()) console.log(JSON.stringify(r));
+}

@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
+import { normalSampler } from './normal.js';
 import { formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
 
 export const GAUSS_PARAMS: ParamSpecs = {
@@ -26,11 +27,11 @@ export class GaussianAugmentation implements Preprocessor {
   }
 
   apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
-    const rng = createRandom(resolveSeed(ctx, this.seed));
+    const normal = normalSampler(createRandom(resolveSeed(ctx, this.seed)));
     const sigma = this.params.sigma;
     return mapBatch(this.name, x, (data) => {
       for (let i = 0; i < data.length; i++) {
-        const v = data[i] + sigma * rng.normal();
+        const v = data[i] + sigma * normal();
         data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
       }
       return data;

@@ -17,6 +17,7 @@ import {
   type Preprocessor,
 } from '../../src/defences/index.js';
 import { reflectIndex } from '../../src/defences/median.js';
+import { normalSampler } from '../../src/defences/normal.js';
 
 before(async () => {
   await initEngine({ backend: 'wasm' });
@@ -98,6 +99,29 @@ test('Gaussian noise: std within 2 % of sigma, seeded, clipped to [0,255]', asyn
   assert.ok(vd.every((v) => v >= 0 && v <= 255));
   assert.ok(vd.filter((v) => v === 0).length > vd.length * 0.45, 'about half the draws clip at 0');
   tf.dispose([x, a, b, c, dark, d]);
+});
+
+test('ziggurat normals: moments and tail masses of N(0,1)', () => {
+  const normal = normalSampler(createRandom(17));
+  const n = 1_000_000;
+  let s = 0;
+  let s2 = 0;
+  const beyond = [0, 0, 0, 0];
+  const edges = [1, 2, 3, 3.442619855899]; // the last is where the ziggurat's tail starts
+  for (let i = 0; i < n; i++) {
+    const v = normal();
+    s += v;
+    s2 += v * v;
+    for (let k = 0; k < 4; k++) if (Math.abs(v) > edges[k]) beyond[k]++;
+  }
+  assert.ok(Math.abs(s / n) < 0.005, `mean ${s / n}`);
+  assert.ok(Math.abs(s2 / n - 1) < 0.005, `variance ${s2 / n}`);
+  // P(|Z| > t) = erfc(t/√2); tolerances ≈ 4 standard errors.
+  const expected = [0.31731051, 0.04550026, 0.0026998, 0.00057620];
+  for (let k = 0; k < 4; k++) {
+    const se = Math.sqrt((expected[k] * (1 - expected[k])) / n);
+    assert.ok(Math.abs(beyond[k] / n - expected[k]) < 4 * se, `P(|Z| > ${edges[k]}) = ${beyond[k] / n}, expected ${expected[k]}`);
+  }
 });
 
 test('TVM: seeded masks, output in range, and solver beats the input objective on random masks', async () => {

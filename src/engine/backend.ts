@@ -9,16 +9,15 @@ import '@tensorflow/tfjs-backend-cpu';
 // tfjs-core's Node bundle has no gradient definitions; the umbrella package's bundle registers them all
 // (into the same global registry, over the same tfjs-core instance).
 import '@tensorflow/tfjs';
-import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import os from 'node:os';
 import { registerFastKernels } from './kernels/register.js';
+import { resolveThreads, useThreadedWasm, wasmThreads } from './threads.js';
 
 export type BackendName = 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
 
 export interface EngineInfo {
   backend: BackendName;
-  /** Threads the backend computes with (tfjs-backend-wasm runs one thread under Node). */
+  /** Threads the backend computes with (asked of the wasm backend's XNNPACK pool; cpu: 1). */
   threads: number;
   simd: boolean;
   tfjsVersion: string;
@@ -35,14 +34,17 @@ export function parseBackend(name: string): BackendName {
  * Initialise the engine once; later calls with the same backend return the same info.
  * Falls back to `cpu` when wasm cannot start (unless wasm was asked for explicitly via `strict`).
  */
-export async function initEngine(opts: { backend?: BackendName; strict?: boolean } = {}): Promise<EngineInfo> {
+export async function initEngine(
+  opts: { backend?: BackendName; strict?: boolean; threads?: number } = {},
+): Promise<EngineInfo> {
   const wanted = opts.backend ?? (process.env.ROBUSTIFY_BACKEND ? parseBackend(process.env.ROBUSTIFY_BACKEND) : 'wasm');
   if (active && active.backend === wanted) return active;
   tf.env().set('PROD', true);
   tf.env().set('IS_TEST', false);
   if (wanted === 'wasm') {
-    // Threads only take effect where the threaded binary loads (browsers); harmless elsewhere.
-    setThreadsCount(os.availableParallelism());
+    // Under Node the package only runs its single-threaded build; threads.ts starts the threaded one
+    // (threads: option > ROBUSTIFY_THREADS > os.availableParallelism(); 1 = the stock build).
+    useThreadedWasm(resolveThreads(opts.threads));
     registerFastKernels();
   }
   let ok = false;
@@ -58,7 +60,7 @@ export async function initEngine(opts: { backend?: BackendName; strict?: boolean
   await tf.ready();
   const backend = tf.getBackend() as BackendName;
   const simd = backend === 'wasm' ? Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : false;
-  const threads = backend === 'wasm' && (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) ? os.availableParallelism() : 1;
+  const threads = backend === 'wasm' ? wasmThreads() : 1;
   active = { backend, threads, simd, tfjsVersion: tf.version_core };
   return active;
 }

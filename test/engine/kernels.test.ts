@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
+import { clearFilterCache, filterCacheSize } from '../../src/engine/kernels/filter_cache.js';
 
 const TOLERANCE = 1e-4;
 
@@ -233,4 +234,30 @@ test('MaxPoolGrad matches cpu (ties included)', async () => {
       }
     }
   }
+});
+
+test('transformed filters are cached per filter tensor and freed after it is disposed', async () => {
+  await tf.setBackend('wasm');
+  clearFilterCache();
+  const dy = tf.tensor4d(values(2 * 5 * 5 * 4, 17), [2, 5, 5, 4]);
+  const filter = tf.tensor4d(values(3 * 3 * 8 * 4, 18), [3, 3, 8, 4]);
+  const grad = (): Float32Array => {
+    const dx = tf.conv2dTranspose(dy, filter, [2, 9, 9, 8], 2, 'same');
+    const out = dx.dataSync() as Float32Array;
+    dx.dispose();
+    return out;
+  };
+  const first = grad();
+  const cached = filterCacheSize();
+  assert.ok(cached > 0, 'stride-2 input gradient cached its phase filters');
+  assert.deepEqual(grad(), first, 'a cached filter gives the same gradient');
+  assert.equal(filterCacheSize(), cached, 'second call reuses the cache');
+  filter.dispose();
+  // Any later fast-kernel call frees the entries of disposed filters.
+  const other = tf.tensor4d(values(3 * 3 * 8 * 4, 19), [3, 3, 8, 4]);
+  tf.dispose(tf.conv2dTranspose(dy, other, [2, 9, 9, 8], 1, 'valid'));
+  assert.equal(filterCacheSize(), 1, 'only the new filter stays cached');
+  clearFilterCache();
+  assert.equal(filterCacheSize(), 0);
+  tf.dispose([dy, other]);
 });

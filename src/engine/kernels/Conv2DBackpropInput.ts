@@ -1,10 +1,7 @@
 /**
  * Conv2DBackpropInput for wasm as XNNPACK forward convolutions of dy with the flipped, in/out-swapped filter
  * (phase-decomposed for strides > 1). Replaces tfjs-backend-wasm's direct loop, which is ~10× slower.
- *
- * The transformed filter is rebuilt on every call rather than cached: it costs about a millisecond even
- * for 3×3×256×256 (against 100+ ms for the convolution), and a cache would hold wasm memory outside the
- * engine's accounting.
+ * Transformed filters are cached per filter tensor (filter_cache.ts).
  */
 import {
   backend_util,
@@ -15,7 +12,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { backpropInputByPhases, backpropInputFused } from './conv_backprop.js';
-import { asWasm, fromValues, heapF32, requireNHWC, type Shape4 } from './wasm_util.js';
+import { cachedFilter } from './filter_cache.js';
+import { asWasm, heapF32, requireNHWC, type Shape4 } from './wasm_util.js';
 
 function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: {}; attrs: Conv2DBackpropInputAttrs }): TensorInfo {
   const backend = asWasm(args.backend);
@@ -25,11 +23,10 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode, false);
   const [fh, fw, inC, outC] = filter.shape as Shape4;
   const { strideHeight: sh, strideWidth: sw } = info;
-  const w = heapF32(backend, filter).slice();
   const geometry = { inShape: info.inShape, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, padTop: info.padInfo.top, padLeft: info.padInfo.left };
 
   /** f[base + o·rowLen + c] = w[i, j, c, o]: one tap with in/out channels swapped. */
-  const copyTap = (f: Float32Array, i: number, j: number, base: number, rowLen: number): void => {
+  const copyTap = (w: Float32Array, f: Float32Array, i: number, j: number, base: number, rowLen: number): void => {
     const src = (i * fw + j) * inC * outC;
     for (let c = 0; c < inC; c++) {
       for (let o = 0; o < outC; o++) f[base + o * rowLen + c] = w[src + c * outC + o];
@@ -37,7 +34,8 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
   };
 
   if ((sh > 1 || sw > 1) && useFused(inC, fh, fw, sh, sw)) {
-    return backpropInputFused(backend, dy, geometry, (th, tw) => {
+    return backpropInputFused(backend, dy, geometry, (th, tw) => cachedFilter(backend, filter, `fused ${sh} ${sw}`, () => {
+      const w = heapF32(backend, filter); // taken here: the wasm heap may have grown since the last build
       const rowLen = sh * sw * inC;
       const f = new Float32Array(th * tw * outC * rowLen);
       for (let t = 0; t < th; t++) {
@@ -47,22 +45,23 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
             if (i >= fh) continue;
             for (let b = 0; b < sw; b++) {
               const j = b + sw * (tw - 1 - u);
-              if (j < fw) copyTap(f, i, j, (t * tw + u) * outC * rowLen + (a * sw + b) * inC, rowLen);
+              if (j < fw) copyTap(w, f, i, j, (t * tw + u) * outC * rowLen + (a * sw + b) * inC, rowLen);
             }
           }
         }
       }
-      return fromValues(backend, [th, tw, outC, rowLen], f);
-    });
+      return { shape: [th, tw, outC, rowLen], values: f };
+    }));
   }
-  return backpropInputByPhases(backend, dy, geometry, false, (rowTaps, colTaps) => {
+  return backpropInputByPhases(backend, dy, geometry, false, (rowTaps, colTaps) => cachedFilter(backend, filter, `${rowTaps}|${colTaps}`, () => {
+    const w = heapF32(backend, filter);
     const kh = rowTaps.length, kw = colTaps.length;
     const f = new Float32Array(kh * kw * outC * inC);
     for (let t = 0; t < kh; t++) {
-      for (let u = 0; u < kw; u++) copyTap(f, rowTaps[t], colTaps[u], (t * kw + u) * outC * inC, inC);
+      for (let u = 0; u < kw; u++) copyTap(w, f, rowTaps[t], colTaps[u], (t * kw + u) * outC * inC, inC);
     }
-    return fromValues(backend, [kh, kw, outC, inC], f);
-  });
+    return { shape: [kh, kw, outC, inC], values: f };
+  }));
 }
 
 /**

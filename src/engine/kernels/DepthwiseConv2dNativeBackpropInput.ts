@@ -12,7 +12,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { backpropInputByPhases } from './conv_backprop.js';
-import { alloc, asWasm, fromValues, heapF32, release, type Shape4 } from './wasm_util.js';
+import { cachedFilter } from './filter_cache.js';
+import { alloc, asWasm, heapF32, release, type Shape4 } from './wasm_util.js';
 
 function depthwiseBackpropInput(args: {
   inputs: { dy: TensorInfo; filter: TensorInfo };
@@ -24,7 +25,6 @@ function depthwiseBackpropInput(args: {
   const { strides, dilations, pad, dimRoundingMode, inputShape } = args.attrs;
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, dilations, pad, dimRoundingMode, true);
   const [, fw, ch, m] = filter.shape as Shape4;
-  const w = heapF32(backend, filter).slice();
   const { dilationHeight: dh, dilationWidth: dw } = info;
   const geometry = {
     inShape: info.inShape,
@@ -36,8 +36,9 @@ function depthwiseBackpropInput(args: {
     padLeft: info.padInfo.left,
   };
   const gradForSlice = (dyq: TensorInfo, q: number): TensorInfo =>
-    backpropInputByPhases(backend, dyq, geometry, true, (rowTaps, colTaps) => {
+    backpropInputByPhases(backend, dyq, geometry, true, (rowTaps, colTaps) => cachedFilter(backend, filter, `${q} ${dh} ${dw} ${rowTaps}|${colTaps}`, () => {
       // Sub-filter [taps.h, taps.w, C, 1] of the dilated filter (taps between dilated ones are zero).
+      const w = heapF32(backend, filter); // taken here: the wasm heap may have grown since the last build
       const kh = rowTaps.length, kw = colTaps.length;
       const f = new Float32Array(kh * kw * ch);
       for (let i = 0; i < kh; i++) {
@@ -49,8 +50,8 @@ function depthwiseBackpropInput(args: {
           for (let c = 0; c < ch; c++) f[dst + c] = w[src + c * m];
         }
       }
-      return fromValues(backend, [kh, kw, ch, 1], f);
-    });
+      return { shape: [kh, kw, ch, 1], values: f };
+    }));
   if (m === 1) return gradForSlice(dy, 0);
   const dx = alloc(backend, info.inShape);
   heapF32(backend, dx).fill(0);

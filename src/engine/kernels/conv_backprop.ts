@@ -12,7 +12,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { alloc, forwardConv, heapF32, release, transpose, window4d, type Pads, type Shape4 } from './wasm_util.js';
+import { alloc, filterRef, forwardConv, heapF32, release, transpose, window4d, type FilterRef, type Pads, type Shape4 } from './wasm_util.js';
 
 /** One phase along one spatial axis. */
 export interface Phase {
@@ -45,8 +45,8 @@ export function phases(inSize: number, outSize: number, k: number, s: number, pa
   return result;
 }
 
-/** Builds a phase's sub-filter ([taps.h, taps.w, dyChannels, dxChannels], or [.., C, 1] for depthwise). */
-export type PhaseFilterBuilder = (rowTaps: number[], colTaps: number[]) => TensorInfo;
+/** A phase's sub-filter ([taps.h, taps.w, dyChannels, dxChannels], or [.., C, 1] for depthwise); owned by the caller. */
+export type PhaseFilterBuilder = (rowTaps: number[], colTaps: number[]) => FilterRef;
 
 export interface BackpropInputGeometry {
   inShape: Shape4;
@@ -99,7 +99,7 @@ export function backpropInputFused(
   backend: BackendWasm,
   dy: TensorInfo,
   g: BackpropInputGeometry,
-  buildFilter: (tapsH: number, tapsW: number) => TensorInfo,
+  buildFilter: (tapsH: number, tapsW: number) => FilterRef,
 ): TensorInfo {
   const [n, inH, inW, ch] = g.inShape;
   const [, outH, outW] = dy.shape as Shape4;
@@ -118,7 +118,6 @@ export function backpropInputFused(
   const pads: Pads = { top: Math.max(0, rows.before), bottom: Math.max(0, rows.after), left: Math.max(0, cols.before), right: Math.max(0, cols.after) };
   const filter = buildFilter(rows.taps, cols.taps);
   const out = forwardConv(backend, input, filter, pads, [1, 1], [1, 1], false);
-  release(backend, filter);
   if (cropped) release(backend, input);
   // Pixel shuffle: out[n, u, v, (a·s_w + b)·C + c] → dx[n, s_h(u + qLo_h) + a − padTop, s_w(v + qLo_w) + b − padLeft, c].
   const dst = heapF32(backend, dx);
@@ -175,7 +174,6 @@ function phaseConv(
   const pads: Pads = { top: Math.max(0, r.before), bottom: Math.max(0, r.after), left: Math.max(0, c.before), right: Math.max(0, c.after) };
   const filter = buildFilter(r.taps, c.taps);
   const out = forwardConv(backend, input, filter, pads, [1, 1], [1, 1], depthwise);
-  release(backend, filter);
   if (cropped) release(backend, input);
   return out;
 }
@@ -231,7 +229,7 @@ export function conv2dBackpropFilter(backend: BackendWasm, x: TensorInfo, dy: Te
   const [left, right, rW] = filterGradPads(inW, outW, g.filterWidth, g.strideWidth, 1, g.padLeft);
   const xT = transpose(backend, x, [3, 1, 2, 0]);
   const dyT = transpose(backend, dy, [1, 2, 0, 3]);
-  const r = forwardConv(backend, xT, dyT, { top, bottom, left, right }, [1, 1], [g.strideHeight, g.strideWidth], false);
+  const r = forwardConv(backend, xT, filterRef(backend, dyT), { top, bottom, left, right }, [1, 1], [g.strideHeight, g.strideWidth], false);
   release(backend, xT, dyT);
   const kh = g.filterHeight, kw = g.filterWidth;
   const dw = alloc(backend, [kh, kw, inC, outC]);
@@ -265,7 +263,7 @@ export function depthwiseBackpropFilter(backend: BackendWasm, x: TensorInfo, dy:
   const r = forwardConv(
     backend,
     { ...xT, shape: [1, inH, inW, n * inC] },
-    { ...dyT, shape: [outH, outW, n * inC, m] },
+    filterRef(backend, { ...dyT, shape: [outH, outW, n * inC, m] }),
     { top, bottom, left, right },
     [g.dilationHeight, g.dilationWidth],
     [g.strideHeight, g.strideWidth],

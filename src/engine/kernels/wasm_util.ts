@@ -3,7 +3,7 @@
  * backend's own (XNNPACK) kernels. Intermediates are raw backend TensorInfos, not engine tensors, so every
  * one must be released with `release` before the kernel returns.
  */
-import { getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 export type Shape4 = [number, number, number, number];
@@ -22,13 +22,6 @@ export function heapF32(backend: BackendWasm, info: TensorInfo): Float32Array {
 /** A new, uninitialised float32 tensor on the wasm heap. */
 export function alloc(backend: BackendWasm, shape: number[]): TensorInfo {
   return backend.makeOutput(shape, 'float32');
-}
-
-/** A new float32 tensor filled with `values`. */
-export function fromValues(backend: BackendWasm, shape: number[], values: Float32Array): TensorInfo {
-  const out = alloc(backend, shape);
-  heapF32(backend, out).set(values);
-  return out;
 }
 
 /** Same memory, another shape (what the Reshape kernel does, without a reference of its own). */
@@ -53,22 +46,53 @@ export function transpose(backend: BackendWasm, x: TensorInfo, perm: number[]): 
   return runWasmKernel('Transpose', backend, { x }, { perm });
 }
 
+/** A filter as the wasm convolution functions see it: a registered tensor id and a shape. */
+export interface FilterRef {
+  id: number;
+  shape: Shape4;
+}
+
+export function filterRef(backend: BackendWasm, info: TensorInfo): FilterRef {
+  return { id: backend.dataIdMap.get(info.dataId)!.id, shape: info.shape as Shape4 };
+}
+
+type WasmConvFn = (...args: number[]) => void;
+const convFns = new WeakMap<BackendWasm, { conv: WasmConvFn; depthwise: WasmConvFn }>();
+
 /**
- * XNNPACK forward convolution, stride/dilation given, explicit non-negative pads.
- * `depthwise` selects DepthwiseConv2dNative (filter [fh, fw, C, multiplier]) over Conv2D ([fh, fw, C, O]).
+ * XNNPACK forward convolution, explicit non-negative pads. Calls the backend's exported C functions (the
+ * ones its Conv2D / DepthwiseConv2dNative kernels wrap) so that filters need not be engine-visible tensors
+ * (see filter_cache.ts). `depthwise`: filter [fh, fw, C, multiplier]; else [fh, fw, C, O].
  */
 export function forwardConv(
   backend: BackendWasm,
   x: TensorInfo,
-  filter: TensorInfo,
+  filter: FilterRef,
   pads: Pads,
   strides: [number, number],
   dilations: [number, number],
   depthwise: boolean,
 ): TensorInfo {
-  const pad = [[0, 0], [pads.top, pads.bottom], [pads.left, pads.right], [0, 0]];
-  const attrs = { strides, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as NamedAttrMap;
-  return runWasmKernel(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', backend, { x, filter }, attrs);
+  let fns = convFns.get(backend);
+  if (fns === undefined) {
+    const types = new Array<string>(19).fill('number');
+    const cwrap = (name: string) => backend.wasm.cwrap(name, null, types as Parameters<typeof backend.wasm.cwrap>[2]) as WasmConvFn;
+    fns = { conv: cwrap('Conv2D'), depthwise: cwrap('DepthwiseConv2dNative') };
+    convFns.set(backend, fns);
+  }
+  const pad: backend_util.ExplicitPadding = [[0, 0], [pads.top, pads.bottom], [pads.left, pads.right], [0, 0]];
+  const info = backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape, strides, dilations, pad, undefined, depthwise);
+  const out = alloc(backend, info.outShape);
+  const [n, h, w] = x.shape;
+  (depthwise ? fns.depthwise : fns.conv)(
+    backend.dataIdMap.get(x.dataId)!.id, n, h, w,
+    filter.id, info.filterHeight, info.filterWidth,
+    pads.top, pads.right, pads.bottom, pads.left, 0,
+    info.dilationHeight, info.dilationWidth, info.strideHeight, info.strideWidth,
+    info.inChannels, info.outChannels,
+    backend.dataIdMap.get(out.dataId)!.id,
+  );
+  return out;
 }
 
 /**

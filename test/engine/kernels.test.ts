@@ -194,23 +194,26 @@ test('dilated depthwise gradients match the zero-expanded filter on cpu', async 
   }
 });
 
-test('tf.grad through conv2d and depthwiseConv2d (wasm vs cpu), no tensors left behind', async () => {
-  const x = values(2 * 9 * 8 * 3, 12), w = values(3 * 3 * 3 * 4, 13), dw = values(3 * 3 * 4 * 1, 14);
+test('tf.grad through fused conv2d (+bias, ReLU) and depthwiseConv2d (wasm vs cpu), no tensors left behind', async () => {
+  const x = values(2 * 9 * 8 * 3, 12), w = values(3 * 3 * 3 * 4, 13), bias = values(4, 20), dw = values(3 * 3 * 4 * 1, 14);
   const run = async (backend: 'cpu' | 'wasm'): Promise<Float32Array[]> => {
     await tf.setBackend(backend);
     const before = tf.memory().numTensors;
-    const [xt, wt, dwt] = [tf.tensor4d(x, [2, 9, 8, 3]), tf.tensor4d(w, [3, 3, 3, 4]), tf.tensor4d(dw, [3, 3, 4, 1])];
-    const f = (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D): tf.Scalar =>
-      tf.sum(tf.square(tf.depthwiseConv2d(tf.relu(tf.conv2d(a, b, 2, 'same')), c, 1, 'valid')));
-    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D))([xt, wt, dwt]);
+    const inputs = [tf.tensor4d(x, [2, 9, 8, 3]), tf.tensor4d(w, [3, 3, 3, 4]), tf.tensor1d(bias), tf.tensor4d(dw, [3, 3, 4, 1])];
+    const f = (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor1D, d: tf.Tensor4D): tf.Scalar => {
+      const h = tf.fused.conv2d({ x: a, filter: b, bias: c, strides: 2, pad: 'same', activation: 'relu' });
+      return tf.sum(tf.square(tf.depthwiseConv2d(h, d, 1, 'valid')));
+    };
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+      f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor1D, d as tf.Tensor4D))(inputs);
     const out = grads.map((g) => g.dataSync() as Float32Array);
-    tf.dispose([...grads, xt, wt, dwt]);
+    tf.dispose([...grads, ...inputs]);
     assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
     return out;
   };
   const ref = await run('cpu');
   const got = await run('wasm');
-  ['x', 'filter', 'depthwise filter'].forEach((name, i) => {
+  ['x', 'filter', 'bias', 'depthwise filter'].forEach((name, i) => {
     assert.ok(relError(ref[i], got[i]) <= TOLERANCE, `gradient w.r.t. ${name}: relative error ${relError(ref[i], got[i])}`);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * MaxPoolGrad for wasm: routes each dy value to the first maximum of its window (row-major, strict >, the
- * cpu backend's rule), channels innermost so every window tap reads a contiguous run. tfjs-backend-wasm's
- * own kernel takes ~300 ms on the face backbone's [32,72,72,32] 3×3/2 pool; this one ~10× less.
+ * cpu backend's rule), channels innermost so every window tap reads a contiguous run. Measured ~3× faster
+ * than tfjs-backend-wasm's own kernel on the face backbone's [32,72,72,32] 3×3/2 pool (138 vs 414 ms).
  */
 import {
   backend_util,

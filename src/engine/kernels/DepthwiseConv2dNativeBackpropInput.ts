@@ -37,14 +37,14 @@ function depthwiseBackpropInput(args: {
   };
   const gradForSlice = (dyq: TensorInfo, q: number): TensorInfo =>
     backpropInputByPhases(backend, dyq, geometry, true, (rowTaps, colTaps) => cachedFilter(backend, filter, `${q} ${dh} ${dw} ${rowTaps}|${colTaps}`, () => {
-      // Sub-filter [taps.h, taps.w, C, 1] of the dilated filter (taps between dilated ones are zero).
+      // Sub-filter [taps.h, taps.w, C, 1] of the dilated filter (zero between dilated taps and at −1 taps).
       const w = heapF32(backend, filter); // taken here: the wasm heap may have grown since the last build
       const kh = rowTaps.length, kw = colTaps.length;
       const f = new Float32Array(kh * kw * ch);
       for (let i = 0; i < kh; i++) {
-        if (rowTaps[i] % dh !== 0) continue;
+        if (rowTaps[i] < 0 || rowTaps[i] % dh !== 0) continue;
         for (let j = 0; j < kw; j++) {
-          if (colTaps[j] % dw !== 0) continue;
+          if (colTaps[j] < 0 || colTaps[j] % dw !== 0) continue;
           const src = ((rowTaps[i] / dh) * fw + colTaps[j] / dw) * ch * m + q;
           const dst = (i * kw + j) * ch;
           for (let c = 0; c < ch; c++) f[dst + c] = w[src + c * m];

@@ -20,7 +20,7 @@ export interface Phase {
   first: number;
   /** Number of dx indices in this phase. */
   count: number;
-  /** Effective-filter tap offsets of the phase's sub-filter, in correlation (flipped) order. */
+  /** Effective-filter tap offsets of the phase's sub-filter, in correlation (flipped) order; −1: a zero tap. */
   taps: number[];
   /** Pads of dy for the stride-1 correlation (may be negative: dy then has to be cropped). */
   before: number;
@@ -164,6 +164,11 @@ function phaseConv(
   buildFilter: PhaseFilterBuilder,
 ): TensorInfo | undefined {
   if (r.taps.length === 0 || c.taps.length === 0) return undefined;
+  if (depthwise) {
+    const size = depthwiseSquare(Math.max(r.taps.length, c.taps.length));
+    r = withLeadingZeroTaps(r, size);
+    c = withLeadingZeroTaps(c, size);
+  }
   const [, outH, outW] = dy.shape as Shape4;
   // Negative pads mean the phase never reads those dy rows/cols: crop them (only with pads ≥ the filter).
   const crop = { top: Math.max(0, -r.before), bottom: Math.max(0, -r.after), left: Math.max(0, -c.before), right: Math.max(0, -c.after) };
@@ -178,13 +183,41 @@ function phaseConv(
   return out;
 }
 
+/**
+ * XNNPACK's depthwise convolution is fast only for square 1×1, 2×2, 3×3 and 5×5 filters (a 2×1 filter
+ * measured 15× slower than a 2×2): phase sub-filters are padded to the next of these with zero taps.
+ */
+function depthwiseSquare(taps: number): number {
+  return taps <= 3 ? taps : taps <= 5 ? 5 : taps;
+}
+
+/** The phase with zero taps prepended up to `size` taps (each one reads one more row of leading pad). */
+function withLeadingZeroTaps(p: Phase, size: number): Phase {
+  const extra = size - p.taps.length;
+  if (extra <= 0) return p;
+  return { ...p, taps: [...new Array<number>(extra).fill(-1), ...p.taps], before: p.before + extra };
+}
+
 /** dx[n, h0 + t·sh, w0 + u·sw, :] = part[n, t, u, :]. */
 function scatterPhase(backend: BackendWasm, dx: TensorInfo, part: TensorInfo, h0: number, w0: number, sh: number, sw: number): void {
   const [n, inH, inW, ch] = dx.shape as Shape4;
   const [, ph, pw] = part.shape as Shape4;
+  const step = sw * ch;
+  if (ch >= COPY_WITHIN_MIN) {
+    // Pixel runs are long enough for native memmove within the heap to beat an element loop (~4×).
+    const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+    const dBase = backend.getMemoryOffset(dx.dataId) / 4;
+    let s = backend.getMemoryOffset(part.dataId) / 4;
+    for (let b = 0; b < n; b++) {
+      for (let t = 0; t < ph; t++) {
+        let d = dBase + ((b * inH + h0 + t * sh) * inW + w0) * ch;
+        for (let u = 0; u < pw; u++, d += step, s += ch) heap.copyWithin(d, s, s + ch);
+      }
+    }
+    return;
+  }
   const dst = heapF32(backend, dx);
   const src = heapF32(backend, part);
-  const step = sw * ch;
   let s = 0;
   for (let b = 0; b < n; b++) {
     for (let t = 0; t < ph; t++) {
@@ -195,6 +228,8 @@ function scatterPhase(backend: BackendWasm, dx: TensorInfo, part: TensorInfo, h0
     }
   }
 }
+
+const COPY_WITHIN_MIN = 16;
 
 export interface BackpropFilterGeometry {
   /** Forward input x [N, H, W, C] and output gradient dy [N, OH, OW, ·]. */

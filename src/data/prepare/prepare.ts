@@ -8,13 +8,14 @@ import {
   fitSimilarity,
   fivePoints,
   invertSimilarity,
+  similarityScale,
   templatePoints,
   warpSimilarity,
   type Point,
   type Similarity,
   type TemplateName,
 } from './align.js';
-import { detectFaces, landmarksOfChip, type DetectedFace, type DetectOptions } from './detector.js';
+import { detectFaces, landmarksOfChip, type Box, type DetectedFace, type DetectOptions } from './detector.js';
 
 /** Photos above this many pixels are refused unless the caller raises `maxPixels` (6324² ≈ a 40 MP camera). */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
@@ -82,7 +83,7 @@ export async function prepareImage(input: RgbImage | string | Buffer, opts: Prep
 
   const faces: PreparedFace[] = [];
   for (const f of found) {
-    const landmarks = await refineLandmarks(img, f.landmarks, refine);
+    const landmarks = await refineLandmarks(img, f.box, f.landmarks, refine);
     const chipToImage = fitSimilarity(target, fivePoints(landmarks));
     faces.push({ ...f, landmarks, chip: warpSimilarity(img, chipToImage, size, size), toChip: invertSimilarity(chipToImage) });
   }
@@ -98,13 +99,30 @@ const VIEW_POINTS = templatePoints('dlib150', VIEW_SIZE);
  * view of the face using the current landmarks and runs the network again on it; landmarks found there are
  * mapped back to the photo. Two passes bring a face rolled by 25° to within a pixel or so of the chip of the
  * same face upright; beyond about 30° of roll the first estimate can be too far off to recover.
+ * On faces the network cannot read (profiles) the passes can wander off the face: a pass whose view no longer
+ * frames the detector box is discarded and refinement stops there.
  */
-async function refineLandmarks(img: RgbImage, landmarks: Point[], passes: number): Promise<Point[]> {
+async function refineLandmarks(img: RgbImage, box: Box, landmarks: Point[], passes: number): Promise<Point[]> {
   let current = landmarks;
   for (let k = 0; k < passes; k++) {
     const viewToImage = fitSimilarity(VIEW_POINTS, fivePoints(current));
     const found = await landmarksOfChip(warpSimilarity(img, viewToImage, VIEW_SIZE, VIEW_SIZE));
-    current = found.map((p) => applySimilarity(viewToImage, p));
+    const next = found.map((p) => applySimilarity(viewToImage, p));
+    if (!framesBox(fitSimilarity(VIEW_POINTS, fivePoints(next)), box)) break;
+    current = next;
   }
   return current;
+}
+
+/**
+ * Whether the view cut by `viewToImage` shows the detector's face: the box centre lies in the view's middle
+ * 70 % and the box is 0.35–1.5 views wide (upright faces of the demo photos: centre within 30–70 %, 0.6–0.9
+ * wide).
+ */
+function framesBox(viewToImage: Similarity, box: Box): boolean {
+  const toView = invertSimilarity(viewToImage);
+  const [cx, cy] = applySimilarity(toView, [box.x + box.width / 2, box.y + box.height / 2]);
+  const width = (similarityScale(toView) * box.width) / VIEW_SIZE;
+  const inside = (v: number): boolean => v >= 0.15 * VIEW_SIZE && v <= 0.85 * VIEW_SIZE;
+  return inside(cx) && inside(cy) && width >= 0.35 && width <= 1.5;
 }

@@ -1,0 +1,104 @@
+/**
+ * BMCNN speed (ms per 112×112 and per 150×150 face) and denoising quality on the faces14 test split (per
+ * identity, sorted files, index % 5 == 4; 98 faces) at σ 15/20/25 with clipped Gaussian noise (seed 0):
+ * noisy, pilot, BMCNN and the ablation without block matching, beside the anchors measured on this machine
+ * (../shared/spec/bmcnn.md). Run alone: `node dist/bench/denoise.js`.
+ */
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../src/engine/backend.js';
+import { decodeImage, imagesToBatch, resizeBilinear, type RgbImage } from '../src/image/index.js';
+import { createRandom } from '../src/util/random.js';
+import { Bmcnn, DEFAULT_WEIGHTS_DIR } from '../src/denoise/model.js';
+import { addNoise, psnr } from '../src/denoise/noise.js';
+
+const FACES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/faces14');
+const SIGMAS = [15, 20, 25] as const;
+/** Anchors of the spec (dB): noisy and scikit-image TV-Chambolle (weight 0.9σ/255) on the same split. */
+const ANCHORS: Record<number, { noisy: number; tv_chambolle: number }> = {
+  15: { noisy: 24.8, tv_chambolle: 30.9 },
+  20: { noisy: 22.4, tv_chambolle: 29.5 },
+  25: { noisy: 20.6, tv_chambolle: 28.3 },
+};
+
+async function testSplit(): Promise<RgbImage[]> {
+  const ids = (await fsp.readdir(FACES)).sort();
+  const files: string[] = [];
+  for (const id of ids) {
+    const list = (await fsp.readdir(path.join(FACES, id))).sort();
+    list.forEach((f, i) => {
+      if (i % 5 === 4) files.push(path.join(FACES, id, f));
+    });
+  }
+  return Promise.all(files.map((f) => decodeImage(f)));
+}
+
+const round = (v: number, d = 2): number => Math.round(v * 10 ** d) / 10 ** d;
+
+async function msPerFace(model: Bmcnn, faces: RgbImage[], size: number, batch: number): Promise<number> {
+  const imgs = faces.slice(0, batch).map((f) => (f.height === size ? f : resizeBilinear(f, size, size)));
+  const x = imagesToBatch(imgs);
+  (await model.denoise(x, 20)).dispose(); // warm-up
+  const runs = batch === 1 ? 10 : 2;
+  const t = performance.now();
+  for (let r = 0; r < runs; r++) (await model.denoise(x, 20)).dispose();
+  x.dispose();
+  return (performance.now() - t) / runs / batch;
+}
+
+/** Mean PSNR over the faces at σ for the noisy input, the pilot, and each model. */
+async function psnrRow(faces: RgbImage[], sigma: number, models: Record<string, Bmcnn>): Promise<Record<string, number>> {
+  const rng = createRandom(0);
+  const sums: Record<string, number> = { noisy: 0, pilot: 0 };
+  for (const k of Object.keys(models)) sums[k] = 0;
+  const first = Object.values(models)[0];
+  for (const img of faces) {
+    const noisy = addNoise(img.data, sigma, rng);
+    const x = tf.tensor4d(noisy, [1, img.height, img.width, 3]);
+    sums.noisy += psnr(noisy, img.data);
+    const p = await first.pilotDenoise(x, sigma);
+    sums.pilot += psnr((await p.data()) as Float32Array, img.data);
+    p.dispose();
+    for (const [k, m] of Object.entries(models)) {
+      const y = await m.denoise(x, sigma);
+      sums[k] += psnr((await y.data()) as Float32Array, img.data);
+      y.dispose();
+    }
+    x.dispose();
+  }
+  const out: Record<string, number> = {};
+  for (const [k, s] of Object.entries(sums)) out[k] = round(s / faces.length);
+  return out;
+}
+
+export async function benchDenoise(): Promise<object[]> {
+  const info = await initEngine({ backend: 'wasm', strict: true });
+  const faces = await testSplit();
+  const models: Record<string, Bmcnn> = { bmcnn: await Bmcnn.load() };
+  const ablationDir = path.join(DEFAULT_WEIGHTS_DIR, 'ablation');
+  if (existsSync(path.join(ablationDir, 'model.json'))) models.ablation = await Bmcnn.load(ablationDir);
+  const records: object[] = [];
+  for (const size of [112, 150]) {
+    for (const batch of [1, 16]) {
+      const row: Record<string, unknown> = { bench: 'denoise:speed', size, batch, threads: info.threads };
+      for (const [k, m] of Object.entries(models)) row[`${k}_ms_per_face`] = round(await msPerFace(m, faces, size, batch), 1);
+      records.push(row);
+    }
+  }
+  for (const sigma of SIGMAS) {
+    const row = await psnrRow(faces, sigma, models);
+    const a = ANCHORS[sigma];
+    records.push({
+      bench: 'denoise:psnr', sigma, faces: faces.length, ...row,
+      anchor_noisy: a.noisy, anchor_tv_chambolle: a.tv_chambolle, bmcnn_minus_tv: round(row.bmcnn - a.tv_chambolle),
+    });
+  }
+  for (const m of Object.values(models)) m.dispose();
+  return records;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const r of await benchDenoise()) console.log(JSON.stringify(r));
+}

@@ -1,0 +1,80 @@
+/**
+ * `robustify bmcnn train`: train the BMCNN denoiser (pilot, then the block-matching net) into a weights folder.
+ */
+import { Command } from 'commander';
+import { TRAIN_DEFAULTS, trainBmcnn } from '../../denoise/train.js';
+import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
+
+interface TrainFlags {
+  data: string;
+  out: string;
+  steps: string;
+  pilotSteps: string;
+  pilotFrom?: string;
+  sigmaMin: string;
+  sigmaMax: string;
+  patch: string;
+  batch: string;
+  seed: string;
+  resume?: boolean;
+  lr: string;
+  matches: string;
+  radius: string;
+  width: string;
+  depth: string;
+  valEvery: string;
+  valImages: string;
+}
+
+export function registerBmcnn(program: Command): void {
+  const bmcnn = program.command('bmcnn').description('the BMCNN denoiser (block-matching CNN)');
+  const d = TRAIN_DEFAULTS;
+  bmcnn
+    .command('train')
+    .description('train BMCNN on clean images with synthetic Gaussian noise; writes model.json, weights.bin, training.json')
+    .requiredOption('--data <dir>', 'clean training images (searched recursively; every 10th is held out for validation)')
+    .requiredOption('--out <dir>', 'weights folder (also holds the checkpoint while training)')
+    .option('--steps <n>', 'training steps of the block-matching net', String(d.steps))
+    .option('--pilot-steps <n>', 'training steps of the pilot denoiser', String(d.pilotSteps))
+    .option('--pilot-from <dir>', 'reuse the pilot of an already trained model instead of training one')
+    .option('--sigma-min <s>', 'smallest training noise σ (0–255 scale)', String(d.sigmaMin))
+    .option('--sigma-max <s>', 'largest training noise σ (0–255 scale)', String(d.sigmaMax))
+    .option('--patch <px>', 'side of the training crops (even)', String(d.patch))
+    .option('--batch <n>', 'crops per step', String(d.batch))
+    .option('--seed <n>', 'seed of initialisation, crops and noise', String(d.seed))
+    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--lr <rate>', 'Adam learning rate (cosine-decayed to 5%)', String(d.lr))
+    .option('--matches <k>', 'patches per matched group (1 = ablation without block matching)', String(d.matches))
+    .option('--radius <px>', 'block-matching search radius', String(d.radius))
+    .option('--width <n>', 'channels of the block-matching net', String(d.width))
+    .option('--depth <n>', 'convolutions of the block-matching net', String(d.depth))
+    .option('--val-every <n>', 'validate every n steps', String(d.valEvery))
+    .option('--val-images <n>', 'held-out images used for validation', String(d.valImages))
+    .action(async (flags: TrainFlags, cmd: Command) => {
+      const sigmaMin = numberOption('--sigma-min', flags.sigmaMin, 0.5, 100);
+      const opts = {
+        data: flags.data,
+        out: flags.out,
+        steps: intOption('--steps', flags.steps, 0),
+        pilotSteps: intOption('--pilot-steps', flags.pilotSteps, 0),
+        pilotFrom: flags.pilotFrom,
+        sigmaMin,
+        sigmaMax: numberOption('--sigma-max', flags.sigmaMax, sigmaMin, 100),
+        patch: intOption('--patch', flags.patch, 8, 512),
+        batch: intOption('--batch', flags.batch, 1, 1024),
+        seed: intOption('--seed', flags.seed, 0),
+        resume: Boolean(flags.resume),
+        lr: numberOption('--lr', flags.lr, 1e-6, 1),
+        matches: intOption('--matches', flags.matches, 1, 16),
+        radius: intOption('--radius', flags.radius, 1, 32),
+        width: intOption('--width', flags.width, 4, 256),
+        depth: intOption('--depth', flags.depth, 2, 32),
+        valEvery: intOption('--val-every', flags.valEvery, 1),
+        checkpointEvery: TRAIN_DEFAULTS.checkpointEvery,
+        valImages: intOption('--val-images', flags.valImages, 1),
+      };
+      await startEngine(cmd);
+      const quiet = Boolean(globalOptions(cmd).quiet);
+      await trainBmcnn({ ...opts, log: (line) => { if (!quiet) process.stderr.write(`${line}\n`); } });
+    });
+}

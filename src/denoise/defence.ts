@@ -1,0 +1,59 @@
+/**
+ * BMCNN as a preprocessing defence: pipeline token `bmcnn:SIGMA` (the seed paper uses σ = 20). Its gradient
+ * is exact: the vector-Jacobian product through pilot and CNN with the block-matched positions of the input
+ * held fixed (matching itself is piecewise constant). Importing this module registers it.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { checkBatch, formatToken, type ParamSpecs, type Preprocessor } from '../defences/preprocessor.js';
+import { registerDefence } from '../defences/registry.js';
+import { Bmcnn, SIGMA_LIMITS } from './model.js';
+
+export const BMCNN_PARAMS: ParamSpecs = {
+  sigma: { default: 20, min: SIGMA_LIMITS[0], max: SIGMA_LIMITS[1] },
+};
+
+export class BmcnnDefence implements Preprocessor {
+  readonly name = 'bmcnn';
+  readonly gradient = 'exact' as const;
+
+  constructor(readonly params: Readonly<Record<string, number>>, private readonly model: Bmcnn) {}
+
+  apply(x: tf.Tensor4D): Promise<tf.Tensor4D> {
+    checkBatch(this.name, x);
+    return this.model.denoise(x, this.params.sigma);
+  }
+
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+    checkBatch(this.name, x);
+    return this.model.vjp(x, this.params.sigma, grad);
+  }
+
+  toString(): string {
+    return formatToken(this.name, this.params);
+  }
+}
+
+let shared: Promise<Bmcnn> | undefined;
+
+/** The shipped weights, loaded once per process and shared by every `bmcnn` stage. */
+export function sharedBmcnn(): Promise<Bmcnn> {
+  shared ??= Bmcnn.load().catch((err: unknown) => {
+    shared = undefined;
+    throw err;
+  });
+  return shared;
+}
+
+let registered = false;
+
+/** Register `bmcnn` in the defence registry (idempotent). */
+export function registerBmcnnDefence(): void {
+  if (registered) return;
+  registered = true;
+  registerDefence('bmcnn', async (p) => new BmcnnDefence(p, await sharedBmcnn()), BMCNN_PARAMS, {
+    main: 'sigma',
+    description: 'BMCNN denoiser (block-matching CNN), sigma = noise std on 0–255',
+  });
+}
+
+registerBmcnnDefence();

@@ -1,0 +1,162 @@
+/**
+ * Block matching on the pilot estimate, in plain typed arrays.
+ *
+ * Reference patches sit on the 2-pixel grid of the half-resolution networks: one reference per 2×2 pixel
+ * cell, the `patch`×`patch` window centred on that cell (patch 6, stride 2: neighbouring references overlap
+ * by two thirds). For each reference, every displacement in a (2·radius+1)² search window is scored by the
+ * L2 distance between the displaced window and the reference window on the pilot's luma, and the
+ * `matches − 1` closest displacements are kept after the reference itself (displacement 0, always first).
+ *
+ * Speed: for one displacement the distances of *all* references come from one pass over the image (squared
+ * difference image → summed-area table → one box sum per cell), so the cost is O(H·W) per displacement and
+ * independent of the patch size.
+ */
+
+export interface MatchOptions {
+  /** Patches per group, the reference included (1 = no block matching). */
+  matches: number;
+  /** Side of the matching window in pixels (even, ≥ 2), centred on the 2×2 reference cell. */
+  patch: number;
+  /** Search radius in pixels: displacements in [−radius, radius]². */
+  radius: number;
+}
+
+export const DEFAULT_MATCH: MatchOptions = { matches: 4, patch: 6, radius: 7 };
+
+export function checkMatchOptions(o: MatchOptions, what = 'block matching'): void {
+  if (!Number.isInteger(o.matches) || o.matches < 1 || o.matches > 16) throw new Error(`${what}: matches must be an integer in [1, 16], got ${o.matches}`);
+  if (!Number.isInteger(o.patch) || o.patch < 2 || o.patch % 2 !== 0 || o.patch > 32) throw new Error(`${what}: patch must be an even integer in [2, 32], got ${o.patch}`);
+  if (!Number.isInteger(o.radius) || o.radius < 1 || o.radius > 32) throw new Error(`${what}: radius must be an integer in [1, 32], got ${o.radius}`);
+}
+
+/**
+ * The matched displacements of every reference cell: `dy`, `dx` of length n·(h/2)·(w/2)·matches, laid out
+ * [image][cell row][cell col][match]; match 0 is always (0, 0). Displacements keep the displaced 2×2 cell
+ * inside the image. `pilot` is NHWC RGB (any scale), h and w even.
+ */
+export function matchCells(pilot: Float32Array, n: number, h: number, w: number, opts: MatchOptions): { dy: Int8Array; dx: Int8Array } {
+  checkMatchOptions(opts);
+  if (h % 2 !== 0 || w % 2 !== 0) throw new Error(`block matching: image sides must be even, got ${h}×${w}`);
+  if (pilot.length !== n * h * w * 3) throw new Error(`block matching: ${pilot.length} values for ${n}×${h}×${w}×3`);
+  const { matches: k, patch, radius: r } = opts;
+  const h2 = h / 2;
+  const w2 = w / 2;
+  const cells = h2 * w2;
+  const dyOut = new Int8Array(n * cells * k);
+  const dxOut = new Int8Array(n * cells * k);
+  if (k === 1) return { dy: dyOut, dx: dxOut };
+
+  const a = (patch - 2) / 2; // window rows above/left of the cell
+  const m = a + r; // margin of the padded luma
+  const pw = w + 2 * m;
+  const ph = h + 2 * m;
+  const luma = new Float32Array(ph * pw);
+  const rh = h + 2 * a; // region whose squared differences are summed
+  const rw = w + 2 * a;
+  const iw = rw + 1;
+  const integral = new Float64Array((rh + 1) * iw);
+  const kk = k - 1;
+  const bestD = new Float64Array(cells * kk);
+  const bestY = new Int8Array(cells * kk);
+  const bestX = new Int8Array(cells * kk);
+
+  for (let img = 0; img < n; img++) {
+    // Edge-replicated luma, so windows that reach past the border are defined.
+    const base = img * h * w * 3;
+    for (let y = 0; y < ph; y++) {
+      const sy = Math.min(h - 1, Math.max(0, y - m));
+      for (let x = 0; x < pw; x++) {
+        const sx = Math.min(w - 1, Math.max(0, x - m));
+        const p = base + (sy * w + sx) * 3;
+        luma[y * pw + x] = pilot[p] + pilot[p + 1] + pilot[p + 2];
+      }
+    }
+    bestD.fill(Infinity);
+    bestY.fill(0);
+    bestX.fill(0);
+    for (let dy = -r; dy <= r; dy++) {
+      for (let dx = -r; dx <= r; dx++) {
+        if (dy === 0 && dx === 0) continue;
+        // Summed-area table of the squared difference between the luma and its displaced copy.
+        for (let y = 0; y < rh; y++) {
+          const row0 = (y + m - a) * pw + (m - a);
+          const row1 = row0 + dy * pw + dx;
+          const irow = (y + 1) * iw;
+          const iprev = y * iw;
+          let run = 0;
+          for (let x = 0; x < rw; x++) {
+            const d = luma[row0 + x] - luma[row1 + x];
+            run += d * d;
+            integral[irow + x + 1] = integral[iprev + x + 1] + run;
+          }
+        }
+        // Rows/cols of cells whose displaced 2×2 cell stays inside the image.
+        const gy0 = Math.max(0, Math.ceil(-dy / 2));
+        const gy1 = Math.min(h2 - 1, Math.floor((h - 2 - dy) / 2));
+        const gx0 = Math.max(0, Math.ceil(-dx / 2));
+        const gx1 = Math.min(w2 - 1, Math.floor((w - 2 - dx) / 2));
+        for (let gy = gy0; gy <= gy1; gy++) {
+          const t0 = 2 * gy * iw;
+          const t1 = (2 * gy + patch) * iw;
+          for (let gx = gx0; gx <= gx1; gx++) {
+            const c0 = 2 * gx;
+            const c1 = c0 + patch;
+            const dist = integral[t1 + c1] - integral[t0 + c1] - integral[t1 + c0] + integral[t0 + c0];
+            const o = (gy * w2 + gx) * kk;
+            if (dist >= bestD[o + kk - 1]) continue;
+            // Insertion into the sorted short list; ties keep the earlier displacement.
+            let i = kk - 1;
+            while (i > 0 && bestD[o + i - 1] > dist) {
+              bestD[o + i] = bestD[o + i - 1];
+              bestY[o + i] = bestY[o + i - 1];
+              bestX[o + i] = bestX[o + i - 1];
+              i--;
+            }
+            bestD[o + i] = dist;
+            bestY[o + i] = dy;
+            bestX[o + i] = dx;
+          }
+        }
+      }
+    }
+    // Tiny images can have fewer candidates than matches: the unfilled slots repeat the reference (0, 0).
+    const out = img * cells * k;
+    for (let c = 0; c < cells; c++) {
+      for (let j = 1; j < k; j++) {
+        const b = c * kk + j - 1;
+        const ok = bestD[b] !== Infinity;
+        dyOut[out + c * k + j] = ok ? bestY[b] : 0;
+        dxOut[out + c * k + j] = ok ? bestX[b] : 0;
+      }
+    }
+  }
+  return { dy: dyOut, dx: dxOut };
+}
+
+/**
+ * Flat pixel indices that build the stacked image: for pixel (img, y, x) and match j, the index
+ * img·h·w + y'·w + x' of the pixel at the same place in the j-th matched cell. Layout [img][y][x][j], so a
+ * row gather of the [n·h·w, 3] image gives the [n, h, w, matches·3] stack directly.
+ */
+export function gatherIndices(cellsMatch: { dy: Int8Array; dx: Int8Array }, n: number, h: number, w: number, k: number): Int32Array {
+  const { dy, dx } = cellsMatch;
+  const h2 = h / 2;
+  const w2 = w / 2;
+  if (dy.length !== n * h2 * w2 * k) throw new Error(`gatherIndices: ${dy.length} displacements for ${n}×${h2}×${w2}×${k} cells`);
+  const idx = new Int32Array(n * h * w * k);
+  for (let img = 0; img < n; img++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const cell = ((img * h2 + (y >> 1)) * w2 + (x >> 1)) * k;
+        const o = ((img * h + y) * w + x) * k;
+        for (let j = 0; j < k; j++) idx[o + j] = img * h * w + (y + dy[cell + j]) * w + (x + dx[cell + j]);
+      }
+    }
+  }
+  return idx;
+}
+
+/** Block matching straight to gather indices. */
+export function blockMatch(pilot: Float32Array, n: number, h: number, w: number, opts: MatchOptions): Int32Array {
+  return gatherIndices(matchCells(pilot, n, h, w, opts), n, h, w, opts.matches);
+}

@@ -1,0 +1,327 @@
+/**
+ * BMCNN (Ahn & Cho 2017/2018) as we build it, and its weights files.
+ *
+ * Pipeline for a noisy batch y (NHWC, 0–255) at noise level σ:
+ * 1. pilot p = y − pilotNet(y, σ): a small plain residual CNN of our own;
+ * 2. block matching on p (match.ts): for each 6×6 reference window on the 2-pixel grid, the 3 most similar
+ *    windows within ±7 pixels, after the reference itself;
+ * 3. the matched cells are stacked as channels — the noisy pixels of all 4 matches and the pilot pixels of
+ *    all 4 — and one fully-convolutional DnCNN-style net (FFDNet-style half resolution + σ map) predicts, for
+ *    every reference cell, the residual noise of the pilot on the 4×4 reference patch around it (residual
+ *    learning on top of the pilot: the net starts as the pilot and only learns the correction, which is
+ *    what lets it train in minutes);
+ * 4. aggregation: each 4×4 estimate is put back at its place and overlapping estimates are averaged (every
+ *    interior pixel gets 4), x̂ = p − average.
+ * Colour: RGB jointly (matching on the pilot's luma; the nets see all channels).
+ *
+ * Everything after the matching is TF.js ops with the matched positions as a constant index tensor, so it is
+ * differentiable end to end (pilot included) for adaptive attacks. `matches: 1` is the ablation without block
+ * matching: the same nets, only the reference (noisy + pilot) goes in.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../util/fs.js';
+import { createRandom } from '../util/random.js';
+import { blockMatch, checkMatchOptions, DEFAULT_MATCH, type MatchOptions } from './match.js';
+import {
+  checkNetConfig, createNet, depthToSpace, disposeNet, netFromTensors, netTensors, runNet, sigmaMap, spaceToDepth,
+  type ConvNet, type NamedTensor, type NetConfig,
+} from './net.js';
+
+export const FORMAT = 'robustify-bmcnn/1';
+/** Side of the patch each reference predicts (centred on its 2×2 cell). */
+export const OUT_PATCH = 4;
+/** σ range the shipped weights were trained for; outside it the σ map is extrapolated. */
+export const SIGMA_LIMITS = [0.5, 100] as const;
+
+export interface BmcnnConfig {
+  format: typeof FORMAT;
+  match: MatchOptions;
+  pilot: NetConfig;
+  main: NetConfig;
+}
+
+/** Sizes chosen for 2 CPU cores: ~100 ms per 150×150 face, tens of minutes of training. */
+export function defaultConfig(match: Partial<MatchOptions> = {}, width = 48, depth = 7): BmcnnConfig {
+  const m = { ...DEFAULT_MATCH, ...match };
+  return {
+    format: FORMAT,
+    match: m,
+    pilot: { inChannels: 4 * 3 + 1, width: 32, depth: 5, outChannels: 4 * 3 },
+    main: { inChannels: 4 * 6 * m.matches + 1, width, depth, outChannels: OUT_PATCH * OUT_PATCH * 3 },
+  };
+}
+
+export function checkConfig(c: BmcnnConfig, what: string): void {
+  if (c.format !== FORMAT) throw new Error(`${what}: format '${String(c.format)}' is not ${FORMAT}`);
+  checkMatchOptions(c.match, what);
+  checkNetConfig(c.pilot, `${what} (pilot)`);
+  checkNetConfig(c.main, `${what} (main)`);
+  if (c.pilot.inChannels !== 13 || c.pilot.outChannels !== 12) throw new Error(`${what}: pilot must map 13 to 12 channels`);
+  if (c.main.inChannels !== 24 * c.match.matches + 1 || c.main.outChannels !== OUT_PATCH * OUT_PATCH * 3) {
+    throw new Error(`${what}: main net must map ${24 * c.match.matches + 1} to ${OUT_PATCH * OUT_PATCH * 3} channels`);
+  }
+}
+
+/** Gather rows of `src` [rows, c] at `idx` [m, 1]; the gradient scatters back (summing repeats). */
+function gatherRows(src: tf.Tensor2D, idx: tf.Tensor2D): tf.Tensor2D {
+  // tfjs's own GatherNd/GatherV2 gradients need UnsortedSegmentSum, which the wasm backend lacks.
+  const f = tf.customGrad((...args: unknown[]) => {
+    const s = args[0] as tf.Tensor2D;
+    return { value: tf.gatherND(s, idx) as tf.Tensor2D, gradFunc: (dy: tf.Tensor2D) => tf.scatterND(idx, dy, s.shape) };
+  });
+  return f(src) as tf.Tensor2D;
+}
+
+/**
+ * Pilot estimate: x (NHWC 0–255, even sides) → x − noise estimate, 0–255, not clipped. Net inputs are
+ * centred (x/255 − 0.5), which speeds up training.
+ */
+export function pilotForward(net: ConvNet, x: tf.Tensor4D, sigma: readonly number[]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const x01 = tf.div(x, 255) as tf.Tensor4D;
+    const input = tf.concat([spaceToDepth(tf.sub(x01, 0.5) as tf.Tensor4D), sigmaMap(sigma, h / 2, w / 2)], 3);
+    return tf.mul(tf.sub(x01, depthToSpace(runNet(net, input))), 255) as tf.Tensor4D;
+  });
+}
+
+/** [N,h,w,3] → [N,h,w,3k] with the k matched pixels of every pixel (channel block j = match j). */
+function stackMatches(img01: tf.Tensor4D, idx: tf.Tensor2D, k: number): tf.Tensor4D {
+  const [n, h, w] = img01.shape;
+  return tf.reshape(gatherRows(tf.reshape(img01, [n * h * w, 3]), idx), [n, h, w, 3 * k]);
+}
+
+/**
+ * Overlap-average of per-cell 4×4×3 patch estimates [N,h/2,w/2,48] into an image [N,h,w,3]. A transposed
+ * convolution with a one-hot kernel puts patch entry (a, b, c) of cell (i, j) at pixel (2i+a−1, 2j+b−1);
+ * dividing by the same scatter of ones gives the average (4 estimates inside, fewer at the border).
+ */
+export function aggregate(patches: tf.Tensor4D): tf.Tensor4D {
+  const [n, h2, w2, ch] = patches.shape;
+  const p = OUT_PATCH;
+  const oneHot = new Float32Array(p * p * 3 * ch);
+  for (let a = 0; a < p; a++) {
+    for (let b = 0; b < p; b++) {
+      for (let c = 0; c < 3; c++) oneHot[((a * p + b) * 3 + c) * ch + (a * p + b) * 3 + c] = 1;
+    }
+  }
+  const filter = tf.tensor4d(oneHot, [p, p, 3, ch]);
+  const sum = tf.conv2dTranspose(patches, filter, [n, 2 * h2, 2 * w2, 3], 2, 'same');
+  const count = tf.conv2dTranspose(tf.ones([1, h2, w2, ch]) as tf.Tensor4D, filter, [1, 2 * h2, 2 * w2, 3], 2, 'same');
+  return tf.div(sum, count) as tf.Tensor4D;
+}
+
+/**
+ * The block-matching CNN: noisy x and pilot p (NHWC 0–255, even sides) and the matched indices (null when
+ * matches = 1) → denoised image, 0–255, not clipped.
+ */
+export function mainForward(
+  net: ConvNet, x: tf.Tensor4D, pilot: tf.Tensor4D, idx: tf.Tensor2D | null, k: number, sigma: readonly number[],
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const x01 = tf.div(x, 255) as tf.Tensor4D;
+    const p01 = tf.div(pilot, 255) as tf.Tensor4D;
+    const sx = idx ? stackMatches(x01, idx, k) : x01;
+    const sp = idx ? stackMatches(p01, idx, k) : p01;
+    const input = tf.concat([spaceToDepth(tf.sub(tf.concat([sx, sp], 3), 0.5) as tf.Tensor4D), sigmaMap(sigma, h / 2, w / 2)], 3);
+    return tf.mul(tf.sub(p01, aggregate(runNet(net, input))), 255) as tf.Tensor4D;
+  });
+}
+
+/** Matched indices for a pilot batch, as the int32 [n·h·w·k, 1] tensor mainForward takes (null if k = 1). */
+export function matchIndices(pilot: Float32Array, shape: readonly number[], match: MatchOptions): tf.Tensor2D | null {
+  const [n, h, w] = shape;
+  if (match.matches === 1) return null;
+  const idx = blockMatch(pilot, n, h, w, match);
+  return tf.tensor2d(idx, [idx.length, 1], 'int32');
+}
+
+function sigmaList(sigma: number | readonly number[], n: number): number[] {
+  const list = typeof sigma === 'number' ? new Array<number>(n).fill(sigma) : [...sigma];
+  if (list.length !== n) throw new Error(`bmcnn: ${list.length} sigma values for a batch of ${n}`);
+  for (const s of list) {
+    if (!Number.isFinite(s) || s < SIGMA_LIMITS[0] || s > SIGMA_LIMITS[1]) {
+      throw new Error(`bmcnn: sigma must be a number in [${SIGMA_LIMITS[0]}, ${SIGMA_LIMITS[1]}] (0–255 scale), got ${s}`);
+    }
+  }
+  return list;
+}
+
+function checkInput(x: tf.Tensor): [number, number, number, number] {
+  if (x.rank !== 4 || x.shape[3] !== 3) throw new Error(`bmcnn: expected an NHWC RGB batch [n, h, w, 3], got [${x.shape.join(', ')}]`);
+  if (x.dtype !== 'float32') throw new Error(`bmcnn: expected float32 input, got ${x.dtype}`);
+  const shape = x.shape as [number, number, number, number];
+  if (shape[1] < 2 || shape[2] < 2) throw new Error(`bmcnn: image too small (${shape[1]}×${shape[2]}, need at least 2×2)`);
+  return shape;
+}
+
+/** Odd sides get one mirrored row/column so the 2×2 cells tile the image; cropped off again at the end. */
+function padEven(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  if (h % 2 === 0 && w % 2 === 0) return x;
+  return tf.mirrorPad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]], 'symmetric');
+}
+
+function cropTo(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
+  return x.shape[1] === h && x.shape[2] === w ? x : tf.slice(x, [0, 0, 0, 0], [-1, h, w, -1]);
+}
+
+/** Matched positions for one input batch, fixed so that the rest of the denoiser is a differentiable map. */
+export interface MatchPlan {
+  sigma: number[];
+  idx: tf.Tensor2D | null;
+  dispose(): void;
+}
+
+export const DEFAULT_WEIGHTS_DIR = fileURLToPath(new URL('../../../weights/bmcnn/', import.meta.url));
+
+export interface WeightsManifestFile {
+  format: typeof FORMAT;
+  config: BmcnnConfig;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+export class Bmcnn {
+  private constructor(readonly config: BmcnnConfig, readonly pilot: ConvNet, readonly main: ConvNet) {}
+
+  /** Fresh weights (for training). */
+  static create(config: BmcnnConfig, seed: number): Bmcnn {
+    checkConfig(config, 'bmcnn');
+    const rng = createRandom(seed);
+    return new Bmcnn(config, createNet(config.pilot, rng.fork('pilot'), 'pilot'), createNet(config.main, rng.fork('main'), 'main'));
+  }
+
+  /** Wrap existing nets (the model takes them over: dispose() frees them). */
+  static fromNets(config: BmcnnConfig, pilot: ConvNet, main: ConvNet): Bmcnn {
+    checkConfig(config, 'bmcnn');
+    return new Bmcnn(config, pilot, main);
+  }
+
+  /** Load `model.json` + weights from `dir` (default: the shipped weights). */
+  static async load(dir: string = DEFAULT_WEIGHTS_DIR): Promise<Bmcnn> {
+    const file = path.join(dir, 'model.json');
+    let manifest: WeightsManifestFile;
+    try {
+      manifest = JSON.parse(await fsp.readFile(file, 'utf8')) as WeightsManifestFile;
+    } catch (err) {
+      throw new Error(`${file}: cannot read BMCNN weights (${(err as Error).message})`);
+    }
+    checkConfig(manifest.config, file);
+    const map = await readWeights(dir, manifest.weightsManifest, file);
+    try {
+      return new Bmcnn(manifest.config, netFromTensors(manifest.config.pilot, map, 'pilot', file), netFromTensors(manifest.config.main, map, 'main', file));
+    } catch (err) {
+      for (const t of Object.values(map)) t.dispose();
+      throw err;
+    }
+  }
+
+  get matches(): number {
+    return this.config.match.matches;
+  }
+
+  /** The pilot estimate alone (NHWC 0–255 in and out, clipped). */
+  async pilotDenoise(x: tf.Tensor4D, sigma: number | readonly number[]): Promise<tf.Tensor4D> {
+    const [n, h, w] = checkInput(x);
+    const s = sigmaList(sigma, n);
+    return tf.tidy(() => tf.clipByValue(cropTo(pilotForward(this.pilot, padEven(x), s), h, w), 0, 255) as tf.Tensor4D);
+  }
+
+  /** Denoise a batch (NHWC float32 0–255 in, same shape out, clipped to 0–255). Does not dispose x. */
+  async denoise(x: tf.Tensor4D, sigma: number | readonly number[]): Promise<tf.Tensor4D> {
+    const [n, h, w] = checkInput(x);
+    const s = sigmaList(sigma, n);
+    const xe = padEven(x);
+    const pilot = pilotForward(this.pilot, xe, s);
+    let idx: tf.Tensor2D | null = null;
+    try {
+      if (this.matches > 1) idx = matchIndices((await pilot.data()) as Float32Array, pilot.shape, this.config.match);
+      return tf.tidy(() => tf.clipByValue(cropTo(mainForward(this.main, xe, pilot, idx, this.matches, s), h, w), 0, 255) as tf.Tensor4D);
+    } finally {
+      pilot.dispose();
+      idx?.dispose();
+      if (xe !== x) xe.dispose();
+    }
+  }
+
+  /** Block-match x (synchronously) and keep the positions, for `forward`. The caller disposes the plan. */
+  plan(x: tf.Tensor4D, sigma: number | readonly number[]): MatchPlan {
+    const [n] = checkInput(x);
+    const s = sigmaList(sigma, n);
+    let idx: tf.Tensor2D | null = null;
+    if (this.matches > 1) {
+      const pilot = tf.tidy(() => pilotForward(this.pilot, padEven(x), s));
+      try {
+        idx = matchIndices(pilot.dataSync() as Float32Array, pilot.shape, this.config.match);
+      } finally {
+        pilot.dispose();
+      }
+    }
+    return { sigma: s, idx, dispose: () => idx?.dispose() };
+  }
+
+  /**
+   * The denoiser as a differentiable function of x with the matched positions of `plan` held fixed (pilot
+   * included), unclipped: what an adaptive attack back-propagates through.
+   */
+  forward(x: tf.Tensor4D, plan: MatchPlan): tf.Tensor4D {
+    const [, h, w] = checkInput(x);
+    return tf.tidy(() => {
+      const xe = padEven(x);
+      const pilot = pilotForward(this.pilot, xe, plan.sigma);
+      return cropTo(mainForward(this.main, xe, pilot, plan.idx, this.matches, plan.sigma), h, w);
+    });
+  }
+
+  /** Vector-Jacobian product: gradient w.r.t. x of ⟨denoise(x), grad⟩ with the matches of x held fixed. */
+  vjp(x: tf.Tensor4D, sigma: number | readonly number[], grad: tf.Tensor4D): tf.Tensor4D {
+    if (!tf.util.arraysEqual(x.shape, grad.shape)) {
+      throw new Error(`bmcnn: gradient shape [${grad.shape.join(', ')}] differs from input shape [${x.shape.join(', ')}]`);
+    }
+    const plan = this.plan(x, sigma);
+    try {
+      return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(this.forward(xx as tf.Tensor4D, plan), grad)))(x) as tf.Tensor4D);
+    } finally {
+      plan.dispose();
+    }
+  }
+
+  /** Named weight tensors (pilot then main). */
+  tensors(): NamedTensor[] {
+    return [...netTensors(this.pilot, 'pilot'), ...netTensors(this.main, 'main')];
+  }
+
+  /** Write `model.json` + `weights.bin` into dir, atomically (weights first, manifest last). */
+  async save(dir: string): Promise<void> {
+    await fsp.mkdir(dir, { recursive: true });
+    const { data, specs } = await tf.io.encodeWeights(this.tensors());
+    await writeFileAtomic(path.join(dir, 'weights.bin'), new Uint8Array(data));
+    const manifest: WeightsManifestFile = { format: FORMAT, config: this.config, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] };
+    await writeFileAtomic(path.join(dir, 'model.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+  }
+
+  dispose(): void {
+    disposeNet(this.pilot);
+    disposeNet(this.main);
+  }
+}
+
+/** Read and decode the weight files a manifest lists (paths relative to dir). */
+export async function readWeights(
+  dir: string, groups: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[], what: string,
+): Promise<tf.NamedTensorMap> {
+  const out: tf.NamedTensorMap = {};
+  for (const g of groups) {
+    const parts = await Promise.all(g.paths.map((p) => fsp.readFile(path.join(dir, p))));
+    const buf = Buffer.concat(parts);
+    const expected = g.weights.reduce((s, e) => s + 4 * e.shape.reduce((a, b) => a * b, 1), 0);
+    if (buf.length !== expected) throw new Error(`${what}: weights file has ${buf.length} bytes, manifest needs ${expected}`);
+    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+    Object.assign(out, tf.io.decodeWeights(ab, g.weights));
+  }
+  return out;
+}

@@ -1,0 +1,185 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../../src/engine/backend.js';
+import { decodeImage, encodePng } from '../../src/image/index.js';
+import { createRandom } from '../../src/util/random.js';
+import { gatherIndices, matchCells } from '../../src/denoise/match.js';
+import { aggregate, Bmcnn, DEFAULT_WEIGHTS_DIR, defaultConfig } from '../../src/denoise/model.js';
+import { addNoise, psnr } from '../../src/denoise/noise.js';
+import { trainBmcnn, TRAIN_DEFAULTS } from '../../src/denoise/train.js';
+
+await initEngine({ backend: 'wasm' });
+
+/** A smooth random image (sum of random low-frequency waves + texture), values in 0–255. */
+function textured(h: number, w: number, seed: number): Float32Array {
+  const rng = createRandom(seed);
+  const out = new Float32Array(h * w * 3);
+  for (let i = 0; i < out.length; i++) out[i] = 40 + 170 * rng.next();
+  return out;
+}
+
+test('block matching finds the exact copy of a planted patch, reference first', () => {
+  const h = 32;
+  const w = 32;
+  const img = textured(h, w, 1);
+  // Copy the 6×6 window of cell (6, 5) (pixels rows 10..15, cols 8..13) displaced by (+5, −4).
+  const [gy, gx, dy, dx] = [6, 5, 5, -4];
+  for (let y = 2 * gy - 2; y < 2 * gy + 4; y++) {
+    for (let x = 2 * gx - 2; x < 2 * gx + 4; x++) {
+      for (let c = 0; c < 3; c++) img[((y + dy) * w + x + dx) * 3 + c] = img[(y * w + x) * 3 + c];
+    }
+  }
+  const k = 3;
+  const m = matchCells(img, 1, h, w, { matches: k, patch: 6, radius: 6 });
+  const cell = (gy * (w / 2) + gx) * k;
+  assert.deepEqual([m.dy[cell], m.dx[cell]], [0, 0]);
+  assert.deepEqual([m.dy[cell + 1], m.dx[cell + 1]], [dy, dx]);
+  // Indices: the reference pixel itself first, then the pixel at the same place in the copy.
+  const idx = gatherIndices(m, 1, h, w, k);
+  const p = (2 * gy * w + 2 * gx) * k;
+  assert.equal(idx[p], 2 * gy * w + 2 * gx);
+  assert.equal(idx[p + 1], (2 * gy + dy) * w + 2 * gx + dx);
+});
+
+test('matches stay inside the image and per-image in a batch', () => {
+  const [n, h, w, k] = [2, 12, 10, 4];
+  const data = new Float32Array(n * h * w * 3);
+  data.set(textured(h, w, 2));
+  data.set(textured(h, w, 3), h * w * 3);
+  const idx = gatherIndices(matchCells(data, n, h, w, { matches: k, patch: 4, radius: 3 }), n, h, w, k);
+  for (let i = 0; i < idx.length; i++) {
+    const img = Math.floor(i / (h * w * k));
+    assert.ok(idx[i] >= img * h * w && idx[i] < (img + 1) * h * w, `index ${i} leaves image ${img}`);
+  }
+});
+
+test('aggregation puts 4×4 patches back at their place and averages overlaps', () => {
+  const [h, w] = [6, 8];
+  const img = textured(h, w, 4);
+  const patches = new Float32Array((h / 2) * (w / 2) * 48);
+  for (let i = 0; i < h / 2; i++) {
+    for (let j = 0; j < w / 2; j++) {
+      for (let a = 0; a < 4; a++) {
+        for (let b = 0; b < 4; b++) {
+          const [y, x] = [2 * i + a - 1, 2 * j + b - 1];
+          if (y < 0 || y >= h || x < 0 || x >= w) continue;
+          for (let c = 0; c < 3; c++) patches[((i * (w / 2) + j) * 16 + a * 4 + b) * 3 + c] = img[(y * w + x) * 3 + c];
+        }
+      }
+    }
+  }
+  const out = tf.tidy(() => aggregate(tf.tensor4d(patches, [1, h / 2, w / 2, 48])).dataSync());
+  // Border pixels also average 4 estimates, but those that would fall outside were zeros: only the inside is exact.
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      for (let c = 0; c < 3; c++) assert.ok(Math.abs(out[(y * w + x) * 3 + c] - img[(y * w + x) * 3 + c]) < 1e-3);
+    }
+  }
+});
+
+test('denoise keeps the shape (odd sides too) and the 0–255 range; ablation too', async () => {
+  for (const matches of [4, 1]) {
+    const model = Bmcnn.create(defaultConfig({ matches }, 8, 3), 7);
+    const x = tf.tensor4d(textured(17, 23, 5).slice(0, 17 * 23 * 3), [1, 17, 23, 3]);
+    const x2 = tf.concat([x, x]) as tf.Tensor4D;
+    const y = await model.denoise(x2, [10, 30]);
+    assert.deepEqual(y.shape, [2, 17, 23, 3]);
+    const v = await y.data();
+    assert.ok(v.every((t) => t >= 0 && t <= 255));
+    tf.dispose([x, x2, y]);
+    model.dispose();
+  }
+});
+
+test('the CNN part is differentiable with the matches fixed: gradient shape, finite, equals a finite difference', async () => {
+  const model = Bmcnn.create(defaultConfig({ matches: 3, radius: 3 }, 8, 3), 3);
+  const [n, h, w] = [1, 12, 14];
+  const x = tf.tensor4d(textured(h, w, 6), [n, h, w, 3]);
+  const v = tf.tensor4d(createRandom(9).fillNormal(new Float32Array(n * h * w * 3)), [n, h, w, 3]);
+  const g = model.vjp(x, 20, v);
+  assert.deepEqual(g.shape, x.shape);
+  const gd = await g.data();
+  assert.ok(gd.every(Number.isFinite));
+  assert.ok(gd.some((t) => t !== 0));
+  // ⟨∇⟨f(x), v⟩, u⟩ against a central difference along u, with the same matched positions.
+  const plan = model.plan(x, 20);
+  const u = tf.tensor4d(createRandom(10).fillNormal(new Float32Array(n * h * w * 3)), [n, h, w, 3]);
+  const eps = 0.05;
+  const f = (s: number): number => tf.tidy(() => tf.sum(tf.mul(model.forward(tf.add(x, tf.mul(u, s)) as tf.Tensor4D, plan), v)).dataSync()[0]);
+  const fd = (f(eps) - f(-eps)) / (2 * eps);
+  const an = tf.tidy(() => tf.sum(tf.mul(g, u)).dataSync()[0]);
+  assert.ok(Math.abs(fd - an) < 0.02 * Math.abs(an) + 1e-2, `finite difference ${fd} vs gradient ${an}`);
+  plan.dispose();
+  tf.dispose([x, v, g, u]);
+  model.dispose();
+});
+
+test('no tensor leaks across repeated denoise and gradient calls', async () => {
+  const model = Bmcnn.create(defaultConfig({}, 8, 3), 1);
+  const x = tf.tensor4d(textured(16, 16, 7), [1, 16, 16, 3]);
+  const once = async (): Promise<void> => {
+    (await model.denoise(x, 20)).dispose();
+    (await model.pilotDenoise(x, 20)).dispose();
+    model.vjp(x, 20, x).dispose();
+  };
+  await once();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) await once();
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+  model.dispose();
+});
+
+test('a tiny training run lowers the loss and writes loadable weights and a record', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bmcnn-test-'));
+  try {
+    const data = path.join(dir, 'data');
+    await fsp.mkdir(data);
+    for (let i = 0; i < 10; i++) {
+      const h = 24;
+      const img = new Float32Array(h * h * 3);
+      // Smooth images (gradients + a disc): easy to denoise, so the loss falls within a few dozen steps.
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < h; x++) {
+          const inside = (y - 12) ** 2 + (x - 10 - (i % 4)) ** 2 < 36 ? 60 : 0;
+          for (let c = 0; c < 3; c++) img[(y * h + x) * 3 + c] = 40 + 5 * y + 3 * x + inside + 10 * c;
+        }
+      }
+      await fsp.writeFile(path.join(data, `${i}.png`), await encodePng({ data: img, height: h, width: h }));
+    }
+    const out = path.join(dir, 'w');
+    const rec = await trainBmcnn({
+      ...TRAIN_DEFAULTS, data, out, steps: 25, pilotSteps: 50, patch: 16, batch: 4, width: 8, depth: 3, lr: 3e-3,
+      valEvery: 1000, valImages: 1, log: () => undefined,
+    });
+    const pilot = rec.history.filter((e) => e.stage === 'pilot');
+    assert.equal(pilot.length, 2);
+    assert.ok(pilot[1].loss < pilot[0].loss, `pilot loss ${pilot[0].loss} → ${pilot[1].loss}`);
+    assert.equal(rec.history.filter((e) => e.stage === 'main').length, 1);
+    assert.ok(existsSync(path.join(out, 'training.json')));
+    assert.ok(!existsSync(path.join(out, 'checkpoint.json')));
+    const model = await Bmcnn.load(out);
+    assert.deepEqual(model.config, rec.config);
+    model.dispose();
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+const FACE = '/work/shared/data/faces14/Tom_Hanks/004.png';
+test('shipped weights load and improve PSNR on a noisy faces14 image', { skip: !existsSync(FACE) || !existsSync(path.join(DEFAULT_WEIGHTS_DIR, 'model.json')) }, async () => {
+  const model = await Bmcnn.load();
+  const img = await decodeImage(FACE);
+  const noisy = addNoise(img.data, 20, createRandom(0));
+  const x = tf.tensor4d(noisy, [1, img.height, img.width, 3]);
+  const y = await model.denoise(x, 20);
+  const before = psnr(noisy, img.data);
+  const after = psnr(await y.data(), img.data);
+  assert.ok(after > before + 4, `PSNR ${before.toFixed(2)} → ${after.toFixed(2)} dB`);
+  tf.dispose([x, y]);
+  model.dispose();
+});

@@ -3,7 +3,8 @@
  *
  * Input gradient: for stride s, the rows of dx fall into s phases (by (h + padTop) mod s); each phase is an
  * ordinary stride-1 correlation of dy with a flipped sub-filter holding every s-th tap. So dx is s_h·s_w
- * small forward convolutions (XNNPACK) interleaved, with no multiply spent on inserted zeros.
+ * small forward convolutions (XNNPACK) interleaved, with no multiply spent on inserted zeros; or, for thin
+ * dx, all phases fused into one convolution with s_h·s_w times the output channels and a pixel shuffle.
  *
  * Filter gradient: dW[i,j,c,o] = Σ_n,y,x x[n, y·s + i·d − p, x·s + j·d − p, c] · dy[n, y, x, o] is itself a
  * forward convolution: of x with its batch moved into the channels, by dy (spatial dims as taps) dilated by
@@ -107,18 +108,11 @@ export function backpropInputFused(
   const rows = fusedAxis(inH, outH, g.filterHeight, sh, g.padTop);
   const cols = fusedAxis(inW, outW, g.filterWidth, sw, g.padLeft);
   const dx = alloc(backend, g.inShape);
-  const crop = { top: Math.max(0, -rows.before), bottom: Math.max(0, -rows.after), left: Math.max(0, -cols.before), right: Math.max(0, -cols.after) };
-  const h = outH - crop.top - crop.bottom, w = outW - crop.left - crop.right;
-  if (h <= 0 || w <= 0) {
+  const out = correlate(backend, dy, rows, cols, () => buildFilter(rows.taps, cols.taps), false);
+  if (out === undefined) {
     heapF32(backend, dx).fill(0);
     return dx;
   }
-  const cropped = crop.top + crop.bottom + crop.left + crop.right > 0;
-  const input = cropped ? window4d(backend, dy, crop.top, crop.left, h, w) : dy;
-  const pads: Pads = { top: Math.max(0, rows.before), bottom: Math.max(0, rows.after), left: Math.max(0, cols.before), right: Math.max(0, cols.after) };
-  const filter = buildFilter(rows.taps, cols.taps);
-  const out = forwardConv(backend, input, filter, pads, [1, 1], [1, 1], false);
-  if (cropped) release(backend, input);
   // Pixel shuffle: out[n, u, v, (a·s_w + b)·C + c] → dx[n, s_h(u + qLo_h) + a − padTop, s_w(v + qLo_w) + b − padLeft, c].
   const dst = heapF32(backend, dx);
   const src = heapF32(backend, out);
@@ -169,16 +163,29 @@ function phaseConv(
     r = withLeadingZeroTaps(r, size);
     c = withLeadingZeroTaps(c, size);
   }
+  return correlate(backend, dy, r, c, () => buildFilter(r.taps, c.taps), depthwise);
+}
+
+/**
+ * Stride-1 correlation of dy with the given row/column pads. Negative pads mean those dy rows/columns are
+ * never read (only with pads ≥ the filter): dy is cropped. Undefined when no dy value is read at all.
+ */
+function correlate(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  rows: { before: number; after: number },
+  cols: { before: number; after: number },
+  filter: () => FilterRef,
+  depthwise: boolean,
+): TensorInfo | undefined {
   const [, outH, outW] = dy.shape as Shape4;
-  // Negative pads mean the phase never reads those dy rows/cols: crop them (only with pads ≥ the filter).
-  const crop = { top: Math.max(0, -r.before), bottom: Math.max(0, -r.after), left: Math.max(0, -c.before), right: Math.max(0, -c.after) };
+  const crop = { top: Math.max(0, -rows.before), bottom: Math.max(0, -rows.after), left: Math.max(0, -cols.before), right: Math.max(0, -cols.after) };
   const h = outH - crop.top - crop.bottom, w = outW - crop.left - crop.right;
   if (h <= 0 || w <= 0) return undefined;
   const cropped = crop.top + crop.bottom + crop.left + crop.right > 0;
   const input = cropped ? window4d(backend, dy, crop.top, crop.left, h, w) : dy;
-  const pads: Pads = { top: Math.max(0, r.before), bottom: Math.max(0, r.after), left: Math.max(0, c.before), right: Math.max(0, c.after) };
-  const filter = buildFilter(r.taps, c.taps);
-  const out = forwardConv(backend, input, filter, pads, [1, 1], [1, 1], depthwise);
+  const pads: Pads = { top: Math.max(0, rows.before), bottom: Math.max(0, rows.after), left: Math.max(0, cols.before), right: Math.max(0, cols.after) };
+  const out = forwardConv(backend, input, filter(), pads, [1, 1], [1, 1], depthwise);
   if (cropped) release(backend, input);
   return out;
 }

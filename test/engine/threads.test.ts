@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { MAX_THREADS, resolveThreads, wasmThreads } from '../../src/engine/threads.js';
+import { WorkerPool } from '../../src/engine/pool/pool.js';
+import { joinSamples, splitSamples, type BatchData } from '../../src/engine/pool/batch.js';
+import { TF_OP } from '../../src/engine/pool/tasks.js';
 
 /** Runs `fn` on `backend` and returns its output's values (the output is freed). */
 async function valuesOn(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<Float32Array> {
@@ -93,17 +96,9 @@ test('threaded wasm survives heap growth: a 64 MB batch round-trips through an i
 
 const backendJs = fileURLToPath(new URL('../../src/engine/backend.js', import.meta.url));
 
-/** Starts the engine in a fresh Node process that does a conv and then simply ends its script. */
-function childRun(env: Record<string, string>): { status: number | null; stdout: string; stderr: string; signal: string | null } {
-  const script = [
-    `const tf = await import('@tensorflow/tfjs-core');`,
-    `const { initEngine } = await import(${JSON.stringify(backendJs)});`,
-    `const info = await initEngine({ backend: 'wasm', strict: true });`,
-    `const y = tf.conv2d(tf.ones([2, 16, 16, 32]), tf.ones([3, 3, 32, 32]), 1, 'same');`,
-    `console.log(JSON.stringify({ threads: info.threads, centre: (await y.data())[8 * 16 * 32 + 8 * 32] }));`,
-  ].join('\n');
-  // cwd: the project, so the child resolves the same node_modules.
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+/** Runs an ES-module script in a fresh Node process from the project directory (same node_modules). */
+function childRun(lines: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; signal: string | null } {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', lines.join('\n')], {
     cwd: fileURLToPath(new URL('../../..', import.meta.url)),
     env: { ...process.env, ...env },
     encoding: 'utf8',
@@ -114,7 +109,17 @@ function childRun(env: Record<string, string>): { status: number | null; stdout:
 
 test('a process using threaded wasm exits on its own; ROBUSTIFY_THREADS=1 forces one thread', () => {
   for (const threads of [2, 1]) {
-    const r = childRun({ ROBUSTIFY_THREADS: String(threads), ROBUSTIFY_BACKEND: 'wasm' });
+    // The script does a conv and simply ends: nothing closes the workers.
+    const r = childRun(
+      [
+        `const tf = await import('@tensorflow/tfjs-core');`,
+        `const { initEngine } = await import(${JSON.stringify(backendJs)});`,
+        `const info = await initEngine({ backend: 'wasm', strict: true });`,
+        `const y = tf.conv2d(tf.ones([2, 16, 16, 32]), tf.ones([3, 3, 32, 32]), 1, 'same');`,
+        `console.log(JSON.stringify({ threads: info.threads, centre: (await y.data())[8 * 16 * 32 + 8 * 32] }));`,
+      ],
+      { ROBUSTIFY_THREADS: String(threads), ROBUSTIFY_BACKEND: 'wasm' },
+    );
     assert.equal(r.signal, null, `child with ${threads} thread(s) did not exit by itself (killed: ${r.signal}); stderr: ${r.stderr}`);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout.trim()), { threads, centre: 9 * 32 });
@@ -138,4 +143,57 @@ test('resolveThreads: option, then ROBUSTIFY_THREADS, then the cores; capped; ba
     if (saved === undefined) delete process.env.ROBUSTIFY_THREADS;
     else process.env.ROBUSTIFY_THREADS = saved;
   }
+});
+
+test('WorkerPool: a conv batch split over 2 single-threaded workers equals the in-process result', async () => {
+  await initEngine({ backend: 'wasm', strict: true, threads: 2 });
+  const pool = await WorkerPool.create({ workers: 2 });
+  try {
+    assert.deepEqual(pool.engines.map((e) => [e.backend, e.threads]), [['wasm', 1], ['wasm', 1]]);
+    const x = tf.randomNormal([5, 9, 9, 8], 0, 1, 'float32', 21) as tf.Tensor4D;
+    const f = tf.randomNormal([3, 3, 8, 4], 0, 1, 'float32', 22) as tf.Tensor4D;
+    const want = tf.tidy(() => tf.conv2d(x, f, 1, 'same'));
+    const filter: BatchData = { data: f.dataSync() as Float32Array, shape: f.shape };
+    const parts = splitSamples({ data: x.dataSync() as Float32Array, shape: x.shape }, pool.size);
+    assert.deepEqual(parts.map((p) => p.shape[0]), [3, 2]);
+    const outs = await pool.map<BatchData>(
+      TF_OP,
+      parts.map((part) => ({ op: 'conv2d', inputs: [part, filter], args: [1, 'same'] })),
+      parts.map((part) => [part.data.buffer as ArrayBuffer]),
+    );
+    const got = joinSamples(outs);
+    assert.deepEqual(got.shape, want.shape);
+    assert.ok(relDiff(got.data, want.dataSync() as Float32Array) <= 1e-5);
+    tf.dispose([x, f, want]);
+    await assert.rejects(pool.run(TF_OP, { op: 'noSuchOp', inputs: [] }), /no tf\.noSuchOp function/);
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.run(TF_OP, { op: 'relu', inputs: [] }), /closed/);
+});
+
+test('WorkerPool: an idle, unclosed pool does not keep the process alive', () => {
+  const poolJs = fileURLToPath(new URL('../../src/engine/pool/pool.js', import.meta.url));
+  const tasksJs = fileURLToPath(new URL('../../src/engine/pool/tasks.js', import.meta.url));
+  const r = childRun([
+    `const { WorkerPool } = await import(${JSON.stringify(poolJs)});`,
+    `const { TF_OP } = await import(${JSON.stringify(tasksJs)});`,
+    `const pool = await WorkerPool.create({ workers: 2 });`,
+    `const y = await pool.run(TF_OP, { op: 'relu', inputs: [{ data: new Float32Array([-1, 2]), shape: [2] }] });`,
+    `console.log(JSON.stringify(Array.from(y.data)));`,
+  ]);
+  assert.equal(r.signal, null, `child did not exit by itself; stderr: ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '[0,2]');
+});
+
+test('splitSamples / joinSamples: even parts, round trip, named errors', () => {
+  const batch: BatchData = { data: Float32Array.from({ length: 7 * 2 }, (_, i) => i), shape: [7, 2] };
+  const parts = splitSamples(batch, 3);
+  assert.deepEqual(parts.map((p) => p.shape), [[3, 2], [2, 2], [2, 2]]);
+  assert.deepEqual(joinSamples(parts), batch);
+  assert.equal(splitSamples(batch, 20).length, 7);
+  assert.throws(() => splitSamples({ data: new Float32Array(5), shape: [2, 2] }, 2), /splitSamples: shape \[2,2\] needs 4 values, got 5/);
+  assert.throws(() => splitSamples(batch, 0), /splitSamples: parts must be a positive integer/);
+  assert.throws(() => joinSamples([parts[0], { data: new Float32Array(3), shape: [1, 3] }]), /joinSamples: part shape \[1,3\]/);
 });

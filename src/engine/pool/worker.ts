@@ -1,0 +1,34 @@
+/**
+ * One pool worker: its own TF.js engine (its own wasm instance), then runs tasks it is sent, one at a time.
+ * A task is an exported function of an ES module, imported once per worker, so module-level state (a loaded
+ * model, say) stays warm across calls.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initEngine, type BackendName } from '../backend.js';
+import { transferablesOf, type TaskRequest, type TaskReply } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('src/engine/pool/worker.js must run as a worker thread');
+const { backend, threads } = workerData as { backend: BackendName; threads: number };
+const info = await initEngine({ backend, threads, strict: true });
+
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+async function run({ module, name, payload }: TaskRequest): Promise<unknown> {
+  let mod = modules.get(module);
+  if (!mod) modules.set(module, (mod = import(module) as Promise<Record<string, unknown>>));
+  const fn = (await mod)[name];
+  if (typeof fn !== 'function') throw new Error(`pool task: ${module} has no exported function '${name}'`);
+  return fn(payload);
+}
+
+port.on('message', (req: TaskRequest) => {
+  run(req).then(
+    (result) => port.postMessage({ id: req.id, result } satisfies TaskReply, transferablesOf(result)),
+    (e: unknown) => {
+      const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      port.postMessage({ id: req.id, error } satisfies TaskReply);
+    },
+  );
+});
+port.postMessage({ id: 0, result: info } satisfies TaskReply);

@@ -264,3 +264,19 @@ test('transformed filters are cached per filter tensor and freed after it is dis
   assert.equal(filterCacheSize(), 0);
   tf.dispose([dy, other]);
 });
+
+test('NCHW is refused with a clear error', async () => {
+  await tf.setBackend('wasm');
+  const dy = tf.zeros([1, 4, 5, 5]);
+  const filter = tf.zeros([3, 3, 2, 4]);
+  const x = tf.zeros([1, 2, 5, 5]);
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: 1, pad: 'same', dataFormat: 'NCHW', inputShape: [1, 2, 5, 5] }),
+    /Conv2DBackpropInput: dataFormat 'NCHW' is not supported on wasm/,
+  );
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 4] }),
+    /Conv2DBackpropFilter: dataFormat 'NCHW' is not supported on wasm/,
+  );
+  tf.dispose([dy, filter, x]);
+});

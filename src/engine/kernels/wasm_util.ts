@@ -1,9 +1,9 @@
 /**
  * Small helpers shared by the fast wasm kernels: heap views, intermediate tensors, and calls into the
- * backend's own (XNNPACK) kernels. Intermediates are raw backend TensorInfos, not engine tensors, so every
+ * backend's own code (XNNPACK convolutions, Transpose). Intermediates are raw backend TensorInfos, not engine tensors, so every
  * one must be released with `release` before the kernel returns.
  */
-import { backend_util, getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, getKernel, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 export type Shape4 = [number, number, number, number];
@@ -24,26 +24,15 @@ export function alloc(backend: BackendWasm, shape: number[]): TensorInfo {
   return backend.makeOutput(shape, 'float32');
 }
 
-/** Same memory, another shape (what the Reshape kernel does, without a reference of its own). */
-export function view(info: TensorInfo, shape: number[]): TensorInfo {
-  return { dataId: info.dataId, shape, dtype: info.dtype };
-}
-
 export function release(backend: BackendWasm, ...infos: TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
 }
 
-/** Runs one of the wasm backend's registered kernels directly (no engine bookkeeping, no tape). */
-export function runWasmKernel(name: string, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
-  const config = getKernel(name, 'wasm');
-  if (config === undefined) throw new Error(`src/engine/kernels: the wasm backend has no '${name}' kernel`);
-  const out = config.kernelFunc({ inputs, backend, attrs });
-  if (Array.isArray(out)) throw new Error(`src/engine/kernels: '${name}' returned several outputs`);
-  return out;
-}
-
+/** The wasm backend's own Transpose kernel, called directly (no engine bookkeeping, no tape). */
 export function transpose(backend: BackendWasm, x: TensorInfo, perm: number[]): TensorInfo {
-  return runWasmKernel('Transpose', backend, { x }, { perm });
+  const config = getKernel('Transpose', 'wasm');
+  if (config === undefined) throw new Error("src/engine/kernels: the wasm backend has no 'Transpose' kernel");
+  return config.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as TensorInfo;
 }
 
 /** A filter as the wasm convolution functions see it: a registered tensor id and a shape. */
@@ -116,12 +105,6 @@ export function window4d(backend: BackendWasm, x: TensorInfo, top: number, left:
     }
   }
   return out;
-}
-
-/** Stride and dilation attributes as [h, w] pairs. */
-export function pair(v: number | [number, number] | undefined, fallback = 1): [number, number] {
-  if (v === undefined) return [fallback, fallback];
-  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
 }
 
 export function requireNHWC(kernel: string, dataFormat: string | undefined): void {

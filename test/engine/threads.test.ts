@@ -126,6 +126,20 @@ test('a process using threaded wasm exits on its own; ROBUSTIFY_THREADS=1 forces
   }
 });
 
+test('if the threaded build cannot start, wasm falls back to one thread with a warning', () => {
+  const r = childRun([
+    // Break the worker-script write, the threaded build's first step.
+    `const fs = (await import('node:fs')).default;`,
+    `fs.mkdtempSync = () => { throw new Error('no temp dir'); };`,
+    `const { initEngine } = await import(${JSON.stringify(backendJs)});`,
+    `const info = await initEngine({ backend: 'wasm', strict: true, threads: 2 });`,
+    `console.log(JSON.stringify([info.backend, info.threads]));`,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '["wasm",1]');
+  assert.match(r.stderr, /no temp dir.*single-threaded wasm build/);
+});
+
 test('resolveThreads: option, then ROBUSTIFY_THREADS, then the cores; capped; bad values named', () => {
   const saved = process.env.ROBUSTIFY_THREADS;
   try {

@@ -11,7 +11,7 @@ export {
 export { JpegCompression, JPEG_PARAMS, jpegRoundTrip } from './jpeg.js';
 export { GaussianAugmentation, GAUSS_PARAMS } from './gaussian.js';
 export { SpatialSmoothing, MEDIAN_PARAMS, medianFilter } from './median.js';
-export { TotalVarMin, TVM_PARAMS, ITERATIONS_PER_MAX_ITER, totalVarMinimise, tvmObjective, drawMask, type TvmOptions } from './tvm.js';
+export { TotalVarMin, TVM_PARAMS, ITERATIONS_PER_MAX_ITER, pdhgIterations, totalVarMinimise, tvmObjective, drawMask, type TvmOptions } from './tvm.js';
 export { FeatureSqueezing, SQUEEZE_PARAMS, squeezeValues } from './squeeze.js';
 export {
   Pipeline,

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { FeatureSqueezing, ITERATIONS_PER_MAX_ITER, JpegCompression, SpatialSmoothing, totalVarMinimise, tvmObjective, type Preprocessor } from '../../src/defences/index.js';
+import { FeatureSqueezing, JpegCompression, pdhgIterations, SpatialSmoothing, totalVarMinimise, tvmObjective, type Preprocessor } from '../../src/defences/index.js';
 import { loadCase, loadCases, loadMask, type VectorCase } from './vectors.js';
 
 before(async () => {
@@ -72,7 +72,7 @@ test('TVM reaches an objective ≤ ART\'s on the same mask, per channel (norm 2 
       assert.ok(Math.abs(artObjective[k] / c.objective_art![k] - 1) < 1e-6, `${c.output} channel ${k}: objective of ART's output`);
       assert.ok(Math.abs(inputObjective[k] / c.objective_input![k] - 1) < 1e-6, `${c.output} channel ${k}: objective of the input`);
     }
-    const z = totalVarMinimise(input, mask, [1, h, w, ch], { norm, lamb, iterations: ITERATIONS_PER_MAX_ITER * max_iter });
+    const z = totalVarMinimise(input, mask, [1, h, w, ch], { norm, lamb, iterations: pdhgIterations(max_iter) });
     const ours = tvmObjective(z, input, mask, h, w, ch, norm, lamb);
     t.diagnostic(`${c.output}: ours ${Array.from(ours, (v) => v.toFixed(1)).join(' / ')} vs ART ${c.objective_art!.map((v) => v.toFixed(1)).join(' / ')}`);
     for (let k = 0; k < ch; k++) assert.ok(ours[k] <= c.objective_art![k], `${c.output} channel ${k}: ${ours[k]} > ART ${c.objective_art![k]}`);

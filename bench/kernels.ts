@@ -160,6 +160,7 @@ async function profileBackboneGrad(): Promise<object[]> {
   const gradFn = tf.grad((input: tf.Tensor) => tf.sum(net.pooled(input as tf.Tensor4D)));
   const step = (): void => tf.dispose(gradFn(x));
   step(); // warm-up: XNNPACK operator creation
+  const msForward = timeMs(() => tf.dispose(net.pooled(x)));
   const records: object[] = [];
   for (const [variant, run] of [['builtin', (f: () => void) => withBuiltinKernels(f)], ['fast', (f: () => void) => f()]] as const) {
     const t = performance.now();
@@ -175,7 +176,7 @@ async function profileBackboneGrad(): Promise<object[]> {
     const kernels = [...byKernel.entries()]
       .sort((a, b) => b[1].ms - a[1].ms)
       .map(([name, { ms, calls }]) => ({ name, ms: round(ms), calls }));
-    records.push({ bench: 'kernel:profile-backbone-grad', variant, x: x.shape, ms_total: round(totalMs), kernels });
+    records.push({ bench: 'kernel:profile-backbone-grad', variant, x: x.shape, ms_forward: round(msForward), ms_grad: round(totalMs), kernels });
   }
   tf.dispose(x);
   net.dispose();

@@ -180,6 +180,9 @@ test('WorkerPool: a conv batch split over 2 single-threaded workers equals the i
     assert.ok(relDiff(got.data, want.dataSync() as Float32Array) <= 1e-5);
     tf.dispose([x, f, want]);
     await assert.rejects(pool.run(TF_OP, { op: 'noSuchOp', inputs: [] }), /no tf\.noSuchOp function/);
+    // A failed task fails alone: the pool keeps working.
+    const relu = await pool.run<BatchData>(TF_OP, { op: 'relu', inputs: [{ data: new Float32Array([-3, 4]), shape: [2] }] });
+    assert.deepEqual(Array.from(relu.data), [0, 4]);
   } finally {
     await pool.close();
   }

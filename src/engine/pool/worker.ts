@@ -22,13 +22,14 @@ async function run({ module, name, payload }: TaskRequest): Promise<unknown> {
   return fn(payload);
 }
 
-port.on('message', (req: TaskRequest) => {
-  run(req).then(
-    (result) => port.postMessage({ id: req.id, result } satisfies TaskReply, transferablesOf(result)),
-    (e: unknown) => {
-      const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      port.postMessage({ id: req.id, error } satisfies TaskReply);
-    },
-  );
+port.on('message', async (req: TaskRequest) => {
+  try {
+    const result = await run(req);
+    // Inside the try: a result that cannot be cloned (DataCloneError) becomes this task's error.
+    port.postMessage({ id: req.id, result } satisfies TaskReply, transferablesOf(result));
+  } catch (e) {
+    const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    port.postMessage({ id: req.id, error } satisfies TaskReply);
+  }
 });
 port.postMessage({ id: 0, result: info } satisfies TaskReply);

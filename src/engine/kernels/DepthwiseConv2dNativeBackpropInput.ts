@@ -12,6 +12,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { backpropInputByPhases } from './conv_backprop.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { cachedFilter } from './filter_cache.js';
 import { alloc, asWasm, heapF32, release, type Shape4 } from './wasm_util.js';
 
@@ -56,7 +57,7 @@ function depthwiseBackpropInput(args: {
   const dx = alloc(backend, info.inShape);
   heapF32(backend, dx).fill(0);
   for (let q = 0; q < m; q++) {
-    const dyq = multiplierSlice(dy, q, m, backend);
+    const dyq = multiplierSlice(backend, dy, q, m);
     const part = gradForSlice(dyq, q);
     const acc = heapF32(backend, dx);
     const src = heapF32(backend, part);
@@ -67,7 +68,7 @@ function depthwiseBackpropInput(args: {
 }
 
 /** dy[..., c·m + q] for all c, as [N, OH, OW, C]. */
-function multiplierSlice(dy: TensorInfo, q: number, m: number, backend: ReturnType<typeof asWasm>): TensorInfo {
+function multiplierSlice(backend: BackendWasm, dy: TensorInfo, q: number, m: number): TensorInfo {
   const [n, h, w, cm] = dy.shape as Shape4;
   const out = alloc(backend, [n, h, w, cm / m]);
   const dst = heapF32(backend, out);

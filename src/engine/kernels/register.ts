@@ -1,8 +1,8 @@
 /**
  * Registers robustify's own kernels for the wasm backend (fast gradients). Idempotent.
  * Each kernel lives in its own file beside this one, like tfjs-core's one-op-per-file layout.
- * Must run after '@tensorflow/tfjs-backend-wasm' is imported (its kernels are registered at import) and
- * before the wasm backend initialises (setup functions run then).
+ * The wasm package is imported here so that its own kernels are registered first and ours replace them.
+ * Kernels are looked up per call, so registering after the backend initialised works too.
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';

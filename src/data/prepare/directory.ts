@@ -65,6 +65,8 @@ interface ManifestSettings {
   allFaces: boolean;
   minScore: number;
   minFaceSize: number;
+  pad: number;
+  refine: number;
 }
 
 export interface Manifest {
@@ -185,6 +187,8 @@ export async function prepareDirectory(rawDir: string, outDir: string, opts: Pre
     allFaces: opts.allFaces ?? false,
     minScore: opts.minScore ?? 0.5,
     minFaceSize: opts.minFaceSize ?? 20,
+    pad: opts.pad ?? 0,
+    refine: opts.refine ?? 2,
   };
   const sources = await listSources(rawDir, layout);
   await fsp.mkdir(outDir, { recursive: true });

@@ -2,7 +2,7 @@
  * Raw photo → aligned face chips: detect, take 68 landmarks, fit the five alignment points to a template,
  * warp.
  */
-import { checkImage, decodeImage, type RgbImage } from '../../image/index.js';
+import { CHANNELS, checkImage, decodeImage, type RgbImage } from '../../image/index.js';
 import {
   applySimilarity,
   fitSimilarity,
@@ -33,6 +33,12 @@ export interface PrepareOptions extends DetectOptions {
   template?: TemplateName;
   /** Landmark refinement passes on an upright view of the face (default 2; 0 keeps the first landmarks). */
   refine?: number;
+  /**
+   * Border added on every side before detection, as a fraction of the longer image side, filled with copies
+   * of the edge pixels (default 0). For photos already cropped to the face (e.g. 112×112 aligned sets), where
+   * the detector misses faces that fill the frame; chips then show copied edges instead of black outside.
+   */
+  pad?: number;
   /** For file inputs: refuse photos with more pixels than this before decoding (default DEFAULT_MAX_PIXELS). */
   maxPixels?: number;
 }
@@ -64,6 +70,8 @@ export async function prepareImage(input: RgbImage | string | Buffer, opts: Prep
   const size = opts.size ?? TEMPLATE_SIZE[template];
   const minFaceSize = opts.minFaceSize ?? 20;
   if (!(minFaceSize >= 0)) throw new Error(`minFaceSize: expected a number ≥ 0, got ${minFaceSize}`);
+  const pad = opts.pad ?? 0;
+  if (!(pad >= 0 && pad <= 2)) throw new Error(`pad: expected a number in [0, 2], got ${pad}`);
   const refine = opts.refine ?? 2;
   if (!Number.isInteger(refine) || refine < 0 || refine > 10) throw new Error(`refine: expected a whole number in [0, 10], got ${refine}`);
   // Validates size and margin before any decoding or detection work.
@@ -74,20 +82,50 @@ export async function prepareImage(input: RgbImage | string | Buffer, opts: Prep
       ? await decodeImage(input, undefined, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS })
       : input;
   checkImage(img);
+  const border = Math.round(pad * Math.max(img.height, img.width));
+  const work = border > 0 ? padEdges(img, border) : img;
 
   const area = (f: DetectedFace): number => f.box.width * f.box.height;
-  let found = (await detectFaces(img, opts))
+  let found = (await detectFaces(work, opts))
     .filter((f) => Math.min(f.box.width, f.box.height) >= minFaceSize)
     .sort((p, q) => area(q) - area(p));
   if (!opts.allFaces) found = found.slice(0, 1);
 
   const faces: PreparedFace[] = [];
   for (const f of found) {
-    const landmarks = await refineLandmarks(img, f.box, f.landmarks, refine);
+    const landmarks = await refineLandmarks(work, f.box, f.landmarks, refine);
     const chipToImage = fitSimilarity(target, fivePoints(landmarks));
-    faces.push({ ...f, landmarks, chip: warpSimilarity(img, chipToImage, size, size), toChip: invertSimilarity(chipToImage) });
+    const chip = warpSimilarity(work, chipToImage, size, size);
+    // Report everything in the caller's image: undo the border shift (x_work = x + border).
+    const toChip = invertSimilarity(chipToImage);
+    faces.push({
+      box: { ...f.box, x: f.box.x - border, y: f.box.y - border },
+      score: f.score,
+      landmarks: landmarks.map(([x, y]) => [x - border, y - border] as Point),
+      chip,
+      toChip: { ...toChip, tx: toChip.tx + (toChip.a - toChip.b) * border, ty: toChip.ty + (toChip.a + toChip.b) * border },
+    });
   }
   return { height: img.height, width: img.width, faces };
+}
+
+/** `img` with `border` pixels added on every side, copies of the nearest edge pixel. */
+function padEdges(img: RgbImage, border: number): RgbImage {
+  const width = img.width + 2 * border;
+  const height = img.height + 2 * border;
+  const data = new Float32Array(width * height * CHANNELS);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(Math.max(y - border, 0), img.height - 1);
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(Math.max(x - border, 0), img.width - 1);
+      const s = (sy * img.width + sx) * CHANNELS;
+      const o = (y * width + x) * CHANNELS;
+      data[o] = img.data[s];
+      data[o + 1] = img.data[s + 1];
+      data[o + 2] = img.data[s + 2];
+    }
+  }
+  return { data, height, width };
 }
 
 /** The upright view the landmark network is re-run on: the dlib chip, framed much like a detector box. */

@@ -107,6 +107,24 @@ test('template, size and margin options', async () => {
   await assert.rejects(prepareImage(img, { minScore: 2 }), /minScore/);
 });
 
+test('pad: a tight face crop is found, and results are in the crop’s own coordinates', async () => {
+  const whole = perPhoto[0][0];
+  const left = Math.round(whole.box.x + 10);
+  const top = Math.round(whole.box.y + 10);
+  const side = Math.round(Math.min(whole.box.width, whole.box.height) - 20);
+  const tight = await sharp(SAMPLES[0]).extract({ left, top, width: side, height: side }).png().toBuffer();
+  const face = (await prepareImage(tight, { pad: 0.5 })).faces[0];
+  assert.ok(face, 'face found in the padded crop');
+  // Eye centres agree with the whole-photo result once shifted by the crop offset.
+  const five = fivePoints(face.landmarks);
+  const ref = fivePoints(whole.landmarks).map(([x, y]) => [x - left, y - top] as Point);
+  for (const k of [0, 1]) assert.ok(dist(five[k], ref[k]) < 3, `eye ${k}: ${five[k]} vs ${ref[k]}`);
+  const onChip = fivePoints(mapPoints(face.toChip, face.landmarks));
+  const tpl = templatePoints('dlib150', 150);
+  for (const k of [0, 1]) assert.ok(dist(onChip[k], tpl[k]) < 3, `eye ${k} on the chip: ${onChip[k]}`);
+  await assert.rejects(prepareImage(tight, { pad: -1 }), /pad/);
+});
+
 test('no face in a flat grey image or a 16×16 image; minFaceSize filters', async () => {
   const flat = (h: number, w: number, v: number) => ({ data: new Float32Array(h * w * 3).fill(v), height: h, width: w });
   assert.equal((await prepareImage(flat(240, 320, 128))).faces.length, 0);

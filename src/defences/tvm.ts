@@ -145,21 +145,23 @@ class Plane {
   private dataSq = 0;
 
   /**
-   * z ← clip(z − τ·Kᵀy, 0, 255) and z̄ = 2z_new − z on row i. The duals' pending ball projections (scale
-   * factors from the previous dual step) are applied as they are read.
+   * z ← clip(z − τ·Kᵀy, 0, 255) and z̄ = 2z_new − z on row i. The duals are stored before their ball
+   * projection; the projection's scale factors (from the previous dual step) are applied as they are read.
    */
   private primalRow(i: number): void {
     const { w, z, zbar, q, u, v, colScale } = this;
     const tau = STEP_BALANCE / K_NORM;
     const ds = this.dataScale;
     const rs = this.rowScale[i];
+    const rsAbove = i > 0 ? this.rowScale[i - 1] : 0;
     const row = i * w;
+    const above = i > 0 ? row - w : row; // row −1 contributes nothing (rsAbove = 0)
+    let vLeft = 0;
     for (let j = 0; j < w; j++) {
       const e = row + j;
-      const qe = (q[e] *= ds);
-      const ue = (u[e] *= rs);
-      const ve = (v[e] *= colScale[j]);
-      const g = qe - ue + (i > 0 ? u[e - w] : 0) - ve + (j > 0 ? v[e - 1] : 0);
+      const ve = v[e] * colScale[j];
+      const g = q[e] * ds - u[e] * rs + u[above + j] * rsAbove - ve + vLeft;
+      vLeft = ve;
       const old = z[e];
       let zn = old - tau * g;
       zn = zn < 0 ? 0 : zn > 255 ? 255 : zn;
@@ -168,12 +170,17 @@ class Plane {
     }
   }
 
-  /** y ← y + σ·K z̄ on row i, then its projection: clamps (p = 1) or the groups' squared norms (p = 2). */
+  /**
+   * y ← proj(y) + σ·K z̄ on row i, where proj applies the previous step's pending scale factors; then this
+   * step's projection: clamps (p = 1) or the groups' squared norms for the next scale factors (p = 2).
+   */
   private dualRow(i: number, opts: TvmOptions): void {
-    const { h, w, x, m, zbar, q, u, v, colSq } = this;
+    const { h, w, x, m, zbar, q, u, v, colScale, colSq } = this;
     const { lamb } = opts;
     const l1 = opts.norm === 1;
     const sigma = 1 / (STEP_BALANCE * K_NORM);
+    const ds = this.dataScale;
+    const rs = this.rowScale[i];
     const row = i * w;
     const lastRow = i === h - 1;
     let rowSq = 0;
@@ -181,16 +188,16 @@ class Plane {
     for (let j = 0; j < w; j++) {
       const e = row + j;
       const zb = zbar[e];
-      const qe = (q[e] += sigma * m[e] * (zb - x[e]));
+      const qe = (q[e] = q[e] * ds + sigma * m[e] * (zb - x[e]));
       dataSq += qe * qe;
       if (!lastRow) {
-        let ue = u[e] + sigma * (zbar[e + w] - zb);
+        let ue = u[e] * rs + sigma * (zbar[e + w] - zb);
         if (l1) ue = ue > lamb ? lamb : ue < -lamb ? -lamb : ue;
         else rowSq += ue * ue;
         u[e] = ue;
       }
       if (j < w - 1) {
-        let ve = v[e] + sigma * (zbar[e + 1] - zb);
+        let ve = v[e] * colScale[j] + sigma * (zbar[e + 1] - zb);
         if (l1) ve = ve > lamb ? lamb : ve < -lamb ? -lamb : ve;
         else colSq[j] += ve * ve;
         v[e] = ve;

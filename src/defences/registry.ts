@@ -79,7 +79,8 @@ registry.set(
     () => {
       throw new Error('bmcnn: not available yet (BMCNN denoiser not built)');
     },
-    { sigma: { default: 25, min: 0, max: 255 } },
+    // Same spec as src/denoise/defence.ts registers (the seed paper's σ = 20), so tokens mean the same before.
+    { sigma: { default: 20, min: 0.5, max: 100 } },
     { main: 'sigma', description: 'BMCNN denoiser, sigma = noise std on 0–255' },
     false,
   ),

@@ -71,7 +71,7 @@ test('bad parameters are usage errors; nothing is written', async () => {
     await assert.rejects(defend('--pipeline', 'jpeg', '--seed', '-1', face, out), /--seed: expected a whole number/);
     await assert.rejects(defend('--pipeline', 'jpeg', face, path.join(dir, 'x.bmp')), /extension must be \.png or \.f32/);
     await assert.rejects(defend('--pipeline', 'jpeg', path.join(dir, 'missing.png'), out), /IN .*missing\.png: no such file or folder/);
-    await assert.rejects(defend('--pipeline', 'bmcnn:20', face, out), /bmcnn: not available yet/);
+    await assert.rejects(defend('--pipeline', 'bmcnn:0.1', face, out), /--pipeline: bmcnn: sigma must be a number in \[0\.5, 100\], got 0\.1/);
     const full = path.join(dir, 'full');
     await fsp.mkdir(full);
     await fsp.writeFile(path.join(full, 'keep'), '');

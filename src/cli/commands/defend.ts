@@ -15,6 +15,8 @@ import { decodeImage, encodePng, imageToTensor, tensorToImage, writeF32 } from '
 import { writeFileAtomic } from '../../util/fs.js';
 import { hashSeed } from '../../util/random.js';
 import { buildPipeline, parsePipeline, formatPipeline, type Pipeline } from '../../defences/index.js';
+// Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
+import '../../denoise/defence.js';
 import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
 
 const FORMATS = ['png', 'f32'] as const;

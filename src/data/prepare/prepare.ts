@@ -10,6 +10,7 @@ import {
   invertSimilarity,
   similarityScale,
   templatePoints,
+  TEMPLATES,
   warpSimilarity,
   type Point,
   type Similarity,
@@ -43,6 +44,7 @@ export interface PrepareOptions extends DetectOptions {
   maxPixels?: number;
 }
 
+/** A detected face (its `landmarks` after refinement) and its aligned chip. */
 export interface PreparedFace extends DetectedFace {
   /** The aligned `size`×`size` chip. */
   chip: RgbImage;
@@ -57,8 +59,6 @@ export interface PreparedImage {
   faces: PreparedFace[];
 }
 
-const TEMPLATE_SIZE: Record<TemplateName, number> = { dlib150: 150, arcface112: 112 };
-
 /** Landmarks mapped by `t` (e.g. a face's landmarks onto its chip with `face.toChip`). */
 export function mapPoints(t: Similarity, points: readonly (readonly [number, number])[]): [number, number][] {
   return points.map((p) => applySimilarity(t, p) as [number, number]);
@@ -67,7 +67,7 @@ export function mapPoints(t: Similarity, points: readonly (readonly [number, num
 /** Detect, align and crop the faces of a photo (an RgbImage, a file path, or encoded bytes). */
 export async function prepareImage(input: RgbImage | string | Buffer, opts: PrepareOptions = {}): Promise<PreparedImage> {
   const template = opts.template ?? 'dlib150';
-  const size = opts.size ?? TEMPLATE_SIZE[template];
+  const size = opts.size ?? TEMPLATES[template].size;
   const minFaceSize = opts.minFaceSize ?? 20;
   if (!(minFaceSize >= 0)) throw new Error(`minFaceSize: expected a number ≥ 0, got ${minFaceSize}`);
   const pad = opts.pad ?? 0;

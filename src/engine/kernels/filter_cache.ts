@@ -51,6 +51,8 @@ export function cachedFilter(
 /** Frees every cached filter (they are rebuilt on demand). */
 export function clearFilterCache(): void {
   for (const [backend, cache] of caches) {
+    // A backend that was disposed (tf.removeBackend) took its wasm memory with it.
+    if (backend.wasm == null) continue;
     for (const bySource of cache.values()) for (const e of bySource.values()) free(backend, e);
   }
   caches.clear();

@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
-import { formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { clip255, formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
 
 export const GAUSS_PARAMS: ParamSpecs = {
   sigma: { default: 1, min: 0, max: 255 },
@@ -30,10 +30,7 @@ export class GaussianAugmentation implements Preprocessor {
     const normal = normalSampler(createRandom(resolveSeed(ctx, this.seed)));
     const sigma = this.params.sigma;
     return mapBatch(this.name, x, (data) => {
-      for (let i = 0; i < data.length; i++) {
-        const v = data[i] + sigma * normal();
-        data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-      }
+      for (let i = 0; i < data.length; i++) data[i] = clip255(data[i] + sigma * normal());
       return data;
     });
   }

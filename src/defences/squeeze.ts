@@ -2,7 +2,7 @@
  * ART's FeatureSqueezing: reduce each value to `bit_depth` bits of the 0–255 range.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { formatToken, identityGradient, mapBatch, resolveParams, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { clip255, formatToken, identityGradient, mapBatch, resolveParams, type ParamSpecs, type Preprocessor } from './preprocessor.js';
 
 export const SQUEEZE_PARAMS: ParamSpecs = {
   bit_depth: { default: 8, min: 1, max: 32, integer: true },
@@ -27,8 +27,7 @@ export function squeezeValues(data: Float32Array, bitDepth: number): Float32Arra
   for (let i = 0; i < data.length; i++) {
     const normalised = f32(data[i] / 255);
     const q = f32(rintHalfEven(f32(normalised * maxValue)) / maxValue);
-    const v = f32(q * 255);
-    data[i] = v <= 0 ? 0 : v > 255 ? 255 : v; // <= also maps −0 to 0
+    data[i] = clip255(f32(q * 255));
   }
   return data;
 }

@@ -21,7 +21,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
-import { formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { clip255, formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
 
 export const TVM_PARAMS: ParamSpecs = {
   prob: { default: 0.3, min: 0, max: 1 },
@@ -163,8 +163,7 @@ class Plane {
       const g = q[e] * ds - u[e] * rs + u[above + j] * rsAbove - ve + vLeft;
       vLeft = ve;
       const old = z[e];
-      let zn = old - tau * g;
-      zn = zn < 0 ? 0 : zn > 255 ? 255 : zn;
+      const zn = clip255(old - tau * g);
       z[e] = zn;
       zbar[e] = 2 * zn - old;
     }

@@ -156,7 +156,6 @@ export class Pipeline implements Preprocessor {
 
   async apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
     checkBatch(this.name, x);
-    this.dispose();
     const kept: tf.Tensor4D[] = [];
     let cur = x;
     try {
@@ -174,7 +173,11 @@ export class Pipeline implements Preprocessor {
       kept.forEach((t) => t.dispose());
       throw err;
     }
-    if (this.keepsTrace) this.trace = { inputId: x.id, inputs: kept };
+    if (this.keepsTrace) {
+      // Replaced only now, so overlapping apply() calls each release the trace they replace.
+      this.dispose();
+      this.trace = { inputId: x.id, inputs: kept };
+    }
     return cur === x ? x.clone() : cur;
   }
 

@@ -161,6 +161,9 @@ test('a pipeline applies its stages in order and estimates gradients in reverse 
     }
     pipe.dispose();
   }
+  // Overlapping calls: each releases the trace it replaces.
+  tf.dispose(await Promise.all([h.apply(x), h.apply(x), h.apply(x)]));
+  h.dispose();
   assert.equal(tf.memory().numTensors, start);
   tf.dispose([x, grad]);
 });

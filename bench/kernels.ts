@@ -119,22 +119,23 @@ function benchLayer(layer: Layer): object[] {
   return out;
 }
 
-/** MaxPoolGrad of the backbone's stem pool (3×3/2 valid on [32,72,72,32]) against the forward MaxPool. */
-function benchMaxPoolGrad(): object {
-  const shape: [number, number, number, number] = [32, 72, 72, 32];
-  const attrs = { filterSize: 3, strides: 2, pad: 'valid' };
+/** A pooling gradient (MaxPoolGrad / AvgPoolGrad) against the builtin and the forward pool. */
+function benchPoolGrad(kind: 'Max' | 'Avg', shape: [number, number, number, number], filterSize: number, stride: number): object {
+  const attrs = { filterSize, strides: stride, pad: 'valid' };
   const input = tf.randomUniform(shape, -1, 1);
-  const output = tf.engine().runKernel('MaxPool', { x: input }, attrs) as tf.Tensor;
+  const output = tf.engine().runKernel(`${kind}Pool`, { x: input }, attrs) as tf.Tensor;
   const dy = tf.randomUniform(output.shape, -1, 1);
-  const builtin = builtinKernel('MaxPoolGrad') as KernelConfig;
+  const name = `${kind}PoolGrad`;
+  const inputs = { dy, input, output };
+  const builtin = builtinKernel(name) as KernelConfig;
   const ms = bestOf({
-    forward: () => runKernel(wasmKernel('MaxPool'), { x: input }, attrs),
-    fast: () => runKernel(wasmKernel('MaxPoolGrad'), { dy, input, output }, attrs),
-    builtin: () => runKernel(builtin, { dy, input, output }, attrs),
+    forward: () => runKernel(wasmKernel(`${kind}Pool`), { x: input }, attrs),
+    fast: () => runKernel(wasmKernel(name), inputs, attrs),
+    builtin: () => runKernel(builtin, inputs, attrs),
   });
   tf.dispose([input, output, dy]);
   return {
-    bench: 'kernel:MaxPoolGrad',
+    bench: `kernel:${name}`,
     x: shape,
     ...attrs,
     ms_forward: round(ms.forward),
@@ -196,7 +197,8 @@ export async function benchKernels(): Promise<object[]> {
   await initEngine({ backend: 'wasm', strict: true });
   const records: object[] = [];
   for (const layer of LAYERS) records.push(...benchLayer(layer));
-  records.push(benchMaxPoolGrad());
+  // The backbone's stem max pool and its first residual-shortcut average pool.
+  records.push(benchPoolGrad('Max', [32, 72, 72, 32], 3, 2), benchPoolGrad('Avg', [32, 35, 35, 32], 2, 2));
   records.push(...(await profileBackboneGrad()));
   return records;
 }

@@ -240,6 +240,23 @@ test('MaxPoolGrad matches cpu (ties included; also the fallback for windows with
   }
 });
 
+test('AvgPoolGrad matches cpu', async () => {
+  let i = 0;
+  for (const [h, w] of [[9, 9], [8, 10]]) {
+    for (const [k, stride] of [[2, 2], [3, 2], [3, 1]]) {
+      for (const pad of ['same', 'valid'] as const) {
+        const ch = [1, 3, 8][i++ % 3];
+        const oh = outSize(h, k, stride, pad), ow = outSize(w, k, stride, pad);
+        const inputs = {
+          dy: { shape: [2, oh, ow, ch], data: values(2 * oh * ow * ch, 21) },
+          input: { shape: [2, h, w, ch], data: values(2 * h * w * ch, 22) },
+        };
+        await compare('AvgPoolGrad', inputs, { filterSize: k, strides: stride, pad }, `x[2,${h},${w},${ch}] pool ${k} stride ${stride} pad ${pad}`);
+      }
+    }
+  }
+});
+
 test('transformed filters are cached per filter tensor and freed after it is disposed', async () => {
   await tf.setBackend('wasm');
   clearFilterCache();

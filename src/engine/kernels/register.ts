@@ -6,6 +6,7 @@
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import { avgPoolGradConfig } from './AvgPoolGrad.js';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
@@ -19,6 +20,7 @@ export const FAST_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   maxPoolGradConfig,
+  avgPoolGradConfig,
 ];
 
 /** tfjs-backend-wasm's own kernels that were replaced, by name (the benchmarks compare against them). */

@@ -191,8 +191,8 @@ function correlate(
 }
 
 /**
- * XNNPACK's depthwise convolution is fast only for square 1×1, 2×2, 3×3 and 5×5 filters (a 2×1 filter
- * measured 15× slower than a 2×2): phase sub-filters are padded to the next of these with zero taps.
+ * XNNPACK has fast depthwise kernels for 1, 4, 9 and 25 taps only (a 2×1 filter measured 15× slower than a
+ * 2×2 one): phase sub-filters are padded with zero taps to the next square of these sizes.
  */
 function depthwiseSquare(taps: number): number {
   return taps <= 3 ? taps : taps <= 5 ? 5 : taps;
@@ -211,7 +211,7 @@ function scatterPhase(backend: BackendWasm, dx: TensorInfo, part: TensorInfo, h0
   const [, ph, pw] = part.shape as Shape4;
   const step = sw * ch;
   if (ch >= COPY_WITHIN_MIN) {
-    // Pixel runs are long enough for native memmove within the heap to beat an element loop (~4×).
+    // Pixel runs are long enough for native memmove within the heap to beat an element loop.
     const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
     const dBase = backend.getMemoryOffset(dx.dataId) / 4;
     let s = backend.getMemoryOffset(part.dataId) / 4;

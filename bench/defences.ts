@@ -3,6 +3,7 @@
  * this machine (../shared/spec/art-semantics.md). Run alone: `node dist/bench/defences.js`.
  */
 import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -59,6 +60,8 @@ export async function benchDefences(): Promise<object[]> {
       size: SIZE,
       art_ms,
       ...(art_ms ? { speedup_vs_art: Math.round((art_ms / msPerImage) * 10) / 10 } : {}),
+      // ART's times were taken on an idle machine: a load above the 2 cores makes ours look slower.
+      load_avg: Math.round(os.loadavg()[0] * 10) / 10,
     });
   }
   x.dispose();

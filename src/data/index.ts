@@ -16,5 +16,6 @@ export {
   type IdentityFiles,
   type ListOptions,
 } from './listing.js';
-export { selectTopK, splitDataset, validationSplit, type Sample, type Selection, type Split, type SplitOptions } from './select.js';
-export { loadImages, batches, type LoadOptions, type Loaded, type Skipped, type Batch } from './load.js';
+export { selectTopK, selectIdentities, splitDataset, validationSplit, type Sample, type Selection, type Split, type SplitOptions } from './select.js';
+export { CHIP_MODES, parseChipMode, toChip, type ChipMode } from './chip.js';
+export { loadImages, batches, readBatches, type LoadOptions, type Loaded, type Skipped, type Batch } from './load.js';

@@ -1,11 +1,14 @@
 /** Loading sample pixels: decode, resize to the model's input size, and batch into tensors. */
 import type * as tf from '@tensorflow/tfjs-core';
-import { decodeImage, ImageDecodeError, imagesToBatch, resizeBilinear, type RgbImage } from '../image/index.js';
+import { decodeImage, ImageDecodeError, imagesToBatch, type RgbImage } from '../image/index.js';
+import { toChip, type ChipMode } from './chip.js';
 import type { Sample } from './select.js';
 
 export interface LoadOptions {
   /** Square side to resize to, bilinear (default 150, the backbone's input); `null` keeps decoded sizes. */
   size?: number | null;
+  /** How a face becomes a size×size input (default `auto`: ArcFace 112 crops are re-mapped, see chip.ts). */
+  chip?: ChipMode;
   /** Skip files that cannot be decoded (listing them in `skipped`) instead of failing on the first. */
   skipBad?: boolean;
   /** Refuse images with more pixels than this (see decodeImage). */
@@ -47,7 +50,7 @@ export async function loadImages<S extends Sample>(samples: readonly S[], opts: 
       const i = next++;
       try {
         const img = await decodeImage(samples[i].file, undefined, { maxPixels: opts.maxPixels });
-        results[i] = size === null ? img : resizeBilinear(img, size, size);
+        results[i] = size === null ? img : toChip(img, size, opts.chip ?? 'auto');
       } catch (err) {
         if (!(err instanceof ImageDecodeError)) {
           stop = true;
@@ -104,5 +107,20 @@ export async function* batches<S extends Sample>(samples: readonly S[], batchSiz
     const loaded = await current;
     if (loaded.images.length === 0) continue;
     yield { x: imagesToBatch(loaded.images), samples: loaded.samples, labels: loaded.samples.map((s) => s.label), skipped: loaded.skipped };
+  }
+}
+
+/**
+ * `batches`, for consumers that only read each batch: its tensor is disposed once the consumer moves on, and
+ * skipped files are appended to `skipped`.
+ */
+export async function* readBatches<S extends Sample>(samples: readonly S[], batchSize: number, opts: LoadOptions, skipped: Skipped[]): AsyncGenerator<Batch<S>> {
+  for await (const b of batches(samples, batchSize, opts)) {
+    skipped.push(...b.skipped);
+    try {
+      yield b;
+    } finally {
+      b.x.dispose();
+    }
   }
 }

@@ -41,6 +41,21 @@ export function selectTopK(listing: DatasetListing, k: number): Selection {
   };
 }
 
+/** The named identities (e.g. a trained model's, in its label order); every one must be in the listing. */
+export function selectIdentities(listing: DatasetListing, names: readonly string[]): Selection {
+  const byName = new Map(listing.identities.map((i) => [i.name, i]));
+  const missing = names.filter((n) => !byName.has(n));
+  if (missing.length > 0) {
+    throw new DatasetError(`--data: '${listing.root}' lacks ${missing.length} of the model's identities (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`);
+  }
+  const chosen = names.map((n) => byName.get(n)!);
+  return {
+    identities: [...names],
+    counts: chosen.map((i) => i.files.length),
+    samples: chosen.flatMap((id, label) => id.files.map((file) => ({ file, identity: id.name, label }))),
+  };
+}
+
 /** Samples grouped by label (ascending), each group sorted by file name, then by full path. */
 function byLabel(samples: readonly Sample[]): Sample[][] {
   const groups = new Map<number, Sample[]>();

@@ -28,3 +28,30 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     throw err;
   }
 }
+
+/**
+ * Build a directory atomically: `fill` writes into a temporary sibling, which is renamed to `dir` only when it
+ * succeeds. An existing non-empty `dir` is refused unless `replace`, in which case it is swapped out and removed.
+ */
+export async function writeDirAtomic(dir: string, fill: (tmp: string) => Promise<void>, opts: { replace?: boolean; what?: string } = {}): Promise<void> {
+  const what = opts.what ?? 'output';
+  const existing = await fsp.readdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+  if (existing && existing.length > 0 && !opts.replace) throw new Error(`${what}: '${dir}' exists and is not empty (use --force to replace it)`);
+  await fsp.mkdir(path.dirname(path.resolve(dir)), { recursive: true });
+  const tmp = path.join(path.dirname(path.resolve(dir)), `.${path.basename(dir)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  await fsp.mkdir(tmp);
+  try {
+    await fill(tmp);
+    if (existing) {
+      const old = `${tmp}.old`;
+      await fsp.rename(dir, old);
+      await fsp.rename(tmp, dir);
+      await fsp.rm(old, { recursive: true, force: true });
+    } else {
+      await fsp.rename(tmp, dir);
+    }
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+}

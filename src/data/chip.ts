@@ -1,0 +1,41 @@
+/**
+ * Fitting a loaded face to the backbone's input geometry.
+ *
+ * The backbone (dlib's ResNet-34) was trained on dlib's 150×150 chips, whose face is larger and higher than in
+ * the 112×112 ArcFace crops most aligned face sets ship (eye centres 52.9 px apart at y = 46.6 in the dlib
+ * chip; an ArcFace crop merely resized to 150 puts them 47.2 px apart at y = 69.2). Re-mapping an ArcFace crop
+ * through the similarity transform between the two templates recovers the geometry the network expects (on
+ * faces14 it lifts clean test accuracy from 0.92 to above 0.97 — see the README).
+ */
+import type { RgbImage } from '../image/index.js';
+import { resizeBilinear } from '../image/index.js';
+import { fitSimilarity, TEMPLATES, warpSimilarity } from './prepare/align.js';
+
+export const CHIP_MODES = ['auto', 'arcface112', 'resize'] as const;
+/**
+ * - `resize`: plain bilinear resize to the input size.
+ * - `arcface112`: the image is an ArcFace-aligned crop (any size, square): warp it onto the dlib chip layout.
+ * - `auto`: `arcface112` for 112×112 images (the ArcFace crop size), `resize` for anything else.
+ */
+export type ChipMode = (typeof CHIP_MODES)[number];
+
+export function parseChipMode(name: string): ChipMode {
+  if ((CHIP_MODES as readonly string[]).includes(name)) return name as ChipMode;
+  throw new Error(`--chip: unknown mode '${name}' (valid: ${CHIP_MODES.join(', ')})`);
+}
+
+/** The image as a `size`×`size` backbone input under `mode`. */
+export function toChip(img: RgbImage, size: number, mode: ChipMode): RgbImage {
+  const arcface = mode === 'arcface112' || (mode === 'auto' && img.width === 112 && img.height === 112);
+  if (!arcface) return resizeBilinear(img, size, size);
+  if (img.width !== img.height) throw new Error(`--chip arcface112: expected a square ArcFace crop, got ${img.width}×${img.height}`);
+  const src = TEMPLATES.arcface112;
+  const dst = TEMPLATES.dlib150;
+  const scaleFrom = img.width / src.size;
+  const scaleTo = size / dst.size;
+  const chipToImage = fitSimilarity(
+    dst.points.map(([x, y]) => [x * scaleTo, y * scaleTo]),
+    src.points.map(([x, y]) => [x * scaleFrom, y * scaleFrom]),
+  );
+  return warpSimilarity(img, chipToImage, size, size);
+}

@@ -1,0 +1,139 @@
+/**
+ * The face classifier: frozen backbone → trained head. One differentiable function from an NHWC 0–255 batch
+ * to logits, so attacks can take its input gradient; saved as a directory (model.json + head weights).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { BACKBONE_INPUT_SIZE, BACKBONE_NAME, FaceRecognitionNet, POOLED_DIM } from './backbone.js';
+import { DenseHead, type HeadConfig } from './head.js';
+import { loadWeightsManifest, saveWeightsManifest } from './weights.js';
+
+export const MODEL_FORMAT = 'robustify-classifier';
+const HEAD_WEIGHTS = 'head';
+
+/** What model.json records besides the weights. */
+export interface ClassifierMeta {
+  format: typeof MODEL_FORMAT;
+  version: 1;
+  backbone: string;
+  input_size: number;
+  identities: string[];
+  head: HeadConfig;
+  training?: Record<string, unknown>;
+  clean_scores?: Record<string, unknown>;
+}
+
+/** Anything that maps an NHWC 0–255 batch to logits and gives the loss gradient w.r.t. its input (ART's
+ *  classifier interface: `predict`, `loss_gradient`) — the bare model, or a defended one. */
+export interface Classifier {
+  readonly classes: number;
+  /** Logits for a batch (async: defences in front of the model may be). Caller disposes. */
+  predict(x: tf.Tensor4D): Promise<tf.Tensor2D>;
+  /** Gradient of the summed cross-entropy of the logits against `labels` w.r.t. x. Caller disposes. */
+  lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D>;
+}
+
+/** Summed softmax cross-entropy of logits against integer labels. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), tf.logSoftmax(logits)))) as tf.Scalar);
+}
+
+/** The summed cross-entropy gradient of a differentiable logits function at x. */
+export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor4D {
+  return tf.tidy(() => tf.grad((xi: tf.Tensor) => crossEntropy(logits(xi as tf.Tensor4D), labels))(x) as tf.Tensor4D);
+}
+
+export class FaceClassifier implements Classifier {
+  constructor(
+    readonly backbone: FaceRecognitionNet,
+    readonly head: DenseHead,
+    readonly meta: ClassifierMeta,
+  ) {}
+
+  get classes(): number {
+    return this.meta.identities.length;
+  }
+
+  get identities(): string[] {
+    return this.meta.identities;
+  }
+
+  /** Logits for a batch of any size; inputs other than 150×150 are resized bilinearly (differentiable). */
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.head.logits(this.backbone.pooled(toBackboneSize(x))));
+  }
+
+  async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
+    return this.logits(x);
+  }
+
+  async lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D> {
+    return logitsLossGradient((xi) => this.logits(xi), x, labels);
+  }
+
+  static async load(dir: string): Promise<FaceClassifier> {
+    const metaFile = path.join(dir, 'model.json');
+    let meta: ClassifierMeta;
+    try {
+      meta = JSON.parse(await fs.readFile(metaFile, 'utf8')) as ClassifierMeta;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(e.code === 'ENOENT' ? `--model: no model at '${dir}' (missing model.json)` : `--model: cannot read '${metaFile}': ${e.message}`);
+    }
+    if (meta.format !== MODEL_FORMAT) throw new Error(`--model: '${metaFile}' is not a robustify classifier`);
+    if (meta.backbone !== BACKBONE_NAME) throw new Error(`--model: backbone '${meta.backbone}' is not supported (this version has '${BACKBONE_NAME}')`);
+    const weights = await loadWeightsManifest(path.join(dir, `${HEAD_WEIGHTS}-weights_manifest.json`));
+    try {
+      const head = DenseHead.fromTensors(meta.head, weights);
+      return new FaceClassifier(await FaceRecognitionNet.load(), head, meta);
+    } finally {
+      tf.dispose(weights);
+    }
+  }
+
+  /** Write model.json and the head weights into `dir` (an existing, empty directory). */
+  async saveTo(dir: string): Promise<void> {
+    const weights = this.head.snapshot();
+    try {
+      await saveWeightsManifest(dir, HEAD_WEIGHTS, weights);
+    } finally {
+      tf.dispose(weights);
+    }
+    await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(this.meta, null, 2) + '\n');
+  }
+
+  dispose(): void {
+    this.head.dispose();
+    this.backbone.dispose();
+  }
+}
+
+export function newMeta(identities: string[], head: Omit<HeadConfig, 'inputDim' | 'classes'>): ClassifierMeta {
+  return {
+    format: MODEL_FORMAT,
+    version: 1,
+    backbone: BACKBONE_NAME,
+    input_size: BACKBONE_INPUT_SIZE,
+    identities,
+    head: { inputDim: POOLED_DIM, classes: identities.length, ...head },
+  };
+}
+
+export function toBackboneSize(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  if (h === BACKBONE_INPUT_SIZE && w === BACKBONE_INPUT_SIZE) return x;
+  return tf.image.resizeBilinear(x, [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true);
+}
+
+/** Predicted labels for a batch (argmax of the logits). */
+export async function predictLabels(model: Classifier, x: tf.Tensor4D): Promise<number[]> {
+  const logits = await model.predict(x);
+  const pred = tf.argMax(logits, 1);
+  logits.dispose();
+  try {
+    return Array.from(await pred.data());
+  } finally {
+    pred.dispose();
+  }
+}

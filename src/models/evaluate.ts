@@ -1,0 +1,30 @@
+/** Running a classifier over labelled batches and scoring it the scikit-learn way. */
+import * as tf from '@tensorflow/tfjs-core';
+import { classificationReport, uniqueLabels, type ClassificationReport } from '../metrics/index.js';
+import { predictLabels, type Classifier } from './classifier.js';
+
+export interface Predictions {
+  yTrue: number[];
+  yPred: number[];
+}
+
+/** Predict every batch (each batch's tensor stays the source's to dispose). */
+export async function predictAll(
+  model: Classifier,
+  source: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>,
+  onBatch?: (done: number) => void,
+): Promise<Predictions> {
+  const out: Predictions = { yTrue: [], yPred: [] };
+  for await (const { x, labels } of source) {
+    out.yPred.push(...(await predictLabels(model, x)));
+    out.yTrue.push(...labels);
+    onBatch?.(out.yTrue.length);
+  }
+  return out;
+}
+
+/** sklearn's report with rows named by identity (rows: labels seen in y_true or y_pred, as sklearn does). */
+export function reportFor(p: Predictions, identities: readonly string[]): ClassificationReport {
+  const labels = uniqueLabels(p.yTrue, p.yPred);
+  return classificationReport(p.yTrue, p.yPred, { labels, targetNames: labels.map((l) => identities[l] ?? String(l)) });
+}

@@ -1,0 +1,224 @@
+/**
+ * Transfer learning as in the seed paper: the backbone stays frozen, so its pooled features are computed once
+ * (plus horizontally mirrored copies as augmentation) and the head is trained on them with SGD, batch size 1 by
+ * default, early stopping on a validation part of the training split (best weights restored).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { createRandom } from '../util/random.js';
+import { FaceRecognitionNet, POOLED_DIM } from './backbone.js';
+import { readBatches, validationSplit, type LoadOptions, type Sample, type Skipped } from '../data/index.js';
+import { FaceClassifier, newMeta, toBackboneSize } from './classifier.js';
+import { DenseHead, featureStats, type HeadConfig } from './head.js';
+
+export interface FeatureSet {
+  /** Row-major [n, POOLED_DIM]. */
+  features: Float32Array;
+  labels: Int32Array;
+}
+
+export interface TrainHeadOptions {
+  hidden: number;
+  dropout: number;
+  learningRate: number;
+  batchSize: number;
+  maxEpochs: number;
+  /** Epochs without a better validation loss before stopping. */
+  patience: number;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN_HEAD: TrainHeadOptions = {
+  hidden: 2048,
+  dropout: 0.5,
+  learningRate: 0.01,
+  batchSize: 1,
+  maxEpochs: 32,
+  patience: 5,
+  seed: 0,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  val_loss: number;
+  val_accuracy: number;
+}
+
+export interface TrainHeadResult {
+  head: DenseHead;
+  history: EpochRecord[];
+  bestEpoch: number;
+}
+
+/** Pooled features of every image in `batches`, optionally followed by those of the mirrored images. */
+export async function extractFeatures(
+  backbone: FaceRecognitionNet,
+  batches: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>,
+  opts: { flip?: boolean; onBatch?: (done: number) => void } = {},
+): Promise<FeatureSet> {
+  const rows: Float32Array[] = [];
+  const mirrored: Float32Array[] = [];
+  const labels: number[] = [];
+  for await (const { x, labels: y } of batches) {
+    const views = tf.tidy(() => {
+      const xs = toBackboneSize(x);
+      return opts.flip ? [backbone.pooled(xs), backbone.pooled(tf.reverse(xs, 2))] : [backbone.pooled(xs)];
+    });
+    rows.push((await views[0].data()) as Float32Array);
+    if (views[1]) mirrored.push((await views[1].data()) as Float32Array);
+    tf.dispose(views);
+    labels.push(...y);
+    opts.onBatch?.(labels.length);
+  }
+  const all = [...rows, ...mirrored];
+  const features = new Float32Array(all.reduce((n, r) => n + r.length, 0));
+  let off = 0;
+  for (const r of all) {
+    features.set(r, off);
+    off += r.length;
+  }
+  return { features, labels: Int32Array.from(opts.flip ? [...labels, ...labels] : labels) };
+}
+
+function batchTensors(set: FeatureSet, idx: number[], classes: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const x = new Float32Array(idx.length * POOLED_DIM);
+  idx.forEach((r, i) => x.set(set.features.subarray(r * POOLED_DIM, (r + 1) * POOLED_DIM), i * POOLED_DIM));
+  return {
+    x: tf.tensor2d(x, [idx.length, POOLED_DIM]),
+    y: tf.tidy(() => tf.oneHot(tf.tensor1d(idx.map((r) => set.labels[r]), 'int32'), classes).toFloat() as tf.Tensor2D),
+  };
+}
+
+/** Mean cross-entropy and accuracy of `head` on a feature set (no dropout). */
+export async function scoreHead(head: DenseHead, set: FeatureSet): Promise<{ loss: number; accuracy: number }> {
+  const n = set.labels.length;
+  const { x, y } = batchTensors(set, [...Array(n).keys()], head.config.classes);
+  const [loss, correct] = tf.tidy(() => {
+    const logits = head.logits(x);
+    return [tf.losses.softmaxCrossEntropy(y, logits), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))];
+  });
+  const out = { loss: (await loss.data())[0], accuracy: (await correct.data())[0] / n };
+  tf.dispose([x, y, loss, correct]);
+  return out;
+}
+
+export async function trainHead(
+  train: FeatureSet,
+  validation: FeatureSet,
+  classes: number,
+  opts: TrainHeadOptions,
+  onEpoch?: (rec: EpochRecord) => void,
+): Promise<TrainHeadResult> {
+  const config: HeadConfig = { inputDim: POOLED_DIM, hidden: opts.hidden, classes, dropout: opts.dropout };
+  const head = DenseHead.create(config, featureStats(train.features, POOLED_DIM), opts.seed);
+  const optimizer = tf.train.sgd(opts.learningRate);
+  const rng = createRandom(opts.seed);
+  const order = [...Array(train.labels.length).keys()];
+  const history: EpochRecord[] = [];
+  let best: { loss: number; epoch: number; weights: tf.NamedTensorMap } | undefined;
+  try {
+    for (let epoch = 1; epoch <= opts.maxEpochs; epoch++) {
+      rng.shuffle(order);
+      let lossSum = 0;
+      for (let s = 0; s < order.length; s += opts.batchSize) {
+        const { x, y } = batchTensors(train, order.slice(s, s + opts.batchSize), classes);
+        const dropoutSeed = rng.int(0x7fffffff);
+        const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, head.logits(x, dropoutSeed)) as tf.Scalar, true, head.variables());
+        lossSum += (await loss!.data())[0] * x.shape[0];
+        tf.dispose([x, y, loss!]);
+      }
+      const val = await scoreHead(head, validation);
+      const rec = { epoch, loss: lossSum / order.length, val_loss: val.loss, val_accuracy: val.accuracy };
+      history.push(rec);
+      onEpoch?.(rec);
+      if (!best || val.loss < best.loss) {
+        if (best) tf.dispose(best.weights);
+        best = { loss: val.loss, epoch, weights: head.snapshot() };
+      } else if (epoch - best.epoch >= opts.patience) {
+        break;
+      }
+    }
+    head.restore(best!.weights);
+    return { head, history, bestEpoch: best!.epoch };
+  } catch (err) {
+    head.dispose();
+    throw err;
+  } finally {
+    if (best) tf.dispose(best.weights);
+    optimizer.dispose();
+  }
+}
+
+export interface TrainClassifierOptions extends TrainHeadOptions {
+  /** Add mirrored copies of the training images' features. */
+  flip: boolean;
+  /** Part of the training split held out (stratified) for early stopping. */
+  validationFraction: number;
+  /** Images per backbone batch while extracting features. */
+  featureBatch: number;
+  load: LoadOptions;
+}
+
+export const DEFAULT_TRAIN_CLASSIFIER: TrainClassifierOptions = {
+  ...DEFAULT_TRAIN_HEAD,
+  flip: true,
+  validationFraction: 0.1,
+  featureBatch: 32,
+  load: {},
+};
+
+export interface TrainProgress {
+  phase: 'features' | 'epoch';
+  done: number;
+  total: number;
+  epoch?: EpochRecord;
+}
+
+/** Extract features of `train`, train the head with early stopping, and return the classifier. */
+export async function trainClassifier(
+  train: readonly Sample[],
+  identities: string[],
+  opts: TrainClassifierOptions,
+  onProgress?: (p: TrainProgress) => void,
+): Promise<{ classifier: FaceClassifier; history: EpochRecord[]; bestEpoch: number; skipped: Skipped[] }> {
+  const parts = validationSplit(train, opts.validationFraction, opts.seed);
+  const backbone = await FaceRecognitionNet.load();
+  try {
+    const skipped: Skipped[] = [];
+    let done = 0;
+    const features = async (samples: Sample[], flip: boolean) =>
+      extractFeatures(backbone, readBatches(samples, opts.featureBatch, opts.load, skipped), {
+        flip,
+        onBatch: (n) => onProgress?.({ phase: 'features', done: done + n, total: train.length }),
+      }).then((set) => {
+        done += samples.length;
+        return set;
+      });
+    const trainSet = await features(parts.train, opts.flip);
+    const valSet = await features(parts.validation, false);
+    const { head, history, bestEpoch } = await trainHead(trainSet, valSet, identities.length, opts, (epoch) =>
+      onProgress?.({ phase: 'epoch', done: epoch.epoch, total: opts.maxEpochs, epoch }),
+    );
+    const meta = newMeta(identities, { hidden: opts.hidden, dropout: opts.dropout });
+    meta.training = {
+      optimizer: 'sgd',
+      learning_rate: opts.learningRate,
+      batch_size: opts.batchSize,
+      max_epochs: opts.maxEpochs,
+      patience: opts.patience,
+      epochs_run: history.length,
+      best_epoch: bestEpoch,
+      seed: opts.seed,
+      augment: opts.flip ? ['hflip'] : [],
+      validation_fraction: opts.validationFraction,
+      train_samples: parts.train.length - skipped.length,
+      validation_samples: parts.validation.length,
+      chip: opts.load.chip ?? 'auto',
+      history,
+    };
+    return { classifier: new FaceClassifier(backbone, head, meta), history, bestEpoch, skipped };
+  } catch (err) {
+    backbone.dispose();
+    throw err;
+  }
+}

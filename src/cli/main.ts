@@ -3,6 +3,14 @@
  * The `robustify` command. Each subcommand lives in `commands/<name>.ts` and registers itself here.
  */
 import { Command } from 'commander';
+import { registerAttack } from './commands/attack.js';
+import { registerBmcnn } from './commands/bmcnn.js';
+import { registerDefend } from './commands/defend.js';
+import { registerDenoise } from './commands/denoise.js';
+import { registerEmbed } from './commands/embed.js';
+import { registerEvaluate } from './commands/evaluate.js';
+import { registerPrepare } from './commands/prepare.js';
+import { registerTrain } from './commands/train.js';
 import { runCli } from './run.js';
 
 const program = new Command('robustify')
@@ -11,5 +19,13 @@ const program = new Command('robustify')
   .option('--quiet', 'no progress output')
   .showHelpAfterError();
 
+registerTrain(program);
+registerEvaluate(program);
+registerAttack(program);
+registerEmbed(program);
+registerDefend(program);
+registerPrepare(program);
+registerBmcnn(program);
+registerDenoise(program);
 
 await runCli(program, process.argv);

@@ -1,0 +1,105 @@
+/**
+ * `robustify evaluate --model MODEL_DIR (--data DIR [--split test|train|all] | --adversarial ADV_DIR)
+ * [--defence P] [--json FILE]`: the classification report of a trained classifier, optionally behind a defence
+ * pipeline, on a dataset split or on an adversarial set.
+ */
+import { Command, Option } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
+import { readAdversarialImage, readAdversarialIndex } from '../../attacks/adversarial-set.js';
+import { readBatches, type Skipped } from '../../data/index.js';
+import { buildPipeline } from '../../defences/index.js';
+import '../../denoise/defence.js';
+import { imagesToBatch } from '../../image/index.js';
+import { DefendedClassifier } from '../../models/defended.js';
+import type { Classifier } from '../../models/classifier.js';
+import { formatReport, type ClassificationReport } from '../../metrics/index.js';
+import { FaceClassifier } from '../../models/classifier.js';
+import { predictAll, reportFor } from '../../models/evaluate.js';
+import { writeFileAtomic } from '../../util/fs.js';
+import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { progress } from '../progress.js';
+import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
+
+interface EvaluateFlags extends DataFlags {
+  model: string;
+  split: string;
+  json?: string;
+  adversarial?: string;
+  defence?: string;
+  seed: string;
+}
+
+export function registerEvaluate(program: Command): void {
+  addDataOptions(program.command('evaluate').description('classification report of a trained classifier'), false)
+    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
+    .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
+    .option('--adversarial <adv_dir>', 'evaluate on an adversarial set made by `robustify attack` instead of --data')
+    .option('--defence <pipeline>', 'put a defence pipeline in front of the model, e.g. median:3,jpeg:20')
+    .option('--seed <n>', 'seed for stochastic defences', '0')
+    .option('--json <file>', 'also write the report as JSON')
+    .action(async (flags: EvaluateFlags, cmd: Command) => {
+      const { quiet } = globalOptions(cmd);
+      if (!flags.data === !flags.adversarial) throw new UsageError('evaluate: give exactly one of --data DIR or --adversarial ADV_DIR');
+      const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
+      await startEngine(cmd);
+      const model = await FaceClassifier.load(flags.model);
+      try {
+        const target: Classifier = pipeline ? new DefendedClassifier(model, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : model;
+        const skipped: Skipped[] = [];
+        let source: Record<string, unknown>;
+        let batches: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>;
+        let total: number;
+        if (flags.adversarial) {
+          const index = await readAdversarialIndex(flags.adversarial);
+          if (index.identities.join('\n') !== model.identities.join('\n')) {
+            throw new UsageError(`--adversarial: '${flags.adversarial}' was made for other identities than --model '${flags.model}'`);
+          }
+          source = { model: flags.model, adversarial: flags.adversarial, attack: index.attack };
+          batches = adversarialBatches(flags.adversarial, index, 32);
+          total = index.items.length;
+        } else {
+          const selection = await openSelection(flags, { identities: model.identities });
+          const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
+          source = { model: flags.model, data: flags.data, split: flags.split };
+          batches = readBatches(samples, 32, loadOptions(flags), skipped);
+          total = samples.length;
+        }
+        const bar = progress('evaluate', total, quiet);
+        const preds = await predictAll(target, batches, (n) => bar.update(n));
+        bar.stop();
+        for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+        const report = reportFor(preds, model.identities);
+        const json = reportJson(report, { ...source, defence: pipeline ? pipeline.toString() : null, skipped });
+        if (flags.json) await writeFileAtomic(flags.json, JSON.stringify(json, null, 2) + '\n');
+        process.stdout.write(`${formatReport(report)}\n`);
+      } finally {
+        model.dispose();
+        pipeline?.dispose();
+      }
+    });
+}
+
+/** The lossless images of an adversarial set, in batches (each disposed after use). */
+async function* adversarialBatches(dir: string, index: Awaited<ReturnType<typeof readAdversarialIndex>>, size: number) {
+  for (let i = 0; i < index.items.length; i += size) {
+    const items = index.items.slice(i, i + size);
+    const x = imagesToBatch(await Promise.all(items.map((it) => readAdversarialImage(dir, index, it))));
+    try {
+      yield { x, labels: items.map((it) => it.label) };
+    } finally {
+      x.dispose();
+    }
+  }
+}
+
+/** The report in the JSON shape the CLI promises, with where it came from. */
+export function reportJson(report: ClassificationReport, source: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...source,
+    accuracy: report.accuracy,
+    balanced_accuracy: report.balanced_accuracy,
+    macro_avg: report.macro_avg,
+    weighted_avg: report.weighted_avg,
+    per_class: report.per_class,
+  };
+}

@@ -1,0 +1,27 @@
+/** Progress bars on stderr for long work; silent with --quiet or when stderr is not a terminal. */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(done: number, info?: string): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+
+export function progress(label: string, total: number, quiet = false): Progress {
+  if (quiet || !process.stderr.isTTY) return { update: () => undefined, setTotal: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    { format: `${label.padEnd(12)} [{bar}] {value}/{total} {info} eta {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { info: '' });
+  return {
+    update: (done, info = '') => bar.update(done, { info }),
+    setTotal: (t) => bar.setTotal(t),
+    stop: () => bar.stop(),
+  };
+}
+
+/** A one-line note on stderr (not part of a command's result on stdout). */
+export function note(quiet: boolean | undefined, text: string): void {
+  if (!quiet) process.stderr.write(`${text}\n`);
+}

@@ -126,6 +126,19 @@ test('Conv2DBackpropFilter matches cpu', async () => {
   }
 });
 
+test('Conv2DBackpropFilter matches cpu when dy is split into chunks of rows', async () => {
+  // dy rows of 32·2·64 floats: 16-row chunks of 64K floats (stride 1: 33 rows, stride 2: 17 rows).
+  for (const [stride, pad] of [[1, 'same'], [2, 'same']] as const) {
+    const c: ConvCase = { n: 2, h: 33, w: 32 * stride, inC: 4, outC: 64, k: 3, stride, pad };
+    const oh = outSize(c.h, c.k, stride, pad), ow = outSize(c.w, c.k, stride, pad);
+    const inputs = {
+      x: { shape: [c.n, c.h, c.w, c.inC], data: values(c.n * c.h * c.w * c.inC, 23) },
+      dy: { shape: [c.n, oh, ow, c.outC], data: values(c.n * oh * ow * c.outC, 24) },
+    };
+    await compare('Conv2DBackpropFilter', inputs, { strides: stride, pad, dataFormat: 'NHWC', filterShape: [3, 3, 4, 64] }, `${describeCase(c)} (chunked)`);
+  }
+});
+
 /** Depthwise: channel multiplier 1 and 2 (dilation 1: tfjs-core's gradient and cpu kernels support no other). */
 function depthwiseCases(): Array<ConvCase & { m: number }> {
   return convCases().map((c, i) => ({ ...c, outC: c.inC * (i % 4 === 3 ? 2 : 1), m: i % 4 === 3 ? 2 : 1 }));

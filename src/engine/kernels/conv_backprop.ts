@@ -262,32 +262,52 @@ export function filterGradPads(inSize: number, outSize: number, k: number, s: nu
 
 /**
  * Regular convolution filter gradient: conv of xᵀ [C, H, W, N] by dyᵀ [OH, OW, N, O] (dilation s) gives
- * R [C, ≥kh, ≥kw, O]; dW[i, j, c, o] = R[c, i, j, o].
+ * R [C, ≥kh, ≥kw, O]; dW[i, j, c, o] = R[c, i, j, o]. Done over chunks of dy rows, summed: XNNPACK re-reads
+ * its packed filter (here dy) once per output tile, and a dy of megabytes then streams from memory; chunks of
+ * ~256 KB measured 2.2× faster on the 7×7/2 RGB layer ([32,150,150,3]) and up to 8% on 3×3 layers.
  */
 export function conv2dBackpropFilter(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: BackpropFilterGeometry): TensorInfo {
-  const [, inH, inW, inC] = x.shape as Shape4;
+  const [n, , inW, inC] = x.shape as Shape4;
   const [, outH, outW, outC] = dy.shape as Shape4;
-  const [top, bottom, rH] = filterGradPads(inH, outH, g.filterHeight, g.strideHeight, 1, g.padTop);
-  const [left, right, rW] = filterGradPads(inW, outW, g.filterWidth, g.strideWidth, 1, g.padLeft);
+  const kh = g.filterHeight, kw = g.filterWidth, sh = g.strideHeight;
+  const [left, right, rW] = filterGradPads(inW, outW, kw, g.strideWidth, 1, g.padLeft);
   const xT = transpose(backend, x, [3, 1, 2, 0]);
   const dyT = transpose(backend, dy, [1, 2, 0, 3]);
-  const r = forwardConv(backend, xT, filterRef(backend, dyT), { top, bottom, left, right }, [1, 1], [g.strideHeight, g.strideWidth], false);
-  release(backend, xT, dyT);
-  const kh = g.filterHeight, kw = g.filterWidth;
+  const rowSize = outW * n * outC;
+  const chunkRows = Math.max(1, Math.min(outH, Math.floor(FILTER_GRAD_CHUNK_FLOATS / rowSize)));
   const dw = alloc(backend, [kh, kw, inC, outC]);
-  const dst = heapF32(backend, dw);
-  const src = heapF32(backend, r);
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      for (let c = 0; c < inC; c++) {
-        const s = ((c * rH + i) * rW + j) * outC;
-        dst.set(src.subarray(s, s + outC), ((i * kw + j) * inC + c) * outC);
+  heapF32(backend, dw).fill(0);
+  for (let y0 = 0; y0 < outH; y0 += chunkRows) {
+    const rows = Math.min(chunkRows, outH - y0);
+    const whole = rows === outH;
+    // The x rows these dy rows see (y·s + i − padTop), zero outside x; the whole xᵀ (with its pads) if one chunk.
+    const xRows = whole ? xT : window4d(backend, xT, y0 * sh - g.padTop, 0, (rows - 1) * sh + kh, inW);
+    let dyRows = dyT;
+    if (!whole) {
+      dyRows = alloc(backend, [rows, outW, n, outC]);
+      heapF32(backend, dyRows).set(heapF32(backend, dyT).subarray(y0 * rowSize, (y0 + rows) * rowSize));
+    }
+    const [top, bottom, rH] = filterGradPads(xRows.shape[1], rows, kh, sh, 1, whole ? g.padTop : 0);
+    const r = forwardConv(backend, xRows, filterRef(backend, dyRows), { top, bottom, left, right }, [1, 1], [sh, g.strideWidth], false);
+    const dst = heapF32(backend, dw);
+    const src = heapF32(backend, r);
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        for (let c = 0; c < inC; c++) {
+          const s = ((c * rH + i) * rW + j) * outC;
+          const d = ((i * kw + j) * inC + c) * outC;
+          for (let o = 0; o < outC; o++) dst[d + o] += src[s + o];
+        }
       }
     }
+    release(backend, r);
+    if (!whole) release(backend, xRows, dyRows);
   }
-  release(backend, r);
+  release(backend, xT, dyT);
   return dw;
 }
+
+const FILTER_GRAD_CHUNK_FLOATS = 65536;
 
 /**
  * Depthwise filter gradient: (n, c) pairs become the channels of one image xᵀ [1, H, W, N·C]; dy, as

@@ -43,7 +43,7 @@ export function registerPrepare(program: Command): void {
     .option('--margin <fraction>', 'extra border around the template face, as a fraction of the chip', '0')
     .option('--min-score <p>', 'minimum detector confidence', '0.5')
     .option('--min-face-size <px>', 'ignore faces whose detector box is smaller than this', '20')
-    .option('--pad <fraction>', 'edge-copied border added before detection, as a fraction of the photo (for face crops)', '0')
+    .option('--pad <fraction>', 'grey border added before detection, as a fraction of the photo side (for photos cropped to the face: 1.5)', '0')
     .option('--max-pixels <n>', 'refuse photos larger than this many pixels, before decoding', String(DEFAULT_MAX_PIXELS))
     .option('--skip-bad', 'list unreadable or oversized photos as failed in the manifest and go on')
     .action(async (rawDir: string, outDir: string, flags: PrepareFlags, cmd: Command) => {

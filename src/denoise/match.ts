@@ -21,7 +21,7 @@ export interface MatchOptions {
   radius: number;
 }
 
-export const DEFAULT_MATCH: MatchOptions = { matches: 4, patch: 6, radius: 7 };
+export const DEFAULT_MATCH: MatchOptions = { matches: 4, patch: 6, radius: 6 };
 
 export function checkMatchOptions(o: MatchOptions, what = 'block matching'): void {
   if (!Number.isInteger(o.matches) || o.matches < 1 || o.matches > 16) throw new Error(`${what}: matches must be an integer in [1, 16], got ${o.matches}`);

@@ -4,7 +4,7 @@
  * Pipeline for a noisy batch y (NHWC, 0–255) at noise level σ:
  * 1. pilot p = y − pilotNet(y, σ): a small plain residual CNN of our own;
  * 2. block matching on p (match.ts): for each 6×6 reference window on the 2-pixel grid, the 3 most similar
- *    windows within ±7 pixels, after the reference itself;
+ *    windows within ±6 pixels, after the reference itself;
  * 3. the matched cells are stacked as channels — the noisy pixels of all 4 matches and the pilot pixels of
  *    all 4 — and one fully-convolutional DnCNN-style net (FFDNet-style half resolution + σ map) predicts, for
  *    every reference cell, the residual noise of the pilot on the 4×4 reference patch around it (residual
@@ -33,7 +33,7 @@ import {
 export const FORMAT = 'robustify-bmcnn/1';
 /** Side of the patch each reference predicts (centred on its 2×2 cell). */
 export const OUT_PATCH = 4;
-/** σ range the shipped weights were trained for; outside it the σ map is extrapolated. */
+/** σ values accepted (0–255 scale). The shipped weights were trained on σ ∈ [5, 50]; outside it the σ map extrapolates. */
 export const SIGMA_LIMITS = [0.5, 100] as const;
 
 export interface BmcnnConfig {
@@ -43,8 +43,11 @@ export interface BmcnnConfig {
   main: NetConfig;
 }
 
-/** Sizes chosen for 2 CPU cores: ~100 ms per 150×150 face, tens of minutes of training. */
-export function defaultConfig(match: Partial<MatchOptions> = {}, width = 48, depth = 7): BmcnnConfig {
+/**
+ * Sizes chosen for 2 CPU cores (~100 ms per 150×150 face, tens of minutes of training): pilot width 32,
+ * depth 5; block-matching net width 32, depth 8, both at half resolution.
+ */
+export function defaultConfig(match: Partial<MatchOptions> = {}, width = 32, depth = 8): BmcnnConfig {
   const m = { ...DEFAULT_MATCH, ...match };
   return {
     format: FORMAT,
@@ -130,6 +133,32 @@ export function mainForward(
     const input = tf.concat([spaceToDepth(tf.sub(tf.concat([sx, sp], 3), 0.5) as tf.Tensor4D), sigmaMap(sigma, h / 2, w / 2)], 3);
     return tf.mul(tf.sub(p01, aggregate(runNet(net, input))), 255) as tf.Tensor4D;
   });
+}
+
+/**
+ * The first-layer kernel of a 1-match net [3,3,25,c] widened to k matches [3,3,24k+1,c]: the reference
+ * channels keep their weights, the other matches start at zero. A block-matching net initialised this way
+ * from a trained ablation net computes exactly what the ablation computes and then learns to use the matches.
+ */
+export function widenReferenceKernel(kernel: tf.Tensor4D, k: number): tf.Tensor4D {
+  const [kh, kw, cin, cout] = kernel.shape;
+  if (cin !== 25) throw new Error(`widenReferenceKernel: expected 25 input channels, got ${cin}`);
+  const src = kernel.dataSync();
+  const wide = 24 * k + 1;
+  const dst = new Float32Array(kh * kw * wide * cout);
+  // Per space-to-depth phase q: [3 noisy, 3 pilot] for one match ↔ [3k noisy, 3k pilot] for k; σ last.
+  const map = (c: number): number => {
+    if (c === 24) return 24 * k;
+    const q = Math.floor(c / 6);
+    const r = c % 6;
+    return q * 6 * k + (r < 3 ? r : 3 * k + r - 3);
+  };
+  for (let t = 0; t < kh * kw; t++) {
+    for (let c = 0; c < cin; c++) {
+      dst.set(src.subarray((t * cin + c) * cout, (t * cin + c + 1) * cout), (t * wide + map(c)) * cout);
+    }
+  }
+  return tf.tensor4d(dst, [kh, kw, wide, cout]);
 }
 
 /** Matched indices for a pilot batch, as the int32 [n·h·w·k, 1] tensor mainForward takes (null if k = 1). */

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { decodeImage, type RgbImage } from '../image/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { createRandom, hashSeed, type Random } from '../util/random.js';
-import { Bmcnn, defaultConfig, mainForward, matchIndices, pilotForward, readWeights, type BmcnnConfig } from './model.js';
+import { DEFAULT_MATCH } from './match.js';
+import { Bmcnn, defaultConfig, mainForward, matchIndices, pilotForward, readWeights, widenReferenceKernel, type BmcnnConfig } from './model.js';
 import { disposeNet, netFromTensors, netVariables, trainableNet, type ConvNet, type NamedTensor } from './net.js';
 import { addNoise, psnr } from './noise.js';
 
@@ -26,6 +27,11 @@ export interface TrainOptions {
   pilotSteps: number;
   /** Reuse the pilot of the model in this folder instead of training one. */
   pilotFrom?: string;
+  /**
+   * Continue from the finished model in this folder (pilot and main net): --steps more, a new cosine cycle.
+   * A 1-match model can start a block-matching one (its first layer widened, matches weighted 0).
+   */
+  initFrom?: string;
   sigmaMin: number;
   sigmaMax: number;
   /** Side of the training crops (even). */
@@ -34,6 +40,7 @@ export interface TrainOptions {
   seed: number;
   resume: boolean;
   lr: number;
+  loss: LossName;
   /** Patches per matched group; 1 trains the ablation without block matching. */
   matches: number;
   radius: number;
@@ -48,8 +55,8 @@ export interface TrainOptions {
 }
 
 export const TRAIN_DEFAULTS = {
-  steps: 2000, pilotSteps: 1000, sigmaMin: 5, sigmaMax: 50, patch: 48, batch: 16, seed: 0, resume: false, lr: 1e-3,
-  matches: 4, radius: 6, width: 32, depth: 8, valEvery: 250, checkpointEvery: 100, valImages: 24,
+  steps: 1300, pilotSteps: 1200, sigmaMin: 5, sigmaMax: 50, patch: 48, batch: 16, seed: 0, resume: false, lr: 2e-3, loss: 'mse' as LossName,
+  matches: DEFAULT_MATCH.matches, radius: DEFAULT_MATCH.radius, width: 32, depth: 8, valEvery: 250, checkpointEvery: 100, valImages: 24,
 } as const;
 
 /** σ values the validation PSNR is reported at. */
@@ -116,6 +123,20 @@ function sampleBatch(images: readonly RgbImage[], o: TrainOptions, rng: Random):
   return { clean: tf.tensor4d(clean, shape), noisy: tf.tensor4d(noisy, shape), sigma };
 }
 
+export const LOSSES = ['mse', 'sigma-weighted'] as const;
+export type LossName = (typeof LOSSES)[number];
+
+/**
+ * 'mse' on the 0–1 scale; 'sigma-weighted' scales each crop's MSE by (25/σ)², so every noise level counts
+ * alike in PSNR terms (plain MSE is dominated by the largest σ, ~100× the weight of σ 5).
+ */
+function lossOf(out: tf.Tensor4D, b: Batch, loss: LossName): tf.Scalar {
+  const sq = tf.squaredDifference(tf.div(out, 255), tf.div(b.clean, 255));
+  if (loss === 'mse') return tf.mean(sq) as tf.Scalar;
+  const w = tf.tensor1d(b.sigma.map((s) => (25 / s) ** 2));
+  return tf.mean(tf.mul(tf.mean(sq, [1, 2, 3]), w)) as tf.Scalar;
+}
+
 type Stage = 'pilot' | 'main';
 
 interface Checkpoint {
@@ -152,6 +173,7 @@ export interface TrainRecord {
   batch: number;
   seed: number;
   lr: number;
+  loss: LossName;
   backend: string;
   config: BmcnnConfig;
   wallSeconds: number;
@@ -159,6 +181,9 @@ export interface TrainRecord {
   history: HistoryEntry[];
   /** With pilotFrom: the record of the run that trained the pilot, when it has one. */
   pilotRecord?: TrainRecord;
+  initFrom?: string;
+  /** With initFrom: the record of the run continued here. */
+  initRecord?: TrainRecord;
 }
 
 /** Mean PSNR per σ of the pilot and of the full model on fixed noisy copies of the validation images. */
@@ -225,7 +250,8 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
 
   await fsp.mkdir(o.out, { recursive: true });
   const config = defaultConfig({ matches: o.matches, radius: o.radius }, o.width, o.depth);
-  let stage: Stage = o.pilotFrom ? 'main' : 'pilot';
+  if (o.pilotFrom && o.initFrom) throw new Error('--pilot-from and --init-from exclude each other');
+  let stage: Stage = o.pilotFrom || o.initFrom ? 'main' : 'pilot';
   let startStep = 0;
   let wallBefore = 0;
   let history: HistoryEntry[] = [];
@@ -242,6 +268,16 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
       .map((k) => ({ name: k.slice(k.indexOf('/', 4) + 1), tensor: map[k] }));
     ({ stage, step: startStep, wallSeconds: wallBefore, history } = ck);
     o.log(`resuming ${stage} at step ${startStep}`);
+  } else if (o.initFrom) {
+    model = await Bmcnn.load(o.initFrom);
+    if (model.matches === 1 && config.match.matches > 1) {
+      // Block-matching net from a trained ablation net: same function at the start, matches weighted 0.
+      const layers = model.main.layers.map((l) => ({ ...l }));
+      layers[0].kernel = widenReferenceKernel(model.main.layers[0].kernel, config.match.matches);
+      model.main.layers[0].kernel.dispose();
+      model = Bmcnn.fromNets(config, model.pilot, { config: config.main, layers });
+    }
+    if (JSON.stringify(model.config) !== JSON.stringify(config)) throw new Error(`--init-from ${o.initFrom}: network configuration differs from the options`);
   } else {
     model = Bmcnn.create(config, o.seed);
     if (o.pilotFrom) {
@@ -300,7 +336,7 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
       }
       const loss = opt.minimize(() => {
         const out = st === 'pilot' ? pilotForward(trainable, b.noisy, b.sigma) : mainForward(trainable, b.noisy, pilot as tf.Tensor4D, idx, config.match.matches, b.sigma);
-        return tf.mean(tf.squaredDifference(tf.div(out, 255), tf.div(b.clean, 255))) as tf.Scalar;
+        return lossOf(out, b, o.loss);
       }, true, vars) as tf.Scalar;
       lossSum += (await loss.data())[0];
       lossN++;
@@ -311,7 +347,8 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
       if (done % 25 === 0 || done === total) {
         const mse = lossSum / lossN;
         const sec = (Date.now() - tLast) / 1000 / lossN;
-        o.log(`${st} ${done}/${total} loss ${mse.toExponential(3)} (train PSNR ${(-10 * Math.log10(mse)).toFixed(2)} dB) ${sec.toFixed(2)} s/step, ${(wall() / 60).toFixed(1)} min`);
+        const psnrNote = o.loss === 'mse' ? ` (train PSNR ${(-10 * Math.log10(mse)).toFixed(2)} dB)` : ` (${o.loss})`;
+        o.log(`${st} ${done}/${total} loss ${mse.toExponential(3)}${psnrNote} ${sec.toFixed(2)} s/step, ${(wall() / 60).toFixed(1)} min`);
         history.push({ stage: st, step: done, loss: mse, wallSeconds: wall() });
         lossSum = 0;
         lossN = 0;
@@ -340,14 +377,17 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
   const record: TrainRecord = {
     data: path.resolve(o.data), trainImages: train.length, valImages: val.length,
     heldOut: 'every 10th image of the sorted file list; validation uses an evenly spaced subset of those',
-    sigmaRange: [o.sigmaMin, o.sigmaMax], pilotSteps: o.pilotFrom ? 0 : o.pilotSteps, pilotFrom: o.pilotFrom,
-    steps: o.steps, patch: o.patch, batch: o.batch, seed: o.seed, lr: o.lr, backend: tf.getBackend(), config,
+    sigmaRange: [o.sigmaMin, o.sigmaMax], pilotSteps: o.pilotFrom || o.initFrom ? 0 : o.pilotSteps, pilotFrom: o.pilotFrom,
+    initFrom: o.initFrom,
+    steps: o.steps, patch: o.patch, batch: o.batch, seed: o.seed, lr: o.lr, loss: o.loss, backend: tf.getBackend(), config,
     wallSeconds: wall(), validation: v, history,
   };
-  if (o.pilotFrom) {
-    const text = await fsp.readFile(path.join(o.pilotFrom, 'training.json'), 'utf8').catch(() => undefined);
-    if (text) record.pilotRecord = JSON.parse(text) as TrainRecord;
-  }
+  const earlier = async (dir: string | undefined): Promise<TrainRecord | undefined> => {
+    const text = dir ? await fsp.readFile(path.join(dir, 'training.json'), 'utf8').catch(() => undefined) : undefined;
+    return text ? (JSON.parse(text) as TrainRecord) : undefined;
+  };
+  record.pilotRecord = await earlier(o.pilotFrom);
+  record.initRecord = await earlier(o.initFrom);
   await writeFileAtomic(path.join(o.out, 'training.json'), `${JSON.stringify(record, null, 1)}\n`);
   for (const f of await fsp.readdir(o.out)) {
     if (f === 'checkpoint.json' || (f.startsWith('checkpoint-') && f.endsWith('.bin'))) await fsp.rm(path.join(o.out, f), { force: true });

@@ -8,7 +8,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { decodeImage, encodePng } from '../../src/image/index.js';
 import { createRandom } from '../../src/util/random.js';
 import { gatherIndices, matchCells } from '../../src/denoise/match.js';
-import { aggregate, Bmcnn, DEFAULT_WEIGHTS_DIR, defaultConfig } from '../../src/denoise/model.js';
+import { aggregate, Bmcnn, DEFAULT_WEIGHTS_DIR, defaultConfig, widenReferenceKernel } from '../../src/denoise/model.js';
 import { addNoise, psnr } from '../../src/denoise/noise.js';
 import { trainBmcnn, TRAIN_DEFAULTS } from '../../src/denoise/train.js';
 
@@ -95,6 +95,25 @@ test('denoise keeps the shape (odd sides too) and the 0–255 range; ablation to
   }
 });
 
+test('a block-matching net widened from a 1-match net computes the same (matched channels weighted 0)', async () => {
+  const ab = Bmcnn.create(defaultConfig({ matches: 1 }, 8, 3), 11);
+  const cfg = defaultConfig({ matches: 4 }, 8, 3);
+  const layers = ab.main.layers.map((l) => ({ kernel: tf.clone(l.kernel), bias: tf.clone(l.bias) }));
+  const first = layers[0].kernel;
+  layers[0].kernel = widenReferenceKernel(first, 4);
+  first.dispose();
+  const pilot = { config: ab.pilot.config, layers: ab.pilot.layers.map((l) => ({ kernel: tf.clone(l.kernel), bias: tf.clone(l.bias) })) };
+  const bm = Bmcnn.fromNets(cfg, pilot, { config: cfg.main, layers });
+  const x = tf.tensor4d(addNoise(textured(16, 16, 12), 20, createRandom(1)), [1, 16, 16, 3]);
+  const a = await bm.denoise(x, 20);
+  const b = await ab.denoise(x, 20);
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+  assert.ok(diff < 1e-3, `max difference ${diff}`);
+  tf.dispose([x, a, b]);
+  bm.dispose();
+  ab.dispose();
+});
+
 test('the CNN part is differentiable with the matches fixed: gradient shape, finite, equals a finite difference', async () => {
   const model = Bmcnn.create(defaultConfig({ matches: 3, radius: 3 }, 8, 3), 3);
   const [n, h, w] = [1, 12, 14];
@@ -170,7 +189,7 @@ test('a tiny training run lowers the loss and writes loadable weights and a reco
   }
 });
 
-const FACE = '/work/shared/data/faces14/Tom_Hanks/004.png';
+const FACE = '/work/shared/data/faces14/Drew_Barrymore/004.png';
 test('shipped weights load and improve PSNR on a noisy faces14 image', { skip: !existsSync(FACE) || !existsSync(path.join(DEFAULT_WEIGHTS_DIR, 'model.json')) }, async () => {
   const model = await Bmcnn.load();
   const img = await decodeImage(FACE);
@@ -182,4 +201,20 @@ test('shipped weights load and improve PSNR on a noisy faces14 image', { skip: !
   assert.ok(after > before + 4, `PSNR ${before.toFixed(2)} → ${after.toFixed(2)} dB`);
   tf.dispose([x, y]);
   model.dispose();
+});
+
+test('bmcnn:SIGMA is a pipeline defence with an exact gradient', { skip: !existsSync(path.join(DEFAULT_WEIGHTS_DIR, 'model.json')) }, async () => {
+  await import('../../src/denoise/defence.js');
+  const { buildPipeline } = await import('../../src/defences/pipeline.js');
+  const p = await buildPipeline('bmcnn:20');
+  assert.equal(String(p), 'bmcnn:sigma=20');
+  assert.equal(p.gradient, 'exact');
+  const x = tf.tensor4d(textured(20, 20, 8), [1, 20, 20, 3]);
+  const y = await p.apply(x);
+  assert.deepEqual(y.shape, x.shape);
+  const g = p.estimateGradient(x, tf.onesLike(x));
+  assert.deepEqual(g.shape, x.shape);
+  assert.ok((await g.data()).every(Number.isFinite));
+  tf.dispose([x, y, g]);
+  p.dispose();
 });

@@ -2,8 +2,13 @@
  * `robustify bmcnn train`: train the BMCNN denoiser (pilot, then the block-matching net) into a weights folder.
  */
 import { Command } from 'commander';
-import { TRAIN_DEFAULTS, trainBmcnn } from '../../denoise/train.js';
-import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
+import { LOSSES, TRAIN_DEFAULTS, trainBmcnn, type LossName } from '../../denoise/train.js';
+import { globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
+
+function parseLoss(name: string): LossName {
+  if ((LOSSES as readonly string[]).includes(name)) return name as LossName;
+  throw new UsageError(`--loss: expected ${LOSSES.join(' or ')}, got '${name}'`);
+}
 
 interface TrainFlags {
   data: string;
@@ -11,6 +16,7 @@ interface TrainFlags {
   steps: string;
   pilotSteps: string;
   pilotFrom?: string;
+  initFrom?: string;
   sigmaMin: string;
   sigmaMax: string;
   patch: string;
@@ -18,6 +24,7 @@ interface TrainFlags {
   seed: string;
   resume?: boolean;
   lr: string;
+  loss: string;
   matches: string;
   radius: string;
   width: string;
@@ -37,6 +44,7 @@ export function registerBmcnn(program: Command): void {
     .option('--steps <n>', 'training steps of the block-matching net', String(d.steps))
     .option('--pilot-steps <n>', 'training steps of the pilot denoiser', String(d.pilotSteps))
     .option('--pilot-from <dir>', 'reuse the pilot of an already trained model instead of training one')
+    .option('--init-from <dir>', 'continue training a finished model (both nets): --steps more steps of the block-matching net')
     .option('--sigma-min <s>', 'smallest training noise σ (0–255 scale)', String(d.sigmaMin))
     .option('--sigma-max <s>', 'largest training noise σ (0–255 scale)', String(d.sigmaMax))
     .option('--patch <px>', 'side of the training crops (even)', String(d.patch))
@@ -44,6 +52,7 @@ export function registerBmcnn(program: Command): void {
     .option('--seed <n>', 'seed of initialisation, crops and noise', String(d.seed))
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--lr <rate>', 'Adam learning rate (cosine-decayed to 5%)', String(d.lr))
+    .option('--loss <name>', `training loss: ${LOSSES.join(' or ')} (each crop's MSE × (25/σ)²)`, d.loss)
     .option('--matches <k>', 'patches per matched group (1 = ablation without block matching)', String(d.matches))
     .option('--radius <px>', 'block-matching search radius', String(d.radius))
     .option('--width <n>', 'channels of the block-matching net', String(d.width))
@@ -58,6 +67,7 @@ export function registerBmcnn(program: Command): void {
         steps: intOption('--steps', flags.steps, 0),
         pilotSteps: intOption('--pilot-steps', flags.pilotSteps, 0),
         pilotFrom: flags.pilotFrom,
+        initFrom: flags.initFrom,
         sigmaMin,
         sigmaMax: numberOption('--sigma-max', flags.sigmaMax, sigmaMin, 100),
         patch: intOption('--patch', flags.patch, 8, 512),
@@ -65,6 +75,7 @@ export function registerBmcnn(program: Command): void {
         seed: intOption('--seed', flags.seed, 0),
         resume: Boolean(flags.resume),
         lr: numberOption('--lr', flags.lr, 1e-6, 1),
+        loss: parseLoss(flags.loss),
         matches: intOption('--matches', flags.matches, 1, 16),
         radius: intOption('--radius', flags.radius, 1, 32),
         width: intOption('--width', flags.width, 4, 256),

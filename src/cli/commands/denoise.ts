@@ -56,12 +56,13 @@ export function registerDenoise(program: Command): void {
       if (!(FORMATS as readonly string[]).includes(flags.format)) throw new UsageError(`--format: expected png or f32, got '${flags.format}'`);
       const stat = await fsp.stat(input).catch(() => undefined);
       if (!stat) throw new UsageError(`IN ${input}: no such file or folder`);
+      const fileFormat = stat.isDirectory() ? undefined : formatOf(output);
       await startEngine(cmd);
       const model = await Bmcnn.load(flags.weights);
       const quiet = Boolean(globalOptions(cmd).quiet);
       try {
-        if (!stat.isDirectory()) {
-          await denoiseFile(model, sigma, input, output, formatOf(output));
+        if (fileFormat) {
+          await denoiseFile(model, sigma, input, output, fileFormat);
           return;
         }
         const files = await listImages(input);

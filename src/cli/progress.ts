@@ -1,4 +1,7 @@
-/** Progress bars on stderr for long work; silent with --quiet or when stderr is not a terminal. */
+/**
+ * Progress on stderr for long work: a bar on a terminal, otherwise (logs, CI) a plain line at most every
+ * 15 s; nothing with --quiet.
+ */
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -8,7 +11,8 @@ export interface Progress {
 }
 
 export function progress(label: string, total: number, quiet = false): Progress {
-  if (quiet || !process.stderr.isTTY) return { update: () => undefined, setTotal: () => undefined, stop: () => undefined };
+  if (quiet) return { update: () => undefined, setTotal: () => undefined, stop: () => undefined };
+  if (!process.stderr.isTTY) return lineProgress(label, total);
   const bar = new cliProgress.SingleBar(
     { format: `${label.padEnd(12)} [{bar}] {value}/{total} {info} eta {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 },
     cliProgress.Presets.shades_classic,
@@ -24,4 +28,20 @@ export function progress(label: string, total: number, quiet = false): Progress 
 /** A one-line note on stderr (not part of a command's result on stdout). */
 export function note(quiet: boolean | undefined, text: string): void {
   if (!quiet) process.stderr.write(`${text}\n`);
+}
+
+function lineProgress(label: string, total: number): Progress {
+  let last = performance.now();
+  return {
+    update: (done, info = '') => {
+      const now = performance.now();
+      if (now - last < 15000) return;
+      last = now;
+      process.stderr.write(`${label}: ${done}/${total} ${info}\n`);
+    },
+    setTotal: (t) => {
+      total = t;
+    },
+    stop: () => undefined,
+  };
 }

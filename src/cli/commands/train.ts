@@ -84,7 +84,8 @@ export function registerTrain(program: Command): void {
         const evalBar = progress('evaluate', test.length, quiet);
         const preds = await predictAll(classifier, readBatches(test, 32, opts.load, skipped), (n) => evalBar.update(n));
         evalBar.stop();
-        const report = reportFor(preds, selection.identities);
+        // A split with no (readable) test image still yields a model, just no clean scores.
+        const report = preds.yTrue.length > 0 ? reportFor(preds, selection.identities) : undefined;
         classifier.meta.training = {
           ...classifier.meta.training,
           data: flags.data,
@@ -92,18 +93,20 @@ export function registerTrain(program: Command): void {
           split,
           wall_seconds: round(trainSeconds),
         };
-        classifier.meta.clean_scores = {
-          split: 'test',
-          samples: preds.yTrue.length,
-          accuracy: report.accuracy,
-          balanced_accuracy: report.balanced_accuracy,
-          macro_f1: report.macro_avg.f1,
-          evaluate_seconds: round((performance.now() - t1) / 1000),
-        };
+        if (report) {
+          classifier.meta.clean_scores = {
+            split: 'test',
+            samples: preds.yTrue.length,
+            accuracy: report.accuracy,
+            balanced_accuracy: report.balanced_accuracy,
+            macro_f1: report.macro_avg.f1,
+            evaluate_seconds: round((performance.now() - t1) / 1000),
+          };
+        }
         await writeDirAtomic(flags.out, (tmp) => classifier.saveTo(tmp), { replace: flags.force, what: '--out' });
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
         const best = classifier.meta.training.best_epoch;
-        process.stdout.write(`${formatReport(report)}\n`);
+        process.stdout.write(report ? `${formatReport(report)}\n` : 'no test images: no clean report\n');
         note(quiet, `trained in ${round(trainSeconds)} s (best epoch ${best}); saved ${flags.out}`);
       } finally {
         classifier.dispose();

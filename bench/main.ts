@@ -1,0 +1,39 @@
+/**
+ * `npm run bench [-- --only NAME[,NAME…]]`: speed figures as JSON lines `{"bench": NAME, …}`.
+ * Not part of the tests; run it on an otherwise idle machine.
+ */
+import { benchDefences } from './defences.js';
+import { benchDenoise } from './denoise.js';
+import { benchKernels } from './kernels.js';
+import { benchPgd } from './pgd.js';
+import { benchPrepare } from './prepare.js';
+import { benchThreads } from './threads.js';
+
+const BENCHES: Record<string, () => Promise<object[]>> = {
+  pgd: () => benchPgd(),
+  kernels: benchKernels,
+  threads: () => benchThreads(),
+  defences: benchDefences,
+  denoise: benchDenoise,
+  prepare: benchPrepare,
+};
+
+function selected(argv: string[]): string[] {
+  const i = argv.indexOf('--only');
+  if (i < 0) return Object.keys(BENCHES);
+  const names = (argv[i + 1] ?? '').split(',').filter(Boolean);
+  const unknown = names.filter((n) => !(n in BENCHES));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(`--only: unknown bench '${unknown.join(',') || ''}' (valid: ${Object.keys(BENCHES).join(', ')})`);
+  }
+  return names;
+}
+
+try {
+  for (const name of selected(process.argv.slice(2))) {
+    for (const record of await BENCHES[name]()) process.stdout.write(JSON.stringify(record) + '\n');
+  }
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

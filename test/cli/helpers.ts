@@ -1,0 +1,39 @@
+/** Running the built CLI in a child process, and small datasets made from ../shared/data for CLI tests. */
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const CLI = path.resolve('dist/src/cli/main.js');
+export const FACES14 = path.resolve('../shared/data/faces14');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function robustify(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), `robustify-${prefix}-`));
+}
+
+/** `identities` × `perIdentity` faces of faces14 copied into a new folder-per-identity dataset. */
+export async function smallDataset(identities: number, perIdentity: number): Promise<string> {
+  const dir = await tempDir('data');
+  const names = (await fsp.readdir(FACES14)).sort().slice(0, identities);
+  for (const name of names) {
+    await fsp.mkdir(path.join(dir, name));
+    const files = (await fsp.readdir(path.join(FACES14, name))).sort().slice(0, perIdentity);
+    for (const f of files) await fsp.copyFile(path.join(FACES14, name, f), path.join(dir, name, f));
+  }
+  return dir;
+}

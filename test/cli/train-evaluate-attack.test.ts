@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { robustify, smallDataset, tempDir } from './helpers.js';
+
+// Small and quick: 3 identities × 10 faces (8 train / 2 test each), a narrow head, few epochs, 3 PGD steps.
+const QUICK_TRAIN = ['--identities', '3', '--epochs', '4', '--hidden', '64', '--patience', '2', '--validation', '0.15', '--quiet'];
+
+test('train → evaluate → attack → evaluate the adversarial set, with and without a defence', async () => {
+  const data = await smallDataset(3, 10);
+  const work = await tempDir('work');
+  const model = path.join(work, 'model');
+  const tr = await robustify(['train', '--data', data, '--out', model, ...QUICK_TRAIN]);
+  assert.equal(tr.code, 0, tr.stderr);
+  assert.match(tr.stdout, /balanced accuracy/);
+  const meta = JSON.parse(await fsp.readFile(path.join(model, 'model.json'), 'utf8'));
+  assert.equal(meta.identities.length, 3);
+  assert.equal(meta.clean_scores.samples, 6);
+
+  const json = path.join(work, 'eval.json');
+  const ev = await robustify(['evaluate', '--model', model, '--data', data, '--json', json, '--quiet']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const report = JSON.parse(await fsp.readFile(json, 'utf8'));
+  for (const k of ['accuracy', 'balanced_accuracy', 'macro_avg', 'weighted_avg', 'per_class']) assert.ok(k in report, k);
+  assert.equal(report.accuracy, meta.clean_scores.accuracy);
+
+  const adv = path.join(work, 'adv');
+  const at = await robustify(['attack', '--model', model, '--data', data, '--out', adv, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '4', '--quiet']);
+  assert.equal(at.code, 0, at.stderr);
+  const index = JSON.parse(await fsp.readFile(path.join(adv, 'index.json'), 'utf8'));
+  assert.equal(index.complete, true);
+  assert.equal(index.items.length, 6);
+  for (const item of index.items) {
+    assert.ok(item.linf <= 4 + 1e-4, `linf ${item.linf}`);
+    assert.ok(existsSync(path.join(adv, item.file)) && existsSync(path.join(adv, item.preview)));
+  }
+  // Resuming a finished run recomputes nothing and keeps the items.
+  const again = await robustify(['attack', '--model', model, '--data', data, '--out', adv, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '4', '--quiet']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(await fsp.readFile(path.join(adv, 'index.json'), 'utf8')).items.length, 6);
+
+  const ea = await robustify(['evaluate', '--model', model, '--adversarial', adv, '--defence', 'median:3,jpeg:40', '--quiet']);
+  assert.equal(ea.code, 0, ea.stderr);
+  assert.match(ea.stdout, /accuracy/);
+
+  const emb = await robustify(['embed', path.join(data, (await fsp.readdir(data))[0], '000.png'), '--json']);
+  assert.equal(emb.code, 0, emb.stderr);
+  const rows = JSON.parse(emb.stdout);
+  assert.equal(rows[0].descriptor.length, 128);
+});
+
+test('bad inputs: one clear line naming the file or parameter, non-zero exit, no partial MODEL_DIR', async () => {
+  const data = await smallDataset(2, 6);
+  const work = await tempDir('bad');
+  const first = path.join(data, (await fsp.readdir(data)).sort()[0]);
+  const cases: { name: string; setup?: () => Promise<void>; args: (out: string) => string[]; expect: RegExp }[] = [
+    { name: 'missing --data', args: (out) => ['train', '--data', path.join(work, 'nope'), '--out', out], expect: /--data: no such directory/ },
+    { name: '--identities 0', args: (out) => ['train', '--data', data, '--identities', '0', '--out', out], expect: /--identities/ },
+    { name: '--identities too many', args: (out) => ['train', '--data', data, '--identities', '9', '--out', out], expect: /--identities: 9 requested .* only 2/ },
+    { name: 'empty identity folder', setup: () => fsp.mkdir(path.join(data, 'Zz_Empty')).then(() => undefined), args: (out) => ['train', '--data', data, '--identities', '2', '--out', out], expect: /Zz_Empty.*no images/ },
+  ];
+  for (const c of cases) {
+    await c.setup?.();
+    const out = path.join(work, c.name.replace(/\W+/g, '_'));
+    const r = await robustify(c.args(out));
+    assert.notEqual(r.code, 0, `${c.name}: exit code`);
+    assert.match(r.stderr, c.expect, c.name);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${c.name}: one line, got ${r.stderr}`);
+    assert.ok(!existsSync(out), `${c.name}: ${out} left behind`);
+  }
+  await fsp.rm(path.join(data, 'Zz_Empty'), { recursive: true });
+
+  // Corrupt images: 0 bytes, a truncated PNG, text named .jpg.
+  const png = await fsp.readFile(path.join(first, '000.png'));
+  await fsp.writeFile(path.join(first, '100_empty.png'), Buffer.alloc(0));
+  await fsp.writeFile(path.join(first, '101_truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
+  await fsp.writeFile(path.join(first, '102_text.jpg'), 'not an image\n');
+  const out = path.join(work, 'corrupt');
+  const r = await robustify(['train', '--data', data, '--identities', '2', '--out', out, '--quiet', '--epochs', '1', '--hidden', '16']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /cannot decode image '.*(100_empty\.png|101_truncated\.png|102_text\.jpg)'/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.ok(!existsSync(out));
+
+  const ok = await robustify(['train', '--data', data, '--identities', '2', '--out', out, '--quiet', '--epochs', '1', '--hidden', '16', '--skip-bad']);
+  assert.equal(ok.code, 0, ok.stderr);
+  for (const f of ['100_empty.png', '101_truncated.png', '102_text.jpg']) assert.match(ok.stderr, new RegExp(`skipped .*${f.replace('.', '\\.')}`));
+  assert.ok(existsSync(path.join(out, 'model.json')));
+});

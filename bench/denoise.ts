@@ -2,7 +2,8 @@
  * BMCNN speed (ms per 112×112 and per 150×150 face) and denoising quality on the faces14 test split (per
  * identity, sorted files, index % 5 == 4; 98 faces) at σ 15/20/25 with clipped Gaussian noise (seed 0):
  * noisy, pilot, BMCNN and the ablation without block matching, beside the anchors measured on this machine
- * (../shared/spec/bmcnn.md). Run alone: `node dist/bench/denoise.js`.
+ * (../shared/spec/bmcnn.md). `bmcnn`/`ablation` use the flip self-ensemble, `*_single` one pass.
+ * Run alone: `node dist/bench/denoise.js`.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -37,22 +38,28 @@ async function testSplit(): Promise<RgbImage[]> {
 
 const round = (v: number, d = 2): number => Math.round(v * 10 ** d) / 10 ** d;
 
-async function msPerFace(model: Bmcnn, faces: RgbImage[], size: number, batch: number): Promise<number> {
+/** Wall and CPU (all threads) milliseconds per face. */
+async function msPerFace(model: Bmcnn, faces: RgbImage[], size: number, batch: number, ensemble: boolean): Promise<[number, number]> {
   const imgs = faces.slice(0, batch).map((f) => (f.height === size ? f : resizeBilinear(f, size, size)));
   const x = imagesToBatch(imgs);
-  (await model.denoise(x, 20)).dispose(); // warm-up
+  (await model.denoise(x, 20, { ensemble })).dispose(); // warm-up
   const runs = batch === 1 ? 10 : 2;
   const t = performance.now();
-  for (let r = 0; r < runs; r++) (await model.denoise(x, 20)).dispose();
+  const cpu = process.cpuUsage();
+  for (let r = 0; r < runs; r++) (await model.denoise(x, 20, { ensemble })).dispose();
+  const { user, system } = process.cpuUsage(cpu);
   x.dispose();
-  return (performance.now() - t) / runs / batch;
+  return [(performance.now() - t) / runs / batch, (user + system) / 1000 / runs / batch];
 }
 
-/** Mean PSNR over the faces at σ for the noisy input, the pilot, and each model. */
+/** Mean PSNR over the faces at σ for the noisy input, the pilot, and each model with and without the ensemble. */
 async function psnrRow(faces: RgbImage[], sigma: number, models: Record<string, Bmcnn>): Promise<Record<string, number>> {
   const rng = createRandom(0);
   const sums: Record<string, number> = { noisy: 0, pilot: 0 };
-  for (const k of Object.keys(models)) sums[k] = 0;
+  for (const k of Object.keys(models)) {
+    sums[k] = 0;
+    sums[`${k}_single`] = 0;
+  }
   const first = Object.values(models)[0];
   for (const img of faces) {
     const noisy = addNoise(img.data, sigma, rng);
@@ -62,9 +69,11 @@ async function psnrRow(faces: RgbImage[], sigma: number, models: Record<string, 
     sums.pilot += psnr((await p.data()) as Float32Array, img.data);
     p.dispose();
     for (const [k, m] of Object.entries(models)) {
-      const y = await m.denoise(x, sigma);
-      sums[k] += psnr((await y.data()) as Float32Array, img.data);
-      y.dispose();
+      for (const ensemble of [true, false]) {
+        const y = await m.denoise(x, sigma, { ensemble });
+        sums[ensemble ? k : `${k}_single`] += psnr((await y.data()) as Float32Array, img.data);
+        y.dispose();
+      }
     }
     x.dispose();
   }
@@ -82,9 +91,15 @@ export async function benchDenoise(): Promise<object[]> {
   const records: object[] = [];
   for (const size of [112, 150]) {
     for (const batch of [1, 16]) {
-      const row: Record<string, unknown> = { bench: 'denoise:speed', size, batch, threads: info.threads };
-      for (const [k, m] of Object.entries(models)) row[`${k}_ms_per_face`] = round(await msPerFace(m, faces, size, batch), 1);
-      records.push(row);
+      for (const ensemble of [true, false]) {
+        const row: Record<string, unknown> = { bench: 'denoise:speed', size, batch, ensemble, threads: info.threads };
+        for (const [k, m] of Object.entries(models)) {
+          const [wall, cpu] = await msPerFace(m, faces, size, batch, ensemble);
+          row[`${k}_ms_per_face`] = round(wall, 1);
+          row[`${k}_cpu_ms_per_face`] = round(cpu, 1);
+        }
+        records.push(row);
+      }
     }
   }
   for (const sigma of SIGMAS) {

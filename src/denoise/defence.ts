@@ -10,6 +10,8 @@ import { Bmcnn, SIGMA_LIMITS } from './model.js';
 
 export const BMCNN_PARAMS: ParamSpecs = {
   sigma: { default: 20, min: SIGMA_LIMITS[0], max: SIGMA_LIMITS[1] },
+  /** 1: flip self-ensemble (Bmcnn.ensemble), 0: one pass. */
+  ensemble: { default: 1, min: 0, max: 1, integer: true },
 };
 
 export class BmcnnDefence implements Preprocessor {
@@ -20,12 +22,12 @@ export class BmcnnDefence implements Preprocessor {
 
   apply(x: tf.Tensor4D): Promise<tf.Tensor4D> {
     checkBatch(this.name, x);
-    return this.model.denoise(x, this.params.sigma);
+    return this.model.denoise(x, this.params.sigma, { ensemble: this.params.ensemble === 1 });
   }
 
   estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
     checkBatch(this.name, x);
-    return this.model.vjp(x, this.params.sigma, grad);
+    return this.model.vjp(x, this.params.sigma, grad, { ensemble: this.params.ensemble === 1 });
   }
 
   toString(): string {

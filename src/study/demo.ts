@@ -396,6 +396,13 @@ export function tableRows(r: DemoResults): TableRow[] {
   ];
 }
 
+/** The adaptive attack in one line (empty without one). */
+export function adaptiveLine(r: DemoResults): string {
+  const a = r.adaptive;
+  if (!a) return '';
+  return `Adaptive PGD (BPDA) through ${a.pipeline}: ${a.defended.correct}/${a.defended.total} probes still matched through it, ${a.bare.correct}/${a.bare.total} on the bare model\n`;
+}
+
 /** The one-paragraph headline of a run. */
 export function headline(r: DemoResults): string {
   const a = r.settings.attack;
@@ -419,16 +426,10 @@ export function reportMarkdown(r: DemoResults, timings: Record<string, number>):
       'Distances are Euclidean between 128-d descriptors; face-api treats < 0.6 as the same person.',
     '',
   ];
-  if (r.adaptive) {
-    lines.push(
-      `Adaptive attack through \`${r.adaptive.pipeline}\`: ${r.adaptive.defended.correct}/${r.adaptive.defended.total} probes still matched ` +
-        `(the oblivious attack left ${r.defences.find((d) => d.pipeline === r.adaptive!.pipeline)!.adversarial.correct}).`,
-      '',
-    );
-  }
+  if (r.adaptive) lines.push(`${adaptiveLine(r).trim()} (the oblivious attack left ${r.defences.find((d) => d.pipeline === r.adaptive!.pipeline)!.adversarial.correct}).`, '');
   if (r.skipped.length) lines.push('Skipped:', ...r.skipped.map((s) => `- \`${s.pipeline}\`: ${s.reason}`), '');
   if (r.gallery_close_pairs.length) {
-    lines.push(`Gallery faces closer than ${r.settings.match_threshold} (possibly one person twice): ${r.gallery_close_pairs.map((p) => `${p.a}–${p.b} (${p.distance})`).join(', ')}.`, '');
+    lines.push(`Gallery pairs closer than face-api's same-person threshold ${r.settings.match_threshold} (look-alikes to this network, or one person twice): ${r.gallery_close_pairs.map((p) => `${p.a}–${p.b} (${p.distance})`).join(', ')}.`, '');
   }
   lines.push(
     `![contact sheet](${SHEET_FILE})`,

@@ -4,7 +4,7 @@
  * report.md, results.json and contact-sheet.png in DIR (default ./demo-out).
  */
 import { Command } from 'commander';
-import { checkOutDir, formatTable, headline, runDemo, tableRows, writeDemo, REPORT_FILE } from '../../study/demo.js';
+import { adaptiveLine, checkOutDir, formatTable, headline, runDemo, tableRows, writeDemo, REPORT_FILE } from '../../study/demo.js';
 import { note, progress, type Progress } from '../progress.js';
 import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
 
@@ -49,7 +49,7 @@ export function registerDemo(program: Command): void {
       const seconds = (performance.now() - t0) / 1000;
       run.timings.total = Number(seconds.toFixed(1));
       await writeDemo(flags.out, run);
-      process.stdout.write(`${headline(run.results)}\n\n${formatTable(tableRows(run.results))}`);
+      process.stdout.write(`${headline(run.results)}\n\n${formatTable(tableRows(run.results))}${adaptiveLine(run.results)}`);
       for (const s of run.results.skipped) process.stdout.write(`skipped ${s.pipeline}: ${s.reason}\n`);
       process.stdout.write(`\nwall time ${seconds.toFixed(1)} s; report: ${flags.out}/${REPORT_FILE}\n`);
     });

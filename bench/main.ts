@@ -3,6 +3,7 @@
  * Not part of the tests; run it on an otherwise idle machine.
  */
 import { benchDefences } from './defences.js';
+import { benchDemo } from './demo.js';
 import { benchDenoise } from './denoise.js';
 import { benchKernels } from './kernels.js';
 import { benchPgd } from './pgd.js';
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   defences: benchDefences,
   denoise: benchDenoise,
   prepare: benchPrepare,
+  demo: () => benchDemo(),
 };
 
 function selected(argv: string[]): string[] {

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerAttack } from './commands/attack.js';
 import { registerBmcnn } from './commands/bmcnn.js';
 import { registerDefend } from './commands/defend.js';
+import { registerDemo } from './commands/demo.js';
 import { registerDenoise } from './commands/denoise.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerEvaluate } from './commands/evaluate.js';
@@ -19,6 +20,7 @@ const program = new Command('robustify')
   .option('--quiet', 'no progress output')
   .showHelpAfterError();
 
+registerDemo(program);
 registerTrain(program);
 registerEvaluate(program);
 registerAttack(program);

@@ -74,7 +74,7 @@ export async function decodeImage(source: string | Buffer, name?: string, opts: 
   // The header tells the format and size without decoding pixels: check both before the expensive part.
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { failOn: 'error' }).metadata();
+    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
   } catch (err) {
     const sniffed = sniffFormat(bytes);
     if (sniffed) throw new ImageDecodeError(label, `truncated or corrupt ${FORMAT_LABEL[sniffed]} (${sharpDetail(err)})`);

@@ -14,10 +14,17 @@ import {
   type Selection,
   type SplitOptions,
 } from '../data/index.js';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { parseLayout, prepareDirectory } from '../data/prepare/index.js';
+import { note, progress } from './progress.js';
 import { intOption, UsageError } from './run.js';
 
 export interface DataFlags {
   data: string;
+  prepare?: boolean;
+  prepareCache?: string;
   layout: string;
   chip: string;
   skipBad?: boolean;
@@ -36,6 +43,8 @@ export function addDataOptions(cmd: Command, required = true): Command {
     .addOption(new Option('--layout <layout>', 'dataset layout').choices(['auto', ...DATASET_LAYOUTS]).default('auto'))
     .addOption(new Option('--chip <mode>', 'how faces become 150×150 inputs (auto: 112×112 ArcFace crops are re-mapped to the dlib chip)').choices([...CHIP_MODES]).default('auto'))
     .option('--skip-bad', 'skip images that cannot be decoded (listed on stderr) instead of failing')
+    .option('--prepare', 'the data are raw photos: detect, align and crop faces first (cached, resumable)')
+    .option('--prepare-cache <dir>', 'where --prepare keeps its aligned faces (default: ~/.cache/robustify/prepared/<hash of --data>)')
     .option('--test-every <n>', 'split: every n-th image of an identity (sorted by name) is test', '5')
     .option('--test-offset <i>', 'split: …namely those with index % n == i', '4');
 }
@@ -49,9 +58,32 @@ export function loadOptions(f: DataFlags): LoadOptions {
   return { chip: parseChipMode(f.chip), skipBad: Boolean(f.skipBad) };
 }
 
+/**
+ * With --prepare (the engine must be started), detect and align the raw photos of --data into the cache (resuming what an earlier run did)
+ * and return the folder of aligned faces; otherwise --data itself.
+ */
+async function preparedData(f: DataFlags, quiet: boolean): Promise<{ dir: string; layout: string }> {
+  if (!f.prepare) return { dir: f.data, layout: f.layout };
+  const layout = f.layout === 'auto' ? 'folder' : f.layout;
+  const cache = f.prepareCache ?? path.join(os.homedir(), '.cache', 'robustify', 'prepared', createHash('sha256').update(path.resolve(f.data)).digest('hex').slice(0, 16));
+  const bar = progress('prepare', 1, quiet);
+  const summary = await prepareDirectory(f.data, cache, {
+    layout: parseLayout(layout),
+    skipBad: Boolean(f.skipBad),
+    onProgress: (done, total) => {
+      bar.setTotal(total);
+      bar.update(done);
+    },
+  });
+  bar.stop();
+  note(quiet, `prepare: ${summary.chips} faces from ${summary.images} photos (${summary.noFace} without a face, ${summary.failed} failed) in ${cache}`);
+  return { dir: cache, layout: 'folder' };
+}
+
 /** List and select: the top-K identities, or exactly the given ones (a trained model's). */
-export async function openSelection(f: DataFlags, pick: { k: number } | { identities: string[] }): Promise<Selection> {
-  const listing = await listDataset(f.data, { layout: parseDatasetLayout(f.layout) });
+export async function openSelection(f: DataFlags, pick: { k: number } | { identities: string[] }, quiet = false): Promise<Selection> {
+  const { dir, layout } = await preparedData(f, quiet);
+  const listing = await listDataset(dir, { layout: parseDatasetLayout(layout) });
   return 'k' in pick ? selectTopK(listing, pick.k) : selectIdentities(listing, pick.identities);
 }
 

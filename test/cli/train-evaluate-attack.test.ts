@@ -88,3 +88,23 @@ test('bad inputs: one clear line naming the file or parameter, non-zero exit, no
   for (const f of ['100_empty.png', '101_truncated.png', '102_text.jpg']) assert.match(ok.stderr, new RegExp(`skipped .*${f.replace('.', '\\.')}`));
   assert.ok(existsSync(path.join(out, 'model.json')));
 });
+
+test('train --prepare detects and aligns raw photos first, and reuses the cache', async () => {
+  const raw = await tempDir('raw');
+  const samples = path.resolve('node_modules/@vladmandic/face-api/demo');
+  for (const [who, photos] of [['A', [1, 2, 3]], ['B', [4, 5, 6]]] as const) {
+    await fsp.mkdir(path.join(raw, who));
+    for (const k of photos) await fsp.copyFile(path.join(samples, `sample${k}.jpg`), path.join(raw, who, `p${k}.jpg`));
+  }
+  const work = await tempDir('prep');
+  const cache = path.join(work, 'cache');
+  const args = ['train', '--data', raw, '--prepare', '--prepare-cache', cache, '--identities', '2', '--epochs', '1', '--hidden', '8', '--validation', '0.34'];
+  const r = await robustify([...args, '--out', path.join(work, 'm1')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /prepare: 6 faces from 6 photos/);
+  const manifest = await fsp.readFile(path.join(cache, 'manifest.json'), 'utf8');
+  assert.match(manifest, /p1\.jpg/);
+  const again = await robustify([...args, '--out', path.join(work, 'm2')]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(existsSync(path.join(work, 'm2', 'model.json')));
+});

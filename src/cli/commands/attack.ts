@@ -67,7 +67,7 @@ export function registerAttack(program: Command): void {
       const model = await FaceClassifier.load(flags.model);
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(model, pipeline, params.seed) : model;
-        const selection = await openSelection(flags, { identities: model.identities });
+        const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
         const load = loadOptions(flags);
         const writer = await AdversarialSetWriter.open(

@@ -58,7 +58,7 @@ export function registerEvaluate(program: Command): void {
           batches = adversarialBatches(flags.adversarial, index, 32);
           total = index.items.length;
         } else {
-          const selection = await openSelection(flags, { identities: model.identities });
+          const selection = await openSelection(flags, { identities: model.identities }, quiet);
           const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
           source = { model: flags.model, data: flags.data, split: flags.split };
           batches = readBatches(samples, 32, loadOptions(flags), skipped);

@@ -59,8 +59,9 @@ export function registerTrain(program: Command): void {
         load: loadOptions(flags),
       };
       const split = splitOptions(flags);
-      const selection = await openSelection(flags, { k: intOption('--identities', flags.identities, 1, 1_000_000) });
+      const k = intOption('--identities', flags.identities, 1, 1_000_000);
       const engine = await startEngine(cmd);
+      const selection = await openSelection(flags, { k }, quiet);
       note(quiet, `engine: ${describeEngine(engine)}`);
       const { train, test } = splitDataset(selection.samples, split);
       note(quiet, `data: ${selection.identities.length} identities, ${train.length} train / ${test.length} test images`);

@@ -14,6 +14,12 @@
  *    interior pixel gets 4), x̂ = p − average.
  * Colour: RGB jointly (matching on the pilot's luma; the nets see all channels).
  *
+ * 5. optional flip self-ensemble (default on): the same for the mirror image, averaged.
+ *
+ * Measured with the shipped weights (bench/denoise.ts, faces14): block matching adds nothing over the ablation
+ * (within 0.05 dB) — the half-resolution net's receptive field (~34 px) already spans the ±6 px search
+ * window, so the matches bring no pixels it cannot see; wider searches cost more than the 100 ms budget.
+ *
  * Everything after the matching is TF.js ops with the matched positions as a constant index tensor, so it is
  * differentiable end to end (pilot included) for adaptive attacks. `matches: 1` is the ablation without block
  * matching: the same nets, only the reference (noisy + pilot) goes in.

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { decodeImage, encodePng } from '../../src/image/index.js';
@@ -202,7 +203,8 @@ test('a tiny training run lowers the loss and writes loadable weights and a reco
   }
 });
 
-const FACE = '/work/shared/data/faces14/Drew_Barrymore/004.png';
+// ../shared beside the repository (dist/test/denoise → repository root is three levels up).
+const FACE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/data/faces14/Drew_Barrymore/004.png');
 test('shipped weights load and improve PSNR on a noisy faces14 image', { skip: !existsSync(FACE) || !existsSync(path.join(DEFAULT_WEIGHTS_DIR, 'model.json')) }, async () => {
   const model = await Bmcnn.load();
   const img = await decodeImage(FACE);

@@ -97,3 +97,16 @@ test('no tensors leak across attack batches', async () => {
   x.dispose();
   clf.dispose();
 });
+
+test('tiny gradients (a confident model) still give full signed steps', async () => {
+  await initEngine({ backend: 'wasm', strict: true });
+  // Logits scaled so the per-pixel loss gradient is ~1e-12: the stock wasm Sign rounded those to 0.
+  const w = tf.randomNormal([12 * 12 * 3, 3], 0, 1e-9, 'float32', 5) as tf.Tensor2D;
+  const logits = (x: tf.Tensor4D) => tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], -1]), w), tf.tensor1d([30, 0, 0])) as tf.Tensor2D);
+  const clf: Classifier = { classes: 3, predict: async (x) => logits(x), lossGradient: async (x, y) => logitsLossGradient(logits, x, y) };
+  const x = tf.fill([1, 12, 12, 3], 100) as tf.Tensor4D;
+  const adv = await new FastGradientMethod({ eps: 2 }).generate(clf, x, [0]);
+  const moved = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.abs(tf.sub(adv, x)), 2), 'float32')));
+  assert.equal((await moved.data())[0], 12 * 12 * 3);
+  tf.dispose([w, x, adv, moved]);
+});

@@ -270,6 +270,14 @@ test('AvgPoolGrad matches cpu', async () => {
   }
 });
 
+test('Sign is exact at every magnitude (the stock wasm kernel zeroed |x| < ~1e-6)', async () => {
+  const data = new Float32Array([1e-30, -1e-30, 1e-9, -1e-9, 1e-7, -3e-6, 0, -0, 2, -5, NaN]);
+  const cpu = await runOn('cpu', 'Sign', { x: { shape: [data.length], data } }, {});
+  const wasm = await runOn('wasm', 'Sign', { x: { shape: [data.length], data } }, {});
+  assert.deepEqual(Array.from(wasm.data), Array.from(cpu.data));
+  assert.deepEqual(Array.from(wasm.data).slice(0, 6), [1, -1, 1, -1, 1, -1]);
+});
+
 test('transformed filters are cached per filter tensor and freed after it is disposed', async () => {
   await tf.setBackend('wasm');
   clearFilterCache();

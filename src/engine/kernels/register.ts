@@ -1,5 +1,5 @@
 /**
- * Registers robustify's own kernels for the wasm backend (fast gradients). Idempotent.
+ * Registers robustify's own kernels for the wasm backend (fast gradients, and a Sign that is exact). Idempotent.
  * Each kernel lives in its own file beside this one, like tfjs-core's one-op-per-file layout.
  * The wasm package is imported here so that its own kernels are registered first and ours replace them.
  * Kernels are looked up per call, so registering after the backend initialised works too.
@@ -12,6 +12,7 @@ import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
 import { maxPoolGradConfig } from './MaxPoolGrad.js';
+import { signConfig } from './Sign.js';
 
 /** The kernels this module installs on 'wasm', in registration order. */
 export const FAST_KERNELS: readonly KernelConfig[] = [
@@ -21,6 +22,7 @@ export const FAST_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   maxPoolGradConfig,
   avgPoolGradConfig,
+  signConfig,
 ];
 
 /** tfjs-backend-wasm's own kernels that were replaced, by name (the benchmarks compare against them). */

@@ -34,8 +34,8 @@ async function badFiles(): Promise<Sample[]> {
   ];
 }
 
-test('loadImages decodes and resizes to size × size (bilinear)', async () => {
-  const { images, samples, skipped } = await loadImages(good.slice(0, 2), { size: 150 });
+test('loadImages decodes and resizes to size × size (bilinear with --chip resize)', async () => {
+  const { images, samples, skipped } = await loadImages(good.slice(0, 2), { size: 150, chip: 'resize' });
   assert.equal(images.length, 2);
   assert.deepEqual(samples, good.slice(0, 2));
   assert.deepEqual(skipped, []);

@@ -8,60 +8,17 @@
  * sibling and renamed into place, so a failure leaves nothing half-written.
  */
 import { Command } from 'commander';
-import { promises as fsp } from 'node:fs';
-import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { decodeImage, encodePng, imageToTensor, tensorToImage, writeF32 } from '../../image/index.js';
-import { writeFileAtomic } from '../../util/fs.js';
 import { hashSeed } from '../../util/random.js';
 import { buildPipeline, parsePipeline, formatPipeline, type Pipeline } from '../../defences/index.js';
 // Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
 import '../../denoise/defence.js';
+import { parseFormat, transformImages } from '../image-files.js';
 import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
-
-const FORMATS = ['png', 'f32'] as const;
-type Format = (typeof FORMATS)[number];
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp']);
 
 interface DefendFlags {
   pipeline: string;
   seed?: string;
   format: string;
-}
-
-function formatOf(file: string): Format {
-  const ext = path.extname(file).slice(1).toLowerCase();
-  if ((FORMATS as readonly string[]).includes(ext)) return ext as Format;
-  throw new UsageError(`OUT ${file}: extension must be .png or .f32`);
-}
-
-/** Image files under `dir`, recursively, sorted; hidden files and folders skipped. */
-async function listImages(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(p);
-    }
-  };
-  await walk(dir);
-  return out.sort();
-}
-
-async function defendFile(pipeline: Pipeline, src: string, dst: string, format: Format, seed: number | undefined): Promise<void> {
-  const img = await decodeImage(src);
-  const x = tf.tidy(() => tf.expandDims(imageToTensor(img), 0) as tf.Tensor4D);
-  try {
-    const y = await pipeline.apply(x, { seed });
-    const out = await tensorToImage(y).finally(() => y.dispose());
-    if (format === 'png') await writeFileAtomic(dst, await encodePng(out));
-    else await writeF32(dst, out);
-  } finally {
-    x.dispose();
-    pipeline.dispose();
-  }
 }
 
 export function registerDefend(program: Command): void {
@@ -84,44 +41,17 @@ export function registerDefend(program: Command): void {
         throw new UsageError(`--pipeline: ${(err as Error).message.replace(/^pipeline: /, '')}`);
       }
       const seed = flags.seed === undefined ? undefined : intOption('--seed', flags.seed, 0, 2 ** 32 - 1);
-      if (!(FORMATS as readonly string[]).includes(flags.format)) throw new UsageError(`--format: expected png or f32, got '${flags.format}'`);
-      const stat = await fsp.stat(input).catch(() => undefined);
-      if (!stat) throw new UsageError(`IN ${input}: no such file or folder`);
-      const imageSeed = (rel: string): number | undefined => (seed === undefined ? undefined : hashSeed(seed, rel));
+      const format = parseFormat(flags.format);
       const quiet = Boolean(globalOptions(cmd).quiet);
-
-      if (!stat.isDirectory()) {
-        const format = formatOf(output);
-        await startEngine(cmd);
-        await defendFile(await buildPipeline(stages), input, output, format, imageSeed(path.basename(input)));
-        return;
-      }
-      const files = await listImages(input);
-      if (files.length === 0) throw new UsageError(`IN ${input}: no images (png, jpg, jpeg, webp) found`);
-      const existing = await fsp.readdir(output).catch(() => undefined);
-      if (existing && existing.length > 0) throw new UsageError(`OUT ${output}: folder exists and is not empty`);
-      const rels = files.map((f) => path.relative(input, f));
-      const outNames = rels.map((rel) => rel.slice(0, rel.length - path.extname(rel).length) + `.${flags.format}`);
-      const clash = outNames.findIndex((n, i) => outNames.indexOf(n) !== i);
-      if (clash >= 0) throw new UsageError(`IN ${input}: '${rels[outNames.indexOf(outNames[clash])]}' and '${rels[clash]}' would both be written as '${outNames[clash]}'`);
-      await startEngine(cmd);
-      const pipeline = await buildPipeline(stages);
-      const tmp = `${output.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
-      await fsp.rm(tmp, { recursive: true, force: true });
-      try {
-        for (const [i, f] of files.entries()) {
-          const rel = rels[i];
-          const dst = path.join(tmp, outNames[i]);
-          await fsp.mkdir(path.dirname(dst), { recursive: true });
-          await defendFile(pipeline, f, dst, flags.format as Format, imageSeed(rel));
-          if (!quiet) process.stderr.write(`defend ${i + 1}/${files.length} ${rel}\n`);
-        }
-        if (existing) await fsp.rmdir(output);
-        await fsp.rename(tmp, output);
-      } catch (err) {
-        await fsp.rm(tmp, { recursive: true, force: true });
-        throw err;
-      }
-      if (!quiet) process.stderr.write(`defend: ${files.length} images through ${formatPipeline(stages)} → ${output}\n`);
+      let pipeline: Pipeline | undefined;
+      const count = await transformImages(input, output, format, {
+        prepare: async () => {
+          await startEngine(cmd);
+          pipeline = await buildPipeline(stages);
+        },
+        // Each image's seed comes from --seed and its relative path, not from the other images.
+        transform: (x, rel) => pipeline!.apply(x, { seed: seed === undefined ? undefined : hashSeed(seed, rel) }),
+      }, quiet ? undefined : (line) => process.stderr.write(`defend ${line}\n`)).finally(() => pipeline?.dispose());
+      if (!quiet) process.stderr.write(`defend: ${count} images through ${formatPipeline(stages)} → ${output}\n`);
     });
 }

@@ -96,7 +96,7 @@ export function registerAttack(program: Command): void {
           const todo = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
           if (todo.length > 0) {
             await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, (k) =>
-              bar.update(attacked + b.samples.length * k, `step ${Math.round(k * params.max_iter)}/${params.max_iter}`),
+              bar.update(Math.floor(attacked + b.samples.length * k), `step ${Math.round(k * params.max_iter)}/${params.max_iter}`),
             );
           }
           attacked += b.samples.length;

@@ -69,3 +69,32 @@ test('classifier saves and loads, predicts the same, and leaks no tensors across
   model.dispose();
   loaded.dispose();
 });
+
+test('the classifier\'s input gradient on wasm equals the cpu backend\'s (≤ 1e-3 relative)', async (t) => {
+  const stats = featureStats(blobs(30, 3).features, POOLED_DIM);
+  const x = new Float32Array(150 * 150 * 3).map((_, i) => (i * 7919) % 256);
+  const gradOn = async (backend: 'wasm' | 'cpu') => {
+    await initEngine({ backend, strict: true });
+    const head = DenseHead.create({ inputDim: POOLED_DIM, hidden: 16, classes: 3, dropout: 0.5 }, stats, 9);
+    const model = new FaceClassifier(await FaceRecognitionNet.load(), head, newMeta(['a', 'b', 'c'], { hidden: 16, dropout: 0.5 }));
+    const xt = tf.tensor4d(x, [1, 150, 150, 3]);
+    const labels = tf.tensor1d([1], 'int32');
+    const g = await model.lossGradient(xt, labels);
+    const data = Float32Array.from(await g.data());
+    tf.dispose([xt, labels, g]);
+    model.dispose();
+    return data;
+  };
+  const wasm = await gradOn('wasm');
+  const cpu = await gradOn('cpu');
+  await initEngine({ backend: 'wasm', strict: true });
+  let maxRef = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < cpu.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(cpu[i]));
+    maxDiff = Math.max(maxDiff, Math.abs(cpu[i] - wasm[i]));
+  }
+  t.diagnostic(`input gradient wasm vs cpu: max |Δ| / max |g| = ${(maxDiff / maxRef).toExponential(2)}`);
+  assert.ok(maxRef > 0);
+  assert.ok(maxDiff / maxRef <= 1e-3, `relative error ${maxDiff / maxRef}`);
+});

@@ -6,23 +6,22 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
-import { clip255, formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { type ApplyContext, clip255, IdentityGradientDefence, mapBatch, type ParamSpecs, resolveSeed } from './preprocessor.js';
 
 export const GAUSS_PARAMS: ParamSpecs = {
   sigma: { default: 1, min: 0, max: 255 },
 };
 
-export class GaussianAugmentation implements Preprocessor {
-  readonly name = 'gauss';
-  readonly params: Readonly<{ sigma: number }>;
-  /** ART passes the gradient through (its estimate_gradient returns grad); so do we. */
-  readonly gradient = 'identity' as const;
+export class GaussianAugmentation extends IdentityGradientDefence<{ sigma: number }> {
+  // ART passes the gradient through (its estimate_gradient returns grad); so do we. The exact derivative
+  // (1 where the noisy value was not clipped) would need this call's noise draw, which
+  // estimateGradient(x, grad) does not receive.
   private readonly seed: number | undefined;
 
   /** `seed` fixes the noise of every call that brings no seed of its own. */
   constructor(opts: { sigma?: number; seed?: number } = {}) {
     const { seed, ...params } = opts;
-    this.params = Object.freeze(resolveParams(this.name, GAUSS_PARAMS, params) as { sigma: number });
+    super('gauss', GAUSS_PARAMS, params);
     this.seed = seed;
   }
 
@@ -33,17 +32,5 @@ export class GaussianAugmentation implements Preprocessor {
       for (let i = 0; i < data.length; i++) data[i] = clip255(data[i] + sigma * normal());
       return data;
     });
-  }
-
-  /**
-   * The identity, as ART. (The exact derivative, 1 where the noisy value was not clipped and 0 where it was,
-   * would need this call's noise draw, which estimate_gradient(x, grad) does not receive.)
-   */
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
-    return identityGradient(this.name, x, grad);
-  }
-
-  toString(): string {
-    return formatToken(this.name, this.params);
   }
 }

@@ -7,6 +7,7 @@ export {
   resolveParams,
   formatToken,
   identityGradient,
+  IdentityGradientDefence,
 } from './preprocessor.js';
 export { JpegCompression, JPEG_PARAMS, jpegRoundTrip } from './jpeg.js';
 export { GaussianAugmentation, GAUSS_PARAMS } from './gaussian.js';

@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { formatToken, identityGradient, mapBatch, resolveParams, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
 
 export const JPEG_PARAMS: ParamSpecs = {
   quality: { default: 50, min: 1, max: 100, integer: true },
@@ -61,25 +61,12 @@ export async function jpegRoundTrip(src: Float32Array, shape: readonly [number, 
   return out;
 }
 
-export class JpegCompression implements Preprocessor {
-  readonly name = 'jpeg';
-  readonly params: Readonly<{ quality: number }>;
-  readonly gradient = 'identity' as const;
-
+export class JpegCompression extends IdentityGradientDefence<{ quality: number }> {
   constructor(opts: { quality?: number } = {}) {
-    this.params = Object.freeze(resolveParams(this.name, JPEG_PARAMS, opts) as { quality: number });
+    super('jpeg', JPEG_PARAMS, opts);
   }
 
   apply(x: tf.Tensor4D): Promise<tf.Tensor4D> {
     return mapBatch(this.name, x, (data, shape) => jpegRoundTrip(data, shape, this.params.quality));
-  }
-
-  /** ART's estimate_gradient for JpegCompression: the identity (BPDA). */
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
-    return identityGradient(this.name, x, grad);
-  }
-
-  toString(): string {
-    return formatToken(this.name, this.params);
   }
 }

@@ -3,7 +3,7 @@
  * separately, border mode 'reflect' (half-sample symmetric: d c b a | a b c d).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { formatToken, identityGradient, mapBatch, resolveParams, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
 
 export const MEDIAN_PARAMS: ParamSpecs = {
   window_size: { default: 3, min: 1, max: 63, integer: true },
@@ -170,26 +170,13 @@ export function medianFilter(src: Float32Array, shape: readonly [number, number,
   return dst;
 }
 
-export class SpatialSmoothing implements Preprocessor {
-  readonly name = 'median';
-  readonly params: Readonly<{ window_size: number }>;
-  readonly gradient = 'identity' as const;
-
+export class SpatialSmoothing extends IdentityGradientDefence<{ window_size: number }> {
   constructor(opts: { window_size?: number } = {}) {
-    this.params = Object.freeze(resolveParams(this.name, MEDIAN_PARAMS, opts) as { window_size: number });
+    super('median', MEDIAN_PARAMS, opts);
   }
 
   apply(x: tf.Tensor4D): Promise<tf.Tensor4D> {
     // A median is one of the window's values, so in-range input stays in range: no clipping pass needed.
     return mapBatch(this.name, x, (data, shape) => medianFilter(data, shape, this.params.window_size));
-  }
-
-  /** ART's estimate_gradient for SpatialSmoothing: the identity. */
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
-    return identityGradient(this.name, x, grad);
-  }
-
-  toString(): string {
-    return formatToken(this.name, this.params);
   }
 }

@@ -47,6 +47,29 @@ function describeRange(spec: ParamSpec): string {
 }
 
 /**
+ * The common body of a defence whose gradient is ART's identity (BPDA): validated, frozen parameters, the
+ * identity `estimateGradient`, and the pipeline token. Subclasses only `apply`.
+ */
+export abstract class IdentityGradientDefence<P extends Record<string, number>> implements Preprocessor {
+  readonly gradient = 'identity' as const;
+  readonly params: Readonly<P>;
+
+  protected constructor(readonly name: string, specs: ParamSpecs, given: Readonly<Record<string, number | undefined>>) {
+    this.params = Object.freeze(resolveParams(name, specs, given) as P);
+  }
+
+  abstract apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D>;
+
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+    return identityGradient(this.name, x, grad);
+  }
+
+  toString(): string {
+    return formatToken(this.name, this.params);
+  }
+}
+
+/**
  * Fill defaults and validate `given` against `specs`; messages name the defence and parameter and give the
  * valid range. Unknown keys are refused with the list of valid ones.
  */

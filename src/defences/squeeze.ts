@@ -2,7 +2,7 @@
  * ART's FeatureSqueezing: reduce each value to `bit_depth` bits of the 0–255 range.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { clip255, formatToken, identityGradient, mapBatch, resolveParams, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { clip255, IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
 
 export const SQUEEZE_PARAMS: ParamSpecs = {
   bit_depth: { default: 8, min: 1, max: 32, integer: true },
@@ -32,25 +32,12 @@ export function squeezeValues(data: Float32Array, bitDepth: number): Float32Arra
   return data;
 }
 
-export class FeatureSqueezing implements Preprocessor {
-  readonly name = 'squeeze';
-  readonly params: Readonly<{ bit_depth: number }>;
-  readonly gradient = 'identity' as const;
-
+export class FeatureSqueezing extends IdentityGradientDefence<{ bit_depth: number }> {
   constructor(opts: { bit_depth?: number } = {}) {
-    this.params = Object.freeze(resolveParams(this.name, SQUEEZE_PARAMS, opts) as { bit_depth: number });
+    super('squeeze', SQUEEZE_PARAMS, opts);
   }
 
   apply(x: tf.Tensor4D): Promise<tf.Tensor4D> {
     return mapBatch(this.name, x, (data) => squeezeValues(data, this.params.bit_depth));
-  }
-
-  /** Straight-through: rounding has zero derivative almost everywhere, so attacks use the identity. */
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
-    return identityGradient(this.name, x, grad);
-  }
-
-  toString(): string {
-    return formatToken(this.name, this.params);
   }
 }

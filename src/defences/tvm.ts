@@ -21,7 +21,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
-import { clip255, formatToken, identityGradient, mapBatch, resolveParams, resolveSeed, type ApplyContext, type ParamSpecs, type Preprocessor } from './preprocessor.js';
+import { type ApplyContext, clip255, IdentityGradientDefence, mapBatch, type ParamSpecs, resolveSeed } from './preprocessor.js';
 
 export const TVM_PARAMS: ParamSpecs = {
   prob: { default: 0.3, min: 0, max: 1 },
@@ -242,16 +242,13 @@ export function drawMask(length: number, prob: number, seed: number): Uint8Array
   return mask;
 }
 
-export class TotalVarMin implements Preprocessor {
-  readonly name = 'tvm';
-  readonly params: Readonly<{ prob: number; norm: number; lamb: number; max_iter: number }>;
-  readonly gradient = 'identity' as const;
+export class TotalVarMin extends IdentityGradientDefence<{ prob: number; norm: number; lamb: number; max_iter: number }> {
   private readonly seed: number | undefined;
 
   /** `seed` fixes the masks of every call that brings no seed of its own. */
   constructor(opts: { prob?: number; norm?: number; lamb?: number; max_iter?: number; seed?: number } = {}) {
     const { seed, ...params } = opts;
-    this.params = Object.freeze(resolveParams(this.name, TVM_PARAMS, params) as TotalVarMin['params']);
+    super('tvm', TVM_PARAMS, params);
     this.seed = seed;
   }
 
@@ -261,14 +258,5 @@ export class TotalVarMin implements Preprocessor {
     return mapBatch(this.name, x, (data, shape) =>
       totalVarMinimise(data, drawMask(data.length, prob, seed), shape, { norm, lamb, iterations: pdhgIterations(max_iter) }),
     );
-  }
-
-  /** ART's estimate_gradient for TotalVarMin: the identity (BPDA). */
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
-    return identityGradient(this.name, x, grad);
-  }
-
-  toString(): string {
-    return formatToken(this.name, this.params);
   }
 }

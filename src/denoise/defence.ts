@@ -11,7 +11,7 @@ import { Bmcnn, SIGMA_LIMITS } from './model.js';
 export const BMCNN_PARAMS: ParamSpecs = {
   sigma: { default: 20, min: SIGMA_LIMITS[0], max: SIGMA_LIMITS[1] },
   /** 1: flip self-ensemble (Bmcnn.ensemble), 0: one pass. */
-  ensemble: { default: 1, min: 0, max: 1, integer: true },
+  ensemble: { default: 0, min: 0, max: 1, integer: true },
 };
 
 export class BmcnnDefence implements Preprocessor {

@@ -14,7 +14,7 @@
  *    interior pixel gets 4), x̂ = p − average.
  * Colour: RGB jointly (matching on the pilot's luma; the nets see all channels).
  *
- * 5. optional flip self-ensemble (default on): the same for the mirror image, averaged.
+ * 5. optional flip self-ensemble (off by default): the same for the mirror image, averaged.
  *
  * Measured with the shipped weights (bench/denoise.ts, faces14): block matching adds nothing over the ablation
  * (within 0.05 dB) — the half-resolution net's receptive field (~34 px) already spans the ±6 px search
@@ -243,9 +243,10 @@ export interface WeightsManifestFile {
 export class Bmcnn {
   /**
    * Flip self-ensemble: denoise the image and its left-right mirror image and average (twice the work).
-   * Averages out part of the small nets' variance: +0.6 dB at σ 20 on faces14 in our measurements.
+   * Averages out part of the small nets' variance: +0.6 dB at σ 20 on faces14 in our measurements. Off by
+   * default so one 150×150 face stays within 100 ms on 2 cores (71 ms; 157 ms with it).
    */
-  ensemble = true;
+  ensemble = false;
 
   private constructor(readonly config: BmcnnConfig, readonly pilot: ConvNet, readonly main: ConvNet) {}
 

@@ -10,7 +10,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilter } from './conv_backprop.js';
+import { conv2dBackpropFilter, filterGeometryOf } from './conv_backprop.js';
 import { asWasm, requireNHWC, type Shape4 } from './wasm_util.js';
 
 function conv2DBackpropFilterKernel(args: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: {}; attrs: Conv2DBackpropFilterAttrs }): TensorInfo {
@@ -19,16 +19,7 @@ function conv2DBackpropFilterKernel(args: { inputs: { x: TensorInfo; dy: TensorI
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs;
   requireNHWC('Conv2DBackpropFilter', dataFormat);
   const info = backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode, false);
-  return conv2dBackpropFilter(backend, x, dy, {
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: 1,
-    dilationWidth: 1,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
-  });
+  return conv2dBackpropFilter(backend, x, dy, filterGeometryOf(info));
 }
 
 export const conv2DBackpropFilterConfig: KernelConfig = {

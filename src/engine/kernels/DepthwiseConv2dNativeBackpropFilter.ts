@@ -10,7 +10,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { depthwiseBackpropFilter } from './conv_backprop.js';
+import { depthwiseBackpropFilter, filterGeometryOf } from './conv_backprop.js';
 import { asWasm, type Shape4 } from './wasm_util.js';
 
 function depthwiseBackpropFilterKernel(args: {
@@ -22,16 +22,7 @@ function depthwiseBackpropFilterKernel(args: {
   const { x, dy } = args.inputs;
   const { strides, dilations, pad, dimRoundingMode, filterShape } = args.attrs;
   const info = backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, dilations, pad, dimRoundingMode, true);
-  return depthwiseBackpropFilter(backend, x, dy, {
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight,
-    dilationWidth: info.dilationWidth,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
-  });
+  return depthwiseBackpropFilter(backend, x, dy, filterGeometryOf(info));
 }
 
 export const depthwiseConv2dNativeBackpropFilterConfig: KernelConfig = {

@@ -11,7 +11,7 @@
  * the forward stride s, stepping by the forward dilation d. The reduction over n·OH·OW lands in XNNPACK's
  * GEMM instead of a JS loop.
  */
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { alloc, filterRef, forwardConv, heapF32, release, transpose, window4d, type FilterRef, type Pads, type Shape4 } from './wasm_util.js';
 
@@ -248,6 +248,20 @@ export interface BackpropFilterGeometry {
   dilationWidth: number;
   padTop: number;
   padLeft: number;
+}
+
+/** The filter-gradient geometry of a forward convolution (regular or depthwise). */
+export function filterGeometryOf(info: backend_util.Conv2DInfo): BackpropFilterGeometry {
+  return {
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
 }
 
 /**

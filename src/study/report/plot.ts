@@ -62,7 +62,7 @@ export interface ScatterPlotOptions {
 /** Okabe–Ito colours (told apart with the common colour-vision deficiencies), without the yellow. */
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'] as const;
 /** Dash patterns cycle at a different length than colours, so neighbouring series differ in both. */
-export const DASHES = ['', '7 4', '2 3', '10 3 2 3', '4 2', '1 5'] as const;
+const DASHES = ['', '7 4', '2 3', '10 3 2 3', '4 2', '1 5'] as const;
 const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'down', 'cross'] as const;
 type Marker = (typeof MARKERS)[number];
 
@@ -149,7 +149,7 @@ function linearAxis(values: number[], range: [number, number] | undefined, from:
       lo -= 1;
       hi += 1;
     }
-    const decimals = Math.max(0, ...tickAt.map((t) => decimalsOf(Number(formatNumber(t, 6)))));
+    const decimals = Math.max(0, ...tickAt.map((t) => decimalsOf(t)));
     ticks = tickAt.map((t) => ({ at: t, label: tickLabel(t, decimals) }));
   } else {
     const nice = range ? niceTicks(range[0], range[1], 6, true) : niceTicks(Math.min(...values), Math.max(...values));
@@ -236,7 +236,8 @@ interface Area {
   bottom: number;
 }
 
-interface Frame {
+/** What a chart type supplies to the common drawing: texts, legend, axes and marks. */
+interface Chart {
   title: string;
   xLabel: string;
   yLabel: string;
@@ -252,7 +253,7 @@ interface Frame {
 }
 
 /** Title, axes, gridlines, ticks, legend and the clipped marks: what every chart here has in common. */
-function drawFrame(f: Frame): string {
+function drawChart(f: Chart): string {
   const legendW = f.legend.length > 0 ? legendWidth(f.legend) : 0;
   const legendH = f.legend.length * LEGEND_ROW + 10;
   const top = 52;
@@ -336,7 +337,7 @@ export function linePlot(o: LinePlotOptions): string {
     dash: DASHES[i % DASHES.length],
     marker: MARKERS[i % MARKERS.length],
   });
-  return drawFrame({
+  return drawChart({
     title: o.title,
     xLabel: o.xLabel,
     yLabel: o.yLabel,
@@ -394,7 +395,7 @@ export function scatterPlot(o: ScatterPlotOptions): string {
   if (marked.length > 0) entries.push({ name: names.highlight, colour: ACCENT, line: false, marker: 'circle', markerRadius: 5.5 });
   if (front.length > 0) entries.push({ name: names.front, colour: FRONT, line: true });
 
-  return drawFrame({
+  return drawChart({
     title: o.title,
     xLabel: o.xLabel,
     yLabel: o.yLabel,

@@ -21,9 +21,9 @@ export const DESCRIPTOR_DIM = 128;
 const MEAN_RGB = [122.782, 117.001, 104.298] as const;
 
 /** A conv with the following "scale" layer (per-channel affine) folded into its filter and bias. */
-type ConvLayer = { filter: tf.Tensor4D; bias: tf.Tensor1D };
+export type ConvLayer = { filter: tf.Tensor4D; bias: tf.Tensor1D };
 
-interface ResidualBlock {
+export interface ResidualBlock {
   conv1: ConvLayer;
   conv2: ConvLayer;
 }
@@ -49,6 +49,15 @@ const BLOCKS: ReadonlyArray<{ name: string; down: boolean }> = [
 export function faceApiModelDir(): string {
   const require = createRequire(import.meta.url);
   return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+}
+
+/** The folded network, layer by layer (HWIO filters), for exporting it to another engine. */
+export interface BackboneLayers {
+  /** Per-channel RGB mean subtracted before the 1/255 scaling. */
+  mean: tf.Tensor1D;
+  /** 'valid' stride-2 conv + ReLU, then a 3×3 stride-2 'valid' max-pool. */
+  stem: ConvLayer;
+  blocks: ReadonlyArray<{ down: boolean; block: ResidualBlock }>;
 }
 
 export interface BackboneOutput {
@@ -106,6 +115,11 @@ export class FaceRecognitionNet {
 
   descriptor(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => tf.matMul(this.pooled(x), this.fc) as tf.Tensor2D);
+  }
+
+  /** The folded layers (still owned by this net: do not dispose). */
+  layers(): BackboneLayers {
+    return { mean: this.mean, stem: this.stem, blocks: this.blocks };
   }
 
   private tensors(): tf.Tensor[] {

@@ -74,6 +74,11 @@ export class DenseHead {
     });
   }
 
+  /** The feature standardisation (still owned by this head: do not dispose). */
+  normalisation(): { mean: tf.Tensor1D; std: tf.Tensor1D } {
+    return { mean: this.featMean, std: this.featStd };
+  }
+
   variables(): tf.Variable[] {
     return [this.w1, this.b1, this.w2, this.b2];
   }

@@ -1,0 +1,33 @@
+/**
+ * ONNX Runtime (onnxruntime-node, CPU execution provider) for graphs written with graph.ts. Loaded on demand
+ * with a dynamic import, so code that merely may use it still runs where the native binding does not (the
+ * browser, a platform without a prebuilt binary).
+ */
+import type * as Ort from 'onnxruntime-node';
+import { resolveThreads } from '../threads.js';
+
+export type OrtModule = typeof Ort;
+export type OrtSession = Ort.InferenceSession;
+
+let loaded: Promise<OrtModule | undefined> | undefined;
+
+/** The onnxruntime-node module, or undefined when it cannot load here (the reason is not an error: callers fall back). */
+export function loadOnnxRuntime(): Promise<OrtModule | undefined> {
+  loaded ??= import('onnxruntime-node').then(
+    (m) => m.default as unknown as OrtModule,
+    () => undefined,
+  );
+  return loaded;
+}
+
+/** A session over a serialised model: all graph optimisations, `threads` intra-op threads (default: the
+ *  engine's thread count, ROBUSTIFY_THREADS or the cores). */
+export async function createSession(ort: OrtModule, model: Uint8Array, threads = resolveThreads()): Promise<OrtSession> {
+  return ort.InferenceSession.create(model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+}

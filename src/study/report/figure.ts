@@ -23,6 +23,8 @@ export interface ImageGridOptions {
   cells: GridCell[];
   /** Integer magnification, nearest-neighbour so that perturbations stay visible pixel by pixel. Default 1. */
   scale?: number;
+  /** Labels left of each row, e.g. `clean` / `adversarial`; at most one per row. */
+  rowLabels?: string[];
 }
 
 export interface PipelineStage {
@@ -46,6 +48,7 @@ const ARROW_GAP = 56;
 const TITLE_SIZE = 18;
 const TITLE_BAND = 38;
 const CAPTION_SIZE = 13;
+const ROW_LABEL_SIZE = 14;
 const LINE_HEIGHT = 18;
 const CAPTION_GAP = 8;
 
@@ -69,6 +72,7 @@ interface Layout {
   gap: number;
   /** Draw an arrow in each gap between neighbours of a row. */
   arrows: boolean;
+  rowLabels: string[];
   what: string;
 }
 
@@ -87,16 +91,22 @@ async function compose(l: Layout): Promise<Buffer> {
   const slotH = imgH + 2 * FRAME_WIDTH + (lines > 0 ? CAPTION_GAP + lines * LINE_HEIGHT : 0);
   const cols = Math.min(l.columns, l.cells.length);
   const rows = Math.ceil(l.cells.length / cols);
+  if (l.rowLabels.length > rows) throw new Error(`${l.what}: ${l.rowLabels.length} row labels for ${rows} rows`);
+  const labelW = l.rowLabels.length > 0 ? Math.ceil(Math.max(...l.rowLabels.map((t) => textWidth(t, ROW_LABEL_SIZE) * 1.1))) + GAP : 0;
   const titleH = l.title ? TITLE_BAND : 0;
-  const contentW = cols * slotW + (cols - 1) * l.gap;
+  const contentW = labelW + cols * slotW + (cols - 1) * l.gap;
   const width = Math.ceil(Math.max(contentW, l.title ? textWidth(l.title, TITLE_SIZE) * 1.1 : 0) + 2 * MARGIN);
   const height = MARGIN + titleH + rows * slotH + (rows - 1) * GAP + MARGIN;
-  const x0 = (width - contentW) / 2;
+  const x0 = (width - contentW) / 2 + labelW;
 
   const svg: string[] = [];
   if (l.title) {
     svg.push(`<text x="${n(width / 2)}" y="${n(MARGIN + TITLE_SIZE)}" font-size="${TITLE_SIZE}" font-weight="bold" text-anchor="middle" fill="#111111">${escapeXml(l.title)}</text>`);
   }
+  l.rowLabels.forEach((text, r) => {
+    const y = MARGIN + titleH + r * (slotH + GAP) + FRAME_WIDTH + imgH / 2 + ROW_LABEL_SIZE * 0.35;
+    svg.push(`<text x="${n(x0 - GAP)}" y="${n(y)}" font-size="${ROW_LABEL_SIZE}" font-weight="bold" text-anchor="end" fill="#111111">${escapeXml(text)}</text>`);
+  });
   const composites: OverlayOptions[] = [];
   for (const [i, cell] of l.cells.entries()) {
     const r = Math.floor(i / cols);
@@ -139,11 +149,11 @@ async function compose(l: Layout): Promise<Buffer> {
 
 /** Images in a grid of `columns`, each with caption lines under it and an optional verdict frame; PNG bytes. */
 export async function imageGrid(o: ImageGridOptions): Promise<Buffer> {
-  return compose({ title: o.title, columns: o.columns, cells: o.cells, scale: o.scale ?? 1, gap: GAP, arrows: false, what: 'imageGrid' });
+  return compose({ title: o.title, columns: o.columns, cells: o.cells, scale: o.scale ?? 1, gap: GAP, arrows: false, rowLabels: o.rowLabels ?? [], what: 'imageGrid' });
 }
 
 /** One row of stage images with arrows between, each labelled under it: a pipeline stage by stage; PNG bytes. */
 export async function pipelineStrip(o: PipelineStripOptions): Promise<Buffer> {
   const cells = o.stages.map((s) => ({ image: s.image, caption: s.label.split('\n') }));
-  return compose({ title: o.title, columns: Math.max(1, cells.length), cells, scale: o.scale ?? 1, gap: ARROW_GAP, arrows: true, what: 'pipelineStrip' });
+  return compose({ title: o.title, columns: Math.max(1, cells.length), cells, scale: o.scale ?? 1, gap: ARROW_GAP, arrows: true, rowLabels: [], what: 'pipelineStrip' });
 }

@@ -66,6 +66,27 @@ test('imageGrid: every image magnified whole, in rows of `columns`, framed and c
   assert.ok((await imageGrid({ columns: 3, cells, scale: 3 })).equals(await imageGrid({ columns: 3, cells, scale: 3 })), 'deterministic');
 });
 
+test('imageGrid: row labels are drawn left of their rows', async () => {
+  const cells = [0, 1, 2, 3].map(() => ({ image: flat(24, 24, BLUE), caption: ['q'] }));
+  const plain = await pixels(await imageGrid({ columns: 2, cells }));
+  const labelled = await pixels(await imageGrid({ columns: 2, cells, rowLabels: ['clean', 'adversarial'] }));
+  const a = box(plain, BLUE);
+  const b = box(labelled, BLUE);
+  assert.ok(b.x0 > a.x0 + 40, `images moved right to make room: ${a.x0} → ${b.x0}`);
+  // Dark label pixels left of the images, at the height of each row.
+  for (const [y0, y1] of [[b.y0, b.y0 + 24], [b.y1 - 24, b.y1]]) {
+    let dark = 0;
+    for (let y = y0; y < y1; y++) {
+      for (let x = 0; x < b.x0; x++) {
+        const p = (y * labelled.width + x) * 3;
+        if (labelled.data[p] < 90 && labelled.data[p + 1] < 90 && labelled.data[p + 2] < 90) dark++;
+      }
+    }
+    assert.ok(dark > 40, `label pixels in rows ${y0}–${y1}: ${dark}`);
+  }
+  await assert.rejects(imageGrid({ columns: 2, cells, rowLabels: ['a', 'b', 'c'] }), /imageGrid: 3 row labels for 2 rows/);
+});
+
 test('imageGrid keeps the pixels of a real face exactly at scale 1', async () => {
   const face = await decodeImage(new URL('../../../../../shared/data/faces14/Hugh_Laurie/000.png', import.meta.url).pathname);
   const png = await imageGrid({ columns: 1, cells: [{ image: face, caption: [] }] });

@@ -3,7 +3,7 @@ import { BasicIterativeMethod } from './bim.js';
 import { FastGradientMethod } from './fgsm.js';
 import { ProjectedGradientDescent, type EvasionAttack, type PgdParams } from './pgd.js';
 
-export { ProjectedGradientDescent, PGD_DEFAULTS, type EvasionAttack, type PgdParams, type Norm, type AttackProgress } from './pgd.js';
+export { ProjectedGradientDescent, PGD_DEFAULTS, type EvasionAttack, type PgdParams, type Norm, type AttackProgress, type AttackHooks } from './pgd.js';
 export { FastGradientMethod } from './fgsm.js';
 export { BasicIterativeMethod } from './bim.js';
 

@@ -35,6 +35,17 @@ export const PGD_DEFAULTS: PgdParams = {
 /** Progress of an attack: steps done out of all steps (batches × restarts × iterations). */
 export type AttackProgress = (done: number, total: number) => void;
 
+/** What a caller can watch while an attack runs. */
+export interface AttackHooks {
+  onProgress?: AttackProgress;
+  /**
+   * After every iteration: the batch's current adversarial examples (not to be disposed or kept — clone) and
+   * where the batch starts in x. PGD from a fixed start is deterministic, so the iterate after k steps is the
+   * result of a k-iteration attack: one run gives a whole accuracy-vs-iterations curve. Refused with restarts.
+   */
+  onIteration?: (iteration: number, adv: tf.Tensor4D, batchStart: number) => void | Promise<void>;
+}
+
 /** An evasion attack (ART's `EvasionAttack.generate`). */
 export interface EvasionAttack {
   readonly name: string;
@@ -43,7 +54,7 @@ export interface EvasionAttack {
    * Adversarial examples for `x` (NHWC 0–255; not disposed). Untargeted attacks move away from `y` (the true
    * labels) or, without it, from the classifier's own predictions; targeted ones move towards `y`.
    */
-  generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], onProgress?: AttackProgress): Promise<tf.Tensor4D>;
+  generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks?: AttackHooks): Promise<tf.Tensor4D>;
 }
 
 const L2_TOL = 1e-7;
@@ -69,10 +80,11 @@ export class ProjectedGradientDescent implements EvasionAttack {
     this.params = Object.freeze(checkParams(name, { ...PGD_DEFAULTS, ...params }));
   }
 
-  async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], onProgress?: AttackProgress): Promise<tf.Tensor4D> {
+  async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks: AttackHooks = {}): Promise<tf.Tensor4D> {
     const p = this.params;
     const n = x.shape[0];
     if (y && y.length !== n) throw new Error(`${this.name}: ${y.length} labels for ${n} images`);
+    if (hooks.onIteration && p.num_random_init > 1) throw new Error(`${this.name}: per-iteration results are not defined with num_random_init > 1`);
     const restarts = Math.max(1, p.num_random_init);
     const total = Math.ceil(n / p.batch_size) * restarts * p.max_iter;
     let done = 0;
@@ -94,7 +106,8 @@ export class ProjectedGradientDescent implements EvasionAttack {
               const next = this.step(adv, grad, x0);
               tf.dispose([adv, grad]);
               adv = next;
-              onProgress?.(++done, total);
+              await hooks.onIteration?.(i + 1, adv, start);
+              hooks.onProgress?.(++done, total);
             }
             best = best ? await this.keepSuccesses(classifier, best, adv, this.params.targeted ? wanted : clean) : adv;
           }

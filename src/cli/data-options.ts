@@ -21,13 +21,17 @@ import { parseLayout, prepareDirectory } from '../data/prepare/index.js';
 import { note, progress } from './progress.js';
 import { intOption, UsageError } from './run.js';
 
-export interface DataFlags {
+/** Where the images come from and how they are read. */
+export interface SourceFlags {
   data: string;
   prepare?: boolean;
   prepareCache?: string;
   layout: string;
   chip: string;
   skipBad?: boolean;
+}
+
+export interface DataFlags extends SourceFlags {
   testEvery: string;
   testOffset: string;
 }
@@ -35,16 +39,19 @@ export interface DataFlags {
 export const SPLITS = ['test', 'train', 'all'] as const;
 export type SplitName = (typeof SPLITS)[number];
 
-export function addDataOptions(cmd: Command, required = true): Command {
+/** `split`: whether the command takes --test-every/--test-offset (the study takes its split from its config). */
+export function addDataOptions(cmd: Command, required = true, split = true): Command {
   const data = new Option('--data <dir>', 'face images: DIR/<identity>/*.png|jpg, or CelebA layout');
   if (required) data.makeOptionMandatory();
-  return cmd
+  cmd
     .addOption(data)
     .addOption(new Option('--layout <layout>', 'dataset layout').choices(['auto', ...DATASET_LAYOUTS]).default('auto'))
     .addOption(new Option('--chip <mode>', 'how faces become 150×150 inputs (auto: 112×112 ArcFace crops are re-mapped to the dlib chip)').choices([...CHIP_MODES]).default('auto'))
     .option('--skip-bad', 'skip images that cannot be decoded (listed on stderr) instead of failing')
     .option('--prepare', 'the data are raw photos: detect, align and crop faces first (cached, resumable)')
-    .option('--prepare-cache <dir>', 'where --prepare keeps its aligned faces (default: ~/.cache/robustify/prepared/<hash of --data>)')
+    .option('--prepare-cache <dir>', 'where --prepare keeps its aligned faces (default: ~/.cache/robustify/prepared/<hash of --data>)');
+  if (!split) return cmd;
+  return cmd
     .option('--test-every <n>', 'split: every n-th image of an identity (sorted by name) is test', '5')
     .option('--test-offset <i>', 'split: …namely those with index % n == i', '4');
 }
@@ -54,7 +61,7 @@ export function splitOptions(f: DataFlags): Required<SplitOptions> {
   return { testEvery, testOffset: intOption('--test-offset', f.testOffset, 0, testEvery - 1) };
 }
 
-export function loadOptions(f: DataFlags): LoadOptions {
+export function loadOptions(f: SourceFlags): LoadOptions {
   return { chip: parseChipMode(f.chip), skipBad: Boolean(f.skipBad) };
 }
 
@@ -62,7 +69,7 @@ export function loadOptions(f: DataFlags): LoadOptions {
  * With --prepare (the engine must be started), detect and align the raw photos of --data into the cache (resuming what an earlier run did)
  * and return the folder of aligned faces; otherwise --data itself.
  */
-async function preparedData(f: DataFlags, quiet: boolean): Promise<{ dir: string; layout: string }> {
+async function preparedData(f: SourceFlags, quiet: boolean): Promise<{ dir: string; layout: string }> {
   if (!f.prepare) return { dir: f.data, layout: f.layout };
   const layout = f.layout === 'auto' ? 'folder' : f.layout;
   const cache = f.prepareCache ?? path.join(os.homedir(), '.cache', 'robustify', 'prepared', createHash('sha256').update(path.resolve(f.data)).digest('hex').slice(0, 16));
@@ -81,7 +88,7 @@ async function preparedData(f: DataFlags, quiet: boolean): Promise<{ dir: string
 }
 
 /** List and select: the top-K identities, or exactly the given ones (a trained model's). */
-export async function openSelection(f: DataFlags, pick: { k: number } | { identities: string[] }, quiet = false): Promise<Selection> {
+export async function openSelection(f: SourceFlags, pick: { k: number } | { identities: string[] }, quiet = false): Promise<Selection> {
   const { dir, layout } = await preparedData(f, quiet);
   const listing = await listDataset(dir, { layout: parseDatasetLayout(layout) });
   return 'k' in pick ? selectTopK(listing, pick.k) : selectIdentities(listing, pick.identities);

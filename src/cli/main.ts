@@ -11,6 +11,7 @@ import { registerDenoise } from './commands/denoise.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerPrepare } from './commands/prepare.js';
+import { registerStudy } from './commands/study.js';
 import { registerTrain } from './commands/train.js';
 import { runCli } from './run.js';
 
@@ -21,6 +22,7 @@ const program = new Command('robustify')
   .showHelpAfterError();
 
 registerDemo(program);
+registerStudy(program);
 registerTrain(program);
 registerEvaluate(program);
 registerAttack(program);

@@ -25,6 +25,17 @@ export function progress(label: string, total: number, quiet = false): Progress 
   };
 }
 
+/** Progress of several labelled tasks: one bar per label, made on its first report, stopped when it is done. */
+export function labelledProgress(quiet = false): (label: string, done: number, total: number) => void {
+  const bars = new Map<string, Progress>();
+  return (label, done, total) => {
+    let bar = bars.get(label);
+    if (!bar) bars.set(label, (bar = progress(label, total, quiet)));
+    bar.update(Math.floor(done));
+    if (done >= total) bar.stop();
+  };
+}
+
 /** A one-line note on stderr (not part of a command's result on stdout). */
 export function note(quiet: boolean | undefined, text: string): void {
   if (!quiet) process.stderr.write(`${text}\n`);

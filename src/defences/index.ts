@@ -19,6 +19,7 @@ export {
   parsePipeline,
   parsePipelineJson,
   formatPipeline,
+  formatPipelineShort,
   buildPipeline,
   registerDefence,
   defenceNames,

@@ -123,6 +123,23 @@ export function formatPipeline(stages: readonly StageSpec[]): string {
   return stages.length ? stages.map((s) => formatToken(s.name, s.params)).join(',') : 'none';
 }
 
+/**
+ * The shortest text that parses back to the same stages: `jpeg:20` when only the main parameter differs from
+ * its default, the bare name when none does, the canonical token otherwise. For labels; 'none' for no stages.
+ */
+export function formatPipelineShort(stages: readonly StageSpec[]): string {
+  if (!stages.length) return 'none';
+  return stages
+    .map((s) => {
+      const entry = getDefence(s.name);
+      const changed = Object.keys(s.params).filter((k) => s.params[k] !== entry.params[k].default);
+      if (changed.length === 0) return s.name;
+      if (changed.length === 1 && changed[0] === entry.main) return `${s.name}:${s.params[entry.main]}`;
+      return formatToken(s.name, s.params);
+    })
+    .join(',');
+}
+
 /** Build the preprocessors of a pipeline (text, JSON text, or parsed stages). */
 export async function buildPipeline(spec: string | readonly StageSpec[]): Promise<Pipeline> {
   const stages = typeof spec === 'string' ? parsePipeline(spec) : spec.map((s) => resolveStage(s.name, s.params));

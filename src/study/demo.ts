@@ -242,7 +242,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     note(`attack: PGD L∞ eps ${s.eps}, eps_step ${s.eps_step}, ${s.max_iter} iterations, dodging (untargeted on the true identity)`);
     const attackParams = { norm: 'inf' as const, eps: s.eps, eps_step: s.eps_step, max_iter: s.max_iter, batch_size: ATTACK_BATCH, seed: s.seed };
     const pgd = createAttack('pgd', attackParams);
-    const adv = keep(await pgd.generate(gallery, probes, truth, (d, t) => hooks.progress?.('attack', d, t)));
+    const adv = keep(await pgd.generate(gallery, probes, truth, { onProgress: (d, t) => hooks.progress?.('attack', d, t) }));
     const advMatches = await matchBatch(gallery, gallery, adv, truth);
     const linf = await perSampleLinf(adv, probes);
     lap('attack');
@@ -284,7 +284,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
       note(`adaptive: PGD through ${best.pipeline} (BPDA: the identity as the gradient of non-differentiable stages)`);
       const pipeline = built.get(best.pipeline)!;
       const defended = new DefendedClassifier(gallery, pipeline, hashSeed(s.seed, 'adaptive-attack'));
-      adaptiveAdv = keep(await pgd.generate(defended, probes, truth, (d, t) => hooks.progress?.('adaptive', d, t)));
+      adaptiveAdv = keep(await pgd.generate(defended, probes, truth, { onProgress: (d, t) => hooks.progress?.('adaptive', d, t) }));
       const through = await defendedMatches(gallery, pipeline, adaptiveAdv, truth, hashSeed(s.seed, 'adaptive', best.pipeline));
       adaptiveThrough = through;
       const bare = await matchBatch(gallery, gallery, adaptiveAdv, truth);

@@ -10,6 +10,7 @@ import {
   buildPipeline,
   defenceNames,
   formatPipeline,
+  formatPipelineShort,
   parsePipeline,
   registerDefence,
   type Preprocessor,
@@ -45,6 +46,19 @@ test('canonical printing round-trips (parse → print → parse)', () => {
     assert.equal(formatPipeline(parsePipeline(printed)), printed);
   }
   assert.equal(formatPipeline(parsePipeline('median:3,tvm:lamb=0.2')), 'median:window_size=3,tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10');
+});
+
+test('short printing: main value or bare name where the rest is default, and it parses back', () => {
+  const cases: [string, string][] = [
+    ['median:3,jpeg:20,gauss:15,tvm,squeeze:5', 'median:3,jpeg:20,gauss:15,tvm,squeeze:5'],
+    ['tvm:prob=0.3,lamb=0.2', 'tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10'],
+    ['jpeg:quality=50', 'jpeg'],
+    ['none', 'none'],
+  ];
+  for (const [text, short] of cases) {
+    assert.equal(formatPipelineShort(parsePipeline(text)), short);
+    assert.deepEqual(parsePipeline(short), parsePipeline(text));
+  }
 });
 
 test('JSON form equals the compact form; Pipeline.toJSON round-trips', async () => {

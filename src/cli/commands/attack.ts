@@ -132,7 +132,7 @@ async function attackBatch(
 ): Promise<void> {
   const x = tf.tidy(() => tf.gather(xAll, rows) as tf.Tensor4D);
   const labels = rows.map((i) => samples[i].label);
-  const adv = await attack.generate(target, x, labels, (d, t) => onFraction(d / t));
+  const adv = await attack.generate(target, x, labels, { onProgress: (d, t) => onFraction(d / t) });
   try {
     const advPred = await predictLabels(target, adv);
     const [linf, l2] = tf.tidy(() => {

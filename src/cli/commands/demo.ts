@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { adaptiveLine, checkOutDir, formatTable, headline, runDemo, tableRows, writeDemo, REPORT_FILE } from '../../study/demo.js';
-import { note, progress, type Progress } from '../progress.js';
+import { labelledProgress, note } from '../progress.js';
 import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
 
 interface DemoFlags {
@@ -33,19 +33,7 @@ export function registerDemo(program: Command): void {
       await checkOutDir(flags.out);
       await startEngine(cmd);
       const t0 = performance.now();
-      const bars = new Map<string, Progress>();
-      const run = await runDemo(
-        { quick: flags.quick, seed, eps, max_iter: maxIter },
-        {
-          note: (text) => note(quiet, text),
-          progress: (label, done, total) => {
-            let bar = bars.get(label);
-            if (!bar) bars.set(label, (bar = progress(label, total, quiet)));
-            bar.update(done);
-            if (done >= total) bar.stop();
-          },
-        },
-      );
+      const run = await runDemo({ quick: flags.quick, seed, eps, max_iter: maxIter }, { note: (text) => note(quiet, text), progress: labelledProgress(quiet) });
       const seconds = (performance.now() - t0) / 1000;
       run.timings.total = Number(seconds.toFixed(1));
       await writeDemo(flags.out, run);

@@ -4,7 +4,7 @@
  */
 export * from './document.js';
 export { renderHtml } from './html.js';
-export { renderMarkdown, assetFiles, reportFiles, plotToPng, type ReportFile } from './markdown.js';
+export { renderMarkdown, renderMarkdownTable, assetFiles, reportFiles, plotToPng, type ReportFile } from './markdown.js';
 export { linePlot, scatterPlot, niceTicks, PALETTE, type Point, type Series, type LinePlotOptions, type ScatterPoint, type ScatterPlotOptions } from './plot.js';
 export { imageGrid, pipelineStrip, type Frame, type GridCell, type ImageGridOptions, type PipelineStage, type PipelineStripOptions } from './figure.js';
 export { checkReportInBrowser, DEFAULT_CHROMIUM, type BrowserCheck, type BrowserCheckOptions } from './browser.js';

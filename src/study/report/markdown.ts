@@ -43,7 +43,8 @@ function fenced(text: string, language = ''): string {
 
 const anchor = (id: string): string => `<a id="${id}"></a>`;
 
-function table(t: TableBlock): string {
+/** One table block as Markdown: anchor, bold caption, pipe table, and its text form folded. */
+export function renderMarkdownTable(t: TableBlock): string {
   const align = columnAlignment(t);
   const cell = (text: string): string => inline(text.replace(/\s*\n\s*/g, ' '), true);
   const row = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
@@ -70,7 +71,7 @@ function block(b: Block): string {
     case 'code':
       return fenced(b.text, b.language);
     case 'table':
-      return table(b);
+      return renderMarkdownTable(b);
     case 'figure':
       return `${anchor(b.id)}![${inline(plainText(b.alt))}](${b.file})\n\n*${inline(b.caption)}*`;
     case 'plot':

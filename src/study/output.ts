@@ -1,0 +1,40 @@
+/**
+ * Writing a study's outputs into REPORT_DIR: results.json (what the seed and data determine, byte-stable),
+ * timings.json, every paper table as text, Markdown and JSON, and the report (see document.ts). Every file is
+ * written atomically.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../util/fs.js';
+import { paperTableBlock, studyDocument } from './document.js';
+import { renderMarkdownTable, reportFiles } from './report/index.js';
+import type { StudyRun } from './run.js';
+import { paperLayout } from './tables.js';
+
+export const STUDY_FILES = {
+  results: 'results.json',
+  timings: 'timings.json',
+  html: 'report.html',
+  markdown: 'report.md',
+  tables: 'tables',
+} as const;
+
+export async function writeStudy(dir: string, run: StudyRun): Promise<void> {
+  const tablesDir = path.join(dir, STUDY_FILES.tables);
+  await fsp.mkdir(tablesDir, { recursive: true });
+  for (const t of run.results.tables) {
+    const base = path.join(tablesDir, t.id);
+    const title = `${t.title} (pipeline: ${t.pipeline}, ${t.samples} images)`;
+    await writeFileAtomic(`${base}.txt`, `${title}\n\n${paperLayout(t.report)}`);
+    await writeFileAtomic(`${base}.md`, renderMarkdownTable(paperTableBlock(t)) + '\n');
+    await writeFileAtomic(`${base}.json`, JSON.stringify(t, null, 2) + '\n');
+  }
+  for (const f of await reportFiles(await studyDocument(run))) {
+    const file = path.join(dir, f.path);
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, f.bytes);
+  }
+  await writeFileAtomic(path.join(dir, STUDY_FILES.timings), JSON.stringify({ seconds: run.timings, cache: run.cache }, null, 2) + '\n');
+  // Last: its presence says the report beside it is complete.
+  await writeFileAtomic(path.join(dir, STUDY_FILES.results), JSON.stringify(run.results, null, 2) + '\n');
+}

@@ -1,0 +1,92 @@
+/**
+ * `robustify study --quick` end to end: the tables, curves, search and report; the same seed gives the same
+ * results.json bytes; a run killed midway resumes from its cache and ends with those same bytes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { CLI, FACES14, robustify, tempDir } from '../cli/helpers.js';
+import type { StudyResults } from '../../src/study/run.js';
+import { checkReportInBrowser } from '../../src/study/report/index.js';
+
+const QUICK = ['study', '--data', FACES14, '--quick'];
+
+/** Start a study and SIGKILL it once its stderr announces `step`. */
+function killAt(out: string, step: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...QUICK, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes(`study: ${step} `)) child.kill('SIGKILL');
+    });
+    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`study ended (${code}) before '${step}': ${err}`))));
+  });
+}
+
+test('quick study: tables 2–10, curves, search, adaptive rows; killed and resumed run gives the same results.json', async () => {
+  const a = await tempDir('study-a');
+  const first = await robustify([...QUICK, '--out', a]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /clean accuracy [\d.]+ on 21 test images; PGD eps 4: [\d.]+ on \d+/);
+  const text = await fsp.readFile(path.join(a, 'results.json'), 'utf8');
+  const r = JSON.parse(text) as StudyResults;
+  assert.deepEqual(r.tables.map((t) => t.id), ['table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'table8', 'table9', 'table10']);
+  assert.equal(r.data.identities.length, 3);
+  assert.equal(r.data.attacked_images + r.data.dropped.length, r.data.test_images);
+  assert.ok(r.attack.max_linf <= 4 + 1e-4, `max |δ| ${r.attack.max_linf}`);
+  assert.ok(r.attack.accuracy <= 0.2, `PGD leaves accuracy ${r.attack.accuracy}`);
+  // The undefended rows: the clean set is the correctly classified one (accuracy 1), the PGD row equals Table 3.
+  const none = r.defences.find((d) => d.pipeline === 'none')!;
+  assert.equal(none.clean_accuracy, 1);
+  assert.equal(none.adversarial_accuracy, r.tables[1].accuracy);
+  for (const c of [r.curves.eps, r.curves.iterations]) {
+    assert.ok(c.series.length >= 2);
+    for (const s of c.series) assert.equal(s.accuracy.length, c.x.length);
+  }
+  assert.equal(r.curves.eps.series[0].accuracy[0], 1, 'eps 0 is the clean set');
+  assert.equal(r.search.evaluated, 3 + 6);
+  assert.ok(r.search.pareto.length >= 1);
+  assert.equal(r.adaptive.rows[0].pipeline, r.search.best);
+  for (const f of ['table2.txt', 'table2.md', 'table2.json', 'table10.txt']) await fsp.access(path.join(a, 'tables', f));
+  assert.match(await fsp.readFile(path.join(a, 'tables', 'table2.txt'), 'utf8'), /Label\tPrecision\tRecall\tf1-Score\n/);
+
+  // The real report in headless Chromium: every table, figure and plot renders, nothing is fetched.
+  const seen = await checkReportInBrowser(path.join(a, 'report.html'), path.join(a, 'screenshot.png'));
+  assert.ok(seen.tables.length >= r.tables.length + 8, `${seen.tables.length} tables`);
+  for (const t of seen.tables) assert.ok(t.rows > 0, `table ${t.id} has rows`);
+  assert.equal(seen.images.length, 8, 'figures 1–8');
+  for (const img of seen.images) assert.ok(img.loaded && img.naturalWidth > 0, `image ${img.alt} renders`);
+  assert.equal(seen.svgs.length, 3, 'two curves and the search plot');
+  for (const svg of seen.svgs) assert.ok(svg.width > 0 && svg.height > 0);
+  assert.equal(seen.tocLinks.resolved, seen.tocLinks.total);
+  assert.deepEqual(seen.externalRequests, []);
+  assert.deepEqual(seen.errors, []);
+
+  const b = await tempDir('study-b');
+  await killAt(b, 'search');
+  await assert.rejects(fsp.access(path.join(b, 'results.json')), 'a killed run leaves no results.json');
+  const resumed = await robustify([...QUICK, '--out', b]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const [, reused] = /\((\d+) cached steps reused/.exec(resumed.stdout) ?? [];
+  assert.ok(Number(reused) > 0, resumed.stdout);
+  assert.equal(await fsp.readFile(path.join(b, 'results.json'), 'utf8'), text, 'same seed, same bytes');
+});
+
+test('study: a bad configuration names the key, exits non-zero, writes nothing', async () => {
+  const dir = await tempDir('study-bad');
+  const config = path.join(dir, 'study.json');
+  await fsp.writeFile(config, JSON.stringify({ attack: { eps_step: 0 } }));
+  const out = path.join(dir, 'report');
+  const r = await robustify([...QUICK, '--out', out, '--config', config]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /attack.eps_step must be a number in/);
+  await assert.rejects(fsp.access(out));
+  const notStudy = await tempDir('study-other');
+  await fsp.writeFile(path.join(notStudy, 'notes.txt'), 'mine');
+  const r2 = await robustify([...QUICK, '--out', notStudy]);
+  assert.equal(r2.code, 1);
+  assert.match(r2.stderr, /--out: .* is not empty and holds no study/);
+});

@@ -46,6 +46,25 @@ test('JPEG matches ART (mean |Δ| ≤ 0.5, max |Δ| ≤ 8)', async (t) => {
   }
 });
 
+test('JPEG of the four faces as one batch (one stacked codec call) matches ART as closely as one at a time', async (t) => {
+  const cases = (await loadCases()).filter((c) => c.op === 'jpeg');
+  for (const quality of [...new Set(cases.map((c) => c.params.quality))]) {
+    const group = cases.filter((c) => c.params.quality === quality);
+    const loaded = await Promise.all(group.map((c) => loadCase(c)));
+    const concat = (parts: Float32Array[]) => {
+      const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+      parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+      return out;
+    };
+    const x = tf.tensor4d(concat(loaded.map((l) => l.input)), [group.length, ...group[0].shape]);
+    const y = await build.jpeg({ quality }).apply(x);
+    const { mean, max } = diffStats((await y.data()) as Float32Array, concat(loaded.map((l) => l.expected)));
+    tf.dispose([x, y]);
+    t.diagnostic(`q${quality}, batch of ${group.length}: mean |Δ| ${mean.toFixed(4)}, max |Δ| ${max}`);
+    assert.ok(mean <= 0.5 && max <= 8, `q${quality}: mean ${mean}, max ${max}`);
+  }
+});
+
 test('median and feature squeezing equal ART exactly', async (t) => {
   const cases = (await loadCases()).filter((c) => c.op === 'median' || c.op === 'squeeze');
   assert.equal(cases.length, 16);

@@ -34,21 +34,19 @@ export class NativeClassifier implements Classifier {
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const input = await this.input(toBackboneSize(x), x);
-    const { logits } = await this.forward.run({ x: input });
+    const { logits } = await this.forward.run({ x: await this.input(x) });
     return tf.tensor2d(logits.data as Float32Array, [x.shape[0], this.classes]);
   }
 
   async lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D> {
     if (labels.shape[0] !== x.shape[0]) throw new Error(`lossGradient: ${labels.shape[0]} labels for ${x.shape[0]} images`);
-    const sized = toBackboneSize(x);
-    const input = await this.input(sized, x);
+    const input = await this.input(x);
     const oneHot = tf.tidy(() => tf.oneHot(tf.cast(labels, 'int32'), this.classes).toFloat());
     const onehot = new this.ort.Tensor('float32', (await oneHot.data()) as Float32Array, oneHot.shape);
     oneHot.dispose();
     const { grad } = await this.gradient.run({ x: input, onehot }, ['grad']);
-    const g = tf.tensor4d(grad.data as Float32Array, sized.shape);
-    if (sized === x) return g;
+    const g = tf.tensor4d(grad.data as Float32Array, input.dims as [number, number, number, number]);
+    if (g.shape.join() === x.shape.join()) return g;
     // Through the bilinear resize in TF.js: its vector-Jacobian product with the native gradient.
     return tf.tidy(() => {
       const vjp = tf.grad((xi: tf.Tensor) => toBackboneSize(xi as tf.Tensor4D))(x, g) as tf.Tensor4D;
@@ -57,16 +55,18 @@ export class NativeClassifier implements Classifier {
     });
   }
 
+  /** Release both ORT sessions. */
   async dispose(): Promise<void> {
     await Promise.all([this.forward.release(), this.gradient.release()]);
   }
 
-  /** An ORT tensor of `sized` (disposing it when it is a resized copy of `x`). */
-  private async input(sized: tf.Tensor4D, x: tf.Tensor4D): Promise<InstanceType<OrtModule['Tensor']>> {
+  /** `x` resized to the backbone's input, as an ORT tensor. */
+  private async input(x: tf.Tensor4D): Promise<InstanceType<OrtModule['Tensor']>> {
+    if (x.rank !== 4 || x.shape[3] !== 3) throw new Error(`classifier input must be an NHWC batch of RGB images [N,H,W,3], got [${x.shape}]`);
+    const sized = toBackboneSize(x);
     const data = (await sized.data()) as Float32Array;
-    const tensor = new this.ort.Tensor('float32', data, sized.shape);
     if (sized !== x) sized.dispose();
-    return tensor;
+    return new this.ort.Tensor('float32', data, sized.shape);
   }
 }
 

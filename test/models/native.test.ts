@@ -123,6 +123,11 @@ test('accelerate: native when onnxruntime-node loads, the TF.js model itself wit
   const model = await randomHeadModel(x);
   const fast = await accelerate(model);
   assert.ok(fast instanceof NativeClassifier);
+  const gray = tf.zeros([1, 150, 150, 1]) as tf.Tensor4D;
+  await assert.rejects(fast.predict(gray), /input must be an NHWC batch of RGB images \[N,H,W,3\], got \[1,150,150,1\]/);
+  const twoLabels = tf.tensor1d([0, 1], 'int32');
+  await assert.rejects(fast.lossGradient(x, twoLabels), /2 labels for 1 images/);
+  tf.dispose([gray, twoLabels]);
   await fast.dispose();
   process.env.ROBUSTIFY_NATIVE = '0';
   try {

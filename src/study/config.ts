@@ -17,6 +17,8 @@ export interface StudyConfig {
   defences: string[];
   /** The paper's pipelines (Tables 6–9) and its best pipeline (Table 10, also on clean data). */
   pipelines: { table6: string; table7: string; table8: string; table9: string; best: string };
+  /** Further pipelines for the defence table (the paper's intermediate combinations). */
+  more_pipelines: string[];
   /** Robustness curves: accuracy vs eps (at max_iter) and vs iterations (at eps), per pipeline. */
   curves: { eps: number[]; iterations: number[]; pipelines: string[] };
   /** Every ordered pipeline of distinct candidates up to max_length, ranked under a clean-accuracy bound. */
@@ -40,6 +42,7 @@ export const PAPER_CONFIG: StudyConfig = {
     table9: 'jpeg:20,gauss:15,bmcnn:20',
     best: 'jpeg:20,gauss:15,bmcnn:20',
   },
+  more_pipelines: ['jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15,tvm'],
   curves: {
     eps: [0, 0.5, 1, 2, 4, 8],
     iterations: [1, 5, 10, 25, 100],
@@ -134,6 +137,7 @@ export function validateConfig(c: StudyConfig): StudyConfig {
   checkInt('attack.batch_size', a.batch_size, 1, 4096);
   checkList('defences', c.defences, (k, v) => checkPipeline(k, v, false), 0);
   for (const [k, v] of Object.entries(c.pipelines)) checkPipeline(`pipelines.${k}`, v, false);
+  checkList('more_pipelines', c.more_pipelines, (k, v) => checkPipeline(k, v, false), 0);
   checkList('curves.eps', c.curves.eps, (k, v) => checkNum(k, v, 0, 255));
   checkList('curves.iterations', c.curves.iterations, (k, v) => checkInt(k, v, 1, a.max_iter));
   if (!c.curves.eps.includes(a.eps)) fail('curves.eps', `a list that includes attack.eps (${a.eps})`, c.curves.eps);
@@ -162,6 +166,7 @@ function canonical(c: StudyConfig): StudyConfig {
     ...c,
     defences: c.defences.map(canon),
     pipelines: Object.fromEntries(Object.entries(c.pipelines).map(([k, v]) => [k, canon(v)])) as StudyConfig['pipelines'],
+    more_pipelines: c.more_pipelines.map(canon),
     curves: { ...c.curves, pipelines: c.curves.pipelines.map(canon) },
     search: { ...c.search, candidates: c.search.candidates.map(canon) },
     adaptive: { ...c.adaptive, pipelines: c.adaptive.pipelines.map(canon) },

@@ -160,8 +160,9 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
 
     const defences = await phase('defences', 'single defences and the paper\'s pipelines', async () => {
       const rows: DefenceRow[] = [];
-      const paper = [config.pipelines.table8, 'jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15,tvm', config.pipelines.table6, config.pipelines.table7, config.pipelines.table9, config.pipelines.best];
-      const entries: [string, DefenceRow['kind']][] = [['none', 'none'], ...config.defences.map((p): [string, DefenceRow['kind']] => [p, 'single']), ...paper.map((p): [string, DefenceRow['kind']] => [canonical(p), 'paper'])];
+      const { table6, table7, table8, table9, best } = config.pipelines;
+      const paper = [table8, ...config.more_pipelines, table6, table7, table9, best];
+      const entries: [string, DefenceRow['kind']][] = [['none', 'none'], ...config.defences.map((p): [string, DefenceRow['kind']] => [p, 'single']), ...paper.map((p): [string, DefenceRow['kind']] => [p, 'paper'])];
       const seen = new Set<string>();
       for (const [p, kind] of entries) {
         if (seen.has(p)) continue;
@@ -337,7 +338,6 @@ async function seq<T, R>(items: readonly T[], f: (x: T) => Promise<R>): Promise<
   return out;
 }
 
-const canonical = (p: string): string => formatPipeline(parsePipeline(p));
 const shortName = (file: string): string => file.split(/[\\/]/).slice(-2).join('/');
 
 function round(x: number, digits: number): number {

@@ -90,3 +90,37 @@ test('study: a bad configuration names the key, exits non-zero, writes nothing',
   assert.equal(r2.code, 1);
   assert.match(r2.stderr, /--out: .* is not empty and holds no study/);
 });
+
+test('study --prepare: raw photos are detected and aligned first (cached), then studied', async () => {
+  const raw = await tempDir('study-raw');
+  for (const who of (await fsp.readdir(FACES14)).sort().slice(0, 2)) {
+    await fsp.mkdir(path.join(raw, who));
+    for (const f of (await fsp.readdir(path.join(FACES14, who))).sort().slice(0, 10)) await fsp.copyFile(path.join(FACES14, who, f), path.join(raw, who, f));
+  }
+  const work = await tempDir('study-prep');
+  const config = path.join(work, 'study.json');
+  await fsp.writeFile(
+    config,
+    JSON.stringify({
+      identities: 2,
+      attack: { max_iter: 2 },
+      defences: ['jpeg:20'],
+      curves: { eps: [0, 4], iterations: [1, 2], pipelines: ['none'] },
+      search: { candidates: ['jpeg:20'], max_length: 1, min_clean_accuracy: 0 },
+      adaptive: { pipelines: [] },
+    }),
+  );
+  const cache = path.join(work, 'prepared');
+  const out = path.join(work, 'report');
+  const r = await robustify(['study', '--data', raw, '--prepare', '--prepare-cache', cache, '--quick', '--config', config, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /prepare: \d+ faces from 20 photos/);
+  const manifest = JSON.parse(await fsp.readFile(path.join(cache, 'manifest.json'), 'utf8')) as { images: { status: string; faces?: unknown[] }[] };
+  assert.equal(manifest.images.length, 20, 'every photo is listed, found or not');
+  const found = manifest.images.reduce((n, i) => n + (i.faces?.length ?? 0), 0);
+  assert.ok(found >= 10, `${found} faces found`);
+  const results = JSON.parse(await fsp.readFile(path.join(out, 'results.json'), 'utf8')) as StudyResults;
+  assert.equal(results.data.identities.length, 2);
+  assert.equal(results.data.train_images + results.data.test_images, found, 'the study reads the aligned faces');
+  await fsp.access(path.join(out, 'report.html'));
+});

@@ -16,9 +16,11 @@ import { engineInfo } from '../engine/backend.js';
 import type { RgbImage } from '../image/index.js';
 import { reportFor } from '../models/evaluate.js';
 import { DefendedClassifier } from '../models/defended.js';
+import { accelerate, NativeClassifier } from '../models/native.js';
 import { buildPipeline } from '../defences/index.js';
 import type { ClassificationReport } from '../metrics/index.js';
 import type { TrainProgress } from '../models/train.js';
+import type { Classifier } from '../models/classifier.js';
 import { StepCache } from './cache.js';
 import type { StudyConfig } from './config.js';
 import { accuracyOf, PipelineEvaluator } from './evaluator.js';
@@ -118,8 +120,12 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
   };
 
   const data = await phase('data', 'hashing the data', () => studyData(selection, config, load));
-  const { model, key: modelKey } = await phase('train', 'training the head on the frozen backbone', () => studyModel(cache, data, config, load, hooks.onTrain));
-  const identities = model.identities;
+  const trained = await phase('train', 'training the head on the frozen backbone', () => studyModel(cache, data, config, load, hooks.onTrain));
+  const identities = trained.model.identities;
+  // Attacks and evaluations run on the fastest engine here; results are keyed by it (engines differ in the last bits).
+  const model = await accelerate(trained.model);
+  const engine = model instanceof NativeClassifier ? 'onnxruntime' : `tfjs-${tf.getBackend()}`;
+  const modelKey = `${trained.key}@${engine}`;
   const evaluator = new PipelineEvaluator(model, modelKey, cache, config.seed);
   try {
     const test = await phase('load', 'loading the test faces', () => testSet(data, load));
@@ -228,7 +234,7 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
       format: 'robustify-study',
       version: 1,
       config,
-      software: software(),
+      software: { ...software(), engine },
       data: {
         identities,
         train_images: data.train.length,
@@ -252,7 +258,8 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
     return { results, figures, timings, cache: { reused: cache.stats.reused.length, computed: cache.stats.computed.length } };
   } finally {
     evaluator.clear();
-    model.dispose();
+    if (model instanceof NativeClassifier) await model.dispose();
+    trained.model.dispose();
   }
 }
 
@@ -261,7 +268,7 @@ async function studyFigures(
   config: StudyConfig,
   cache: StepCache,
   modelKey: string,
-  model: Parameters<typeof correctlyClassified>[0],
+  model: Classifier,
   evaluator: PipelineEvaluator,
   correct: ImageSet,
   pgd: ImageSet,

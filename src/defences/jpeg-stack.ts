@@ -102,6 +102,7 @@ function paddingRows(img: Uint8ClampedArray, rowBytes: number, layout: StackLayo
   const { height, body } = layout;
   const last = height - 1;
   const rows: (number | Uint8ClampedArray)[] = [];
+  if (body === height) return rows;
   if (channels === 1 || height % 2 === 1) {
     // Greyscale, or an odd height: the encoder itself pads with copies of the last row.
     for (let r = height; r < body; r++) rows.push(last);

@@ -124,18 +124,17 @@ export function formatPipeline(stages: readonly StageSpec[]): string {
 }
 
 /**
- * The shortest text that parses back to the same stages: `jpeg:20` when only the main parameter differs from
- * its default, the bare name when none does, the canonical token otherwise. For labels; 'none' for no stages.
+ * A short text that parses back to the same stages: `jpeg:20` (the main parameter's value) when the other
+ * parameters are at their defaults, the canonical token otherwise. For labels; 'none' for no stages.
  */
 export function formatPipelineShort(stages: readonly StageSpec[]): string {
   if (!stages.length) return 'none';
   return stages
     .map((s) => {
       const entry = getDefence(s.name);
-      const changed = Object.keys(s.params).filter((k) => s.params[k] !== entry.params[k].default);
-      if (changed.length === 0) return s.name;
-      if (changed.length === 1 && changed[0] === entry.main) return `${s.name}:${s.params[entry.main]}`;
-      return formatToken(s.name, s.params);
+      const others = Object.keys(s.params).filter((k) => k !== entry.main && s.params[k] !== entry.params[k].default);
+      if (others.length > 0) return formatToken(s.name, s.params);
+      return entry.main ? `${s.name}:${s.params[entry.main]}` : s.name;
     })
     .join(',');
 }

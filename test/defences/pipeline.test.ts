@@ -48,11 +48,11 @@ test('canonical printing round-trips (parse → print → parse)', () => {
   assert.equal(formatPipeline(parsePipeline('median:3,tvm:lamb=0.2')), 'median:window_size=3,tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10');
 });
 
-test('short printing: main value or bare name where the rest is default, and it parses back', () => {
+test('short printing: the main value where the rest is default, and it parses back', () => {
   const cases: [string, string][] = [
-    ['median:3,jpeg:20,gauss:15,tvm,squeeze:5', 'median:3,jpeg:20,gauss:15,tvm,squeeze:5'],
+    ['median:3,jpeg:20,gauss:15,tvm:0.4,squeeze:5', 'median:3,jpeg:20,gauss:15,tvm:0.4,squeeze:5'],
     ['tvm:prob=0.3,lamb=0.2', 'tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10'],
-    ['jpeg:quality=50', 'jpeg'],
+    ['jpeg', 'jpeg:50'],
     ['none', 'none'],
   ];
   for (const [text, short] of cases) {

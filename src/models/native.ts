@@ -76,7 +76,7 @@ export class NativeClassifier implements Classifier {
  * weights).
  */
 export async function accelerate(model: FaceClassifier, opts: NativeOptions = {}): Promise<Classifier> {
-  if (process.env.ROBUSTIFY_NATIVE === '0') return model;
+  if (globalThis.process?.env.ROBUSTIFY_NATIVE === '0') return model;
   const ort = await loadOnnxRuntime();
   if (!ort) return model;
   return NativeClassifier.create(ort, model, opts);

@@ -10,9 +10,10 @@ import { ATTACK_NAMES, createAttack, type Norm } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
 import { buildPipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
-import { FaceClassifier, predictLabels, type Classifier } from '../../models/classifier.js';
+import { predictLabels, type Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { openModel } from '../model.js';
 import { note, progress } from '../progress.js';
 import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
 
@@ -64,9 +65,9 @@ export function registerAttack(program: Command): void {
       const attack = createAttack(flags.attack, params);
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
-      const model = await FaceClassifier.load(flags.model);
+      const { model, classifier, close } = await openModel(flags.model);
       try {
-        const target: Classifier = pipeline ? new DefendedClassifier(model, pipeline, params.seed) : model;
+        const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
         const load = loadOptions(flags);
@@ -113,7 +114,7 @@ export function registerAttack(program: Command): void {
         );
         note(quiet, `attack wall time ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       } finally {
-        model.dispose();
+        await close();
         pipeline?.dispose();
       }
     });

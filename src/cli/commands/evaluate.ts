@@ -13,10 +13,10 @@ import { imagesToBatch } from '../../image/index.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import type { Classifier } from '../../models/classifier.js';
 import { formatReport, type ClassificationReport } from '../../metrics/index.js';
-import { FaceClassifier } from '../../models/classifier.js';
 import { predictAll, reportFor } from '../../models/evaluate.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { openModel } from '../model.js';
 import { progress } from '../progress.js';
 import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
 
@@ -42,9 +42,9 @@ export function registerEvaluate(program: Command): void {
       if (!flags.data === !flags.adversarial) throw new UsageError('evaluate: give exactly one of --data DIR or --adversarial ADV_DIR');
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
-      const model = await FaceClassifier.load(flags.model);
+      const { model, classifier, close } = await openModel(flags.model);
       try {
-        const target: Classifier = pipeline ? new DefendedClassifier(model, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : model;
+        const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : classifier;
         const skipped: Skipped[] = [];
         let source: Record<string, unknown>;
         let batches: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>;
@@ -73,7 +73,7 @@ export function registerEvaluate(program: Command): void {
         if (flags.json) await writeFileAtomic(flags.json, JSON.stringify(json, null, 2) + '\n');
         process.stdout.write(`${formatReport(report)}\n`);
       } finally {
-        model.dispose();
+        await close();
         pipeline?.dispose();
       }
     });

@@ -1,0 +1,30 @@
+/** Loading a saved classifier for a command: the TF.js model, and the fastest engine to run it on here. */
+import type { Classifier } from '../models/classifier.js';
+import { FaceClassifier } from '../models/classifier.js';
+import { accelerate, NativeClassifier } from '../models/native.js';
+
+export interface OpenModel {
+  /** The saved model (identities, metadata; TF.js). */
+  model: FaceClassifier;
+  /** What to predict and attack with: the native engine when it loads (ROBUSTIFY_NATIVE=0: TF.js). */
+  classifier: Classifier;
+  close(): Promise<void>;
+}
+
+export async function openModel(dir: string): Promise<OpenModel> {
+  const model = await FaceClassifier.load(dir);
+  try {
+    const classifier = await accelerate(model);
+    return {
+      model,
+      classifier,
+      close: async () => {
+        if (classifier instanceof NativeClassifier) await classifier.dispose();
+        model.dispose();
+      },
+    };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}

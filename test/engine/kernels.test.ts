@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { clearFilterCache, filterCacheSize } from '../../src/engine/kernels/filter_cache.js';
+import { relError } from '../helpers/numeric.js';
 
 const TOLERANCE = 1e-4;
 
@@ -35,22 +36,13 @@ async function runOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Inputs, at
   return result;
 }
 
-function relError(ref: Float32Array, got: Float32Array): number {
-  let maxRef = 0, maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    maxDiff = Math.max(maxDiff, Math.abs(ref[i] - got[i]));
-  }
-  return maxDiff / Math.max(maxRef, 1e-12);
-}
-
 async function compare(kernel: string, inputs: Inputs, attrs: object, label: string): Promise<void> {
   const ref = await runOn('cpu', kernel, inputs, attrs);
   const before = tf.memory().numTensors;
   const got = await runOn('wasm', kernel, inputs, attrs);
   assert.equal(tf.memory().numTensors, before, `${label}: tensors leaked`);
   assert.deepEqual(got.shape, ref.shape, `${label}: shape`);
-  const err = relError(ref.data, got.data);
+  const err = relError(got.data, ref.data);
   assert.ok(err <= TOLERANCE, `${label}: relative error ${err.toExponential(2)} > ${TOLERANCE}`);
 }
 
@@ -193,7 +185,7 @@ test('dilated depthwise gradients match the zero-expanded filter on cpu', async 
       { strides: 1, dilations: 1, pad, inputShape: [n, h, w, ch] });
     const gotIn = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: { shape: [k, k, ch, m], data: filter } },
       { strides: 1, dilations: d, pad, inputShape: [n, h, w, ch] });
-    assert.ok(relError(refIn.data, gotIn.data) <= TOLERANCE, `${label}: input gradient`);
+    assert.ok(relError(gotIn.data, refIn.data) <= TOLERANCE, `${label}: input gradient`);
 
     const refF = await runOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: 1, dilations: 1, pad, filterShape: [ek, ek, ch, m] });
     const gotF = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: 1, dilations: d, pad, filterShape: [k, k, ch, m] });
@@ -203,7 +195,7 @@ test('dilated depthwise gradients match the zero-expanded filter on cpu', async 
         refTaps.set(refF.data.subarray((i * d * ek + j * d) * ch * m, (i * d * ek + j * d + 1) * ch * m), (i * k + j) * ch * m);
       }
     }
-    assert.ok(relError(refTaps, gotF.data) <= TOLERANCE, `${label}: filter gradient`);
+    assert.ok(relError(gotF.data, refTaps) <= TOLERANCE, `${label}: filter gradient`);
   }
 });
 
@@ -227,7 +219,7 @@ test('tf.grad through fused conv2d (+bias, ReLU) and depthwiseConv2d (wasm vs cp
   const ref = await run('cpu');
   const got = await run('wasm');
   ['x', 'filter', 'bias', 'depthwise filter'].forEach((name, i) => {
-    assert.ok(relError(ref[i], got[i]) <= TOLERANCE, `gradient w.r.t. ${name}: relative error ${relError(ref[i], got[i])}`);
+    assert.ok(relError(got[i], ref[i]) <= TOLERANCE, `gradient w.r.t. ${name}: relative error ${relError(got[i], ref[i])}`);
   });
 });
 

@@ -5,21 +5,11 @@ import { initEngine } from '../../src/engine/backend.js';
 import { OnnxConv, type ConvGradMode } from '../../src/engine/onnx/conv.js';
 import { OnnxGraph } from '../../src/engine/onnx/graph.js';
 import { createSession, loadOnnxRuntime } from '../../src/engine/onnx/runtime.js';
+import { relError } from '../helpers/numeric.js';
 
 const ort = await loadOnnxRuntime();
 const skip = ort ? false : 'onnxruntime-node does not load on this platform';
 
-/** max |a − b| / max |b| */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    ref = Math.max(ref, Math.abs(b[i]));
-  }
-  assert.ok(ref > 0, 'reference is all zeros');
-  return diff / ref;
-}
 
 const GEOMETRIES: ReadonlyArray<{ size: number; k: number; stride: number; pad: 'same' | 'valid' }> = [
   { size: 9, k: 3, stride: 1, pad: 'same' },

@@ -10,23 +10,13 @@ import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, POOLED_DIM } from '../../src/m
 import { FaceClassifier, newMeta, predictLabels, type Classifier } from '../../src/models/classifier.js';
 import { DenseHead, featureStats } from '../../src/models/head.js';
 import { NativeClassifier, accelerate } from '../../src/models/native.js';
+import { relError } from '../helpers/numeric.js';
 
 const FACES14 = path.resolve('../shared/data/faces14');
 const ort = await loadOnnxRuntime();
 const skip = ort ? false : 'onnxruntime-node does not load on this platform';
 const CLASSES = 5;
 
-/** max |a − b| / max |b| */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    ref = Math.max(ref, Math.abs(b[i]));
-  }
-  assert.ok(ref > 0, 'reference is all zeros');
-  return diff / ref;
-}
 
 /** Six faces of faces14 (112×112, two per identity) and their identity indices. */
 async function faces(): Promise<{ x: tf.Tensor4D; labels: number[] }> {

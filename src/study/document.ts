@@ -27,7 +27,7 @@ export async function studyDocument(run: StudyRun): Promise<ReportDocument> {
         kind: 'paragraph',
         text:
           `${r.data.identities.length} identities, ${r.data.train_images} training and ${r.data.test_images} test faces. The head on the frozen backbone classifies ` +
-          `${acc(table2.accuracy)} of the test faces (Table 2); ${r.data.dropped.length} misclassified faces are dropped before attacking, as in the paper. ` +
+          `${acc(table2.accuracy)} of the test faces (Table 2); ${r.data.dropped.length} misclassified face${r.data.dropped.length === 1 ? ' is' : 's are'} dropped before attacking, as in the paper. ` +
           `PGD (L${c.attack.norm === 'inf' ? '∞' : '2'}, eps ${c.attack.eps}, eps_step ${c.attack.eps_step}, ${c.attack.max_iter} iterations) leaves ${acc(r.attack.accuracy)} of the ` +
           `${r.data.attacked_images} attacked faces correctly classified (Table 3; max |δ|∞ ${r.attack.max_linf.toFixed(4)}).`,
       },

@@ -34,7 +34,7 @@ export async function studyDocument(run: StudyRun): Promise<ReportDocument> {
       {
         kind: 'paragraph',
         text:
-          `The search over ${r.search.evaluated} ordered pipelines (up to ${c.search.max_length} stages of ${c.search.candidates.map(code).join(', ')}) ranks ` +
+          `The search over ${r.search.evaluated - 1} ordered pipelines (up to ${c.search.max_length} stages of ${c.search.candidates.map(code).join(', ')}) ranks ` +
           (best
             ? `${code(best.pipeline)} first: ${acc(best.adversarial_accuracy)} on the PGD faces at ${acc(best.clean_accuracy)} on clean ones (bound ${c.search.min_clean_accuracy}).`
             : `no pipeline above the clean-accuracy bound ${c.search.min_clean_accuracy}.`) +
@@ -100,7 +100,7 @@ export async function studyDocument(run: StudyRun): Promise<ReportDocument> {
     id: 'search',
     heading: 'Pipeline search',
     blocks: [
-      { kind: 'paragraph', text: `${r.search.evaluated} ordered pipelines of distinct stages, ranked by PGD accuracy among those keeping clean accuracy ≥ ${c.search.min_clean_accuracy}.` },
+      { kind: 'paragraph', text: `The bare model and ${r.search.evaluated - 1} ordered pipelines of distinct stages, ranked by PGD accuracy among those keeping clean accuracy ≥ ${c.search.min_clean_accuracy}.` },
       searchTable('search-ranking', `The ${r.search.ranking.length} best pipelines`, r.search.ranking),
       searchTable('search-pareto', 'The clean-vs-PGD Pareto front', r.search.pareto),
       {

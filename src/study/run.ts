@@ -179,7 +179,8 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
     });
 
     const search = await phase('search', 'pipeline search', async () => {
-      const all = enumeratePipelines(config.search.candidates, config.search.max_length);
+      // The bare model takes part as the baseline (length 0): the front then starts at it.
+      const all = ['none', ...enumeratePipelines(config.search.candidates, config.search.max_length)];
       const rows: SearchRow[] = [];
       for (const [i, p] of all.entries()) {
         rows.push({ pipeline: p, length: parsePipeline(p).length, clean_accuracy: await evaluator.accuracy(p, correct), adversarial_accuracy: await evaluator.accuracy(p, pgd) });

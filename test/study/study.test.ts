@@ -47,8 +47,9 @@ test('quick study: tables 2–10, curves, search, adaptive rows; killed and resu
     for (const s of c.series) assert.equal(s.accuracy.length, c.x.length);
   }
   assert.equal(r.curves.eps.series[0].accuracy[0], 1, 'eps 0 is the clean set');
-  assert.equal(r.search.evaluated, 3 + 6);
-  assert.ok(r.search.pareto.length >= 1);
+  assert.equal(r.search.evaluated, 1 + 3 + 6, 'the bare model and every ordered pipeline of ≤ 2 of 3 candidates');
+  assert.equal(r.search.all[0].pipeline, 'none');
+  assert.equal(r.search.pareto[0].clean_accuracy, 1, 'the front starts at clean accuracy 1 (the bare model or better)');
   assert.equal(r.adaptive.rows[0].pipeline, r.search.best);
   for (const f of ['table2.txt', 'table2.md', 'table2.json', 'table10.txt']) await fsp.access(path.join(a, 'tables', f));
   assert.match(await fsp.readFile(path.join(a, 'tables', 'table2.txt'), 'utf8'), /Label\tPrecision\tRecall\tf1-Score\n/);

@@ -9,6 +9,7 @@ import { MAX_THREADS, resolveThreads, wasmThreads } from '../../src/engine/threa
 import { WorkerPool } from '../../src/engine/pool/pool.js';
 import { joinSamples, splitSamples, type BatchData } from '../../src/engine/pool/batch.js';
 import { TF_OP } from '../../src/engine/pool/tasks.js';
+import { relError } from '../helpers/numeric.js';
 
 /** Runs `fn` on `backend` and returns its output's values (the output is freed). */
 async function valuesOn(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<Float32Array> {
@@ -19,25 +20,13 @@ async function valuesOn(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<F
   return v;
 }
 
-/** max |a − b| / max |b|: relative to the reference's scale (per-element ratios explode near zero). */
-function relDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  assert.ok(scale > 0, 'reference output is all zeros');
-  return diff / scale;
-}
 
 /** Same result (≤ 1e-5 relative) on the threaded wasm backend and the pure-JS cpu reference. */
 async function assertSameAsCpu(name: string, fn: () => tf.Tensor): Promise<void> {
   const before = tf.memory().numTensors;
   const cpu = await valuesOn('cpu', fn);
   const wasm = await valuesOn('wasm', fn);
-  const rel = relDiff(wasm, cpu);
+  const rel = relError(wasm, cpu);
   assert.ok(rel <= 1e-5, `${name}: threaded wasm differs from cpu by ${rel.toExponential(2)} (relative)`);
   assert.equal(tf.memory().numTensors, before, `${name}: tensors leaked`);
 }
@@ -177,7 +166,7 @@ test('WorkerPool: a conv batch split over 2 single-threaded workers equals the i
     );
     const got = joinSamples(outs);
     assert.deepEqual(got.shape, want.shape);
-    assert.ok(relDiff(got.data, want.dataSync() as Float32Array) <= 1e-5);
+    assert.ok(relError(got.data, want.dataSync() as Float32Array) <= 1e-5);
     tf.dispose([x, f, want]);
     await assert.rejects(pool.run(TF_OP, { op: 'noSuchOp', inputs: [] }), /no tf\.noSuchOp function/);
     // A failed task fails alone: the pool keeps working.

@@ -12,3 +12,6 @@ export { classificationReport, balancedAccuracyScore, formatReport, type Classif
 export { listDataset, selectTopK, splitDataset, loadImages, batches, toChip } from './data/index.js';
 export { prepareImage, prepareDirectory } from './data/prepare/index.js';
 export { decodeImage, encodePng, encodeJpeg, type RgbImage } from './image/index.js';
+export { runStudy, type StudyRun, type StudyResults } from './study/run.js';
+export { loadStudyConfig, PAPER_CONFIG, type StudyConfig } from './study/config.js';
+export { writeStudy } from './study/output.js';

@@ -29,6 +29,10 @@ const CASES: { token: string; art_ms: number | null; make?: () => Preprocessor }
   { token: 'median:3,jpeg:20,gauss:15', art_ms: null },
 ];
 
+const WARM_UP = 2;
+const MIN_RUNS = 3;
+const MIN_SECONDS = 2;
+
 /** The first image of each identity, then the second…, until `n` faces; resized to SIZE×SIZE. */
 async function loadFaces(n: number): Promise<tf.Tensor4D> {
   const ids = (await fsp.readdir(FACES)).sort();
@@ -45,11 +49,13 @@ export async function benchDefences(): Promise<object[]> {
   const records: object[] = [];
   for (const { token, art_ms, make } of CASES) {
     const p = make ? make() : await buildPipeline(token);
-    (await p.apply(x, { seed: 0 })).dispose(); // warm-up: JIT, codec start-up
-    const runs = 3;
+    // Warm-up: JIT, codec and kernel start-up.
+    for (let r = 0; r < WARM_UP; r++) (await p.apply(x, { seed: r })).dispose();
+    // Steady state: at least MIN_RUNS batches and MIN_SECONDS, so fast defences are not timed on a few ms.
+    let runs = 0;
     const t = performance.now();
     const cpu = process.cpuUsage();
-    for (let r = 0; r < runs; r++) (await p.apply(x, { seed: r + 1 })).dispose();
+    while (runs < MIN_RUNS || performance.now() - t < MIN_SECONDS * 1000) (await p.apply(x, { seed: WARM_UP + runs++ })).dispose();
     const msPerImage = (performance.now() - t) / runs / BATCH;
     // CPU time of all the process's threads (sharp's pool included): the fairer figure on a busy machine.
     const { user, system } = process.cpuUsage(cpu);

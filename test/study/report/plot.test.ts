@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { linePlot, niceTicks, PALETTE, scatterPlot, type LinePlotOptions } from '../../../src/study/report/index.js';
+import { SEARCH_AXES } from './sample.js';
 
 const EPS = [0, 1, 2, 4, 8, 16];
 
@@ -85,9 +86,7 @@ test('linePlot and scatterPlot name the bad parameter', () => {
 
 test('scatterPlot: grey candidates, labelled highlights, Pareto staircase, legend', async () => {
   const svg = scatterPlot({
-    title: 'Pipeline search',
-    xLabel: 'clean accuracy',
-    yLabel: 'adversarial accuracy',
+    ...SEARCH_AXES,
     points: [
       { x: 0.99, y: 0.02, label: 'none', highlight: true },
       { x: 0.95, y: 0.6 },

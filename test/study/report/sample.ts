@@ -22,6 +22,9 @@ export function perturbed(img: RgbImage, eps: number): RgbImage {
   return { data, height: img.height, width: img.width };
 }
 
+/** Title and axes of the pipeline-search scatter. */
+export const SEARCH_AXES = { title: 'Pipeline search', xLabel: 'clean accuracy', yLabel: 'adversarial accuracy' };
+
 export const IDENTITIES = ['Drew_Barrymore', 'Gwyneth_Paltrow', 'Halle_Berry', 'Hugh_Laurie'];
 
 /** Table rows in the shape of sklearn's classification report. */
@@ -65,9 +68,7 @@ export async function sampleDocument(): Promise<ReportDocument> {
     })),
   });
   const front = scatterPlot({
-    title: 'Pipeline search',
-    xLabel: 'clean accuracy',
-    yLabel: 'adversarial accuracy',
+    ...SEARCH_AXES,
     points: [
       { x: 0.99, y: 0.02, label: 'none', highlight: true },
       { x: 0.95, y: 0.6 },

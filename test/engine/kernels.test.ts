@@ -223,42 +223,40 @@ test('tf.grad through fused conv2d (+bias, ReLU) and depthwiseConv2d (wasm vs cp
   });
 });
 
-test('MaxPoolGrad matches cpu (ties included; also the fallback for windows without their maximum)', async () => {
+/** The pooling geometries both pool-gradient tests cover: odd and even sizes, window/stride pairs, both paddings. */
+function* poolCases(): Generator<{ h: number; w: number; k: number; stride: number; pad: 'same' | 'valid'; ch: number; oh: number; ow: number }> {
   let i = 0;
   for (const [h, w] of [[9, 9], [8, 10]]) {
     for (const [k, stride] of [[2, 2], [3, 2], [3, 1]]) {
       for (const pad of ['same', 'valid'] as const) {
-        const ch = [1, 3, 8][i++ % 3];
-        const oh = outSize(h, k, stride, pad), ow = outSize(w, k, stride, pad);
-        // Few distinct levels so windows hold tied maxima: the first one (row-major) must get the gradient.
-        const x = { shape: [2, h, w, ch], data: values(2 * h * w * ch, 15).map((v) => Math.round(v * 3)) };
-        const attrs = { filterSize: k, strides: stride, pad };
-        const output = await runOn('cpu', 'MaxPool', { x }, attrs);
-        const dy = { shape: [2, oh, ow, ch], data: values(2 * oh * ow * ch, 16) };
-        const label = `x[2,${h},${w},${ch}] pool ${k} stride ${stride} pad ${pad}`;
-        await compare('MaxPoolGrad', { dy, input: x, output }, attrs, label);
-        // A NaN "maximum" matches no tap: the kernel must then search the window itself.
-        const nan = { shape: output.shape, data: new Float32Array(output.data.length).fill(NaN) };
-        await compare('MaxPoolGrad', { dy, input: x, output: nan }, attrs, `${label} (NaN output)`);
+        yield { h, w, k, stride, pad, ch: [1, 3, 8][i++ % 3], oh: outSize(h, k, stride, pad), ow: outSize(w, k, stride, pad) };
       }
     }
+  }
+}
+
+test('MaxPoolGrad matches cpu (ties included; also the fallback for windows without their maximum)', async () => {
+  for (const { h, w, k, stride, pad, ch, oh, ow } of poolCases()) {
+    // Few distinct levels so windows hold tied maxima: the first one (row-major) must get the gradient.
+    const x = { shape: [2, h, w, ch], data: values(2 * h * w * ch, 15).map((v) => Math.round(v * 3)) };
+    const attrs = { filterSize: k, strides: stride, pad };
+    const output = await runOn('cpu', 'MaxPool', { x }, attrs);
+    const dy = { shape: [2, oh, ow, ch], data: values(2 * oh * ow * ch, 16) };
+    const label = `x[2,${h},${w},${ch}] pool ${k} stride ${stride} pad ${pad}`;
+    await compare('MaxPoolGrad', { dy, input: x, output }, attrs, label);
+    // A NaN "maximum" matches no tap: the kernel must then search the window itself.
+    const nan = { shape: output.shape, data: new Float32Array(output.data.length).fill(NaN) };
+    await compare('MaxPoolGrad', { dy, input: x, output: nan }, attrs, `${label} (NaN output)`);
   }
 });
 
 test('AvgPoolGrad matches cpu', async () => {
-  let i = 0;
-  for (const [h, w] of [[9, 9], [8, 10]]) {
-    for (const [k, stride] of [[2, 2], [3, 2], [3, 1]]) {
-      for (const pad of ['same', 'valid'] as const) {
-        const ch = [1, 3, 8][i++ % 3];
-        const oh = outSize(h, k, stride, pad), ow = outSize(w, k, stride, pad);
-        const inputs = {
-          dy: { shape: [2, oh, ow, ch], data: values(2 * oh * ow * ch, 21) },
-          input: { shape: [2, h, w, ch], data: values(2 * h * w * ch, 22) },
-        };
-        await compare('AvgPoolGrad', inputs, { filterSize: k, strides: stride, pad }, `x[2,${h},${w},${ch}] pool ${k} stride ${stride} pad ${pad}`);
-      }
-    }
+  for (const { h, w, k, stride, pad, ch, oh, ow } of poolCases()) {
+    const inputs = {
+      dy: { shape: [2, oh, ow, ch], data: values(2 * oh * ow * ch, 21) },
+      input: { shape: [2, h, w, ch], data: values(2 * h * w * ch, 22) },
+    };
+    await compare('AvgPoolGrad', inputs, { filterSize: k, strides: stride, pad }, `x[2,${h},${w},${ch}] pool ${k} stride ${stride} pad ${pad}`);
   }
 });
 

@@ -1,7 +1,7 @@
 /** Loading a saved classifier for a command: the TF.js model, and the fastest engine to run it on here. */
 import type { Classifier } from '../models/classifier.js';
 import { FaceClassifier } from '../models/classifier.js';
-import { accelerate, NativeClassifier } from '../models/native.js';
+import { accelerated } from '../models/native.js';
 
 export interface OpenModel {
   /** The saved model (identities, metadata; TF.js). */
@@ -14,12 +14,12 @@ export interface OpenModel {
 export async function openModel(dir: string): Promise<OpenModel> {
   const model = await FaceClassifier.load(dir);
   try {
-    const classifier = await accelerate(model);
+    const { classifier, release } = await accelerated(model);
     return {
       model,
       classifier,
       close: async () => {
-        if (classifier instanceof NativeClassifier) await classifier.dispose();
+        await release();
         model.dispose();
       },
     };

@@ -82,6 +82,25 @@ export async function accelerate(model: FaceClassifier, opts: NativeOptions = {}
   return NativeClassifier.create(ort, model, opts);
 }
 
+/** A classifier on the fastest engine here, that engine's name, and how to release what it holds. */
+export interface Accelerated {
+  classifier: Classifier;
+  /** 'onnxruntime', or 'tfjs-<backend>' when the model itself runs. */
+  engine: string;
+  release(): Promise<void>;
+}
+
+/** `accelerate`, with the engine named and one way to release it (the model stays the caller's). */
+export async function accelerated(model: FaceClassifier, opts: NativeOptions = {}): Promise<Accelerated> {
+  const classifier = await accelerate(model, opts);
+  const native = classifier instanceof NativeClassifier ? classifier : undefined;
+  return {
+    classifier,
+    engine: native ? 'onnxruntime' : `tfjs-${tf.getBackend()}`,
+    release: async () => native?.dispose(),
+  };
+}
+
 /** The folded weights of `model` as plain arrays. */
 export function nativeWeights(model: FaceClassifier): ClassifierWeights {
   const { mean, stem, blocks } = model.backbone.layers();

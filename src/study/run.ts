@@ -16,7 +16,7 @@ import { engineInfo } from '../engine/backend.js';
 import type { RgbImage } from '../image/index.js';
 import { reportFor } from '../models/evaluate.js';
 import { DefendedClassifier } from '../models/defended.js';
-import { accelerate, NativeClassifier } from '../models/native.js';
+import { accelerated } from '../models/native.js';
 import { buildPipeline } from '../defences/index.js';
 import type { ClassificationReport } from '../metrics/index.js';
 import type { TrainProgress } from '../models/train.js';
@@ -26,7 +26,7 @@ import type { StudyConfig } from './config.js';
 import { accuracyOf, PipelineEvaluator } from './evaluator.js';
 import { imageAt, subset, type ImageSet } from './imageset.js';
 import { enumeratePipelines, paretoFront, rank, type SearchRow } from './search.js';
-import { adversarialSets, correctlyClassified, linfDistances, studyData, studyModel, testSet, type StepProgress } from './steps.js';
+import { adversarialSets, linfDistances, studyData, studyModel, testSet, type StepProgress } from './steps.js';
 import { paperTables, type TableSpec } from './tables.js';
 
 export interface StudyHooks {
@@ -123,13 +123,14 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
   const trained = await phase('train', 'training the head on the frozen backbone', () => studyModel(cache, data, config, load, hooks.onTrain));
   const identities = trained.model.identities;
   // Attacks and evaluations run on the fastest engine here; results are keyed by it (engines differ in the last bits).
-  const model = await accelerate(trained.model);
-  const engine = model instanceof NativeClassifier ? 'onnxruntime' : `tfjs-${tf.getBackend()}`;
+  const { classifier: model, engine, release } = await accelerated(trained.model);
   const modelKey = `${trained.key}@${engine}`;
   const evaluator = new PipelineEvaluator(model, modelKey, cache, config.seed);
   try {
     const test = await phase('load', 'loading the test faces', () => testSet(data, load));
-    const { set: correct, predictions: cleanPred } = await correctlyClassified(model, test);
+    // The paper's protocol: only the test faces the bare model classifies correctly are attacked.
+    const cleanPred = await evaluator.predictions('none', test);
+    const correct = subset(test, cleanPred.flatMap((p, i) => (p === test.labels[i] ? [i] : [])), `${test.key}-correct`);
     if (correct.labels.length === 0) throw new Error('study: the model classifies no test image correctly; nothing to attack');
 
     // Oblivious PGD sets: every eps of the curve; at the paper's eps the intermediate iterates too.
@@ -259,7 +260,7 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
     return { results, figures, timings, cache: { reused: cache.stats.reused.length, computed: cache.stats.computed.length } };
   } finally {
     evaluator.clear();
-    if (model instanceof NativeClassifier) await model.dispose();
+    await release();
     trained.model.dispose();
   }
 }

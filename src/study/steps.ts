@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
 import { loadImages, splitDataset, type LoadOptions, type Sample, type Selection } from '../data/index.js';
-import { FaceClassifier, predictLabels, type Classifier } from '../models/classifier.js';
+import { FaceClassifier, type Classifier } from '../models/classifier.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier, type TrainProgress } from '../models/train.js';
 import type { StepCache } from './cache.js';
 import type { StudyConfig } from './config.js';
-import { batchOf, imageSize, packImages, setLength, subset, type ImageSet } from './imageset.js';
+import { batchOf, imageSize, packImages, setLength, type ImageSet } from './imageset.js';
 
 export type StepProgress = (step: string, done: number, total: number) => void;
 
@@ -81,21 +81,6 @@ export async function testSet(data: StudyData, load: LoadOptions): Promise<Image
     labels: samples.map((s) => s.label),
     sources: samples.map((s) => s.file),
   };
-}
-
-/** The paper's protocol: keep only the test images the bare model classifies correctly. */
-export async function correctlyClassified(model: Classifier, set: ImageSet): Promise<{ set: ImageSet; predictions: number[] }> {
-  const predictions: number[] = [];
-  for (let start = 0; start < setLength(set); start += 32) {
-    const x = batchOf(set, start, Math.min(32, setLength(set) - start));
-    try {
-      predictions.push(...(await predictLabels(model, x)));
-    } finally {
-      x.dispose();
-    }
-  }
-  const rows = predictions.map((p, i) => (p === set.labels[i] ? i : -1)).filter((i) => i >= 0);
-  return { set: subset(set, rows, `${set.key}-correct`), predictions };
 }
 
 export interface AttackRequest {

@@ -79,7 +79,6 @@ export class StepCache {
     }
     const value = await compute();
     await this.putFloats(key, value);
-    this.note(key, false);
     return value;
   }
 
@@ -87,8 +86,10 @@ export class StepCache {
     return fsp.access(path.join(this.root, `${key}.f32`)).then(() => true, () => false);
   }
 
+  /** Store a binary result computed outside `floats` (e.g. several iterates of one attack). */
   async putFloats(key: string, value: Float32Array): Promise<void> {
     await fsp.mkdir(this.root, { recursive: true });
     await writeFileAtomic(path.join(this.root, `${key}.f32`), new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    this.note(key, false);
   }
 }

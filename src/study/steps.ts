@@ -110,9 +110,11 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
     const start = b * params.batch_size;
     const count = Math.min(params.batch_size, n - start);
     const keyOf = (it: number) => `${base}-b${b}-it${it}`;
+    const kept = new Map<number, Float32Array>();
     // The last iterate is written last: its presence means the batch is complete.
-    if (!(await cache.hasFloats(keyOf(params.max_iter)))) {
-      const kept = new Map<number, Float32Array>();
+    if (await cache.hasFloats(keyOf(params.max_iter))) {
+      for (const it of iterations) kept.set(it, await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`))));
+    } else {
       const x = batchOf(clean, start, count);
       try {
         const adv = await attack.generate(req.target, x, clean.labels.slice(start, start + count), {
@@ -128,7 +130,7 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
       }
       for (const it of iterations) await cache.putFloats(keyOf(it), kept.get(it)!);
     }
-    for (const it of iterations) out.get(it)!.set(await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`))), start * size);
+    for (const it of iterations) out.get(it)!.set(kept.get(it)!, start * size);
     onProgress?.(req.step, (b + 1) * params.max_iter, batches * params.max_iter);
   }
   return new Map(iterations.map((it) => [it, { ...clean, key: `${base}-it${it}`, data: out.get(it)! }]));

@@ -6,12 +6,14 @@ import { benchDefences } from './defences.js';
 import { benchDemo } from './demo.js';
 import { benchDenoise } from './denoise.js';
 import { benchKernels } from './kernels.js';
+import { benchOnnx } from './onnx.js';
 import { benchPgd } from './pgd.js';
 import { benchPrepare } from './prepare.js';
 import { benchThreads } from './threads.js';
 
 const BENCHES: Record<string, () => Promise<object[]>> = {
   pgd: () => benchPgd(),
+  onnx: benchOnnx,
   kernels: benchKernels,
   threads: () => benchThreads(),
   defences: benchDefences,

@@ -6,6 +6,9 @@
  * Outputs: `logits` [N,K] and, for the gradient graph, `grad` [N,150,150,3]. The batch dimension is dynamic.
  * Inside, the graph works in NCHW (what ORT's CPU convolutions take).
  */
+import { differentiate } from '../engine/onnx/autodiff/differentiate.js';
+import { withCrossEntropy } from '../engine/onnx/autodiff/loss.js';
+import { decodeModel, encodeModel } from '../engine/onnx/autodiff/model.js';
 import { OnnxConv, type ConvGradMode, type ConvWeights } from '../engine/onnx/conv.js';
 import { FLOAT, OnnxGraph } from '../engine/onnx/graph.js';
 import { BACKBONE_INPUT_SIZE } from './backbone.js';
@@ -74,6 +77,21 @@ export function classifierGraph(w: ClassifierWeights, opts: GraphOptions): Uint8
     g.output('grad', grad, [BATCH, S, S, 3]);
   }
   return g.toBytes();
+}
+
+/**
+ * The gradient graph through the generic ONNX differentiator: the forward graph + the summed softmax
+ * cross-entropy −Σ onehot ⊙ log softmax(logits), differentiated w.r.t. `x`. Same inputs and outputs as the
+ * hand-derived one (`x`, `onehot` → `logits`, `grad`).
+ */
+export function classifierGradientGraph(w: ClassifierWeights): Uint8Array {
+  const forward = decodeModel(classifierGraph(w, { gradient: false }), 'built-in classifier');
+  const { model, of } = withCrossEntropy(forward, 'logits', 'onehot', w.head.classes, BATCH);
+  const d = differentiate(model, { wrt: 'x', of, keep: ['logits'] });
+  // The interface every caller of this graph uses: the gradient is `grad`.
+  for (const n of d.graph!.node!) n.output = n.output!.map((o) => (o === 'grad_x' ? 'grad' : o));
+  for (const o of d.graph!.output!) if (o.name === 'grad_x') o.name = 'grad';
+  return encodeModel(d);
 }
 
 class NetworkBuilder {

@@ -9,12 +9,14 @@ import type { ConvGradMode, ConvWeights } from '../engine/onnx/conv.js';
 import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import type { ConvLayer } from './backbone.js';
 import { toBackboneSize, type Classifier, type FaceClassifier } from './classifier.js';
-import { classifierGraph, type ClassifierWeights } from './native-graph.js';
+import { classifierGradientGraph, classifierGraph, type ClassifierWeights } from './native-graph.js';
 
 export interface NativeOptions {
   /** Intra-op threads (default: ROBUSTIFY_THREADS or the cores). */
   threads?: number;
   convGrad?: ConvGradMode;
+  /** How the gradient graph is written: by the generic ONNX differentiator (default) or by hand. */
+  gradientGraph?: 'generic' | 'hand';
 }
 
 export class NativeClassifier implements Classifier {
@@ -29,7 +31,8 @@ export class NativeClassifier implements Classifier {
   static async create(ort: OrtModule, model: FaceClassifier, opts: NativeOptions = {}): Promise<NativeClassifier> {
     const w = nativeWeights(model);
     const forward = await createSession(ort, classifierGraph(w, { gradient: false }), opts.threads);
-    const gradient = await createSession(ort, classifierGraph(w, { gradient: true, convGrad: opts.convGrad }), opts.threads);
+    const graph = opts.gradientGraph === 'hand' ? classifierGraph(w, { gradient: true, convGrad: opts.convGrad }) : classifierGradientGraph(w);
+    const gradient = await createSession(ort, graph, opts.threads);
     return new NativeClassifier(ort, forward, gradient, model.classes);
   }
 

@@ -3,3 +3,4 @@ export { differentiate, type DifferentiateOptions } from './differentiate.js';
 export { checkSupported, readModel } from './check.js';
 export { decodeModel, encodeModel, type ModelProto } from './model.js';
 export { OP_RULES } from './registry.js';
+export { withCrossEntropy } from './loss.js';

@@ -163,7 +163,18 @@ export const layoutRules: Record<string, OpRule> = {
     infer: (n, ins) => {
       const x = ins[0]!;
       const perm = n.attrs.ints('perm') ?? x.shape.map((_, i) => x.shape.length - 1 - i);
-      return [{ type: x.type, shape: perm.map((p) => x.shape[p]) }];
+      const shape = perm.map((p) => x.shape[p]);
+      let value: (number | string)[] | undefined;
+      if (x.value && x.shape.every(numeric)) {
+        // Output element (i_0…) reads input element with i_perm[k] at axis perm[k].
+        const src = Array.from(x.value);
+        const strides = stridesOf(x.shape as number[]);
+        value = gatherIndices(shape as number[], (shape as number[]).map((d) => Array.from({ length: d }, (_, i) => i))).map((flat) => {
+          const idx = unflatten(flat, shape as number[]);
+          return src[idx.reduce((o, v, k) => o + v * strides[perm[k]], 0)];
+        });
+      }
+      return [{ type: x.type, shape, value }];
     },
     grad: (n, [g], e) => {
       if (!g) return [];
@@ -233,13 +244,17 @@ export const layoutRules: Record<string, OpRule> = {
   Slice: {
     infer: (n, ins) => {
       const { shape, parts } = sliceParams(n, ins);
-      const v = vals(ins[0]);
+      const x = ins[0]!;
       let value: (number | string)[] | undefined;
-      if (v && parts.length === 1) {
-        const { start, step, length } = parts[0];
-        value = Array.from({ length }, (_, i) => v[start + i * step]);
+      if (x.value && x.shape.every(numeric) && shape.every(numeric)) {
+        const src = Array.from(x.value);
+        const take = (shape as number[]).map((d, axis) => {
+          const p = parts.find((q) => q.axis === axis);
+          return Array.from({ length: d }, (_, i) => (p ? p.start + i * p.step : i));
+        });
+        value = gatherIndices(x.shape as number[], take).map((i) => src[i]);
       }
-      return [{ type: ins[0]!.type, shape, value }];
+      return [{ type: x.type, shape, value }];
     },
     // Zeros between strided picks (Unsqueeze → Pad → Reshape), reversed for negative steps, then padded
     // back to the input's size.
@@ -346,10 +361,12 @@ export const layoutRules: Record<string, OpRule> = {
   Constant: { infer: (n) => [constantInfo(n)] },
   ConstantOfShape: {
     infer: (n, ins) => {
-      const shape = constInts(n, ins[0], 'the shape');
+      const listed = ins[0]?.value;
+      if (!listed) throw nodeError(n, 'the shape must be computable before running the model');
+      const shape = Array.from(listed);
       const t = new Attrs(n.proto).t('value');
       const fill = t ? tensorValues(t)[0] : 0;
-      const count = shape.reduce((p, d) => p * d, 1);
+      const count = shape.every(numeric) ? (shape as number[]).reduce((p, d) => p * d, 1) : Infinity;
       return [{ type: t?.dataType ?? DT.FLOAT, shape, value: count <= 64 ? Array(count).fill(fill) : undefined }];
     },
   },
@@ -361,6 +378,30 @@ export const layoutRules: Record<string, OpRule> = {
     },
   },
 };
+
+function stridesOf(shape: number[]): number[] {
+  const s = Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+function unflatten(flat: number[] | number, shape: number[]): number[] {
+  let rest = flat as number;
+  const idx = Array<number>(shape.length);
+  for (let i = shape.length - 1; i >= 0; i--) {
+    idx[i] = rest % shape[i];
+    rest = Math.floor(rest / shape[i]);
+  }
+  return idx;
+}
+
+/** Flat indices into a tensor of `shape` of the grid picking `take[axis]` along each axis, in row-major order. */
+function gatherIndices(shape: number[], take: number[][]): number[] {
+  const strides = stridesOf(shape);
+  let out = [0];
+  take.forEach((picks, axis) => (out = out.flatMap((o) => picks.map((p) => o + p * strides[axis]))));
+  return out;
+}
 
 function sumDims(ds: Dim[]): Dim {
   return ds.every(numeric) ? (ds as number[]).reduce((a, b) => a + b, 0) : ds.join('+');

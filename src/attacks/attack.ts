@@ -116,3 +116,11 @@ export async function mapBatches(
     if (parts.length > 1) tf.dispose(parts);
   }
 }
+
+/** The median (NaN for none). */
+export function median(v: readonly number[]): number {
+  if (v.length === 0) return NaN;
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

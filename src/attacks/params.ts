@@ -8,7 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 
 /** Building blocks shared by the attacks' schemas (units: the input's own, 0–255). */
 export const P = {
-  eps: (def = 4) => Type.Number({ default: def, minimum: 0, maximum: 255, description: 'perturbation budget (0–255 units for L∞; L2 norm of δ for L2)' }),
+  eps: (def = 4) => Type.Number({ default: def, minimum: 0, maximum: 1e7, description: 'perturbation budget on 0–255 (the bound on |δ|∞, or on ‖δ‖₂ for L2)' }),
   epsStep: (def: number) => Type.Number({ default: def, exclusiveMinimum: 0, maximum: 255, description: 'step size, same units as eps' }),
   maxIter: (def: number, what = 'iterations per restart') => Type.Integer({ default: def, minimum: 1, maximum: 1_000_000, description: what }),
   norm: () =>

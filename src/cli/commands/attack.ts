@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdversarialSetWriter } from '../../attacks/adversarial-set.js';
+import { median } from '../../attacks/attack.js';
 import type { EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
 import { buildPipeline } from '../../defences/index.js';
@@ -68,6 +69,7 @@ export function registerAttack(program: Command): void {
         const t0 = performance.now();
         let dropped = 0;
         let attacked = 0;
+        const queries: number[] = [];
         const bar = progress('attack', samples.length, quiet);
         for await (const b of readBatches(samples, params.batch_size, load, skipped)) {
           const clean = await predictLabels(target, b.x);
@@ -75,7 +77,7 @@ export function registerAttack(program: Command): void {
           dropped += keep.filter((k) => !k).length;
           const todo = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
           if (todo.length > 0) {
-            await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, (k) =>
+            await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, queries, (k) =>
               bar.update(Math.floor(attacked + b.samples.length * k), `step ${Math.round(k * params.max_iter)}/${params.max_iter}`),
             );
           }
@@ -86,6 +88,8 @@ export function registerAttack(program: Command): void {
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
         const index = await writer.finish(dropped);
         const correct = index.items.filter((i) => i.adv_pred === i.label).length;
+        // Score-based attacks: the model queries of this run (resumed batches are not counted).
+        if (queries.length > 0) process.stdout.write(`${attack.name}: model queries per image median ${median(queries)}, mean ${(queries.reduce((a, b) => a + b, 0) / queries.length).toFixed(1)}, max ${Math.max(...queries)}\n`);
         const maxLinf = Math.max(0, ...index.items.map((i) => i.linf));
         process.stdout.write(
           `${attack.name} on ${index.items.length} images (${dropped} misclassified dropped): adversarial accuracy ` +
@@ -108,11 +112,12 @@ async function attackBatch(
   rows: number[],
   samples: Sample[],
   clean: number[],
+  queries: number[],
   onFraction: (f: number) => void,
 ): Promise<void> {
   const x = tf.tidy(() => tf.gather(xAll, rows) as tf.Tensor4D);
   const labels = rows.map((i) => samples[i].label);
-  const adv = await attack.generate(target, x, labels, { onProgress: (d, t) => onFraction(d / t) });
+  const adv = await attack.generate(target, x, labels, { onProgress: (d, t) => onFraction(d / t), onQueries: (_, q) => queries.push(...q) });
   try {
     const advPred = await predictLabels(target, adv);
     const [linf, l2] = tf.tidy(() => {

@@ -31,7 +31,7 @@ export interface PgdBenchOptions {
   batch?: number;
 }
 
-async function benchModel(): Promise<FaceClassifier> {
+export async function benchModel(): Promise<FaceClassifier> {
   const dir = process.env.ROBUSTIFY_BENCH_MODEL ?? path.join(os.tmpdir(), 'robustify-bench-faces14-model');
   if (!existsSync(path.join(dir, 'model.json'))) {
     const sel = selectTopK(await listDataset(FACES14), 14);

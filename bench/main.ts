@@ -2,6 +2,7 @@
  * `npm run bench [-- --only NAME[,NAME…]]`: speed figures as JSON lines `{"bench": NAME, …}`.
  * Not part of the tests; run it on an otherwise idle machine.
  */
+import { benchAttacks } from './attacks.js';
 import { benchDefences } from './defences.js';
 import { benchDemo } from './demo.js';
 import { benchDenoise } from './denoise.js';
@@ -14,6 +15,7 @@ import { benchThreads } from './threads.js';
 const BENCHES: Record<string, () => Promise<object[]>> = {
   pgd: () => benchPgd(),
   onnx: benchOnnx,
+  attacks: () => benchAttacks(),
   kernels: benchKernels,
   threads: () => benchThreads(),
   defences: benchDefences,

@@ -1,11 +1,14 @@
 /** Fast gradient (sign) method (Goodfellow et al.): one step of size eps, i.e. PGD with max_iter 1. */
-import { ProjectedGradientDescent, type PgdParams } from './pgd.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { resolveAttackParams } from './params.js';
+import { PGD_SPEC, ProjectedGradientDescent } from './pgd.js';
 
-export type FgsmParams = Pick<PgdParams, 'norm' | 'eps' | 'targeted' | 'num_random_init' | 'batch_size' | 'seed'>;
+export const FGSM_SPEC = Type.Pick(PGD_SPEC, ['norm', 'eps', 'targeted', 'num_random_init', 'batch_size', 'seed']);
+export type FgsmParams = Static<typeof FGSM_SPEC>;
 
 export class FastGradientMethod extends ProjectedGradientDescent {
   constructor(params: Partial<FgsmParams> = {}) {
-    const eps = params.eps ?? 4;
-    super({ ...params, eps, eps_step: eps, max_iter: 1 }, 'fgsm');
+    const p = resolveAttackParams('fgsm', FGSM_SPEC, params);
+    super({ ...p, eps_step: p.eps, max_iter: 1 }, 'fgsm');
   }
 }

@@ -1,24 +1,12 @@
-/** Evasion attacks with ART's names and parameters. */
-import { BasicIterativeMethod } from './bim.js';
-import { FastGradientMethod } from './fgsm.js';
-import { ProjectedGradientDescent, type EvasionAttack, type PgdParams } from './pgd.js';
-
-export { ProjectedGradientDescent, PGD_DEFAULTS, type EvasionAttack, type PgdParams, type Norm, type AttackProgress, type AttackHooks } from './pgd.js';
-export { FastGradientMethod } from './fgsm.js';
-export { BasicIterativeMethod } from './bim.js';
-
-export const ATTACK_NAMES = ['pgd', 'fgsm', 'bim'] as const;
-export type AttackName = (typeof ATTACK_NAMES)[number];
-
-export function createAttack(name: string, params: Partial<PgdParams>): EvasionAttack {
-  switch (name) {
-    case 'pgd':
-      return new ProjectedGradientDescent(params);
-    case 'fgsm':
-      return new FastGradientMethod(params);
-    case 'bim':
-      return new BasicIterativeMethod(params);
-    default:
-      throw new Error(`--attack: unknown attack '${name}' (valid: ${ATTACK_NAMES.join(', ')})`);
-  }
-}
+/** Evasion attacks with ART's names and parameters, and the registry that names them. */
+export { type EvasionAttack, type Norm, type AttackProgress, type AttackHooks } from './attack.js';
+export { ProjectedGradientDescent, PGD_DEFAULTS, PGD_SPEC, type PgdParams } from './pgd.js';
+export { FastGradientMethod, FGSM_SPEC } from './fgsm.js';
+export { BasicIterativeMethod, BIM_SPEC } from './bim.js';
+export { AutoProjectedGradientDescent, APGD_SPEC, apgdCheckpoints, ApgdStepSchedule, type ApgdParams } from './apgd.js';
+export { SquareAttack, SQUARE_SPEC, squareP, type SquareParams } from './square.js';
+export { LOSS_TYPES, type LossType } from './loss.js';
+export { resolveAttackParams, parseParamText, parseParamPairs, describeParams, describeSchema } from './params.js';
+export { registerAttack, attackNames, getAttack, createAttack, parseAttackToken, formatAttackToken, type AttackEntry, type AttackRequest } from './registry.js';
+export { runSuite, parseSuite, formatSuite, SUITES, THREATS, type Threat, type SuiteResult, type SuiteOptions, type SuiteStep, type MaskingCheck } from './suite.js';
+export { minimumPerturbation, type MinPerturbationOptions, type MinPerturbationResult } from './min-perturbation.js';

@@ -30,17 +30,29 @@ export interface Classifier {
   readonly classes: number;
   /** Logits for a batch (async: defences in front of the model may be). Caller disposes. */
   predict(x: tf.Tensor4D): Promise<tf.Tensor2D>;
-  /** Gradient of the summed cross-entropy of the logits against `labels` w.r.t. x. Caller disposes. */
-  lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D>;
+  /**
+   * Gradient of the summed cross-entropy of the logits against `labels` w.r.t. x. Caller disposes. `labels`:
+   * class indices, or (as ART's one-hot `y`) a [N, classes] matrix of label weights, each row summing to 1 —
+   * which lets attacks take the gradient of other losses of the logits (see attacks/loss.ts).
+   */
+  lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D>;
 }
 
-/** Summed softmax cross-entropy of logits against integer labels. */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), tf.logSoftmax(logits)))) as tf.Scalar);
+/** Class indices [N], or label weights [N, classes] with rows summing to 1. */
+export type Labels = tf.Tensor1D | tf.Tensor2D;
+
+/** `labels` as [N, classes] weights. */
+export function labelWeights(labels: Labels, classes: number): tf.Tensor2D {
+  return tf.tidy(() => (labels.rank === 1 ? tf.oneHot(tf.cast(labels, 'int32'), classes).toFloat() : tf.cast(labels, 'float32')) as tf.Tensor2D);
+}
+
+/** Summed softmax cross-entropy of logits against labels (indices or row weights). */
+export function crossEntropy(logits: tf.Tensor2D, labels: Labels): tf.Scalar {
+  return tf.tidy(() => tf.neg(tf.sum(tf.mul(labelWeights(labels, logits.shape[1]), tf.logSoftmax(logits)))) as tf.Scalar);
 }
 
 /** The summed cross-entropy gradient of a differentiable logits function at x. */
-export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Tensor4D {
+export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, labels: Labels): tf.Tensor4D {
   return tf.tidy(() => tf.grad((xi: tf.Tensor) => crossEntropy(logits(xi as tf.Tensor4D), labels))(x) as tf.Tensor4D);
 }
 
@@ -68,7 +80,7 @@ export class FaceClassifier implements Classifier {
     return this.logits(x);
   }
 
-  async lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D> {
+  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
     return logitsLossGradient((xi) => this.logits(xi), x, labels);
   }
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Pipeline } from '../defences/index.js';
 import { hashSeed } from '../util/random.js';
-import type { Classifier } from './classifier.js';
+import type { Classifier, Labels } from './classifier.js';
 
 export class DefendedClassifier implements Classifier {
   private calls = 0;
@@ -35,7 +35,7 @@ export class DefendedClassifier implements Classifier {
     }
   }
 
-  async lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D> {
+  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
     const xd = await this.pipeline.apply(x, { seed: this.nextSeed() });
     try {
       const g = await this.model.lossGradient(xd, labels);

@@ -70,7 +70,7 @@ export function classifierGraph(w: ClassifierWeights, opts: GraphOptions): Uint8
 
   if (opts.gradient) {
     const onehot = g.input('onehot', [BATCH, K]);
-    // d(Σ cross-entropy)/d logits = softmax − one-hot, row by row.
+    // d(Σ cross-entropy)/d logits = softmax − label weights, row by row (rows of the weights sum to 1).
     let grad = g.op('Sub', [g.op('Softmax', [logits], { axis: { i: 1 } }), onehot]);
     for (let i = tape.length - 1; i >= 0; i--) grad = tape[i](grad);
     grad = g.op('Transpose', [g.op('Div', [grad, g.floats([255], [])])], { perm: { ints: [0, 2, 3, 1] } });

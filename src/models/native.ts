@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ConvGradMode, ConvWeights } from '../engine/onnx/conv.js';
 import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import type { ConvLayer } from './backbone.js';
-import { toBackboneSize, type Classifier, type FaceClassifier } from './classifier.js';
+import { labelWeights, toBackboneSize, type Classifier, type FaceClassifier, type Labels } from './classifier.js';
 import { classifierGradientGraph, classifierGraph, type ClassifierWeights } from './native-graph.js';
 
 export interface NativeOptions {
@@ -41,10 +41,10 @@ export class NativeClassifier implements Classifier {
     return tf.tensor2d(logits.data as Float32Array, [x.shape[0], this.classes]);
   }
 
-  async lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D> {
+  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
     if (labels.shape[0] !== x.shape[0]) throw new Error(`lossGradient: ${labels.shape[0]} labels for ${x.shape[0]} images`);
     const input = await this.input(x);
-    const oneHot = tf.tidy(() => tf.oneHot(tf.cast(labels, 'int32'), this.classes).toFloat());
+    const oneHot = labelWeights(labels, this.classes);
     const onehot = new this.ort.Tensor('float32', (await oneHot.data()) as Float32Array, oneHot.shape);
     oneHot.dispose();
     const { grad } = await this.gradient.run({ x: input, onehot }, ['grad']);

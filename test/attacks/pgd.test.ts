@@ -4,23 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { BasicIterativeMethod, FastGradientMethod, ProjectedGradientDescent, createAttack } from '../../src/attacks/index.js';
 import { logitsLossGradient, predictLabels, type Classifier } from '../../src/models/classifier.js';
+import { toyClassifier, toyImages } from '../helpers/toy-classifier.js';
 
-/** A small differentiable classifier: fixed random conv → global mean → linear, 3 classes. */
-function toyClassifier(): Classifier & { dispose(): void } {
-  const filter = tf.randomNormal([3, 3, 3, 4], 0, 0.05, 'float32', 1) as tf.Tensor4D;
-  const dense = tf.randomNormal([4, 3], 0, 1, 'float32', 2) as tf.Tensor2D;
-  const logits = (x: tf.Tensor4D) => tf.tidy(() => tf.matMul(tf.mean(tf.relu(tf.conv2d(tf.sub(x, 128) as tf.Tensor4D, filter, 1, 'same')), [1, 2]), dense) as tf.Tensor2D);
-  return {
-    classes: 3,
-    predict: async (x) => logits(x),
-    lossGradient: async (x, labels) => logitsLossGradient(logits, x, labels),
-    dispose: () => tf.dispose([filter, dense]),
-  };
-}
-
-function images(n: number, seed = 3): tf.Tensor4D {
-  return tf.randomUniform([n, 12, 12, 3], 0, 255, 'float32', seed) as tf.Tensor4D;
-}
+const images = toyImages;
 
 async function stats(adv: tf.Tensor4D, x: tf.Tensor4D) {
   const [linf, l2, lo, hi] = tf.tidy(() => {

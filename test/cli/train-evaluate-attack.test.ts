@@ -44,6 +44,28 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
   assert.equal(ea.code, 0, ea.stderr);
   assert.match(ea.stdout, /accuracy/);
 
+  // Any registered attack by name, its parameters as flags or --param; a parameter it lacks is a usage error.
+  const sq = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-square'), '--attack', 'square', '--param', 'nb_queries=5', '--quiet']);
+  assert.equal(sq.code, 0, sq.stderr);
+  assert.match(sq.stdout, /square: model queries per image median \d/);
+  const bad = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--attack', 'fgsm', '--max-iter', '3']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--max-iter: the fgsm attack has no parameter max_iter/);
+  const step0 = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--eps-step', '0']);
+  assert.match(step0.stderr, /--eps-step: pgd: eps_step must be a number > 0/);
+
+  const rjson = path.join(work, 'robustness.json');
+  const rb = await robustify(['robustness', '--model', model, '--data', data, '--defence', 'jpeg:40', '--suite', 'apgd:max_iter=4,square:nb_queries=5', '--limit', '4', '--min-perturbation', '--min-attack', 'pgd:max_iter=2', '--json', rjson, '--quiet']);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.match(rb.stdout, /after apgd:max_iter=4: robust accuracy/);
+  assert.match(rb.stdout, /worst case over the suite/);
+  assert.match(rb.stdout, /minimum perturbation .* median/);
+  const rr = JSON.parse(await fsp.readFile(rjson, 'utf8'));
+  assert.equal(rr.suite.samples, 4);
+  assert.equal(rr.suite.steps.length, 2);
+  assert.ok(rr.suite.checks.some((c: { check: string }) => c.check === 'oblivious number'));
+  assert.equal(rr.min_perturbation.eps.length, 4);
+
   const emb = await robustify(['embed', path.join(data, (await fsp.readdir(data))[0], '000.png'), '--json']);
   assert.equal(emb.code, 0, emb.stderr);
   const rows = JSON.parse(emb.stdout);

@@ -1,12 +1,14 @@
 /**
- * `robustify attack --model MODEL_DIR --data DIR --out ADV_DIR [--attack pgd] [--eps 4] [--eps-step 0.1]
- * [--max-iter 100] [--norm inf] [--only-correct] [--defence P]`: adversarial examples of a dataset split,
- * stored losslessly with previews and an index; an interrupted run resumes where it stopped.
+ * `robustify attack --model MODEL_DIR --data DIR --out ADV_DIR [--attack pgd|apgd|square|…] [--eps 4]
+ * [--<parameter> V]… [--param k=v]… [--only-correct] [--defence P]`: adversarial examples of a dataset split,
+ * stored losslessly with previews and an index; an interrupted run resumes where it stopped. The attack's
+ * flags come from the attack registry (see ../attack-options.ts).
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdversarialSetWriter } from '../../attacks/adversarial-set.js';
-import { ATTACK_NAMES, createAttack, type Norm } from '../../attacks/index.js';
+import { median } from '../../attacks/attack.js';
+import type { EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
 import { buildPipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
@@ -15,54 +17,32 @@ import { DefendedClassifier } from '../../models/defended.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
 import { note, progress } from '../progress.js';
-import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
+import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
+import { globalOptions, startEngine, UsageError } from '../run.js';
 
-interface AttackFlags extends DataFlags {
+interface AttackFlags extends DataFlags, AttackChoice {
   model: string;
   out: string;
   split: string;
-  attack: string;
-  eps: string;
-  epsStep: string;
-  maxIter: string;
-  norm: string;
-  numRandomInit: string;
-  batchSize: string;
-  seed: string;
   onlyCorrect?: boolean;
   defence?: string;
   force?: boolean;
 }
 
 export function registerAttack(program: Command): void {
-  addDataOptions(program.command('attack').description('craft adversarial examples against a trained classifier'))
+  const cmd = addDataOptions(program.command('attack').description('craft adversarial examples against a trained classifier'))
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
     .requiredOption('--out <adv_dir>', 'where to store the adversarial set')
-    .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
-    .addOption(new Option('--attack <name>', 'attack').choices([...ATTACK_NAMES]).default('pgd'))
-    .option('--eps <eps>', 'perturbation budget, 0–255 units', '4')
-    .option('--eps-step <step>', 'step size, 0–255 units', '0.1')
-    .option('--max-iter <n>', 'iterations per restart', '100')
-    .addOption(new Option('--norm <norm>', 'perturbation norm').choices(['inf', '2']).default('inf'))
-    .option('--num-random-init <n>', 'random restarts (0: start from the clean image)', '0')
-    .option('--batch-size <n>', 'images attacked together', '32')
-    .option('--seed <n>', 'seed for random starts and stochastic defences', '0')
+    .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'));
+  addAttackOptions(cmd)
     .option('--only-correct', 'first drop samples the model misclassifies (the paper\'s protocol)')
     .option('--defence <pipeline>', 'attack the defended model (pipeline then model; BPDA through non-differentiable stages)')
     .option('--force', 'replace an existing ADV_DIR of a different run')
     .action(async (flags: AttackFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
-      const norm: Norm = flags.norm === '2' ? 2 : 'inf';
-      const params = {
-        norm,
-        eps: numberOption('--eps', flags.eps, 0, 255),
-        eps_step: numberOption('--eps-step', flags.epsStep, 1e-6, 255),
-        max_iter: intOption('--max-iter', flags.maxIter, 1, 100000),
-        num_random_init: intOption('--num-random-init', flags.numRandomInit, 0, 1000),
-        batch_size: intOption('--batch-size', flags.batchSize, 1, 4096),
-        seed: intOption('--seed', flags.seed, 0, 2 ** 31 - 1),
-      };
-      const attack = createAttack(flags.attack, params);
+      const attack = attackFromFlags(flags);
+      if (attack.params.targeted === true) throw new UsageError('--targeted: `attack` moves away from the true labels; for targeted (impersonation) attacks use `robustify robustness --threat impersonation`');
+      const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
       const { model, classifier, close } = await openModel(flags.model);
@@ -89,6 +69,7 @@ export function registerAttack(program: Command): void {
         const t0 = performance.now();
         let dropped = 0;
         let attacked = 0;
+        const queries: number[] = [];
         const bar = progress('attack', samples.length, quiet);
         for await (const b of readBatches(samples, params.batch_size, load, skipped)) {
           const clean = await predictLabels(target, b.x);
@@ -96,7 +77,7 @@ export function registerAttack(program: Command): void {
           dropped += keep.filter((k) => !k).length;
           const todo = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
           if (todo.length > 0) {
-            await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, (k) =>
+            await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, queries, (k) =>
               bar.update(Math.floor(attacked + b.samples.length * k), `step ${Math.round(k * params.max_iter)}/${params.max_iter}`),
             );
           }
@@ -107,6 +88,8 @@ export function registerAttack(program: Command): void {
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
         const index = await writer.finish(dropped);
         const correct = index.items.filter((i) => i.adv_pred === i.label).length;
+        // Score-based attacks: the model queries of this run (resumed batches are not counted).
+        if (queries.length > 0) process.stdout.write(`${attack.name}: model queries per image median ${median(queries)}, mean ${(queries.reduce((a, b) => a + b, 0) / queries.length).toFixed(1)}, max ${Math.max(...queries)}\n`);
         const maxLinf = Math.max(0, ...index.items.map((i) => i.linf));
         process.stdout.write(
           `${attack.name} on ${index.items.length} images (${dropped} misclassified dropped): adversarial accuracy ` +
@@ -123,17 +106,18 @@ export function registerAttack(program: Command): void {
 /** Attack the selected rows of a batch and store them. */
 async function attackBatch(
   target: Classifier,
-  attack: ReturnType<typeof createAttack>,
+  attack: EvasionAttack,
   writer: AdversarialSetWriter,
   xAll: tf.Tensor4D,
   rows: number[],
   samples: Sample[],
   clean: number[],
+  queries: number[],
   onFraction: (f: number) => void,
 ): Promise<void> {
   const x = tf.tidy(() => tf.gather(xAll, rows) as tf.Tensor4D);
   const labels = rows.map((i) => samples[i].label);
-  const adv = await attack.generate(target, x, labels, { onProgress: (d, t) => onFraction(d / t) });
+  const adv = await attack.generate(target, x, labels, { onProgress: (d, t) => onFraction(d / t), onQueries: (_, q) => queries.push(...q) });
   try {
     const advPred = await predictLabels(target, adv);
     const [linf, l2] = tf.tidy(() => {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FaceRecognitionNet } from '../../models/backbone.js';
-import { logitsLossGradient, type Classifier } from '../../models/classifier.js';
+import { logitsLossGradient, type Classifier, type Labels } from '../../models/classifier.js';
 
 /**
  * Default softmax temperature. Squared distances between different people's descriptors are ~0.3–1.5 and
@@ -46,7 +46,7 @@ export class GalleryClassifier implements Classifier {
     return this.logits(x);
   }
 
-  async lossGradient(x: tf.Tensor4D, labels: tf.Tensor1D): Promise<tf.Tensor4D> {
+  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
     return logitsLossGradient((xi) => this.logits(xi), x, labels);
   }
 

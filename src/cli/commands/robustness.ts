@@ -1,0 +1,121 @@
+/**
+ * `robustify robustness --model M --data D [--defence P] [--suite standard|quick|LIST] [--threat
+ * dodging|impersonation] [--eps 4] [--min-perturbation] [--json FILE]`: robust accuracy over an attack suite
+ * (AutoAttack's scheme: each attack only on the faces still robust; the per-sample worst case), masking
+ * checks, and optionally RobFR's minimum perturbation. Against a defence, gradients pass through
+ * non-differentiable stages as the identity (BPDA) and the oblivious number (the attack crafted on the bare
+ * model) is reported beside the suite's.
+ */
+import { Command, Option } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
+import { formatSuite, minimumPerturbation, parseAttackToken, parseSuite, runSuite, THREATS, type MinPerturbationResult, type SuiteResult, type Threat } from '../../attacks/index.js';
+import { loadImages } from '../../data/index.js';
+import { buildPipeline } from '../../defences/index.js';
+import '../../denoise/defence.js';
+import { imagesToBatch } from '../../image/index.js';
+import type { Classifier } from '../../models/classifier.js';
+import { DefendedClassifier } from '../../models/defended.js';
+import { writeFileAtomic } from '../../util/fs.js';
+import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { openModel } from '../model.js';
+import { labelledProgress, note } from '../progress.js';
+import { globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
+
+interface RobustnessFlags extends DataFlags {
+  model: string;
+  split: string;
+  defence?: string;
+  suite: string;
+  threat: string;
+  eps: string;
+  norm: string;
+  batchSize: string;
+  seed: string;
+  limit?: string;
+  checks: boolean;
+  minPerturbation?: boolean;
+  minAttack: string;
+  epsMax: string;
+  json?: string;
+}
+
+export function registerRobustness(program: Command): void {
+  addDataOptions(program.command('robustness').description('robust accuracy over an attack suite, masking checks, minimum perturbation'))
+    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
+    .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
+    .option('--defence <pipeline>', 'evaluate the defended model (BPDA through non-differentiable stages)')
+    .option('--suite <suite>', "standard (APGD-CE, APGD-DLR, Square), quick, none, or attack tokens such as 'apgd:max_iter=50,square:nb_queries=1000'", 'standard')
+    .addOption(new Option('--threat <threat>', 'dodging (untargeted) or impersonation (targeted at the nearest other identity)').choices([...THREATS]).default('dodging'))
+    .option('--eps <eps>', 'perturbation budget of every attack, 0–255 units', '4')
+    .addOption(new Option('--norm <norm>', 'perturbation norm of every attack').choices(['inf', '2']).default('inf'))
+    .option('--batch-size <n>', 'images attacked together', '32')
+    .option('--seed <n>', 'seed of the attacks and of stochastic defences', '0')
+    .option('--limit <n>', 'only the first n faces of the split')
+    .option('--no-checks', 'skip the masking checks')
+    .option('--min-perturbation', "also RobFR's minimum perturbation: per face the smallest eps at which --min-attack fools the model")
+    .option('--min-attack <token>', 'the fixed attack of the minimum-perturbation search', 'pgd:max_iter=10')
+    .option('--eps-max <eps>', 'upper end of the minimum-perturbation search', '16')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (flags: RobustnessFlags, cmd: Command) => {
+      const { quiet } = globalOptions(cmd);
+      const eps = numberOption('--eps', flags.eps, 0, 255);
+      const batch = intOption('--batch-size', flags.batchSize, 1, 4096);
+      const seed = intOption('--seed', flags.seed, 0, 2 ** 31 - 1);
+      const limit = flags.limit === undefined ? Infinity : intOption('--limit', flags.limit, 1);
+      const epsMax = numberOption('--eps-max', flags.epsMax, 1e-3, 255);
+      const threat = flags.threat as Threat;
+      const usage = <T>(flag: string, f: () => T): T => {
+        try {
+          return f();
+        } catch (err) {
+          throw new UsageError(`${flag}: ${(err as Error).message}`);
+        }
+      };
+      const suite = flags.suite === 'none' ? [] : usage('--suite', () => parseSuite(flags.suite));
+      const minAttack = flags.minPerturbation ? usage('--min-attack', () => parseAttackToken(flags.minAttack)) : undefined;
+      const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
+      await startEngine(cmd);
+      const { model, classifier, close } = await openModel(flags.model);
+      let x: tf.Tensor4D | undefined;
+      try {
+        const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : classifier;
+        const selection = await openSelection(flags, { identities: model.identities }, quiet);
+        const samples = pickSplit(selection.samples, flags.split, splitOptions(flags)).slice(0, limit);
+        const { images, samples: loaded } = await loadImages(samples, loadOptions(flags));
+        if (images.length === 0) throw new UsageError(`--data: no faces of the model's identities in '${flags.data}'`);
+        x = imagesToBatch(images);
+        const labels = loaded.map((s) => s.label);
+        const onProgress = labelledProgress(quiet);
+        const title = pipeline ? `defence ${pipeline.toString()}` : 'bare model';
+        let result: SuiteResult | undefined;
+        let min: MinPerturbationResult | undefined;
+        if (suite.length > 0) {
+          result = await runSuite(target, x, labels, suite, {
+            threat,
+            eps,
+            norm: flags.norm === '2' ? 2 : 'inf',
+            batch_size: batch,
+            seed,
+            bare: pipeline ? classifier : undefined,
+            checks: flags.checks,
+            onProgress,
+          });
+          process.stdout.write(formatSuite(result, title) + '\n');
+        }
+        if (minAttack) {
+          min = await minimumPerturbation(target, x, labels, { attack: minAttack, eps_max: epsMax, onProgress: (d, t) => onProgress('min-perturbation', d, t) });
+          const curve = min.curve.map((c) => `${c.eps}: ${c.success_rate.toFixed(3)}`).join(', ');
+          process.stdout.write(`${title}: minimum perturbation (${flags.minAttack}, L∞) median ${min.median.toFixed(3)} on 0–255; success rate vs eps ${curve}\n`);
+        }
+        if (flags.json) {
+          const json = { model: flags.model, data: flags.data, split: flags.split, defence: pipeline ? pipeline.toString() : null, suite: result ?? null, min_perturbation: min ?? null };
+          await writeFileAtomic(flags.json, JSON.stringify(json, (_, v) => (v === Infinity ? 'Infinity' : v), 1) + '\n');
+        }
+        note(quiet, `faces: ${labels.length} of the ${flags.split} split`);
+      } finally {
+        x?.dispose();
+        await close();
+        pipeline?.dispose();
+      }
+    });
+}

@@ -11,6 +11,7 @@ import { registerDenoise } from './commands/denoise.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerPrepare } from './commands/prepare.js';
+import { registerServe } from './commands/serve.js';
 import { registerStudy } from './commands/study.js';
 import { registerTrain } from './commands/train.js';
 import { runCli } from './run.js';
@@ -31,5 +32,6 @@ registerDefend(program);
 registerPrepare(program);
 registerBmcnn(program);
 registerDenoise(program);
+registerServe(program);
 
 await runCli(program, process.argv);

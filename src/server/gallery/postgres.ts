@@ -31,6 +31,8 @@ export class PostgresStore implements GalleryStore {
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
     // An idle client losing its server (a restart) must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
+    // So does a checked-out client's (its pending query rejects, and the write is reported unavailable).
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   async open(model: DescriptorModel): Promise<void> {

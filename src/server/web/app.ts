@@ -114,8 +114,10 @@ async function refreshGallery(): Promise<void> {
 function answerBox(title: string, clean: Match[], adv: Match[]): HTMLElement {
   const div = document.createElement('div');
   div.className = 'answer';
+  // The attack succeeded on this model when the adversarial face is no longer taken for the clean face's person.
+  const kept = adv[0]?.same === true && adv[0].identity === clean[0]?.identity;
   div.innerHTML = `<h3>${title}</h3><div>clean: <span class="${clean[0]?.same ? 'same' : 'different'}">${describe(clean[0])}</span></div>` +
-    `<div>adversarial: <span class="${adv[0]?.same ? 'same' : 'different'}">${describe(adv[0])}</span></div>`;
+    `<div>adversarial: <span class="${kept ? 'same' : 'different'}">${describe(adv[0])}</span> ${kept ? '— still recognised' : '— fooled'}</div>`;
   return div;
 }
 

@@ -7,6 +7,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>robustify — defended re-identification</title>
 <link rel="stylesheet" href="/app.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header>

@@ -8,6 +8,7 @@ import { benchDenoise } from './denoise.js';
 import { benchKernels } from './kernels.js';
 import { benchPgd } from './pgd.js';
 import { benchPrepare } from './prepare.js';
+import { benchServer } from './server.js';
 import { benchThreads } from './threads.js';
 
 const BENCHES: Record<string, () => Promise<object[]>> = {
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   denoise: benchDenoise,
   prepare: benchPrepare,
   demo: () => benchDemo(),
+  server: benchServer,
 };
 
 function selected(argv: string[]): string[] {

@@ -31,35 +31,46 @@ test('web page: enrol, identify, attack side by side — what a person sees', as
   const foreign: string[] = [];
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(120_000);
+    // Generous: on a busy machine an enrolment or an attack can take a while.
+    page.setDefaultTimeout(300_000);
+    /** Waits until the status line says `done` or shows an error; returns it (an error fails here, with its text). */
+    const statusAfter = async (done: string): Promise<string> => {
+      const h = await page.waitForFunction((d) => {
+        const s = document.getElementById('status')!;
+        return s.className === 'error' || s.textContent!.includes(d) ? `${s.className}|${s.textContent}` : false;
+      }, done);
+      const [cls, text] = String(await h.jsonValue()).split('|');
+      assert.notEqual(cls, 'error', `the page reports: ${text}`);
+      return text;
+    };
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('request', (r) => !r.url().startsWith(address) && !r.url().startsWith('data:') && foreign.push(r.url()));
     await page.goto(address);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('ready'));
+    await statusAfter('ready');
     assert.equal(await page.isVisible('#attack-panel'), true);
     await page.fill('#key', API_KEY);
 
     for (const [who, file] of [['alice', files.alice], ['bob', files.bob]]) {
       await page.setInputFiles('#file', file);
-      await page.waitForFunction(() => !(document.getElementById('enrol') as HTMLButtonElement).disabled);
+      await statusAfter('photo ');
       await page.fill('#identity-name', who);
       await page.click('#enrol');
-      await page.waitForFunction((w) => document.getElementById('status')?.textContent?.includes(`as ${w}`), who);
+      assert.match(await statusAfter(`as ${who}`), new RegExp(`^enrolled face #\\d+ as ${who} \\(\\d+ px\\)$`));
     }
     assert.deepEqual(await page.locator('#gallery-list li').allTextContents(), ['alice — 1 face', 'bob — 1 face']);
 
     await page.setInputFiles('#file', files.aliceProbe);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('photo'));
+    await statusAfter('photo ');
     await page.click('#identify');
-    await page.waitForSelector('#faces li');
+    assert.equal(await statusAfter('face(s) through'), '1 face(s) through median:window_size=3,jpeg:quality=20');
     const faces = await page.locator('#faces li').allTextContents();
     assert.equal(faces.length, 1);
     assert.match(faces[0], /^face 1: alice \(0\.\d+\) · undefended: alice/);
 
     await page.fill('#iters', '4');
     await page.click('#attack');
-    await page.waitForSelector('#attack-result .pair');
+    await statusAfter('attack done');
     const shown = await page.evaluate(() => ({
       images: Array.from(document.querySelectorAll<HTMLImageElement>('#attack-result img')).map((i) => ({ alt: i.alt, w: i.naturalWidth, h: i.naturalHeight })),
       answers: Array.from(document.querySelectorAll('#attack-result .answer')).map((a) => a.textContent ?? ''),

@@ -10,6 +10,7 @@ import { benchKernels } from './kernels.js';
 import { benchOnnx } from './onnx.js';
 import { benchPgd } from './pgd.js';
 import { benchPrepare } from './prepare.js';
+import { benchServer } from './server.js';
 import { benchThreads } from './threads.js';
 
 const BENCHES: Record<string, () => Promise<object[]>> = {
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   denoise: benchDenoise,
   prepare: benchPrepare,
   demo: () => benchDemo(),
+  server: benchServer,
 };
 
 function selected(argv: string[]): string[] {

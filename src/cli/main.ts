@@ -12,6 +12,7 @@ import { registerEmbed } from './commands/embed.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerPrepare } from './commands/prepare.js';
 import { registerRobustness } from './commands/robustness.js';
+import { registerServe } from './commands/serve.js';
 import { registerStudy } from './commands/study.js';
 import { registerTrain } from './commands/train.js';
 import { runCli } from './run.js';
@@ -33,5 +34,6 @@ registerDefend(program);
 registerPrepare(program);
 registerBmcnn(program);
 registerDenoise(program);
+registerServe(program);
 
 await runCli(program, process.argv);

@@ -48,6 +48,42 @@ function sharpDetail(err: unknown): string {
     .trim();
 }
 
+/** What an image's header says, read without decoding a pixel. */
+export interface ImageHeader {
+  format: (typeof SUPPORTED_FORMATS)[number];
+  width: number;
+  height: number;
+}
+
+/**
+ * The format and size of encoded bytes from their header alone; refuses (ImageDecodeError) empty, unrecognised,
+ * unsupported or cut-in-the-header input and, with `maxPixels`, images larger than that — before any decoding.
+ */
+export async function readImageHeader(bytes: Buffer, label = '<buffer>', opts: DecodeOptions = {}): Promise<ImageHeader> {
+  if (bytes.length === 0) throw new ImageDecodeError(label, 'empty file (0 bytes)');
+  const maxPixels = opts.maxPixels;
+  if (maxPixels !== undefined && !(Number.isInteger(maxPixels) && maxPixels > 0)) {
+    throw new Error(`maxPixels: expected a positive integer, got ${maxPixels}`);
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
+  } catch (err) {
+    const sniffed = sniffFormat(bytes);
+    if (sniffed) throw new ImageDecodeError(label, `truncated or corrupt ${FORMAT_LABEL[sniffed]} (${sharpDetail(err)})`);
+    throw new ImageDecodeError(label, 'not a PNG, JPEG or WebP image (unrecognised content)');
+  }
+  const format = meta.format as string;
+  if (!(SUPPORTED_FORMATS as readonly string[]).includes(format)) {
+    throw new ImageDecodeError(label, `unsupported format '${format}' (supported: PNG, JPEG, WebP)`);
+  }
+  const { width = 0, height = 0 } = meta;
+  if (maxPixels !== undefined && width * height > maxPixels) {
+    throw new ImageDecodeError(label, `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels} (maxPixels)`);
+  }
+  return { format: format as ImageHeader['format'], width, height };
+}
+
 /**
  * Decode a PNG, JPEG or WebP file (or its bytes) to an RGB float image.
  * `name` labels the source in errors (defaults to the path, or `<buffer>`).
@@ -65,29 +101,9 @@ export async function decodeImage(source: string | Buffer, name?: string, opts: 
   } else {
     bytes = source;
   }
-  if (bytes.length === 0) throw new ImageDecodeError(label, 'empty file (0 bytes)');
-
-  const maxPixels = opts.maxPixels;
-  if (maxPixels !== undefined && !(Number.isInteger(maxPixels) && maxPixels > 0)) {
-    throw new Error(`maxPixels: expected a positive integer, got ${maxPixels}`);
-  }
   // The header tells the format and size without decoding pixels: check both before the expensive part.
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
-  } catch (err) {
-    const sniffed = sniffFormat(bytes);
-    if (sniffed) throw new ImageDecodeError(label, `truncated or corrupt ${FORMAT_LABEL[sniffed]} (${sharpDetail(err)})`);
-    throw new ImageDecodeError(label, 'not a PNG, JPEG or WebP image (unrecognised content)');
-  }
-  const format = meta.format as string;
-  if (!(SUPPORTED_FORMATS as readonly string[]).includes(format)) {
-    throw new ImageDecodeError(label, `unsupported format '${format}' (supported: PNG, JPEG, WebP)`);
-  }
-  const { width = 0, height = 0 } = meta;
-  if (maxPixels !== undefined && width * height > maxPixels) {
-    throw new ImageDecodeError(label, `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels} (maxPixels)`);
-  }
+  const { format } = await readImageHeader(bytes, label, opts);
+  const maxPixels = opts.maxPixels;
 
   try {
     // failOn 'error': truncated or corrupt data aborts instead of yielding a partly grey image; mere

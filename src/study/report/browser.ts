@@ -10,7 +10,8 @@ import { pathToFileURL } from 'node:url';
 /** The system Chromium (Debian's `chromium` package); CI installs it. */
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
-const CHROMIUM_ARGS = [
+/** Flags for headless Chromium on a machine without network, GPU or sandbox (shared by every browser check). */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

@@ -7,5 +7,5 @@ export { renderHtml } from './html.js';
 export { renderMarkdown, renderMarkdownTable, assetFiles, reportFiles, plotToPng, type ReportFile } from './markdown.js';
 export { linePlot, scatterPlot, niceTicks, PALETTE, type Point, type Series, type LinePlotOptions, type ScatterPoint, type ScatterPlotOptions } from './plot.js';
 export { imageGrid, pipelineStrip, type Frame, type GridCell, type ImageGridOptions, type PipelineStage, type PipelineStripOptions } from './figure.js';
-export { checkReportInBrowser, DEFAULT_CHROMIUM, type BrowserCheck, type BrowserCheckOptions } from './browser.js';
+export { checkReportInBrowser, CHROMIUM_ARGS, DEFAULT_CHROMIUM, type BrowserCheck, type BrowserCheckOptions } from './browser.js';
 export { escapeXml, formatNumber } from './text.js';

@@ -80,22 +80,8 @@ export class PipelineApplier {
         continue;
       }
       const stage = await this.stage(stages[i]);
-      const input = cur;
-      const out = new Float32Array(input.length);
-      for (let start = 0; start < n; start += this.batchSize) {
-        const count = Math.min(this.batchSize, n - start);
-        const x = tf.tensor4d(input.subarray(start * size, (start + count) * size), [count, set.height, set.width, set.channels]);
-        try {
-          const y = await stage.apply(x, stageContext(this.seed, prefixes[i], keys.subarray(start, start + count)));
-          try {
-            out.set(await y.data(), start * size);
-          } finally {
-            y.dispose();
-          }
-        } finally {
-          x.dispose();
-        }
-      }
+      const prefix = prefixes[i];
+      const out = await mapPacked({ ...set, data: cur }, this.batchSize, (x, start) => stage.apply(x, stageContext(this.seed, prefix, keys.subarray(start, start + x.shape[0]))));
       cur = out;
       this.memo.set(memoKey, cur);
       while (this.memo.size > this.memoLimit) this.memo.delete(this.memo.keys().next().value as string);
@@ -117,6 +103,28 @@ export class PipelineApplier {
   clear(): void {
     this.memo.clear();
   }
+}
+
+/** Run `f` over packed images in batches (`start`: the batch's first image) and pack its outputs alike. */
+export async function mapPacked(set: PackedImages, batchSize: number, f: (x: tf.Tensor4D, start: number) => Promise<tf.Tensor4D>): Promise<Float32Array> {
+  const size = set.height * set.width * set.channels;
+  const n = size ? set.data.length / size : 0;
+  const out = new Float32Array(set.data.length);
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    const x = tf.tensor4d(set.data.subarray(start * size, (start + count) * size), [count, set.height, set.width, set.channels]);
+    try {
+      const y = await f(x, start);
+      try {
+        out.set(await y.data(), start * size);
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+  }
+  return out;
 }
 
 /**

@@ -9,16 +9,19 @@ import { logitsLossGradient, predictLabels, type Classifier } from '../../src/mo
 import { DefendedClassifier } from '../../src/models/defended.js';
 import { drawSeed, majority, predictDraws, scoreDraws } from '../../src/models/draws.js';
 
-/** A small differentiable classifier (conv → mean → linear, 3 classes) with a nonlinear input gradient. */
+/** A small nonlinear differentiable classifier for 16×16 inputs: tanh → 4×4 average pooling → linear, 3 classes. */
 function toyClassifier(): Classifier & { dispose(): void } {
-  const filter = tf.randomNormal([3, 3, 3, 4], 0, 0.05, 'float32', 1) as tf.Tensor4D;
-  const dense = tf.randomNormal([4, 3], 0, 1, 'float32', 2) as tf.Tensor2D;
-  const logits = (x: tf.Tensor4D) => tf.tidy(() => tf.matMul(tf.mean(tf.relu(tf.conv2d(tf.sub(x, 128) as tf.Tensor4D, filter, 1, 'same')), [1, 2]), dense) as tf.Tensor2D);
+  const weights = tf.randomNormal([4 * 4 * 3, 3], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const logits = (x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const pooled = tf.avgPool(tf.tanh(tf.div(tf.sub(x, 128), 64)) as tf.Tensor4D, 4, 4, 'valid');
+      return tf.matMul(tf.reshape(pooled, [x.shape[0], -1]), weights) as tf.Tensor2D;
+    });
   return {
     classes: 3,
     predict: async (x) => logits(x),
     lossGradient: async (x, labels) => logitsLossGradient(logits, x, labels),
-    dispose: () => tf.dispose([filter, dense]),
+    dispose: () => weights.dispose(),
   };
 }
 

@@ -23,7 +23,9 @@ const CASES: { token: string; art_ms: number | null; make?: () => Preprocessor }
   { token: 'gauss:15', art_ms: 4 },
   { token: 'median:3', art_ms: 7 },
   { token: 'median:5', art_ms: null },
+  // 'tvm' is ART's own algorithm (solver=lbfgs); pdhg is ours, a different (stronger) smoothing.
   { token: 'tvm', art_ms: 390 },
+  { token: 'tvm:solver=pdhg', art_ms: null },
   { token: 'tvm:norm=1', art_ms: null },
   { token: 'squeeze:5', art_ms: null },
   { token: 'median:3,jpeg:20,gauss:15', art_ms: null },

@@ -10,3 +10,4 @@ export { resolveAttackParams, parseParamText, parseParamPairs, describeParams, d
 export { registerAttack, attackNames, getAttack, createAttack, parseAttackToken, formatAttackToken, type AttackEntry, type AttackRequest } from './registry.js';
 export { runSuite, parseSuite, formatSuite, SUITES, THREATS, type Threat, type SuiteResult, type SuiteOptions, type SuiteStep, type MaskingCheck } from './suite.js';
 export { minimumPerturbation, type MinPerturbationOptions, type MinPerturbationResult } from './min-perturbation.js';
+export { ExpectationOverTransformation, EOT_DEFAULTS, checkEotParams, eotDrawSeed, type EotParams } from './eot.js';

@@ -10,6 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.js';
+import { DefendedClassifier } from '../models/defended.js';
+import { hashSeed } from '../util/random.js';
 import { median, type EvasionAttack } from './attack.js';
 import { createAttack, formatAttackToken, getAttack, parseAttackToken, type AttackRequest } from './registry.js';
 
@@ -231,9 +233,10 @@ async function maskingChecks(
   const rows = cleanCorrect.flatMap((c, i) => (c ? [i] : [])).slice(0, probe);
   const xp = tf.slice(x, [0, 0, 0, 0], [Math.min(probe, x.shape[0], 16), -1, -1, -1]);
   try {
-    // 1. Randomness in the forward pass: two predictions of the same inputs.
+    // 1. Randomness in the forward pass: two predictions of the same inputs (a seeded defended classifier
+    // predicts with one fixed draw, so the second prediction takes another draw).
     const a = await classifier.predict(xp);
-    const b = await classifier.predict(xp);
+    const b = classifier instanceof DefendedClassifier ? await classifier.predictDraw(xp, hashSeed(classifier.seed, 'probe')) : await classifier.predict(xp);
     const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
     const maxDiff = (await diff.data())[0];
     tf.dispose([a, b, diff]);

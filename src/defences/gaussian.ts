@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
-import { type ApplyContext, clip255, IdentityGradientDefence, mapBatch, type ParamSpecs, resolveSeed } from './preprocessor.js';
+import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
 
 export const GAUSS_PARAMS: ParamSpecs = {
   sigma: { default: 1, min: 0, max: 255 },
@@ -26,10 +26,14 @@ export class GaussianAugmentation extends IdentityGradientDefence<{ sigma: numbe
   }
 
   apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
-    const normal = normalSampler(createRandom(resolveSeed(ctx, this.seed)));
+    const seeds = imageSeeds(this.name, ctx, this.seed, x.shape[0]);
     const sigma = this.params.sigma;
     return mapBatch(this.name, x, (data) => {
-      for (let i = 0; i < data.length; i++) data[i] = clip255(data[i] + sigma * normal());
+      const size = data.length / seeds.length;
+      seeds.forEach((seed, k) => {
+        const normal = normalSampler(createRandom(seed));
+        for (let i = k * size; i < (k + 1) * size; i++) data[i] = clip255(data[i] + sigma * normal());
+      });
       return data;
     });
   }

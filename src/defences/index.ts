@@ -6,13 +6,17 @@ export {
   type ParamSpecs,
   resolveParams,
   formatToken,
+  formatValue,
+  imageSeeds,
   identityGradient,
   IdentityGradientDefence,
 } from './preprocessor.js';
 export { JpegCompression, JPEG_PARAMS, jpegRoundTrip } from './jpeg.js';
 export { GaussianAugmentation, GAUSS_PARAMS } from './gaussian.js';
 export { SpatialSmoothing, MEDIAN_PARAMS, medianFilter } from './median.js';
-export { TotalVarMin, TVM_PARAMS, ITERATIONS_PER_MAX_ITER, pdhgIterations, totalVarMinimise, tvmObjective, drawMask, type TvmOptions } from './tvm.js';
+export { totalVarMinimiseLbfgs, TvmPlaneObjective, type TvmLbfgsOptions, type TvmLbfgsStats } from './tvm-lbfgs.js';
+export { PipelineApplier, imageKeys, stageContext, prefixesOf, type PackedImages } from './applier.js';
+export { TotalVarMin, TVM_PARAMS, TVM_SOLVER, ITERATIONS_PER_MAX_ITER, pdhgIterations, totalVarMinimise, tvmObjective, drawMask, type TvmOptions } from './tvm.js';
 export { FeatureSqueezing, SQUEEZE_PARAMS, squeezeValues } from './squeeze.js';
 export {
   Pipeline,

@@ -13,8 +13,8 @@
  * JSON form: `[{ "name": "jpeg", "params": { "quality": 20 } }, …]` (params optional; defaults filled).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hashSeed } from '../util/random.js';
-import { checkBatch, formatToken, resolveParams, type ApplyContext, type Preprocessor } from './preprocessor.js';
+import { applyBatch, prefixesOf } from './applier.js';
+import { checkBatch, formatToken, formatValue, labelIndex, resolveParams, type ApplyContext, type Preprocessor } from './preprocessor.js';
 import { defenceNames, getDefence } from './registry.js';
 
 export { registerDefence, defenceNames, getDefence, type DefenceFactory, type DefenceEntry, type RegisterOptions } from './registry.js';
@@ -29,11 +29,13 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const NAME = /^[a-z][a-z0-9_]*$/;
 
 function parseValue(where: string, key: string, text: string): number {
+  const spec = getDefence(where).params[key];
+  if (spec?.labels && !NUMBER.test(text)) return labelIndex(where, key, spec, text);
   if (!NUMBER.test(text)) throw new Error(`pipeline: ${where}: ${key} must be a number, got '${text}'`);
   return Number(text);
 }
 
-function resolveStage(name: string, given: Record<string, number>): StageSpec {
+function resolveStage(name: string, given: Record<string, number | string>): StageSpec {
   const entry = getDefence(name);
   return { name, params: resolveParams(name, entry.params, given) };
 }
@@ -107,11 +109,13 @@ export function parsePipelineJson(value: unknown): StageSpec[] {
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
       throw new Error(`pipeline: stage ${i} (${name}): params must be an object`);
     }
+    const specs = getDefence(name).params;
     for (const [k, v] of Object.entries(params)) {
+      if (typeof v === 'string' && specs[k]?.labels) continue;
       if (typeof v !== 'number') throw new Error(`pipeline: stage ${i} (${name}): ${k} must be a number, got ${JSON.stringify(v)}`);
     }
     try {
-      return resolveStage(name, params as Record<string, number>);
+      return resolveStage(name, params as Record<string, number | string>);
     } catch (err) {
       throw new Error(`pipeline: stage ${i}: ${(err as Error).message}`);
     }
@@ -120,7 +124,7 @@ export function parsePipelineJson(value: unknown): StageSpec[] {
 
 /** The canonical compact form ('none' for no stages). */
 export function formatPipeline(stages: readonly StageSpec[]): string {
-  return stages.length ? stages.map((s) => formatToken(s.name, s.params)).join(',') : 'none';
+  return stages.length ? stages.map((s) => formatToken(s.name, s.params, getDefence(s.name).params)).join(',') : 'none';
 }
 
 /**
@@ -133,8 +137,8 @@ export function formatPipelineShort(stages: readonly StageSpec[]): string {
     .map((s) => {
       const entry = getDefence(s.name);
       const others = Object.keys(s.params).filter((k) => k !== entry.main && s.params[k] !== entry.params[k].default);
-      if (others.length > 0) return formatToken(s.name, s.params);
-      return entry.main ? `${s.name}:${s.params[entry.main]}` : s.name;
+      if (others.length > 0) return formatToken(s.name, s.params, entry.params);
+      return entry.main ? `${s.name}:${formatValue(entry.params[entry.main], s.params[entry.main])}` : s.name;
     })
     .join(',');
 }
@@ -148,8 +152,8 @@ export async function buildPipeline(spec: string | readonly StageSpec[]): Promis
 }
 
 /**
- * Stages applied in order; gradients estimated in reverse order. Each stage of a seeded call gets its own
- * seed derived from the call's seed and the stage index.
+ * Stages applied in order; gradients estimated in reverse order. A seeded call draws every image's randomness
+ * from the seed, the stage's prefix and the image (applier.ts), as the study's evaluator does.
  *
  * An 'exact' stage after the first needs its own input to differentiate at, so when there is one the
  * pipeline keeps the intermediates of its latest apply() (disposed by the next apply or dispose()), and
@@ -164,28 +168,24 @@ export class Pipeline implements Preprocessor {
   private readonly keepsTrace: boolean;
   private trace: { inputId: number; inputs: tf.Tensor4D[] } | undefined;
 
+  /** prefixes[i]: the canonical text of stages 0…i (the seed rule of applier.ts). */
+  private readonly prefixes: readonly string[];
+
   constructor(stages: readonly Preprocessor[]) {
     this.stages = Object.freeze([...stages]);
+    this.prefixes = prefixesOf(this.toJSON());
     this.gradient = stages.every((s) => s.gradient === 'exact') ? 'exact' : 'identity';
     this.keepsTrace = stages.slice(1).some((s) => s.gradient === 'exact');
   }
 
   async apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
     checkBatch(this.name, x);
+    if (ctx?.seeds) throw new Error(`pipeline: takes one seed per call (its stages get per-image seeds from it), not seeds`);
     const kept: tf.Tensor4D[] = [];
-    let cur = x;
+    let out: tf.Tensor4D;
     try {
-      for (let i = 0; i < this.stages.length; i++) {
-        const seed = ctx?.seed === undefined ? undefined : hashSeed(ctx.seed, 'stage', i);
-        const next = await this.stages[i].apply(cur, { seed });
-        if (cur !== x) {
-          if (this.keepsTrace) kept.push(cur);
-          else cur.dispose();
-        }
-        cur = next;
-      }
+      out = await applyBatch(this.stages, this.prefixes, x, ctx?.seed, (t) => this.keepsTrace && kept.push(t) > 0);
     } catch (err) {
-      if (cur !== x) cur.dispose();
       kept.forEach((t) => t.dispose());
       throw err;
     }
@@ -194,7 +194,7 @@ export class Pipeline implements Preprocessor {
       this.dispose();
       this.trace = { inputId: x.id, inputs: kept };
     }
-    return cur === x ? x.clone() : cur;
+    return out === x ? x.clone() : out;
   }
 
   estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {

@@ -6,10 +6,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { randomInt } from 'node:crypto';
+import { hashSeed } from '../util/random.js';
 
 export interface ApplyContext {
   /** Seed for stochastic defences (noise, masks); without it every call draws afresh. */
   seed?: number;
+  /**
+   * One seed per image of the batch (wins over `seed`): image i draws from seeds[i] alone, so its draw does not
+   * depend on the batch it came in (see applier.ts).
+   */
+  seeds?: readonly number[];
 }
 
 export interface Preprocessor {
@@ -37,11 +43,17 @@ export interface ParamSpec {
   readonly integer?: boolean;
   /** When set, the only accepted values. */
   readonly oneOf?: readonly number[];
+  /**
+   * A choice: the value is an index into `labels`, written and parsed as the label (`solver=lbfgs`); min/max
+   * must span the indices.
+   */
+  readonly labels?: readonly string[];
 }
 
 export type ParamSpecs = Readonly<Record<string, ParamSpec>>;
 
 function describeRange(spec: ParamSpec): string {
+  if (spec.labels) return `one of ${spec.labels.join(', ')}`;
   if (spec.oneOf) return `one of ${spec.oneOf.join(', ')}`;
   return `${spec.integer ? 'an integer' : 'a number'} in [${spec.min}, ${spec.max}]`;
 }
@@ -54,7 +66,7 @@ export abstract class IdentityGradientDefence<P extends Record<string, number>> 
   readonly gradient = 'identity' as const;
   readonly params: Readonly<P>;
 
-  protected constructor(readonly name: string, specs: ParamSpecs, given: Readonly<Record<string, number | undefined>>) {
+  protected constructor(readonly name: string, private readonly specs: ParamSpecs, given: Readonly<Record<string, number | string | undefined>>) {
     this.params = Object.freeze(resolveParams(name, specs, given) as P);
   }
 
@@ -65,7 +77,7 @@ export abstract class IdentityGradientDefence<P extends Record<string, number>> 
   }
 
   toString(): string {
-    return formatToken(this.name, this.params);
+    return formatToken(this.name, this.params, this.specs);
   }
 }
 
@@ -73,7 +85,7 @@ export abstract class IdentityGradientDefence<P extends Record<string, number>> 
  * Fill defaults and validate `given` against `specs`; messages name the defence and parameter and give the
  * valid range. Unknown keys are refused with the list of valid ones.
  */
-export function resolveParams(defence: string, specs: ParamSpecs, given: Readonly<Record<string, number | undefined>> = {}): Record<string, number> {
+export function resolveParams(defence: string, specs: ParamSpecs, given: Readonly<Record<string, number | string | undefined>> = {}): Record<string, number> {
   const keys = Object.keys(specs);
   for (const k of Object.keys(given)) {
     if (!(k in specs)) {
@@ -83,7 +95,8 @@ export function resolveParams(defence: string, specs: ParamSpecs, given: Readonl
   const out: Record<string, number> = {};
   for (const k of keys) {
     const spec = specs[k];
-    const v = given[k] ?? spec.default;
+    const raw = given[k] ?? spec.default;
+    const v = typeof raw === 'string' ? labelIndex(defence, k, spec, raw) : raw;
     const ok = typeof v === 'number' && Number.isFinite(v) && (spec.oneOf
       ? spec.oneOf.includes(v)
       : v >= spec.min && v <= spec.max && (!spec.integer || Number.isInteger(v)));
@@ -93,9 +106,24 @@ export function resolveParams(defence: string, specs: ParamSpecs, given: Readonl
   return out;
 }
 
-/** The canonical pipeline token: every parameter, in declaration order (`tvm:prob=0.3,norm=2,...`). */
-export function formatToken(name: string, params: Readonly<Record<string, number>>): string {
-  const parts = Object.entries(params).map(([k, v]) => `${k}=${v}`);
+/** The index of a choice parameter's label; the error lists the labels. */
+export function labelIndex(defence: string, key: string, spec: ParamSpec, label: string): number {
+  const i = spec.labels ? spec.labels.indexOf(label.trim().toLowerCase()) : -1;
+  if (i < 0) throw new Error(`${defence}: ${key} must be ${describeRange(spec)}, got '${label}'`);
+  return i;
+}
+
+/** A parameter's value as tokens write it: the label of a choice, else the number. */
+export function formatValue(spec: ParamSpec | undefined, v: number): string {
+  return spec?.labels?.[v] ?? String(v);
+}
+
+/**
+ * The canonical pipeline token: every parameter, in declaration order (`tvm:prob=0.3,norm=2,...`); with the
+ * defence's specs, choices are written by label.
+ */
+export function formatToken(name: string, params: Readonly<Record<string, number>>, specs?: ParamSpecs): string {
+  const parts = Object.entries(params).map(([k, v]) => `${k}=${formatValue(specs?.[k], v)}`);
   return parts.length ? `${name}:${parts.join(',')}` : name;
 }
 
@@ -142,4 +170,17 @@ export function clip255(v: number): number {
 /** The seed a stochastic defence uses: the call's, else the instance's, else a fresh one (ART draws anew each call). */
 export function resolveSeed(ctx: ApplyContext | undefined, own: number | undefined): number {
   return ctx?.seed ?? own ?? randomInt(0, 2 ** 32);
+}
+
+/**
+ * One seed per image of an n-image batch: the call's `seeds`, else derived from the resolved batch seed and
+ * the image's position. The message names the defence when `seeds` has the wrong length.
+ */
+export function imageSeeds(defence: string, ctx: ApplyContext | undefined, own: number | undefined, n: number): number[] {
+  if (ctx?.seeds) {
+    if (ctx.seeds.length !== n) throw new Error(`${defence}: ${ctx.seeds.length} seeds for a batch of ${n} images`);
+    return [...ctx.seeds];
+  }
+  const seed = resolveSeed(ctx, own);
+  return Array.from({ length: n }, (_, i) => hashSeed(seed, 'image', i));
 }

@@ -6,7 +6,8 @@
  *
  * (un-squared data term; each p-norm over a whole row- or column-difference vector), clipped to [0,255].
  *
- * ART runs L-BFGS-B for max_iter iterations. We solve the same objective with the primal–dual hybrid gradient
+ * `solver=lbfgs` (the default) is ART's own run: L-BFGS-B for max_iter iterations (tvm-lbfgs.ts), the defence
+ * ART and the paper measured. `solver=pdhg` solves the same objective with the primal–dual hybrid gradient
  * method of Chambolle & Pock (2011), restricted to the box [0,255] (clipping never raises f, so the box
  * changes nothing but the iterates' range). Every dual update is a projection in closed form: the data term's
  * dual is the unit L2 ball per channel, the TV terms' duals are L2 balls of radius lamb per row/column
@@ -21,14 +22,19 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
-import { type ApplyContext, clip255, IdentityGradientDefence, mapBatch, type ParamSpecs, resolveSeed } from './preprocessor.js';
+import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
+import { totalVarMinimiseLbfgs } from './tvm-lbfgs.js';
 
 export const TVM_PARAMS: ParamSpecs = {
   prob: { default: 0.3, min: 0, max: 1 },
   norm: { default: 2, min: 1, max: 2, oneOf: [1, 2] },
   lamb: { default: 0.5, min: 0, max: 1e6 },
   max_iter: { default: 10, min: 1, max: 100000, integer: true },
+  solver: { default: 0, min: 0, max: 1, integer: true, labels: ['lbfgs', 'pdhg'] },
 };
+
+/** TVM_PARAMS.solver's values. */
+export const TVM_SOLVER = { lbfgs: 0, pdhg: 1 } as const;
 
 /** PDHG iterations per ART L-BFGS iteration (see the stopping rule above). */
 export const ITERATIONS_PER_MAX_ITER = 2.5;
@@ -242,21 +248,26 @@ export function drawMask(length: number, prob: number, seed: number): Uint8Array
   return mask;
 }
 
-export class TotalVarMin extends IdentityGradientDefence<{ prob: number; norm: number; lamb: number; max_iter: number }> {
+export class TotalVarMin extends IdentityGradientDefence<{ prob: number; norm: number; lamb: number; max_iter: number; solver: number }> {
   private readonly seed: number | undefined;
 
-  /** `seed` fixes the masks of every call that brings no seed of its own. */
-  constructor(opts: { prob?: number; norm?: number; lamb?: number; max_iter?: number; seed?: number } = {}) {
+  /** `seed` fixes the masks of every call that brings no seed of its own; solver 'lbfgs' (ART's) or 'pdhg'. */
+  constructor(opts: { prob?: number; norm?: number; lamb?: number; max_iter?: number; solver?: number | 'lbfgs' | 'pdhg'; seed?: number } = {}) {
     const { seed, ...params } = opts;
     super('tvm', TVM_PARAMS, params);
     this.seed = seed;
   }
 
   apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
-    const seed = resolveSeed(ctx, this.seed);
-    const { prob, norm, lamb, max_iter } = this.params;
-    return mapBatch(this.name, x, (data, shape) =>
-      totalVarMinimise(data, drawMask(data.length, prob, seed), shape, { norm, lamb, iterations: pdhgIterations(max_iter) }),
-    );
+    const { prob, norm, lamb, max_iter, solver } = this.params;
+    const seeds = imageSeeds(this.name, ctx, this.seed, x.shape[0]);
+    return mapBatch(this.name, x, (data, shape) => {
+      const size = data.length / shape[0];
+      const mask = new Uint8Array(data.length);
+      seeds.forEach((s, i) => mask.set(drawMask(size, prob, s), i * size));
+      return solver === TVM_SOLVER.lbfgs
+        ? totalVarMinimiseLbfgs(data, mask, shape, { norm, lamb, max_iter })
+        : totalVarMinimise(data, mask, shape, { norm, lamb, iterations: pdhgIterations(max_iter) });
+    });
   }
 }

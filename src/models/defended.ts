@@ -1,7 +1,12 @@
 /**
  * A defended classifier: a preprocessing pipeline, then the model. It is a `Classifier` like the bare model, so
  * it can be evaluated and attacked the same way. Gradients pass through the pipeline as each defence declares
- * (exact, or the identity as ART's BPDA); a stochastic defence contributes one fresh draw per call.
+ * (exact, or the identity as ART's BPDA).
+ *
+ * Draws of stochastic defences: `predict` uses the classifier's seed itself, so its predictions are those of
+ * the study's evaluator and of `robustify evaluate --defence` with that seed (one rule, defences/applier.ts);
+ * `lossGradient` takes a fresh draw per call (seeded by the call's number), as ART's attacks see one random
+ * draw per step. `predictDraw`/`lossGradientDraw` name the draw's seed (EOT, evaluation over draws).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Pipeline } from '../defences/index.js';
@@ -11,23 +16,28 @@ import type { Classifier, Labels } from './classifier.js';
 export class DefendedClassifier implements Classifier {
   private calls = 0;
 
-  /** `seed` makes every draw of stochastic defences reproducible (call k uses a seed derived from seed and k). */
+  /** `seed` makes every draw of stochastic defences reproducible. */
   constructor(
     readonly model: Classifier,
     readonly pipeline: Pipeline,
-    private readonly seed = 0,
+    readonly seed = 0,
   ) {}
 
   get classes(): number {
     return this.model.classes;
   }
 
-  private nextSeed(): number {
-    return hashSeed(this.seed, 'call', this.calls++);
+  predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
+    return this.predictDraw(x, this.seed);
   }
 
-  async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const xd = await this.pipeline.apply(x, { seed: this.nextSeed() });
+  lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
+    return this.lossGradientDraw(x, labels, hashSeed(this.seed, 'call', this.calls++));
+  }
+
+  /** Logits with the defences' draw seeded by `seed`. */
+  async predictDraw(x: tf.Tensor4D, seed: number): Promise<tf.Tensor2D> {
+    const xd = await this.pipeline.apply(x, { seed });
     try {
       return await this.model.predict(xd);
     } finally {
@@ -35,8 +45,9 @@ export class DefendedClassifier implements Classifier {
     }
   }
 
-  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
-    const xd = await this.pipeline.apply(x, { seed: this.nextSeed() });
+  /** The loss gradient through the defences' draw seeded by `seed` (BPDA through non-differentiable stages). */
+  async lossGradientDraw(x: tf.Tensor4D, labels: Labels, seed: number): Promise<tf.Tensor4D> {
+    const xd = await this.pipeline.apply(x, { seed });
     try {
       const g = await this.model.lossGradient(xd, labels);
       try {

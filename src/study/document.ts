@@ -62,7 +62,7 @@ export async function studyDocument(run: StudyRun): Promise<ReportDocument> {
     id: 'defences',
     heading: 'Each defence and the paper\'s pipelines',
     blocks: [
-      { kind: 'paragraph', text: `Oblivious setting: the PGD faces were made against the bare model. Clean accuracy is on the ${r.data.attacked_images} correctly classified test faces (so the bare model scores 1).` },
+      { kind: 'paragraph', text: `Oblivious setting: the PGD faces were made against the bare model. Clean accuracy is on the ${r.data.attacked_images} correctly classified test faces (so the bare model scores 1). \`tvm\` is ART's TotalVarMin as ART runs it (L-BFGS-B, max_iter iterations: \`solver=lbfgs\`, the paper's defence); \`tvm:solver=pdhg\` is our primal–dual solver of the same objective, which goes much further towards its minimum: a stronger smoothing.` },
       {
         kind: 'table',
         id: 'defence-table',

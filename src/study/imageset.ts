@@ -55,24 +55,3 @@ export function withData(set: ImageSet, data: Float32Array, key: string): ImageS
   if (data.length !== set.data.length) throw new Error(`image set ${key}: ${data.length} values for ${set.data.length}`);
   return { ...set, key, data };
 }
-
-/** Run `f` over the set in batches and pack the outputs into one array of the same shape. */
-export async function mapBatches(set: ImageSet, batchSize: number, f: (x: tf.Tensor4D, start: number, batch: number) => Promise<tf.Tensor4D>): Promise<Float32Array> {
-  const out = new Float32Array(set.data.length);
-  const size = imageSize(set);
-  for (let start = 0, b = 0; start < setLength(set); start += batchSize, b++) {
-    const count = Math.min(batchSize, setLength(set) - start);
-    const x = batchOf(set, start, count);
-    try {
-      const y = await f(x, start, b);
-      try {
-        out.set(await y.data(), start * size);
-      } finally {
-        y.dispose();
-      }
-    } finally {
-      x.dispose();
-    }
-  }
-  return out;
-}

@@ -307,7 +307,7 @@ async function studyFigures(
     await row('JPEG compression', 'fig2', config.figures.jpeg_qualities.map((q): [string, string] => [`jpeg:${q}`, `JPEG ${q}`])),
     await row('Gaussian augmentation', 'fig3', config.figures.gauss_sigmas.map((s): [string, string] => [`gauss:${s}`, `σ ${round(s, 2)} (255/${round(255 / s, 1)})`])),
     await row('Spatial smoothing (median)', 'fig4', [['median:3', 'median 3×3']]),
-    await row('Total variation minimisation', 'fig5', [['tvm', 'TVM']]),
+    await row('Total variation minimisation', 'fig5', [['tvm', 'TVM (ART\'s L-BFGS-B)'], ['tvm:solver=pdhg', 'TVM (pdhg)']]),
   ];
 
   const stagesOf = async (p: string): Promise<FigureCell[]> => {

@@ -3,6 +3,33 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { robustify, smallDataset, tempDir } from './helpers.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { listDataset, selectIdentities } from '../../src/data/index.js';
+import { FaceClassifier } from '../../src/models/classifier.js';
+import { PAPER_CONFIG } from '../../src/study/config.js';
+import { StepCache } from '../../src/study/cache.js';
+import { accuracyOf, PipelineEvaluator } from '../../src/study/evaluator.js';
+import { studyData, testSet } from '../../src/study/steps.js';
+
+/** The study's view of `pipeline` on the test split (its data steps and evaluator, TF.js wasm, `seed`). */
+async function studyEvaluation(modelDir: string, data: string, pipeline: string, seed: number): Promise<{ accuracy: number; recalls: number[] }> {
+  await initEngine({ backend: 'wasm' });
+  const model = await FaceClassifier.load(modelDir);
+  try {
+    const selection = selectIdentities(await listDataset(data), model.identities);
+    const set = await testSet(await studyData(selection, PAPER_CONFIG, {}), {});
+    const evaluator = new PipelineEvaluator(model, 'test-model', new StepCache(await tempDir('cache')), seed);
+    const pred = await evaluator.predictions(pipeline, set);
+    const labels = [...new Set([...set.labels, ...pred])].sort((a, b) => a - b);
+    const recalls = labels.map((l) => {
+      const rows = set.labels.map((y, i) => [y, pred[i]]).filter(([y]) => y === l);
+      return rows.length ? rows.filter(([, p]) => p === l).length / rows.length : 0;
+    });
+    return { accuracy: accuracyOf(pred, set.labels), recalls };
+  } finally {
+    model.dispose();
+  }
+}
 
 // Small and quick: 3 identities × 10 faces (8 train / 2 test each), a narrow head, few epochs, 3 PGD steps.
 const QUICK_TRAIN = ['--identities', '3', '--epochs', '4', '--hidden', '64', '--patience', '2', '--validation', '0.15', '--quiet'];
@@ -39,6 +66,29 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
   const again = await robustify(['attack', '--model', model, '--data', data, '--out', adv, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '4', '--quiet']);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(await fsp.readFile(path.join(adv, 'index.json'), 'utf8')).items.length, 6);
+
+  // A stochastic pipeline scores the same through `evaluate --defence` as through the study's evaluator (one
+  // applier, same seed); --eot 1 is that same evaluation.
+  for (const pipeline of ['gauss:90', 'median:3,tvm:prob=0.5']) {
+    const viaCli = path.join(work, 'defended.json');
+    const ed = await robustify(['evaluate', '--model', model, '--data', data, '--defence', pipeline, '--seed', '4', '--json', viaCli, '--quiet'], { ROBUSTIFY_NATIVE: '0' });
+    assert.equal(ed.code, 0, ed.stderr);
+    const cliReport = JSON.parse(await fsp.readFile(viaCli, 'utf8'));
+    const study = await studyEvaluation(model, data, pipeline, 4);
+    assert.equal(cliReport.accuracy, study.accuracy, `${pipeline}: evaluate --defence vs the study's evaluator`);
+    assert.deepEqual(cliReport.per_class.map((c: { recall: number }) => c.recall), study.recalls, pipeline);
+    const e1 = await robustify(['evaluate', '--model', model, '--data', data, '--defence', pipeline, '--seed', '4', '--eot', '1', '--json', viaCli, '--quiet'], { ROBUSTIFY_NATIVE: '0' });
+    assert.equal(e1.code, 0, e1.stderr);
+    const eot = JSON.parse(await fsp.readFile(viaCli, 'utf8'));
+    assert.equal(eot.accuracy, study.accuracy);
+    assert.equal(eot.eot.draws, 1);
+  }
+  const e5 = await robustify(['evaluate', '--model', model, '--data', data, '--defence', 'gauss:90', '--eot', '5', '--quiet']);
+  assert.equal(e5.code, 0, e5.stderr);
+  assert.match(e5.stdout, /eot: 5 draws; majority-vote accuracy [\d.]+; wrong draws [\d.]+/);
+  const bad = await robustify(['evaluate', '--model', model, '--data', data, '--eot', '3', '--quiet']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--eot: needs --defence/);
 
   const ea = await robustify(['evaluate', '--model', model, '--adversarial', adv, '--defence', 'median:3,jpeg:40', '--quiet']);
   assert.equal(ea.code, 0, ea.stderr);

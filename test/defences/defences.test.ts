@@ -160,7 +160,7 @@ test('parameters are validated with the valid range in the message', () => {
   assert.throws(() => new GaussianAugmentation({ sigma: -1 }), /gauss: sigma must be a number in \[0, 255\]/);
   assert.throws(() => new FeatureSqueezing({ bit_depth: 0 }), /squeeze: bit_depth must be an integer in \[1, 32\]/);
   assert.throws(() => new FeatureSqueezing({ depth: 3 } as never), /squeeze: unknown parameter 'depth' \(valid: bit_depth\)/);
-  assert.equal(new TotalVarMin({ lamb: 0.2 }).toString(), 'tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10');
+  assert.equal(new TotalVarMin({ lamb: 0.2 }).toString(), 'tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10,solver=lbfgs');
   assert.equal(new JpegCompression({ quality: 20 }).toString(), 'jpeg:quality=20');
 });
 

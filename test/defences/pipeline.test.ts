@@ -26,11 +26,11 @@ test('compact form: positional main parameters, named parameters, defaults fille
     { name: 'median', params: { window_size: 3 } },
     { name: 'jpeg', params: { quality: 20 } },
     { name: 'gauss', params: { sigma: 15 } },
-    { name: 'tvm', params: { prob: 0.3, norm: 2, lamb: 0.5, max_iter: 10 } },
+    { name: 'tvm', params: { prob: 0.3, norm: 2, lamb: 0.5, max_iter: 10, solver: 0 } },
     { name: 'squeeze', params: { bit_depth: 5 } },
     { name: 'bmcnn', params: { sigma: 20 } },
   ]);
-  const tvm = { name: 'tvm', params: { prob: 0.4, norm: 1, lamb: 0.2, max_iter: 10 } };
+  const tvm = { name: 'tvm', params: { prob: 0.4, norm: 1, lamb: 0.2, max_iter: 10, solver: 0 } };
   assert.deepEqual(parsePipeline('tvm:prob=0.4,lamb=0.2,norm=1'), [tvm]);
   assert.deepEqual(parsePipeline('tvm:0.4;lamb=0.2;norm=1'), [tvm]);
   assert.deepEqual(parsePipeline(' TVM : 0.4 , lamb = 0.2, norm=1 '), [tvm]);
@@ -45,13 +45,13 @@ test('canonical printing round-trips (parse → print → parse)', () => {
     assert.deepEqual(parsePipeline(printed), parsePipeline(text), printed);
     assert.equal(formatPipeline(parsePipeline(printed)), printed);
   }
-  assert.equal(formatPipeline(parsePipeline('median:3,tvm:lamb=0.2')), 'median:window_size=3,tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10');
+  assert.equal(formatPipeline(parsePipeline('median:3,tvm:lamb=0.2')), 'median:window_size=3,tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10,solver=lbfgs');
 });
 
 test('short printing: the main value where the rest is default, and it parses back', () => {
   const cases: [string, string][] = [
     ['median:3,jpeg:20,gauss:15,tvm:0.4,squeeze:5', 'median:3,jpeg:20,gauss:15,tvm:0.4,squeeze:5'],
-    ['tvm:prob=0.3,lamb=0.2', 'tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10'],
+    ['tvm:prob=0.3,lamb=0.2', 'tvm:prob=0.3,norm=2,lamb=0.2,max_iter=10,solver=lbfgs'],
     ['jpeg', 'jpeg:50'],
     ['none', 'none'],
   ];

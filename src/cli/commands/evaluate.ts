@@ -1,7 +1,8 @@
 /**
  * `robustify evaluate --model MODEL_DIR (--data DIR [--split test|train|all] | --adversarial ADV_DIR)
- * [--defence P] [--json FILE]`: the classification report of a trained classifier, optionally behind a defence
- * pipeline, on a dataset split or on an adversarial set.
+ * [--defence P [--eot K]] [--json FILE]`: the classification report of a trained classifier, optionally behind a
+ * defence pipeline, on a dataset split or on an adversarial set. With `--eot K` every image is classified under K
+ * draws of the (stochastic) defences: the report is of the majority vote, and the share of wrong draws is printed.
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,7 +14,8 @@ import { imagesToBatch } from '../../image/index.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import type { Classifier } from '../../models/classifier.js';
 import { formatReport, type ClassificationReport } from '../../metrics/index.js';
-import { predictAll, reportFor } from '../../models/evaluate.js';
+import { predictAll, reportFor, type Predictions } from '../../models/evaluate.js';
+import { majority, predictDraws, scoreDraws, type DrawScores } from '../../models/draws.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
@@ -27,6 +29,7 @@ interface EvaluateFlags extends DataFlags {
   adversarial?: string;
   defence?: string;
   seed: string;
+  eot?: string;
 }
 
 export function registerEvaluate(program: Command): void {
@@ -36,15 +39,19 @@ export function registerEvaluate(program: Command): void {
     .option('--adversarial <adv_dir>', 'evaluate on an adversarial set made by `robustify attack` instead of --data')
     .option('--defence <pipeline>', 'put a defence pipeline in front of the model, e.g. median:3,jpeg:20')
     .option('--seed <n>', 'seed for stochastic defences', '0')
+    .option('--eot <k>', 'classify under K draws of the defences: majority vote and share of wrong draws')
     .option('--json <file>', 'also write the report as JSON')
     .action(async (flags: EvaluateFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       if (!flags.data === !flags.adversarial) throw new UsageError('evaluate: give exactly one of --data DIR or --adversarial ADV_DIR');
+      if (flags.eot !== undefined && !flags.defence) throw new UsageError('--eot: needs --defence (draws of the defences)');
+      const draws = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
       const { model, classifier, close } = await openModel(flags.model);
       try {
-        const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : classifier;
+        const defended = pipeline ? new DefendedClassifier(classifier, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : undefined;
+        const target: Classifier = defended ?? classifier;
         const skipped: Skipped[] = [];
         let source: Record<string, unknown>;
         let batches: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>;
@@ -65,13 +72,31 @@ export function registerEvaluate(program: Command): void {
           total = samples.length;
         }
         const bar = progress('evaluate', total, quiet);
-        const preds = await predictAll(target, batches, (n) => bar.update(n));
+        let preds: Predictions;
+        let overDraws: DrawScores | undefined;
+        if (defended && draws !== undefined) {
+          const votes: number[][] = [];
+          preds = { yTrue: [], yPred: [] };
+          for await (const { x, labels } of batches) {
+            votes.push(...(await predictDraws(defended, x, draws)));
+            preds.yTrue.push(...labels);
+            bar.update(preds.yTrue.length);
+          }
+          preds.yPred = votes.map((v) => majority(v));
+          overDraws = scoreDraws(votes, preds.yTrue);
+        } else {
+          preds = await predictAll(target, batches, (n) => bar.update(n));
+        }
         bar.stop();
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
         const report = reportFor(preds, model.identities);
-        const json = reportJson(report, { ...source, defence: pipeline ? pipeline.toString() : null, skipped });
+        const json = reportJson(report, { ...source, defence: pipeline ? pipeline.toString() : null, ...(overDraws ? { eot: overDraws } : {}), skipped });
         if (flags.json) await writeFileAtomic(flags.json, JSON.stringify(json, null, 2) + '\n');
         process.stdout.write(`${formatReport(report)}\n`);
+        if (overDraws) {
+          const o = overDraws;
+          process.stdout.write(`eot: ${o.draws} draws; majority-vote accuracy ${o.accuracy.toFixed(4)}; wrong draws ${o.wrong_draw_fraction.toFixed(4)}; ${o.unstable} images with disagreeing draws\n`);
+        }
       } finally {
         await close();
         pipeline?.dispose();

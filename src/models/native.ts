@@ -1,11 +1,11 @@
 /**
  * The face classifier on ONNX Runtime's native CPU engine (MLAS: AVX-512/FMA where the CPU has them), several
  * times faster than TF.js-wasm for attacks. Same `Classifier` semantics as FaceClassifier: the network and its
- * input gradient are one ONNX graph (native-graph.ts); inputs other than 150×150 are resized (and the gradient
- * taken through the resize) in TF.js.
+ * input gradient (compiled by the ONNX differentiator) are one ONNX graph (native-graph.ts); inputs other than
+ * 150×150 are resized (and the gradient taken through the resize) in TF.js.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ConvGradMode, ConvWeights } from '../engine/onnx/conv.js';
+import type { ConvWeights } from '../engine/onnx/conv.js';
 import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import type { ConvLayer } from './backbone.js';
 import { labelWeights, toBackboneSize, type Classifier, type FaceClassifier, type Labels } from './classifier.js';
@@ -14,9 +14,6 @@ import { classifierGradientGraph, classifierGraph, type ClassifierWeights } from
 export interface NativeOptions {
   /** Intra-op threads (default: ROBUSTIFY_THREADS or the cores). */
   threads?: number;
-  convGrad?: ConvGradMode;
-  /** How the gradient graph is written: by the generic ONNX differentiator (default) or by hand. */
-  gradientGraph?: 'generic' | 'hand';
 }
 
 export class NativeClassifier implements Classifier {
@@ -30,9 +27,8 @@ export class NativeClassifier implements Classifier {
   /** Build both sessions (forward-only for predict, forward+backward for lossGradient) from a loaded model. */
   static async create(ort: OrtModule, model: FaceClassifier, opts: NativeOptions = {}): Promise<NativeClassifier> {
     const w = nativeWeights(model);
-    const forward = await createSession(ort, classifierGraph(w, { gradient: false }), opts.threads);
-    const graph = opts.gradientGraph === 'hand' ? classifierGraph(w, { gradient: true, convGrad: opts.convGrad }) : classifierGradientGraph(w);
-    const gradient = await createSession(ort, graph, opts.threads);
+    const forward = await createSession(ort, classifierGraph(w), opts.threads);
+    const gradient = await createSession(ort, classifierGradientGraph(w), opts.threads);
     return new NativeClassifier(ort, forward, gradient, model.classes);
   }
 

@@ -16,7 +16,7 @@ import { loadOnnxRuntime } from '../src/engine/onnx/runtime.js';
 import { resolveThreads } from '../src/engine/threads.js';
 import { batches, listDataset, selectTopK, splitDataset } from '../src/data/index.js';
 import { faceApiModelDir } from '../src/models/backbone.js';
-import { FaceClassifier, type Classifier } from '../src/models/classifier.js';
+import { FaceClassifier, MODEL_OUTPUT, type Classifier } from '../src/models/classifier.js';
 import { NativeClassifier } from '../src/models/native.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier } from '../src/models/train.js';
 import { writeDirAtomic } from '../src/util/fs.js';
@@ -37,7 +37,7 @@ export async function benchModel(): Promise<FaceClassifier> {
     const sel = selectTopK(await listDataset(FACES14), 14);
     const { train } = splitDataset(sel.samples);
     const { classifier } = await trainClassifier(train, sel.identities, DEFAULT_TRAIN_CLASSIFIER);
-    await writeDirAtomic(dir, (tmp) => classifier.saveTo(tmp), { replace: true });
+    await writeDirAtomic(dir, (tmp) => classifier.saveTo(tmp), { replaceIf: MODEL_OUTPUT.owns });
     classifier.dispose();
   }
   return FaceClassifier.load(dir);

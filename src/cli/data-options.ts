@@ -18,8 +18,9 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { parseLayout, prepareDirectory } from '../data/prepare/index.js';
+import { PREPARED_OUTPUT } from '../data/prepare/directory.js';
 import { note, progress } from './progress.js';
-import { intOption, UsageError } from './run.js';
+import { claimOutput, intOption, UsageError } from './run.js';
 
 /** Where the images come from and how they are read. */
 export interface SourceFlags {
@@ -73,6 +74,7 @@ async function preparedData(f: SourceFlags, quiet: boolean): Promise<{ dir: stri
   if (!f.prepare) return { dir: f.data, layout: f.layout };
   const layout = f.layout === 'auto' ? 'folder' : f.layout;
   const cache = f.prepareCache ?? path.join(os.homedir(), '.cache', 'robustify', 'prepared', createHash('sha256').update(path.resolve(f.data)).digest('hex').slice(0, 16));
+  await claimOutput({ label: '--prepare-cache', path: cache, type: 'dir', kind: PREPARED_OUTPUT, existing: 'resume', inputs: [{ label: '--data', path: f.data }] }, quiet);
   const bar = progress('prepare', 1, quiet);
   const summary = await prepareDirectory(f.data, cache, {
     layout: parseLayout(layout),

@@ -1,7 +1,8 @@
 /**
  * Image-to-image commands (`defend`, `denoise`): one file to one file, or a folder to a new folder with the
  * relative names mirrored. Output is PNG, or `.f32` (raw little-endian float32 HWC, lossless). Files are written
- * atomically and a folder appears only complete.
+ * atomically and a folder appears only complete; OUT must be new (a missing file, a missing or empty folder) and
+ * apart from IN, since robustify cannot recognise images as its own to replace them.
  */
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
@@ -9,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { listImages } from '../denoise/train.js';
 import { decodeImage, encodePng, imageToTensor, tensorToImage, writeF32 } from '../image/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
-import { UsageError } from './run.js';
+import { claimOutput, UsageError } from './run.js';
 
 export const FORMATS = ['png', 'f32'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -48,22 +49,23 @@ export interface ImageJob {
 
 /** Run `job` over IN → OUT; returns how many images were written. */
 export async function transformImages(input: string, output: string, folderFormat: Format, job: ImageJob, log?: (line: string) => void): Promise<number> {
+  const claim = (type: 'file' | 'dir') => claimOutput({ label: 'OUT', path: output, type, existing: 'replace', inputs: [{ label: 'IN', path: input }] }, !log);
   const stat = await fsp.stat(input).catch(() => undefined);
   if (!stat) throw new UsageError(`IN ${input}: no such file or folder`);
   if (!stat.isDirectory()) {
     const format = formatOf(output);
+    await claim('file');
     await job.prepare();
     await transformFile(input, output, format, (x) => job.transform(x, path.basename(input)));
     return 1;
   }
   const files = await listImages(input);
   if (files.length === 0) throw new UsageError(`IN ${input}: no images (png, jpg, jpeg, webp) found`);
-  const existing = await fsp.readdir(output).catch(() => undefined);
-  if (existing && existing.length > 0) throw new UsageError(`OUT ${output}: folder exists and is not empty`);
   const rels = files.map((f) => path.relative(input, f));
   const outNames = rels.map((rel) => rel.slice(0, rel.length - path.extname(rel).length) + `.${folderFormat}`);
   const clash = outNames.findIndex((n, i) => outNames.indexOf(n) !== i);
   if (clash >= 0) throw new UsageError(`IN ${input}: '${rels[outNames.indexOf(outNames[clash])]}' and '${rels[clash]}' would both be written as '${outNames[clash]}'`);
+  await claim('dir');
   await job.prepare();
   await writeDirAtomic(output, async (tmp) => {
     for (const [i, f] of files.entries()) {
@@ -72,6 +74,6 @@ export async function transformImages(input: string, output: string, folderForma
       await transformFile(f, dst, folderFormat, (x) => job.transform(x, rels[i]));
       log?.(`${i + 1}/${files.length} ${rels[i]}`);
     }
-  }, { replace: true, what: 'OUT' });
+  }, { what: 'OUT' });
   return files.length;
 }

@@ -2,6 +2,7 @@
 /**
  * The `robustify` command. Each subcommand lives in `commands/<name>.ts` and registers itself here.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAttack } from './commands/attack.js';
 import { registerBmcnn } from './commands/bmcnn.js';
@@ -17,7 +18,11 @@ import { registerStudy } from './commands/study.js';
 import { registerTrain } from './commands/train.js';
 import { runCli } from './run.js';
 
+// dist/src/cli/main.js → the package's package.json.
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('robustify')
+  .version(pkg.version, '-V, --version', 'print the version and exit')
   .description('Attack a pre-trained face recogniser and defend it with preprocessing pipelines.')
   .option('--backend <name>', 'tensor backend: wasm (default) or cpu')
   .option('--quiet', 'no progress output')

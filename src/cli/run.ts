@@ -1,8 +1,13 @@
 /**
- * Shared CLI plumbing: every user-facing failure becomes one clear line on stderr and a non-zero exit.
+ * Shared CLI plumbing: every user-facing failure becomes one clear line on stderr and a non-zero exit (2: the
+ * command line asks for something robustify will not do; 1: the work failed); an interruption (SIGINT,
+ * SIGTERM) removes the temporaries in flight, stops the progress bars and says what is left.
  */
 import { Command, CommanderError } from 'commander';
 import { initEngine, parseBackend, type EngineInfo } from '../engine/backend.js';
+import { runInterruptCleanups } from '../util/interrupt.js';
+import { checkOutput, OutputRefused, type OutputSpec, type OutputState } from '../util/output.js';
+import { note, stopAllProgress } from './progress.js';
 
 /** An error whose message is already fit for the user (names the file or parameter). */
 export class UsageError extends Error {}
@@ -21,8 +26,48 @@ export async function startEngine(cmd: Command): Promise<EngineInfo> {
   return initEngine({ backend: backend ? parseBackend(backend) : undefined, strict: backend !== undefined });
 }
 
+/** Check an output before any work and state (first) what was cleared of killed runs; see util/output.ts. */
+export async function claimOutput(spec: OutputSpec, quiet?: boolean): Promise<OutputState> {
+  const state = await checkOutput(spec);
+  for (const line of state.notes) note(quiet, `robustify: ${line}`);
+  return state;
+}
+
+/** What the user is told when the process is interrupted, set by a command whose output can be resumed. */
+let interruptHint = '';
+export function setInterruptHint(text: string): void {
+  interruptHint = text;
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  runInterruptCleanups();
+  stopAllProgress();
+  process.stderr.write(`\nrobustify: interrupted (${signal})${interruptHint ? `; ${interruptHint}` : '; nothing half-written was left'}\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
+/** Every command (and subcommand) throws instead of exiting, and reports an unknown option before anything else. */
+function configure(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) {
+    // Commander checks required options before unknown ones; a mistyped option would hide behind "required option".
+    if (sub.commands.length === 0) {
+      cmd.hook('preSubcommand', (_parent, actionCommand) => {
+        if (actionCommand !== sub) return;
+        const { unknown } = sub.parseOptions(_parent.args.slice(1));
+        const first = unknown.find((a) => a.startsWith('-'));
+        // Commander's own message (with its "did you mean" suggestion); not in its typings.
+        if (first) (sub as unknown as { unknownOption(flag: string): never }).unknownOption(first);
+      });
+    }
+    configure(sub);
+  }
+}
+
 export async function runCli(program: Command, argv: string[]): Promise<void> {
-  program.exitOverride();
+  configure(program);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -33,7 +78,12 @@ export async function runCli(program: Command, argv: string[]): Promise<void> {
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`robustify: ${msg}\n`);
     if (process.env.ROBUSTIFY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = 1;
+    process.exitCode = err instanceof UsageError || err instanceof OutputRefused ? 2 : 1;
+  } finally {
+    // A bar that never reached its total (early stopping, an error) would keep the process alive.
+    stopAllProgress();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

@@ -9,10 +9,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { decodeImage, type RgbImage } from '../image/index.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { hasFormat, writeFileAtomic } from '../util/fs.js';
+import type { OutputKind } from '../util/output.js';
 import { createRandom, hashSeed, type Random } from '../util/random.js';
 import { DEFAULT_MATCH } from './match.js';
-import { Bmcnn, defaultConfig, mainForward, matchIndices, pilotForward, readWeights, widenReferenceKernel, type BmcnnConfig } from './model.js';
+import { Bmcnn, defaultConfig, FORMAT, mainForward, matchIndices, pilotForward, readWeights, widenReferenceKernel, type BmcnnConfig } from './model.js';
 import { disposeNet, netFromTensors, netVariables, trainableNet, type ConvNet, type NamedTensor } from './net.js';
 import { addNoise, psnr } from './noise.js';
 
@@ -60,6 +61,14 @@ export const TRAIN_DEFAULTS = {
 } as const;
 
 /** σ values the validation PSNR is reported at. */
+/** A BMCNN weights folder, finished (model.json) or in training (checkpoint.json): trained into again, resumed. */
+export const BMCNN_OUTPUT: OutputKind = {
+  what: 'BMCNN weights written by robustify bmcnn train',
+  owns: async (dir) =>
+    (await hasFormat(path.join(dir, 'model.json'), FORMAT)) ||
+    (await fsp.readFile(path.join(dir, 'checkpoint.json'), 'utf8').then((t) => (JSON.parse(t) as { config?: { format?: string } }).config?.format === FORMAT, () => false)),
+};
+
 export const VAL_SIGMAS = [15, 25, 50] as const;
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp']);
 

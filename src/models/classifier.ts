@@ -8,8 +8,13 @@ import path from 'node:path';
 import { BACKBONE_INPUT_SIZE, BACKBONE_NAME, FaceRecognitionNet, POOLED_DIM } from './backbone.js';
 import { DenseHead, type HeadConfig } from './head.js';
 import { loadWeightsManifest, saveWeightsManifest } from './weights.js';
+import { hasFormat } from '../util/fs.js';
+import type { OutputKind } from '../util/output.js';
 
 export const MODEL_FORMAT = 'robustify-classifier';
+
+/** A classifier folder robustify saved: its model.json says so. */
+export const MODEL_OUTPUT: OutputKind = { what: 'a classifier saved by robustify train', owns: (dir) => hasFormat(path.join(dir, 'model.json'), MODEL_FORMAT) };
 const HEAD_WEIGHTS = 'head';
 
 /** What model.json records besides the weights. */

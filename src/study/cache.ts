@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { isTempName, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import type { OutputKind } from '../util/output.js';
 
 /** JSON with object keys sorted, so that equal inputs hash equally. */
 export function canonicalJson(value: unknown): string {
@@ -20,6 +21,17 @@ export function canonicalJson(value: unknown): string {
 export function hashOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
+
+const ENTRY_RE = /^[a-z][a-z0-9]*-[0-9a-f]{16}/;
+
+/** A study cache: a folder of nothing but step entries (and temporaries of atomic writes). */
+export const STUDY_CACHE: OutputKind = {
+  what: 'a study cache',
+  owns: async (dir) => {
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    return names.length > 0 && names.every((n) => ENTRY_RE.test(n) || isTempName(n));
+  },
+};
 
 export interface CacheStats {
   reused: string[];
@@ -64,7 +76,8 @@ export class StepCache {
       return dir;
     }
     await fsp.mkdir(this.root, { recursive: true });
-    await writeDirAtomic(dir, fill, { replace: true, what: 'study cache' });
+    // `dir` is missing or empty here (a filled one is reused above).
+    await writeDirAtomic(dir, fill, { what: 'study cache' });
     this.note(key, false);
     return dir;
   }

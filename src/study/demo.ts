@@ -21,7 +21,8 @@ import { engineInfo } from '../engine/backend.js';
 import { decodeImage, encodePng, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../models/backbone.js';
 import { DefendedClassifier } from '../models/defended.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { hasFormat, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import type { OutputKind } from '../util/output.js';
 import { createRandom, hashSeed } from '../util/random.js';
 import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } from './demo/gallery.js';
 import { drawTransform, makeProbe, type ProbeTransform } from './demo/probes.js';
@@ -457,21 +458,9 @@ export async function writeDemo(out: string, run: DemoRun): Promise<void> {
       await writeFileAtomic(path.join(tmp, REPORT_FILE), reportMarkdown(run.results, run.timings));
       await writeFileAtomic(path.join(tmp, SHEET_FILE), await encodePng(run.sheet));
     },
-    { replace: await isDemoOutput(out), what: '--out' },
+    { replaceIf: DEMO_OUTPUT.owns, what: 'demo' },
   );
 }
 
-/** Refuse early (before minutes of work) an --out that exists, is not empty and is not a previous demo's. */
-export async function checkOutDir(out: string): Promise<void> {
-  const entries = await fsp.readdir(out).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(new Error(`--out: cannot read '${out}': ${e.message}`))));
-  if (entries.length > 0 && !(await isDemoOutput(out))) throw new Error(`--out: '${out}' exists, is not empty and holds no demo results; choose another directory`);
-}
-
-async function isDemoOutput(out: string): Promise<boolean> {
-  try {
-    const r = JSON.parse(await fsp.readFile(path.join(out, RESULTS_FILE), 'utf8')) as { format?: string };
-    return r.format === RESULTS_FORMAT;
-  } catch {
-    return false;
-  }
-}
+/** A demo's output folder: its results.json says so (a later demo may replace it). */
+export const DEMO_OUTPUT: OutputKind = { what: 'a robustify demo', owns: (dir) => hasFormat(path.join(dir, RESULTS_FILE), RESULTS_FORMAT) };

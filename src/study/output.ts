@@ -5,7 +5,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/fs.js';
+import { hasFormat, writeFileAtomic } from '../util/fs.js';
+import type { OutputKind } from '../util/output.js';
+import { STUDY_CACHE } from './cache.js';
 import { paperTableBlock, studyDocument } from './document.js';
 import { renderMarkdownTable, reportFiles } from './report/index.js';
 import type { StudyRun } from './run.js';
@@ -19,7 +21,24 @@ export const STUDY_FILES = {
   tables: 'tables',
 } as const;
 
+/** Written first into REPORT_DIR: it stays a study's even when a run is killed while rewriting the report. */
+const MARKER = '.robustify-study.json';
+
+/** A study's REPORT_DIR: its results.json or marker, or (a run killed before any report) only its cache, says so. */
+export const STUDY_OUTPUT: OutputKind = {
+  what: 'a study report',
+  owns: async (dir) => {
+    if ((await hasFormat(path.join(dir, STUDY_FILES.results), 'robustify-study')) || (await hasFormat(path.join(dir, MARKER), 'robustify-study'))) return true;
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    return names.length === 1 && names[0] === 'cache' && (await STUDY_CACHE.owns(path.join(dir, 'cache')));
+  },
+};
+
 export async function writeStudy(dir: string, run: StudyRun): Promise<void> {
+  // First: a report rewritten only in part must not look complete beside an earlier run's results.json.
+  await fsp.mkdir(dir, { recursive: true });
+  await writeFileAtomic(path.join(dir, MARKER), JSON.stringify({ format: 'robustify-study' }) + '\n');
+  await fsp.rm(path.join(dir, STUDY_FILES.results), { force: true });
   const tablesDir = path.join(dir, STUDY_FILES.tables);
   await fsp.mkdir(tablesDir, { recursive: true });
   for (const t of run.results.tables) {

@@ -75,7 +75,7 @@ test('bad parameters are usage errors; nothing is written', async () => {
     const full = path.join(dir, 'full');
     await fsp.mkdir(full);
     await fsp.writeFile(path.join(full, 'keep'), '');
-    await assert.rejects(defend('--pipeline', 'jpeg', VECTORS, full), /folder exists and is not empty/);
+    await assert.rejects(defend('--pipeline', 'jpeg', VECTORS, full), /OUT '.*full' exists and is not empty; choose a new or empty folder/);
     // A corrupt image in a folder: the error names it, and neither OUT nor its temporary folder remains.
     const src = path.join(dir, 'src');
     await fsp.mkdir(src);

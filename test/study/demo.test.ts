@@ -9,7 +9,8 @@ import { registerDemo } from '../../src/cli/commands/demo.js';
 import { loadDetector, warpSimilarity } from '../../src/data/prepare/index.js';
 import { initEngine } from '../../src/engine/backend.js';
 import type { FaceRecognitionNet } from '../../src/models/backbone.js';
-import { checkOutDir, GalleryClassifier, makeProbe, matchesFromDistances, squaredDistances, type DemoResults } from '../../src/study/demo.js';
+import { checkOutput } from '../../src/util/output.js';
+import { DEMO_OUTPUT, GalleryClassifier, makeProbe, matchesFromDistances, squaredDistances, type DemoResults } from '../../src/study/demo.js';
 
 test('gallery logits: argmax is the nearest descriptor and distances come back from the logits', async () => {
   await initEngine({ backend: 'wasm', strict: true });
@@ -56,8 +57,9 @@ test('--out that holds something else is refused before any work', async () => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'demo-out-'));
   try {
     await fsp.writeFile(path.join(dir, 'keep.txt'), 'mine');
-    await assert.rejects(checkOutDir(dir), /--out: .* holds no demo results/);
-    await checkOutDir(path.join(dir, 'new')); // absent: fine
+    const check = (p: string) => checkOutput({ label: '--out', path: p, type: 'dir', kind: DEMO_OUTPUT, existing: 'resume' });
+    await assert.rejects(check(dir), /--out '.*' exists and holds files robustify did not write \(it is not a robustify demo\)/);
+    assert.equal((await check(path.join(dir, 'new'))).state, 'new'); // absent: fine
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { AdversarialSetWriter } from '../../attacks/adversarial-set.js';
+import { ADV_OUTPUT, AdversarialSetConflict, AdversarialSetWriter } from '../../attacks/adversarial-set.js';
 import { median } from '../../attacks/attack.js';
 import type { EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
@@ -18,7 +18,7 @@ import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SP
 import { openModel } from '../model.js';
 import { note, progress } from '../progress.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
-import { globalOptions, startEngine, UsageError } from '../run.js';
+import { claimOutput, globalOptions, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 interface AttackFlags extends DataFlags, AttackChoice {
   model: string;
@@ -37,12 +37,25 @@ export function registerAttack(program: Command): void {
   addAttackOptions(cmd)
     .option('--only-correct', 'first drop samples the model misclassifies (the paper\'s protocol)')
     .option('--defence <pipeline>', 'attack the defended model (pipeline then model; BPDA through non-differentiable stages)')
-    .option('--force', 'replace an existing ADV_DIR of a different run')
+    .option('--force', 'replace an existing ADV_DIR of a different run (only an adversarial set robustify wrote)')
     .action(async (flags: AttackFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const attack = attackFromFlags(flags);
       if (attack.params.targeted === true) throw new UsageError('--targeted: `attack` moves away from the true labels; for targeted (impersonation) attacks use `robustify robustness --threat impersonation`');
       const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
+      // The same run's set is resumed; another run's is replaced only with --force.
+      await claimOutput(
+        {
+          label: '--out',
+          path: flags.out,
+          type: 'dir',
+          kind: ADV_OUTPUT,
+          existing: 'resume',
+          replace: flags.force,
+          inputs: [{ label: '--model', path: flags.model }, { label: '--data', path: flags.data }, { label: '--prepare-cache', path: flags.prepareCache }],
+        },
+        quiet,
+      );
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
       const { model, classifier, close } = await openModel(flags.model);
@@ -63,7 +76,11 @@ export function registerAttack(program: Command): void {
             shape: [model.meta.input_size, model.meta.input_size, 3],
           },
           flags.force,
-        );
+        ).catch((err: Error) => {
+          throw err instanceof AdversarialSetConflict ? new UsageError(`${err.message.replace(/^adversarial set: /, '--out: ')} (use --force to replace it)`) : err;
+        });
+        for (const line of writer.notes) note(quiet, `attack: ${line}`);
+        setInterruptHint(`the adversarial set '${flags.out}' is resumable: run the same command again`);
         const done = writer.done();
         const skipped: Skipped[] = [];
         const t0 = performance.now();
@@ -71,18 +88,23 @@ export function registerAttack(program: Command): void {
         let attacked = 0;
         const queries: number[] = [];
         const bar = progress('attack', samples.length, quiet);
-        for await (const b of readBatches(samples, params.batch_size, load, skipped)) {
-          const clean = await predictLabels(target, b.x);
-          const keep = b.samples.map((s, i) => !(flags.onlyCorrect && clean[i] !== s.label));
-          dropped += keep.filter((k) => !k).length;
-          const todo = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
-          if (todo.length > 0) {
-            await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, queries, (k) =>
-              bar.update(Math.floor(attacked + b.samples.length * k), `step ${Math.round(k * params.max_iter)}/${params.max_iter}`),
-            );
+        try {
+          for await (const b of readBatches(samples, params.batch_size, load, skipped)) {
+            const clean = await predictLabels(target, b.x);
+            const keep = b.samples.map((s, i) => !(flags.onlyCorrect && clean[i] !== s.label));
+            dropped += keep.filter((k) => !k).length;
+            const todo = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
+            if (todo.length > 0) {
+              await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, queries, (k) =>
+                bar.update(Math.floor(attacked + b.samples.length * k), `step ${Math.round(k * params.max_iter)}/${params.max_iter}`),
+              );
+            }
+            attacked += b.samples.length;
+            bar.update(attacked);
           }
-          attacked += b.samples.length;
-          bar.update(attacked);
+        } catch (err) {
+          await writer.abandon();
+          throw err;
         }
         bar.stop();
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);

@@ -2,8 +2,9 @@
  * `robustify bmcnn train`: train the BMCNN denoiser (pilot, then the block-matching net) into a weights folder.
  */
 import { Command } from 'commander';
-import { LOSSES, TRAIN_DEFAULTS, trainBmcnn, type LossName } from '../../denoise/train.js';
-import { globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
+import { BMCNN_OUTPUT, LOSSES, TRAIN_DEFAULTS, trainBmcnn, type LossName } from '../../denoise/train.js';
+import { clearStale } from '../../util/fs.js';
+import { claimOutput, globalOptions, intOption, numberOption, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 function parseLoss(name: string): LossName {
   if ((LOSSES as readonly string[]).includes(name)) return name as LossName;
@@ -84,8 +85,12 @@ export function registerBmcnn(program: Command): void {
         checkpointEvery: TRAIN_DEFAULTS.checkpointEvery,
         valImages: intOption('--val-images', flags.valImages, 1),
       };
-      await startEngine(cmd);
       const quiet = Boolean(globalOptions(cmd).quiet);
+      const inputs = [{ label: '--data', path: flags.data }, { label: '--pilot-from', path: flags.pilotFrom }, { label: '--init-from', path: flags.initFrom }];
+      await claimOutput({ label: '--out', path: flags.out, type: 'dir', kind: BMCNN_OUTPUT, existing: 'resume', inputs }, quiet);
+      for (const line of await clearStale(flags.out)) if (!quiet) process.stderr.write(`bmcnn train: ${line}\n`);
+      setInterruptHint(`the last checkpoint in '${flags.out}' is kept: add --resume to continue from it`);
+      await startEngine(cmd);
       await trainBmcnn({ ...opts, log: (line) => { if (!quiet) process.stderr.write(`${line}\n`); } });
     });
 }

@@ -4,9 +4,9 @@
  * report.md, results.json and contact-sheet.png in DIR (default ./demo-out).
  */
 import { Command } from 'commander';
-import { adaptiveLine, checkOutDir, formatTable, headline, runDemo, tableRows, writeDemo, REPORT_FILE } from '../../study/demo.js';
+import { adaptiveLine, DEMO_OUTPUT, formatTable, headline, runDemo, tableRows, writeDemo, REPORT_FILE } from '../../study/demo.js';
 import { labelledProgress, note } from '../progress.js';
-import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
+import { claimOutput, globalOptions, intOption, numberOption, startEngine } from '../run.js';
 
 interface DemoFlags {
   out: string;
@@ -30,7 +30,7 @@ export function registerDemo(program: Command): void {
       const seed = intOption('--seed', flags.seed, 0, 2 ** 31 - 1);
       const eps = flags.eps === undefined ? undefined : numberOption('--eps', flags.eps, 0.01, 255);
       const maxIter = flags.maxIter === undefined ? undefined : intOption('--max-iter', flags.maxIter, 1, 10000);
-      await checkOutDir(flags.out);
+      await claimOutput({ label: '--out', path: flags.out, type: 'dir', kind: DEMO_OUTPUT, existing: 'resume' }, quiet);
       await startEngine(cmd);
       const t0 = performance.now();
       const run = await runDemo({ quick: flags.quick, seed, eps, max_iter: maxIter }, { note: (text) => note(quiet, text), progress: labelledProgress(quiet) });

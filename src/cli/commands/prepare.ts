@@ -3,11 +3,11 @@
  * folder-per-identity dataset with a manifest.
  */
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { parseTemplate } from '../../data/prepare/align.js';
-import { parseLayout, prepareDirectory } from '../../data/prepare/directory.js';
+import { parseLayout, prepareDirectory, PREPARED_OUTPUT } from '../../data/prepare/directory.js';
 import { DEFAULT_MAX_PIXELS } from '../../data/prepare/prepare.js';
-import { globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
+import { progress, type Progress } from '../progress.js';
+import { claimOutput, globalOptions, intOption, numberOption, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 interface PrepareFlags {
   layout: string;
@@ -59,30 +59,23 @@ export function registerPrepare(program: Command): void {
         pad: numberOption('--pad', flags.pad, 0, 2),
         skipBad: Boolean(flags.skipBad),
       };
-      await startEngine(cmd);
       const quiet = Boolean(globalOptions(cmd).quiet);
-      const bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: 'prepare [{bar}] {value}/{total} photos | {eta_formatted} left | {source}', noTTYOutput: true, notTTYSchedule: 10_000 },
-        cliProgress.Presets.legacy,
-      );
-      let started = false;
-      let summary;
-      try {
-        summary = await prepareDirectory(rawDir, outDir, {
-          ...opts,
-          onProgress: quiet
-            ? undefined
-            : (done, total, source) => {
-                if (!started) {
-                  bar.start(total, 0, { source });
-                  started = true;
-                }
-                bar.update(done, { source });
-              },
-        });
-      } finally {
-        if (started) bar.stop();
-      }
+      await claimOutput({ label: 'OUT_DIR', path: outDir, type: 'dir', kind: PREPARED_OUTPUT, existing: 'resume', inputs: [{ label: 'RAW_DIR', path: rawDir }] }, quiet);
+      await startEngine(cmd);
+      setInterruptHint(`'${outDir}' is resumable: run the same command again`);
+      // Made on the first photo, so that what resuming says comes first.
+      let bar: Progress | undefined;
+      const summary = await prepareDirectory(rawDir, outDir, {
+        ...opts,
+        onNote: (line) => {
+          if (!quiet) process.stderr.write(`prepare: ${line}\n`);
+        },
+        onProgress: (done, total, source) => {
+          bar ??= progress('prepare', total, quiet);
+          bar.update(done, source);
+        },
+      });
+      bar?.stop();
       const s = summary;
       process.stderr.write(
         `prepare: ${s.images} photos (${s.skipped} already done): ${s.withFaces} with faces, ${s.noFace} without, ${s.failed} failed; ` +

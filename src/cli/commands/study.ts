@@ -1,25 +1,27 @@
 /**
  * `robustify study --data DIR --out REPORT_DIR [--config study.json] [--quick]`: the paper's experiments end to
- * end (see src/study/run.ts), cached in REPORT_DIR/cache so a killed run resumes, then report.html, report.md,
- * results.json, the tables and figures in REPORT_DIR.
+ * end (see src/study/run.ts), cached in REPORT_DIR/cache so a killed run resumes (said in its first line), then
+ * report.html, report.md, results.json, the tables and figures in REPORT_DIR. REPORT_DIR must be new, empty or an
+ * earlier study's; nothing else is ever written into.
  */
 import { Command } from 'commander';
 import { promises as fsp } from 'node:fs';
+import { STUDY_CACHE } from '../../study/cache.js';
+import { clearStale } from '../../util/fs.js';
 import path from 'node:path';
 import { describeEngine } from '../../engine/backend.js';
 import { loadStudyConfig } from '../../study/config.js';
-import { writeStudy, STUDY_FILES } from '../../study/output.js';
+import { writeStudy, STUDY_FILES, STUDY_OUTPUT } from '../../study/output.js';
 import { runStudy } from '../../study/run.js';
 import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '../data-options.js';
 import { labelledProgress, note } from '../progress.js';
-import { globalOptions, startEngine, UsageError } from '../run.js';
+import { claimOutput, globalOptions, setInterruptHint, startEngine } from '../run.js';
 
 interface StudyFlags extends SourceFlags {
   out: string;
   config?: string;
   quick?: boolean;
   cache?: string;
-  force?: boolean;
 }
 
 export function registerStudy(program: Command): void {
@@ -28,11 +30,17 @@ export function registerStudy(program: Command): void {
     .option('--config <file>', 'study.json: any part of the configuration (defaults: the paper\'s protocol)')
     .option('--quick', 'few identities, iterations and pipelines (a smoke test; minutes)')
     .option('--cache <dir>', 'where finished steps are kept (default REPORT_DIR/cache)')
-    .option('--force', 'write into an existing REPORT_DIR that is not a study report')
     .action(async (flags: StudyFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));
-      await checkReportDir(flags.out, flags.force);
+      const inputs = [{ label: '--data', path: flags.data }, { label: '--config', path: flags.config }, { label: '--prepare-cache', path: flags.prepareCache }];
+      await claimOutput({ label: '--out', path: flags.out, type: 'dir', kind: STUDY_OUTPUT, existing: 'resume', inputs }, quiet);
+      const cacheDir = flags.cache ?? path.join(flags.out, 'cache');
+      if (flags.cache) await claimOutput({ label: '--cache', path: cacheDir, type: 'dir', kind: STUDY_CACHE, existing: 'resume', inputs }, quiet);
+      for (const line of await clearStale(cacheDir)) note(quiet, `study: ${line}`);
+      const cached = (await fsp.readdir(cacheDir).catch(() => [] as string[])).length;
+      if (cached > 0) note(quiet, `study: resuming from the cache '${cacheDir}' (${cached} cached entries are reused)`);
+      setInterruptHint(`finished steps are cached in '${cacheDir}': run the same command again to resume`);
       const engine = await startEngine(cmd);
       note(quiet, `engine: ${describeEngine(engine)}`);
       const selection = await openSelection(flags, { k: config.identities }, quiet);
@@ -42,7 +50,7 @@ export function registerStudy(program: Command): void {
         selection,
         load: loadOptions(flags),
         config,
-        cacheDir: flags.cache ?? path.join(flags.out, 'cache'),
+        cacheDir,
         hooks: {
           onStep: (step, what) => note(quiet, `study: ${step} — ${what}`),
           onProgress: progress,
@@ -59,12 +67,4 @@ export function registerStudy(program: Command): void {
           `wall time ${run.timings.total} s (${run.cache.reused} cached steps reused, ${run.cache.computed} computed); report: ${path.join(flags.out, STUDY_FILES.html)}\n`,
       );
     });
-}
-
-/** REPORT_DIR must be new, empty, or an earlier study's (to resume or refresh it). */
-async function checkReportDir(dir: string, force?: boolean): Promise<void> {
-  const entries: string[] = await fsp.readdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e)));
-  if (entries.length === 0 || force) return;
-  if (entries.includes(STUDY_FILES.results) || entries.includes('cache')) return;
-  throw new UsageError(`--out: '${dir}' is not empty and holds no study (use --force to write into it)`);
 }

@@ -6,11 +6,12 @@ import { Command } from 'commander';
 import { readBatches, splitDataset } from '../../data/index.js';
 import { formatReport } from '../../metrics/index.js';
 import { predictAll, reportFor } from '../../models/evaluate.js';
+import { MODEL_OUTPUT } from '../../models/classifier.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier } from '../../models/train.js';
 import { writeDirAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, splitOptions, type DataFlags } from '../data-options.js';
 import { note, progress } from '../progress.js';
-import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
+import { claimOutput, globalOptions, intOption, numberOption, startEngine } from '../run.js';
 import { describeEngine } from '../../engine/backend.js';
 
 interface TrainFlags extends DataFlags {
@@ -42,7 +43,7 @@ export function registerTrain(program: Command): void {
     .option('--validation <fraction>', 'part of the training split held out for early stopping', String(d.validationFraction))
     .option('--seed <n>', 'seed for initialisation, shuffling, dropout and the validation split', String(d.seed))
     .option('--no-flip', 'no mirrored copies of the training images')
-    .option('--force', 'replace an existing MODEL_DIR')
+    .option('--force', 'replace an existing MODEL_DIR saved by robustify train (nothing else)')
     .action(async (flags: TrainFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const opts = {
@@ -60,6 +61,19 @@ export function registerTrain(program: Command): void {
       };
       const split = splitOptions(flags);
       const k = intOption('--identities', flags.identities, 1, 1_000_000);
+      await claimOutput(
+        {
+          label: '--out',
+          path: flags.out,
+          type: 'dir',
+          kind: MODEL_OUTPUT,
+          existing: 'replace',
+          replace: flags.force,
+          replaceHint: 'use --force to replace it',
+          inputs: [{ label: '--data', path: flags.data }, { label: '--prepare-cache', path: flags.prepareCache }],
+        },
+        quiet,
+      );
       const engine = await startEngine(cmd);
       const selection = await openSelection(flags, { k }, quiet);
       note(quiet, `engine: ${describeEngine(engine)}`);
@@ -104,7 +118,7 @@ export function registerTrain(program: Command): void {
             evaluate_seconds: round((performance.now() - t1) / 1000),
           };
         }
-        await writeDirAtomic(flags.out, (tmp) => classifier.saveTo(tmp), { replace: flags.force, what: '--out' });
+        await writeDirAtomic(flags.out, (tmp) => classifier.saveTo(tmp), { replaceIf: flags.force ? MODEL_OUTPUT.owns : undefined, what: '--out' });
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
         const best = classifier.meta.training.best_epoch;
         process.stdout.write(report ? `${formatReport(report)}\n` : 'no test images: no clean report\n');

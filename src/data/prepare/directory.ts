@@ -2,12 +2,14 @@
  * Prepare a whole folder of raw photos: folder-per-identity (or CelebA) in, folder-per-identity aligned
  * chips out, plus `manifest.json` describing every source photo — its faces, or that it had none, or why it
  * could not be read. Re-running on the same output resumes: photos already in the manifest with their chips on
- * disk are skipped. Every file is written atomically.
+ * disk are skipped, and chips the manifest does not list (a killed run wrote them after its last manifest) are
+ * removed first. Every file is written atomically.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { encodePng, ImageDecodeError } from '../../image/index.js';
-import { writeFileAtomic } from '../../util/fs.js';
+import { clearStale, hasFormat, writeFileAtomic } from '../../util/fs.js';
+import type { OutputKind } from '../../util/output.js';
 import type { Point, TemplateName } from './align.js';
 import type { Box } from './detector.js';
 import { prepareImage, type PrepareOptions } from './prepare.js';
@@ -22,6 +24,9 @@ export function parseLayout(name: string): Layout {
 
 export const MANIFEST_NAME = 'manifest.json';
 const MANIFEST_FORMAT = 'robustify-prepare/1';
+
+/** A prepared folder: its manifest.json says so (resumed, never replaced). */
+export const PREPARED_OUTPUT: OutputKind = { what: 'a folder made by robustify prepare', owns: (dir) => hasFormat(path.join(dir, MANIFEST_NAME), MANIFEST_FORMAT) };
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp']);
 /** CelebA's identity list, and the folders its photos come in (in-the-wild, or the aligned release). */
 const CELEBA_IDENTITIES = 'identity_CelebA.txt';
@@ -31,6 +36,8 @@ export interface PrepareDirOptions extends PrepareOptions {
   layout?: Layout;
   /** List unreadable or oversized photos as failed and go on, instead of stopping at the first. */
   skipBad?: boolean;
+  /** What resuming found and did, one line each (before any photo). */
+  onNote?: (line: string) => void;
   /** Called after each photo (skipped ones included). */
   onProgress?: (done: number, total: number, source: string) => void;
 }
@@ -194,6 +201,10 @@ export async function prepareDirectory(rawDir: string, outDir: string, opts: Pre
   await fsp.mkdir(outDir, { recursive: true });
   const manifestFile = path.join(outDir, MANIFEST_NAME);
   const previous = await readManifest(manifestFile, settings);
+  if (previous.size > 0) {
+    const removed = await removeUnlisted(outDir, previous);
+    opts.onNote?.(`resuming '${outDir}': ${previous.size} photos recorded in its manifest${removed > 0 ? `; removed ${removed} unlisted file(s) of an interrupted run` : ''}`);
+  }
 
   const entries = new Map<string, ManifestEntry>();
   const summary: PrepareDirSummary = { images: sources.length, skipped: 0, withFaces: 0, noFace: 0, failed: 0, chips: 0, manifest: manifestFile };
@@ -240,6 +251,26 @@ export async function prepareDirectory(rawDir: string, outDir: string, opts: Pre
     if (dirty || !existsSync(manifestFile)) await save();
   }
   return summary;
+}
+
+/** Remove the chips (and temporaries) under `outDir` that no manifest entry lists; returns how many. */
+async function removeUnlisted(outDir: string, manifest: Map<string, ManifestEntry>): Promise<number> {
+  const listed = new Set([...manifest.values()].flatMap((e) => e.faces.map((f) => path.normalize(f.file))));
+  let removed = 0;
+  const walk = async (rel: string): Promise<void> => {
+    const dir = path.join(outDir, rel);
+    removed += (await clearStale(dir)).length;
+    for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+      const r = path.join(rel, e.name);
+      if (e.isDirectory()) await walk(r);
+      else if (e.isFile() && path.extname(e.name) === '.png' && !listed.has(r)) {
+        await fsp.rm(path.join(outDir, r), { force: true });
+        removed++;
+      }
+    }
+  };
+  await walk('');
+  return removed;
 }
 
 async function prepareOne(rawDir: string, outDir: string, src: Source, opts: PrepareDirOptions): Promise<ManifestEntry> {

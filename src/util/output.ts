@@ -113,7 +113,7 @@ export async function checkOutput(spec: OutputSpec): Promise<OutputState> {
   const notes = await clearStale(path.dirname(path.resolve(target)), path.basename(path.resolve(target)));
   const st = await fsp.lstat(target).catch((e: NodeJS.ErrnoException) => e);
   if (st instanceof Error) {
-    if (st.code !== 'ENOENT') throw new OutputRefused(`${label} '${target}': ${fsReason(st)}`);
+    if (st.code !== 'ENOENT' && st.code !== 'ENOTDIR') throw new OutputRefused(`${label} '${target}': ${fsReason(st)}`);
     await checkCreatable(label, target, spec.type);
     return { state: 'new', notes };
   }

@@ -88,8 +88,9 @@ test('study: a bad configuration names the key, exits non-zero, writes nothing',
   const notStudy = await tempDir('study-other');
   await fsp.writeFile(path.join(notStudy, 'notes.txt'), 'mine');
   const r2 = await robustify([...QUICK, '--out', notStudy]);
-  assert.equal(r2.code, 1);
-  assert.match(r2.stderr, /--out: .* is not empty and holds no study/);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /--out '.*' exists and holds files robustify did not write \(it is not a study report\)/);
+  assert.equal(await fsp.readFile(path.join(notStudy, 'notes.txt'), 'utf8'), 'mine');
 });
 
 test('study --prepare: raw photos are detected and aligned first (cached), then studied', async () => {

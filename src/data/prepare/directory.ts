@@ -223,6 +223,8 @@ export async function prepareDirectory(rawDir: string, outDir: string, opts: Pre
     summary.chips += e.faces.length;
   };
 
+  // Before any chip: the folder is recognisably a prepared one (to resume) even if the first photo is never done.
+  if (!existsSync(manifestFile)) await save();
   let lastSave = Date.now();
   let dirty = false;
   try {

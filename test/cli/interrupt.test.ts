@@ -1,0 +1,200 @@
+/**
+ * Interrupted runs: each long command SIGKILLed at three points (after the k-th progress line), then run again:
+ * after every kill there is no half-written output (nothing, or a state the next run resumes, which it says in
+ * its first line), and the last run ends complete and correct. SIGINT removes the temporaries in flight; a
+ * study in a terminal exits (its progress bars stop).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { CLI, robustify, smallDataset, tempDir } from './helpers.js';
+
+// Every progress update is a line, so kills can be placed by progress.
+const ENV = { ROBUSTIFY_PROGRESS_SECONDS: '0' };
+
+interface Stopped {
+  killed: boolean;
+  code: number | null;
+  stderr: string;
+}
+
+/** Run the CLI and send `signal` once `when` matches its stderr so far. */
+function runUntil(args: string[], when: (stderr: string) => boolean, signal: NodeJS.Signals = 'SIGKILL'): Promise<Stopped> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...ENV } });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && when(stderr)) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    child.on('exit', (code) => resolve({ killed: sent, code, stderr }));
+  });
+}
+
+/** The k-th line of stderr matching `re` has appeared. */
+const nth = (re: RegExp, k: number) => (s: string) => s.split('\n').filter((l) => re.test(l)).length >= k;
+
+/** A progress line `<label>: <done>/…` with done ≥ `min` has appeared. */
+const reached = (label: string, min: number) => (s: string) =>
+  s.split('\n').some((l) => l.startsWith(`${label}: `) && Number(/^[^:]+: (\d+)\//.exec(l)?.[1] ?? -1) >= min);
+
+/** Hidden temporaries robustify left in `dir`. */
+async function leftovers(dir: string): Promise<string[]> {
+  return (await fsp.readdir(dir)).filter((n) => /\.tmp(\.old|\.owner)?$/.test(n));
+}
+
+/** Three kills at the given points, each followed by `check`; the next run states first what it found. */
+async function killThrice(args: string[], points: ((s: string) => boolean)[], check: (i: number) => Promise<void>, firstLine?: RegExp): Promise<void> {
+  for (const [i, when] of points.entries()) {
+    const r = await runUntil(args, when);
+    assert.ok(r.killed, `kill point ${i + 1} was reached: ${r.stderr}`);
+    if (i > 0 && firstLine) assert.match(r.stderr.split('\n')[0], firstLine, `run ${i + 1} says first what the killed one left`);
+    await check(i);
+  }
+}
+
+const TRAIN = ['--identities', '2', '--epochs', '6', '--hidden', '16', '--patience', '6', '--batch-size', '4'];
+
+const shared = (async () => {
+  const data = await smallDataset(2, 6);
+  const work = await tempDir('interrupt');
+  const model = path.join(work, 'model');
+  const r = await robustify(['train', '--data', data, '--out', model, ...TRAIN, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  return { data, work, model };
+})();
+
+test('train killed at 3 points leaves no model folder; the next run clears the leftovers and says so', async () => {
+  const { data } = await shared;
+  const work = await tempDir('kill-train');
+  const out = path.join(work, 'm');
+  const args = ['train', '--data', data, '--out', out, ...TRAIN];
+  const points = [nth(/^features: /, 1), nth(/^epochs: /, 2), reached('epochs', 5)];
+  await killThrice(args, points, async () => assert.ok(!existsSync(out), 'no half-written MODEL_DIR'), /^robustify: removed what a killed run|^engine:/);
+  const last = await robustify(args);
+  assert.equal(last.code, 0, last.stderr);
+  assert.ok(JSON.parse(await fsp.readFile(path.join(out, 'model.json'), 'utf8')).identities.length === 2);
+  assert.deepEqual(await leftovers(work), []);
+});
+
+test('attack killed at 3 points leaves a resumable set; the last run completes it exactly', async () => {
+  const { data, model } = await shared;
+  const work = await tempDir('kill-attack');
+  const out = path.join(work, 'adv');
+  const args = ['attack', '--model', model, '--data', data, '--split', 'all', '--out', out, '--eps-step', '1', '--max-iter', '3', '--batch-size', '2'];
+  const check = async (): Promise<void> => {
+    if (!existsSync(out)) return;
+    const index = JSON.parse(await fsp.readFile(path.join(out, 'index.json'), 'utf8'));
+    for (const it of index.items) assert.equal((await fsp.stat(path.join(out, it.file))).size, 150 * 150 * 3 * 4, it.file);
+  };
+  await killThrice(args, [nth(/^attack: /, 2), reached('attack', 4), reached('attack', 8)], check, /^attack: resuming the adversarial set/);
+  const last = await robustify(args);
+  assert.equal(last.code, 0, last.stderr);
+  const index = JSON.parse(await fsp.readFile(path.join(out, 'index.json'), 'utf8'));
+  assert.equal(index.complete, true);
+  assert.equal(index.items.length, 12);
+  assert.equal(new Set(index.items.map((i: { source: string }) => i.source)).size, 12, 'each image once');
+  const listed = new Set<string>(index.items.flatMap((i: { file: string; preview: string }) => [i.file, i.preview]));
+  const onDisk = [...(await fsp.readdir(out)).filter((n) => n.endsWith('.f32')), ...(await fsp.readdir(path.join(out, 'previews'))).map((n) => `previews/${n}`)];
+  assert.deepEqual(onDisk.filter((f) => !listed.has(f)), [], 'nothing unlisted');
+  assert.equal(onDisk.length, 24);
+});
+
+test('defend over a folder: killed at 3 points leaves no OUT, the next run removes the temporaries; SIGINT leaves nothing', async () => {
+  const { data } = await shared;
+  const work = await tempDir('kill-defend');
+  const out = path.join(work, 'out');
+  const args = ['defend', '--pipeline', 'median:3,tvm:max_iter=3', '--seed', '1', data, out];
+  const check = async (): Promise<void> => assert.ok(!existsSync(out), 'no half-written OUT');
+  await killThrice(args, [nth(/^defend \d+\//, 1), nth(/^defend \d+\//, 5), nth(/^defend \d+\//, 10)], check, /^robustify: removed what a killed run \(pid \d+\) left unfinished of '.*out'/);
+  assert.equal((await leftovers(work)).length, 2, 'the last killed run left its temporary folder and owner file');
+  const int = await runUntil(args, nth(/^defend \d+\//, 3), 'SIGINT');
+  assert.equal(int.code, 130);
+  assert.match(int.stderr, /interrupted \(SIGINT\)/);
+  assert.ok(!existsSync(out));
+  assert.deepEqual(await leftovers(work), [], 'the interrupted run removed its own temporaries (and the killed one\'s)');
+  const last = await robustify(args);
+  assert.equal(last.code, 0, last.stderr);
+  assert.equal((await fsp.readdir(out, { recursive: true })).filter((n) => n.endsWith('.png')).length, 12);
+  assert.deepEqual(await leftovers(work), []);
+});
+
+test('prepare killed at 3 points: its manifest lists what is on disk after the resume, which says so first', async () => {
+  const raw = await smallDataset(2, 5);
+  const work = await tempDir('kill-prepare');
+  const out = path.join(work, 'prepared');
+  const args = ['prepare', raw, out];
+  const chips = async (): Promise<string[]> => (await fsp.readdir(out, { recursive: true })).filter((n) => n.endsWith('.png')).map((n) => path.normalize(n)).sort();
+  const listed = async (): Promise<string[]> => {
+    const m = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8')) as { images: { faces: { file: string }[] }[] };
+    return m.images.flatMap((e) => e.faces.map((f) => path.normalize(f.file))).sort();
+  };
+  const check = async (): Promise<void> => {
+    // A killed run's folder is always recognisably a prepared one (to resume), and what it lists is on disk.
+    const on = new Set(await chips());
+    for (const f of await listed()) assert.ok(on.has(f), `listed ${f} is on disk`);
+  };
+  await killThrice(args, [nth(/^prepare: \d+\//, 1), nth(/^prepare: \d+\//, 4), nth(/^prepare: \d+\//, 7)], check, /^prepare: resuming '.*prepared': \d+ photos recorded/);
+  const last = await robustify(args);
+  assert.equal(last.code, 0, last.stderr);
+  assert.equal(JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8')).images.length, 10);
+  assert.deepEqual(await chips(), await listed(), 'every chip listed, every listed chip there');
+  assert.deepEqual(await leftovers(out), []);
+});
+
+const STUDY_CONFIG = {
+  identities: 2,
+  train: { hidden: 32, max_epochs: 30, patience: 1 },
+  attack: { max_iter: 2 },
+  defences: ['jpeg:20'],
+  curves: { eps: [0, 4], iterations: [1, 2], pipelines: ['none'] },
+  search: { candidates: ['jpeg:20'], max_length: 1, min_clean_accuracy: 0 },
+  adaptive: { pipelines: [] },
+  figures: { attack_eps: [0, 4] },
+};
+
+test('study --quick: exits in a terminal (early-stopped bars stop); killed at 3 points it resumes to the same results.json', async () => {
+  const { data } = await shared;
+  const work = await tempDir('kill-study');
+  const config = path.join(work, 'study.json');
+  await fsp.writeFile(config, JSON.stringify(STUDY_CONFIG));
+  const base = ['study', '--data', data, '--quick', '--config', config];
+  // Under a pseudo-terminal (util-linux `script`): progress bars draw, and must all stop for the process to exit.
+  const a = path.join(work, 'a');
+  const pty = await new Promise<{ code: number | null; out: string; hung: boolean }>((resolve) => {
+    const cmd = [process.execPath, CLI, ...base, '--out', a].map((s) => `'${s.replace(/'/g, "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let hung = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // Give it a while after the last line; a hung process is killed and reported.
+      if (/report: .*report\.html/.test(out)) setTimeout(() => {
+        if (child.exitCode === null) {
+          hung = true;
+          child.kill('SIGKILL');
+        }
+      }, 60000).unref();
+    });
+    child.on('exit', (code) => resolve({ code, out, hung }));
+  });
+  assert.equal(pty.hung, false, 'the study printed its report path and then did not exit');
+  assert.equal(pty.code, 0, pty.out);
+  assert.match(pty.out, /\[[█░]+\]/, 'bars were drawn');
+  const reference = await fsp.readFile(path.join(a, 'results.json'), 'utf8');
+
+  const b = path.join(work, 'b');
+  const args = [...base, '--out', b];
+  const check = async (): Promise<void> => assert.ok(!existsSync(path.join(b, 'results.json')), 'no results.json for an unfinished report');
+  await killThrice(args, [nth(/^study: train /, 1), nth(/^study: attack /, 1), nth(/^study: search /, 1)], check, /^study: resuming from the cache/);
+  const last = await robustify(args);
+  assert.equal(last.code, 0, last.stderr);
+  assert.equal(await fsp.readFile(path.join(b, 'results.json'), 'utf8'), reference, 'same results as the uninterrupted run');
+  assert.deepEqual(await leftovers(path.join(b, 'cache')), []);
+});

@@ -6,7 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { initEngine, parseBackend, type EngineInfo } from '../engine/backend.js';
 import { runInterruptCleanups } from '../util/interrupt.js';
-import { checkOutput, OutputRefused, type OutputSpec, type OutputState } from '../util/output.js';
+import { hasFormat } from '../util/fs.js';
+import { checkOutput, OutputRefused, type OutputInput, type OutputSpec, type OutputState } from '../util/output.js';
 import { note, stopAllProgress } from './progress.js';
 
 /** An error whose message is already fit for the user (names the file or parameter). */
@@ -31,6 +32,15 @@ export async function claimOutput(spec: OutputSpec, quiet?: boolean): Promise<Ou
   const state = await checkOutput(spec);
   for (const line of state.notes) note(quiet, `robustify: ${line}`);
   return state;
+}
+
+/**
+ * A `--json FILE` report, checked before any work (a report that cannot be written would be lost at the end):
+ * a new file, or one the same command wrote (its `format`), never anything else or an input.
+ */
+export async function claimJsonReport(file: string, format: string, command: string, inputs: OutputInput[], quiet?: boolean): Promise<void> {
+  const kind = { what: `a report written by robustify ${command}`, owns: (f: string) => hasFormat(f, format) };
+  await claimOutput({ label: '--json', path: file, type: 'file', kind, existing: 'resume', inputs }, quiet);
 }
 
 /** What the user is told when the process is interrupted, set by a command whose output can be resumed. */

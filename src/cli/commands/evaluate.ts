@@ -16,17 +16,13 @@ import type { Classifier } from '../../models/classifier.js';
 import { formatReport, type ClassificationReport } from '../../metrics/index.js';
 import { predictAll, reportFor, type Predictions } from '../../models/evaluate.js';
 import { majority, predictDraws, scoreDraws, type DrawScores } from '../../models/draws.js';
-import { hasFormat, writeFileAtomic } from '../../util/fs.js';
-import type { OutputKind } from '../../util/output.js';
+import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
 import { progress } from '../progress.js';
-import { claimOutput, globalOptions, intOption, startEngine, UsageError } from '../run.js';
+import { claimJsonReport, globalOptions, intOption, startEngine, UsageError } from '../run.js';
 
 export const REPORT_FORMAT = 'robustify-evaluation/1';
-
-/** A report written by `evaluate --json` (a later one may replace it). */
-const REPORT_OUTPUT: OutputKind = { what: 'a report written by robustify evaluate', owns: (file) => hasFormat(file, REPORT_FORMAT) };
 
 interface EvaluateFlags extends DataFlags {
   model: string;
@@ -52,10 +48,9 @@ export function registerEvaluate(program: Command): void {
       if (!flags.data === !flags.adversarial) throw new UsageError('evaluate: give exactly one of --data DIR or --adversarial ADV_DIR');
       if (flags.eot !== undefined && !flags.defence) throw new UsageError('--eot: needs --defence (draws of the defences)');
       const draws = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
-      // Before any work: a report that cannot be written would otherwise be lost at the end.
       if (flags.json) {
         const inputs = [{ label: '--model', path: flags.model }, { label: '--data', path: flags.data }, { label: '--adversarial', path: flags.adversarial }];
-        await claimOutput({ label: '--json', path: flags.json, type: 'file', kind: REPORT_OUTPUT, existing: 'resume', inputs }, quiet);
+        await claimJsonReport(flags.json, REPORT_FORMAT, 'evaluate', inputs, quiet);
       }
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);

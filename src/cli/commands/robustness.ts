@@ -19,7 +19,9 @@ import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
 import { labelledProgress, note } from '../progress.js';
-import { globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
+import { claimJsonReport, globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
+
+const REPORT_FORMAT = 'robustify-robustness/1';
 
 interface RobustnessFlags extends DataFlags {
   model: string;
@@ -73,6 +75,7 @@ export function registerRobustness(program: Command): void {
       };
       const suite = flags.suite === 'none' ? [] : usage('--suite', () => parseSuite(flags.suite));
       const minAttack = flags.minPerturbation ? usage('--min-attack', () => parseAttackToken(flags.minAttack)) : undefined;
+      if (flags.json) await claimJsonReport(flags.json, REPORT_FORMAT, 'robustness', [{ label: '--model', path: flags.model }, { label: '--data', path: flags.data }], quiet);
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
       const { model, classifier, close } = await openModel(flags.model);
@@ -108,7 +111,7 @@ export function registerRobustness(program: Command): void {
           process.stdout.write(`${title}: minimum perturbation (${flags.minAttack}, L∞) median ${min.median.toFixed(3)} on 0–255; success rate vs eps ${curve}\n`);
         }
         if (flags.json) {
-          const json = { model: flags.model, data: flags.data, split: flags.split, defence: pipeline ? pipeline.toString() : null, suite: result ?? null, min_perturbation: min ?? null };
+          const json = { format: REPORT_FORMAT, model: flags.model, data: flags.data, split: flags.split, defence: pipeline ? pipeline.toString() : null, suite: result ?? null, min_perturbation: min ?? null };
           await writeFileAtomic(flags.json, JSON.stringify(json, (_, v) => (v === Infinity ? 'Infinity' : v), 1) + '\n');
         }
         note(quiet, `faces: ${labels.length} of the ${flags.split} split`);

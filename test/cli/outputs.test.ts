@@ -38,7 +38,9 @@ const shared = (async () => {
 })();
 
 test('--force never deletes an input or a folder robustify did not write (train, attack)', async () => {
-  const { data, model, notes } = await shared;
+  const { model, notes } = await shared;
+  // Its own copy: before the fix the first case deleted the dataset.
+  const data = await smallDataset(2, 6);
   const files = await count(data);
   const cases = [
     { args: ['train', '--data', data, '--out', data, '--force', ...TRAIN], expect: /--out '.*' is the input --data/ },

@@ -192,7 +192,7 @@ test('study --quick: exits in a terminal (early-stopped bars stop); killed at 3 
   const b = path.join(work, 'b');
   const args = [...base, '--out', b];
   const check = async (): Promise<void> => assert.ok(!existsSync(path.join(b, 'results.json')), 'no results.json for an unfinished report');
-  await killThrice(args, [nth(/^study: train /, 1), nth(/^study: attack /, 1), nth(/^study: search /, 1)], check, /^study: resuming from the cache/);
+  await killThrice(args, [nth(/^study: load /, 1), nth(/^study: tables /, 1), nth(/^study: search /, 1)], check, /^study: resuming from the cache/);
   const last = await robustify(args);
   assert.equal(last.code, 0, last.stderr);
   assert.equal(await fsp.readFile(path.join(b, 'results.json'), 'utf8'), reference, 'same results as the uninterrupted run');

@@ -18,7 +18,11 @@ export interface ClassifierWeights {
   mean: Float32Array;
   stem: ConvWeights;
   blocks: ReadonlyArray<{ down: boolean; conv1: ConvWeights; conv2: ConvWeights }>;
-  head: {
+  head: DenseHeadWeights | GalleryHeadWeights;
+}
+
+/** The trained dense head (head.ts). */
+export interface DenseHeadWeights {
     featMean: Float32Array;
     featStd: Float32Array;
     /** [inputDim, hidden] */
@@ -29,7 +33,17 @@ export interface ClassifierWeights {
     b2: Float32Array;
     hidden: number;
     classes: number;
-  };
+}
+
+/** Re-identification against a gallery (study/demo/gallery.ts): logits = −‖pooled·fc − g_k‖² / T. */
+export interface GalleryHeadWeights {
+  /** [POOLED_DIM, D] */
+  fc: Float32Array;
+  /** [classes, D] gallery descriptors */
+  gallery: Float32Array;
+  descriptorDim: number;
+  temperature: number;
+  classes: number;
 }
 
 export interface GraphOptions {
@@ -65,7 +79,7 @@ export function classifierGraph(w: ClassifierWeights, opts: GraphOptions): Uint8
   const pooled = g.op('ReduceMean', [a.name], { axes: { ints: [2, 3] }, keepdims: { i: 0 } });
   const last = a;
   tape.push((gp) => g.op('Mul', [g.op('Reshape', [gp, g.int64s([0, -1, 1, 1])]), g.floats([1 / (last.size * last.size)], [])]));
-  const logits = net.head(pooled, w.head, tape);
+  const logits = 'gallery' in w.head ? net.galleryHead(pooled, w.head, tape) : net.head(pooled, w.head, tape);
   g.output('logits', logits, [BATCH, K]);
 
   if (opts.gradient) {
@@ -168,7 +182,7 @@ class NetworkBuilder {
   }
 
   /** standardise → dense1 + ReLU → dense2 (no dropout: inference). */
-  head(pooled: string, w: ClassifierWeights['head'], tape: Backward[]): string {
+  head(pooled: string, w: DenseHeadWeights, tape: Backward[]): string {
     const g = this.g;
     const D = w.featMean.length;
     const std = g.floats(w.featStd, [D]);
@@ -180,6 +194,31 @@ class NetworkBuilder {
     tape.push((gl) => {
       const gh = this.reluBack(g.op('Gemm', [gl, w2], { transB: { i: 1 } }), h);
       return g.op('Div', [g.op('Gemm', [gh, w1], { transB: { i: 1 } }), std]);
+    });
+    return logits;
+  }
+
+  /**
+   * descriptor d = pooled·fc; logits = −relu(‖d‖² − 2·d·gᵀ + ‖g‖²) / T (squaredDistances' expansion, clamped the
+   * same way). Backward: with gs = −∂/T masked where the clamp was active, ∂d = 2·(d·Σ_k gs − gs·g).
+   */
+  galleryHead(pooled: string, w: GalleryHeadWeights, tape: Backward[]): string {
+    const g = this.g;
+    const { descriptorDim: D, classes: K } = w;
+    const fc = g.floats(w.fc, [w.fc.length / D, D]);
+    const gallery = g.floats(w.gallery, [K, D]);
+    const norms = new Float32Array(K);
+    for (let k = 0; k < K; k++) for (let j = 0; j < D; j++) norms[k] += w.gallery[k * D + j] ** 2;
+    const d = g.op('MatMul', [pooled, fc]);
+    const dd = g.op('ReduceSum', [g.op('Mul', [d, d]), g.int64s([1])], { keepdims: { i: 1 } });
+    const cross = g.op('Gemm', [d, gallery], { transB: { i: 1 }, alpha: { f: -2 } });
+    const dist = g.op('Relu', [g.op('Add', [g.op('Add', [cross, dd]), g.floats(norms, [1, K])])]);
+    const logits = g.op('Mul', [dist, g.floats([-1 / w.temperature], [])]);
+    tape.push((gl) => {
+      const gs = this.reluBack(g.op('Mul', [gl, g.floats([-1 / w.temperature], [])]), dist);
+      const rows = g.op('ReduceSum', [gs, g.int64s([1])], { keepdims: { i: 1 } });
+      const gd = g.op('Mul', [g.op('Sub', [g.op('Mul', [d, rows]), g.op('MatMul', [gs, gallery])]), g.floats([2], [])]);
+      return g.op('Gemm', [gd, fc], { transB: { i: 1 } });
     });
     return logits;
   }

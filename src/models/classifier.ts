@@ -36,6 +36,26 @@ export interface Classifier {
    * which lets attacks take the gradient of other losses of the logits (see attacks/loss.ts).
    */
   lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D>;
+  /**
+   * Optional: PGD's inner loop run on the classifier's own engine (the iterate never leaves it), or undefined
+   * where it cannot (then attacks take lossGradient step by step). Resolves to the last iterate; caller disposes.
+   */
+  pgdIterations?(loop: PgdLoop): Promise<tf.Tensor4D> | undefined;
+}
+
+/** What `Classifier.pgdIterations` runs: `iterations` PGD steps (ART semantics, see attacks/pgd.ts) from `start`. */
+export interface PgdLoop {
+  /** The clean batch (centre of the eps-ball). */
+  x0: tf.Tensor4D;
+  start: tf.Tensor4D;
+  labels: readonly number[];
+  norm: 'inf' | 2;
+  eps: number;
+  eps_step: number;
+  targeted: boolean;
+  iterations: number;
+  /** After every iteration; `iterate()` reads the current iterate as a new tensor (the caller disposes it). */
+  onIteration?: (iteration: number, iterate: () => tf.Tensor4D) => void | Promise<void>;
 }
 
 /** Class indices [N], or label weights [N, classes] with rows summing to 1. */

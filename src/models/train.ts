@@ -9,6 +9,7 @@ import { FaceRecognitionNet, POOLED_DIM } from './backbone.js';
 import { readBatches, validationSplit, type LoadOptions, type Sample, type Skipped } from '../data/index.js';
 import { FaceClassifier, newMeta, toBackboneSize } from './classifier.js';
 import { DenseHead, featureStats, type HeadConfig } from './head.js';
+import { DenseSgd } from './head-sgd.js';
 
 export interface FeatureSet {
   /** Row-major [n, POOLED_DIM]. */
@@ -102,6 +103,10 @@ export async function scoreHead(head: DenseHead, set: FeatureSet): Promise<{ los
   return out;
 }
 
+/**
+ * Train a new head on `train` (SGD, early stopping on `validation`'s loss, best epoch restored). The steps run
+ * on typed arrays (head-sgd.ts); the head is created and returned as TF.js variables.
+ */
 export async function trainHead(
   train: FeatureSet,
   validation: FeatureSet,
@@ -111,41 +116,35 @@ export async function trainHead(
 ): Promise<TrainHeadResult> {
   const config: HeadConfig = { inputDim: POOLED_DIM, hidden: opts.hidden, classes, dropout: opts.dropout };
   const head = DenseHead.create(config, featureStats(train.features, POOLED_DIM), opts.seed);
-  const optimizer = tf.train.sgd(opts.learningRate);
-  const rng = createRandom(opts.seed);
-  const order = [...Array(train.labels.length).keys()];
-  const history: EpochRecord[] = [];
-  let best: { loss: number; epoch: number; weights: tf.NamedTensorMap } | undefined;
   try {
+    const sgd = new DenseSgd(head);
+    const trainZ = sgd.standardise(train);
+    const valZ = sgd.standardise(validation);
+    const rng = createRandom(opts.seed);
+    const order = [...Array(train.labels.length).keys()];
+    const history: EpochRecord[] = [];
+    let best: { loss: number; epoch: number; weights: ReturnType<DenseSgd['snapshot']> } | undefined;
     for (let epoch = 1; epoch <= opts.maxEpochs; epoch++) {
       rng.shuffle(order);
       let lossSum = 0;
       for (let s = 0; s < order.length; s += opts.batchSize) {
-        const { x, y } = batchTensors(train, order.slice(s, s + opts.batchSize), classes);
-        const dropoutSeed = rng.int(0x7fffffff);
-        const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, head.logits(x, dropoutSeed)) as tf.Scalar, true, head.variables());
-        lossSum += (await loss!.data())[0] * x.shape[0];
-        tf.dispose([x, y, loss!]);
+        const rows = order.slice(s, s + opts.batchSize);
+        lossSum += sgd.step(trainZ, rows, opts.learningRate, rng) * rows.length;
       }
-      const val = await scoreHead(head, validation);
+      const val = sgd.score(valZ);
       const rec = { epoch, loss: lossSum / order.length, val_loss: val.loss, val_accuracy: val.accuracy };
       history.push(rec);
       onEpoch?.(rec);
-      if (!best || val.loss < best.loss) {
-        if (best) tf.dispose(best.weights);
-        best = { loss: val.loss, epoch, weights: head.snapshot() };
-      } else if (epoch - best.epoch >= opts.patience) {
-        break;
-      }
+      if (!best || val.loss < best.loss) best = { loss: val.loss, epoch, weights: sgd.snapshot() };
+      else if (epoch - best.epoch >= opts.patience) break;
+      // Let timers and I/O (progress bars, a server's requests) run between epochs.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    head.restore(best!.weights);
+    sgd.writeTo(head, best!.weights);
     return { head, history, bestEpoch: best!.epoch };
   } catch (err) {
     head.dispose();
     throw err;
-  } finally {
-    if (best) tf.dispose(best.weights);
-    optimizer.dispose();
   }
 }
 

@@ -118,8 +118,9 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
       const x = batchOf(clean, start, count);
       try {
         const adv = await attack.generate(req.target, x, clean.labels.slice(start, start + count), {
+          iterates: iterations.filter((it) => it !== params.max_iter),
           onIteration: async (it, a) => {
-            if (it !== params.max_iter && iterations.includes(it)) kept.set(it, (await a.data()) as Float32Array);
+            kept.set(it, (await a.data()) as Float32Array);
           },
           onProgress: (d, t) => onProgress?.(req.step, b * params.max_iter + (d / t) * params.max_iter, batches * params.max_iter),
         });

@@ -40,8 +40,9 @@ export const DEFAULT_TRAIN_HEAD: TrainHeadOptions = {
 export interface EpochRecord {
   epoch: number;
   loss: number;
-  val_loss: number;
-  val_accuracy: number;
+  /** null when the validation part is empty (no early stopping). */
+  val_loss: number | null;
+  val_accuracy: number | null;
 }
 
 export interface TrainHeadResult {
@@ -127,13 +128,14 @@ export async function trainHead(
         lossSum += (await loss!.data())[0] * x.shape[0];
         tf.dispose([x, y, loss!]);
       }
-      const val = await scoreHead(head, validation);
-      const rec = { epoch, loss: lossSum / order.length, val_loss: val.loss, val_accuracy: val.accuracy };
+      // Without validation images there is nothing to stop on: every epoch runs and the last one is kept.
+      const val = validation.labels.length > 0 ? await scoreHead(head, validation) : undefined;
+      const rec = { epoch, loss: lossSum / order.length, val_loss: val?.loss ?? null, val_accuracy: val?.accuracy ?? null };
       history.push(rec);
       onEpoch?.(rec);
-      if (!best || val.loss < best.loss) {
+      if (!best || !val || val.loss < best.loss) {
         if (best) tf.dispose(best.weights);
-        best = { loss: val.loss, epoch, weights: head.snapshot() };
+        best = { loss: val?.loss ?? Infinity, epoch, weights: head.snapshot() };
       } else if (epoch - best.epoch >= opts.patience) {
         break;
       }
@@ -180,8 +182,17 @@ export async function trainClassifier(
   identities: string[],
   opts: TrainClassifierOptions,
   onProgress?: (p: TrainProgress) => void,
-): Promise<{ classifier: FaceClassifier; history: EpochRecord[]; bestEpoch: number; skipped: Skipped[] }> {
+): Promise<{ classifier: FaceClassifier; history: EpochRecord[]; bestEpoch: number; skipped: Skipped[]; warnings: string[] }> {
+  // tfjs would only say "Error in oneHot: depth must be >=2".
+  if (identities.length < 2) throw new Error(`trainClassifier: identities must number at least 2 (a classifier needs two classes), got ${identities.length}`);
   const parts = validationSplit(train, opts.validationFraction, opts.seed);
+  const warnings: string[] = [];
+  if (parts.validation.length === 0) {
+    warnings.push(
+      `validation: validationFraction ${opts.validationFraction} of ${train.length} training images holds out 0 ` +
+        `(each identity keeps at least one training image): no early stopping, the last of ${opts.maxEpochs} epochs is kept`,
+    );
+  }
   const backbone = await FaceRecognitionNet.load();
   try {
     const skipped: Skipped[] = [];
@@ -215,8 +226,9 @@ export async function trainClassifier(
       validation_samples: parts.validation.length,
       chip: opts.load.chip ?? 'auto',
       history,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
-    return { classifier: new FaceClassifier(backbone, head, meta), history, bestEpoch, skipped };
+    return { classifier: new FaceClassifier(backbone, head, meta), history, bestEpoch, skipped, warnings };
   } catch (err) {
     backbone.dispose();
     throw err;

@@ -222,7 +222,7 @@ test('numeric parameters out of range', async (t) => {
   const esc = (s: string) => s.replace(/[-]/g, '\\-');
   await runCases(t, table.map(([cmd, base, flag, v]) => {
     // --flag must come after the subcommand's words: append it.
-    return { name: `${cmd} ${flag} ${v}`, args: (out) => [...base(out), flag, v], error: new RegExp(`${esc(flag)}: expected .*got '${v}'`) };
+    return { name: `${cmd} ${flag} ${v}`, args: (out) => [...base(out), flag, v], error: new RegExp(`${esc(flag)}: .*(expected|must be) .*got '?${v}'?$`, 'm') };
   }));
 });
 

@@ -41,8 +41,9 @@ export const DEFAULT_TRAIN_HEAD: TrainHeadOptions = {
 export interface EpochRecord {
   epoch: number;
   loss: number;
-  val_loss: number;
-  val_accuracy: number;
+  /** null when the validation part is empty (no early stopping). */
+  val_loss: number | null;
+  val_accuracy: number | null;
 }
 
 export interface TrainHeadResult {
@@ -131,11 +132,12 @@ export async function trainHead(
         const rows = order.slice(s, s + opts.batchSize);
         lossSum += sgd.step(trainZ, rows, opts.learningRate, rng) * rows.length;
       }
-      const val = sgd.score(valZ);
-      const rec = { epoch, loss: lossSum / order.length, val_loss: val.loss, val_accuracy: val.accuracy };
+      // Without validation images there is nothing to stop on: every epoch runs and the last one is kept.
+      const val = valZ.labels.length > 0 ? sgd.score(valZ) : undefined;
+      const rec = { epoch, loss: lossSum / order.length, val_loss: val?.loss ?? null, val_accuracy: val?.accuracy ?? null };
       history.push(rec);
       onEpoch?.(rec);
-      if (!best || val.loss < best.loss) best = { loss: val.loss, epoch, weights: sgd.snapshot() };
+      if (!best || !val || val.loss < best.loss) best = { loss: val?.loss ?? Infinity, epoch, weights: sgd.snapshot() };
       else if (epoch - best.epoch >= opts.patience) break;
       // Let timers and I/O (progress bars, a server's requests) run between epochs.
       await new Promise((resolve) => setImmediate(resolve));
@@ -179,8 +181,17 @@ export async function trainClassifier(
   identities: string[],
   opts: TrainClassifierOptions,
   onProgress?: (p: TrainProgress) => void,
-): Promise<{ classifier: FaceClassifier; history: EpochRecord[]; bestEpoch: number; skipped: Skipped[] }> {
+): Promise<{ classifier: FaceClassifier; history: EpochRecord[]; bestEpoch: number; skipped: Skipped[]; warnings: string[] }> {
+  // tfjs would only say "Error in oneHot: depth must be >=2".
+  if (identities.length < 2) throw new Error(`trainClassifier: identities must number at least 2 (a classifier needs two classes), got ${identities.length}`);
   const parts = validationSplit(train, opts.validationFraction, opts.seed);
+  const warnings: string[] = [];
+  if (parts.validation.length === 0) {
+    warnings.push(
+      `validation: validationFraction ${opts.validationFraction} of ${train.length} training images holds out 0 ` +
+        `(each identity keeps at least one training image): no early stopping, the last of ${opts.maxEpochs} epochs is kept`,
+    );
+  }
   const backbone = await FaceRecognitionNet.load();
   try {
     const skipped: Skipped[] = [];
@@ -214,8 +225,9 @@ export async function trainClassifier(
       validation_samples: parts.validation.length,
       chip: opts.load.chip ?? 'auto',
       history,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
-    return { classifier: new FaceClassifier(backbone, head, meta), history, bestEpoch, skipped };
+    return { classifier: new FaceClassifier(backbone, head, meta), history, bestEpoch, skipped, warnings };
   } catch (err) {
     backbone.dispose();
     throw err;

@@ -113,7 +113,7 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
     const kept = new Map<number, Float32Array>();
     // The last iterate is written last: its presence means the batch is complete.
     if (await cache.hasFloats(keyOf(params.max_iter))) {
-      for (const it of iterations) kept.set(it, await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`))));
+      for (const it of iterations) kept.set(it, await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`)), count * size));
     } else {
       const x = batchOf(clean, start, count);
       try {

@@ -124,7 +124,7 @@ test('bad input gets a 4xx with a one-line reason, and the server keeps serving'
   refused(await id('', jpeg, Buffer.alloc(0)), 400, /empty file \(0 bytes\)/);
   refused(await id('', jpeg, photos.alice.subarray(0, photos.alice.length >> 1)), 400, /truncated or corrupt JPEG/);
   refused(await id('', { 'content-type': 'image/png' }, Buffer.from('this is not an image at all')), 400, /not a PNG, JPEG or WebP image/);
-  refused(await id('', { 'content-type': 'image/png' }, pngHeader(20000, 20000)), 413, /20000×20000 = 400000000 pixels exceeds the limit/);
+  refused(await id('', { 'content-type': 'image/png' }, pngHeader(20000, 20000)), 413, /20000×20000 = 400000000 pixels exceeds the pixel budget/);
   refused(await id('', { 'content-type': 'text/plain' }, 'hello'), 415, /text\/plain/);
   refused(await id('', { 'content-type': 'application/json' }, '{"image": 1}'), 415, /expected an image body/);
   refused(await id('', jpeg, Buffer.alloc(MAX_BODY + 1024, 0xff)), 413, /too large/i);

@@ -41,6 +41,26 @@ export interface Classifier {
    * which lets attacks take the gradient of other losses of the logits (see attacks/loss.ts).
    */
   lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D>;
+  /**
+   * Optional: PGD's inner loop run on the classifier's own engine (the iterate never leaves it), or undefined
+   * where it cannot (then attacks take lossGradient step by step). Resolves to the last iterate; caller disposes.
+   */
+  pgdIterations?(loop: PgdLoop): Promise<tf.Tensor4D> | undefined;
+}
+
+/** What `Classifier.pgdIterations` runs: `iterations` PGD steps (ART semantics, see attacks/pgd.ts) from `start`. */
+export interface PgdLoop {
+  /** The clean batch (centre of the eps-ball). */
+  x0: tf.Tensor4D;
+  start: tf.Tensor4D;
+  labels: readonly number[];
+  norm: 'inf' | 2;
+  eps: number;
+  eps_step: number;
+  targeted: boolean;
+  iterations: number;
+  /** After every iteration; `iterate()` reads the current iterate as a new tensor (the caller disposes it). */
+  onIteration?: (iteration: number, iterate: () => tf.Tensor4D) => void | Promise<void>;
 }
 
 /** Class indices [N], or label weights [N, classes] with rows summing to 1. */
@@ -98,8 +118,7 @@ export class FaceClassifier implements Classifier {
       const e = err as NodeJS.ErrnoException;
       throw new Error(e.code === 'ENOENT' ? `--model: no model at '${dir}' (missing model.json)` : `--model: cannot read '${metaFile}': ${e.message}`);
     }
-    if (meta.format !== MODEL_FORMAT) throw new Error(`--model: '${metaFile}' is not a robustify classifier`);
-    if (meta.backbone !== BACKBONE_NAME) throw new Error(`--model: backbone '${meta.backbone}' is not supported (this version has '${BACKBONE_NAME}')`);
+    checkMeta(meta, metaFile);
     const weights = await loadWeightsManifest(path.join(dir, `${HEAD_WEIGHTS}-weights_manifest.json`));
     try {
       const head = DenseHead.fromTensors(meta.head, weights);
@@ -123,6 +142,26 @@ export class FaceClassifier implements Classifier {
   dispose(): void {
     this.head.dispose();
     this.backbone.dispose();
+  }
+}
+
+/** model.json must be a classifier of a version, backbone and shape this code reads; errors name the file. */
+function checkMeta(meta: ClassifierMeta, file: string): void {
+  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  if (!meta || typeof meta !== 'object' || meta.format !== MODEL_FORMAT) {
+    const other = meta && typeof meta === 'object' && 'config' in meta ? ' (it looks like BMCNN denoiser weights)' : '';
+    throw bad(`is not a robustify classifier${other}`);
+  }
+  if (meta.version !== 1) throw bad(`has format version ${JSON.stringify(meta.version)}; this robustify reads version 1`);
+  if (meta.backbone !== BACKBONE_NAME) throw bad(`has backbone '${meta.backbone}', not supported (this version has '${BACKBONE_NAME}')`);
+  if (meta.input_size !== BACKBONE_INPUT_SIZE) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected ${BACKBONE_INPUT_SIZE}`);
+  const ids = meta.identities;
+  if (!Array.isArray(ids) || ids.length < 2 || !ids.every((s) => typeof s === 'string') || new Set(ids).size !== ids.length) {
+    throw bad('needs identities: at least 2 distinct names');
+  }
+  const h = meta.head;
+  if (!h || h.inputDim !== POOLED_DIM || h.classes !== ids.length || !Number.isInteger(h.hidden) || h.hidden < 1 || !(h.dropout >= 0 && h.dropout < 1)) {
+    throw bad(`has head ${JSON.stringify(h)}; expected inputDim ${POOLED_DIM}, classes ${ids.length} (one per identity), hidden ≥ 1, dropout in [0, 1)`);
   }
 }
 

@@ -20,18 +20,32 @@ export interface ClassifierWeights {
   mean: Float32Array;
   stem: ConvWeights;
   blocks: ReadonlyArray<{ down: boolean; conv1: ConvWeights; conv2: ConvWeights }>;
-  head: {
-    featMean: Float32Array;
-    featStd: Float32Array;
-    /** [inputDim, hidden] */
-    w1: Float32Array;
-    b1: Float32Array;
-    /** [hidden, classes] */
-    w2: Float32Array;
-    b2: Float32Array;
-    hidden: number;
-    classes: number;
-  };
+  head: DenseHeadWeights | GalleryHeadWeights;
+}
+
+/** The trained dense head (head.ts). */
+export interface DenseHeadWeights {
+  featMean: Float32Array;
+  featStd: Float32Array;
+  /** [inputDim, hidden] */
+  w1: Float32Array;
+  b1: Float32Array;
+  /** [hidden, classes] */
+  w2: Float32Array;
+  b2: Float32Array;
+  hidden: number;
+  classes: number;
+}
+
+/** Re-identification against a gallery (study/demo/gallery.ts): logits = −‖pooled·fc − g_k‖² / T. */
+export interface GalleryHeadWeights {
+  /** [POOLED_DIM, D] */
+  fc: Float32Array;
+  /** [classes, D] gallery descriptors */
+  gallery: Float32Array;
+  descriptorDim: number;
+  temperature: number;
+  classes: number;
 }
 
 const BATCH = 'N';
@@ -54,7 +68,8 @@ export function classifierGraph(w: ClassifierWeights): Uint8Array {
   a = net.stem(a, w.stem);
   for (const b of w.blocks) a = b.down ? net.residualDown(a, b.conv1, b.conv2) : net.residual(a, b.conv1, b.conv2);
   const pooled = g.op('ReduceMean', [a.name], { axes: { ints: [2, 3] }, keepdims: { i: 0 } });
-  g.output('logits', net.head(pooled, w.head), [BATCH, w.head.classes]);
+  const logits = 'gallery' in w.head ? net.galleryHead(pooled, w.head) : net.head(pooled, w.head);
+  g.output('logits', logits, [BATCH, w.head.classes]);
   return g.toBytes();
 }
 
@@ -98,12 +113,27 @@ class NetworkBuilder {
   }
 
   /** standardise → dense1 + ReLU → dense2 (no dropout: inference). */
-  head(pooled: string, w: ClassifierWeights['head']): string {
+  head(pooled: string, w: DenseHeadWeights): string {
     const g = this.g;
     const D = w.featMean.length;
     const z = g.op('Div', [g.op('Sub', [pooled, g.floats(w.featMean, [D])]), g.floats(w.featStd, [D])]);
     const h = g.op('Relu', [g.op('Gemm', [z, g.floats(w.w1, [D, w.hidden]), g.floats(w.b1, [w.hidden])])]);
     return g.op('Gemm', [h, g.floats(w.w2, [w.hidden, w.classes]), g.floats(w.b2, [w.classes])]);
+  }
+
+  /** descriptor d = pooled·fc; logits = −relu(‖d‖² − 2·d·gᵀ + ‖g‖²) / T (squaredDistances' expansion, clamped the same way). */
+  galleryHead(pooled: string, w: GalleryHeadWeights): string {
+    const g = this.g;
+    const { descriptorDim: D, classes: K } = w;
+    const fc = g.floats(w.fc, [w.fc.length / D, D]);
+    const gallery = g.floats(w.gallery, [K, D]);
+    const norms = new Float32Array(K);
+    for (let k = 0; k < K; k++) for (let j = 0; j < D; j++) norms[k] += w.gallery[k * D + j] ** 2;
+    const d = g.op('MatMul', [pooled, fc]);
+    const dd = g.op('ReduceSum', [g.op('Mul', [d, d]), g.int64s([1])], { keepdims: { i: 1 } });
+    const cross = g.op('Gemm', [d, gallery], { transB: { i: 1 }, alpha: { f: -2 } });
+    const dist = g.op('Relu', [g.op('Add', [g.op('Add', [cross, dd]), g.floats(norms, [1, K])])]);
+    return g.op('Mul', [dist, g.floats([-1 / w.temperature], [])]);
   }
 
   /** conv (+ReLU). */

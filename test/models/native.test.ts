@@ -9,7 +9,8 @@ import { batches, listDataset } from '../../src/data/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, POOLED_DIM } from '../../src/models/backbone.js';
 import { FaceClassifier, newMeta, predictLabels, type Classifier } from '../../src/models/classifier.js';
 import { DenseHead, featureStats } from '../../src/models/head.js';
-import { NativeClassifier, accelerate } from '../../src/models/native.js';
+import { NativeClassifier, accelerate, nativeGalleryWeights } from '../../src/models/native.js';
+import { DEFAULT_TEMPERATURE, GalleryClassifier } from '../../src/study/demo/gallery.js';
 import { relError } from '../helpers/numeric.js';
 
 const FACES14 = path.resolve('../shared/data/faces14');
@@ -103,6 +104,74 @@ test('native classifier: no tensors leak across calls; PGD finds the same advers
   tf.dispose([x, y, advNative, advTfjs]);
   await native.dispose();
   model.dispose();
+});
+
+test('native PGD iterations: every iterate equals PGD stepping in TF.js on the native gradient (L∞, L2, targeted)', { skip }, async (t) => {
+  await initEngine({ backend: 'wasm', strict: true });
+  const { x: x112, labels } = await faces();
+  const model = await randomHeadModel(x112);
+  const native = await NativeClassifier.create(ort!, model);
+  // The same gradients without the native loop: pgd.ts then steps in TF.js.
+  const stepwise: Classifier = { classes: native.classes, predict: (x) => native.predict(x), lossGradient: (x, y) => native.lossGradient(x, y) };
+  const x = tf.image.resizeBilinear(tf.slice(x112, 0, 4), [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true) as tf.Tensor4D;
+  const y = labels.slice(0, 4);
+  const cases: Array<[string, ConstructorParameters<typeof ProjectedGradientDescent>[0]]> = [
+    ['L∞, projection active', { eps: 2, eps_step: 1, max_iter: 4 }],
+    ['L∞ targeted, two batches', { eps: 4, eps_step: 0.5, max_iter: 3, targeted: true, batch_size: 3 }],
+    ['L2 from a random start, projection active', { norm: 2, eps: 400, eps_step: 250, max_iter: 1, num_random_init: 1 }],
+    ['L2', { norm: 2, eps: 400, eps_step: 20, max_iter: 3 }],
+  ];
+  for (const [what, params] of cases) {
+    const attack = new ProjectedGradientDescent(params);
+    const iterates = async (clf: Classifier) => {
+      const out: Float32Array[] = [];
+      const last = await attack.generate(clf, x, y, { onIteration: async (_, a) => void out.push(Float32Array.from(await a.data())) });
+      out.push(Float32Array.from(await last.data()));
+      last.dispose();
+      return out;
+    };
+    const before = tf.memory().numTensors;
+    const ours = await iterates(native);
+    assert.equal(tf.memory().numTensors, before, `${what}: numTensors grew`);
+    const ref = await iterates(stepwise);
+    assert.equal(ours.length, ref.length, what);
+    // L∞ iterates come out bit-identical; L2's differ by the summation order of the norms (a large L2 step
+    // amplifies that from one iterate to the next, hence a single step from a random start for the projection).
+    ours.forEach((a, k) => {
+      let max = 0;
+      for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - ref[k][i]));
+      if (k === ours.length - 1) t.diagnostic(`${what}: max |Δ| of the last iterate ${max.toExponential(1)}`);
+      assert.ok(max <= 1e-3, `${what}: iterate ${k + 1} differs by ${max}`);
+    });
+  }
+  let asked = 0;
+  const adv = await new ProjectedGradientDescent({ max_iter: 5 }).generate(native, x, y, { iterates: [2, 4], onIteration: (i) => void (asked += i) });
+  assert.equal(asked, 6, 'onIteration called for other iterations than asked');
+  tf.dispose([x, x112, adv]);
+  await native.dispose();
+  model.dispose();
+});
+
+test('native gallery classifier: logits and input gradient equal the TF.js GalleryClassifier\'s', { skip }, async (t) => {
+  await initEngine({ backend: 'wasm', strict: true });
+  const { x: x112, labels } = await faces();
+  const net = await FaceRecognitionNet.load();
+  const x = tf.image.resizeBilinear(x112, [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true) as tf.Tensor4D;
+  // The gallery: descriptors of the first face of each identity; the probes: all six faces.
+  const descriptors = tf.tidy(() => net.descriptor(tf.gather(x, [0, 2, 4])));
+  const gallery = new GalleryClassifier(net, descriptors, DEFAULT_TEMPERATURE);
+  const native = await NativeClassifier.fromWeights(ort!, nativeGalleryWeights(net, descriptors, DEFAULT_TEMPERATURE));
+  const y = tf.tensor1d(labels, 'int32');
+  const [ln, lt, gn, gt] = [await native.predict(x), await gallery.predict(x), await native.lossGradient(x, y), await gallery.lossGradient(x, y)];
+  const logitsErr = relError(await ln.data(), await lt.data());
+  const gradErr = relError(await gn.data(), await gt.data());
+  t.diagnostic(`gallery: logits ${logitsErr.toExponential(1)}, gradient ${gradErr.toExponential(1)}`);
+  assert.ok(logitsErr <= 1e-4, `logits relative error ${logitsErr}`);
+  assert.ok(gradErr <= 1e-3, `gradient relative error ${gradErr}`);
+  tf.dispose([x, x112, descriptors, y, ln, lt, gn, gt]);
+  gallery.dispose();
+  await native.dispose();
+  net.dispose();
 });
 
 test('accelerate: native when onnxruntime-node loads, the TF.js model itself with ROBUSTIFY_NATIVE=0', { skip }, async () => {

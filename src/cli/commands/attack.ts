@@ -15,6 +15,7 @@ import '../../denoise/defence.js';
 import { predictLabels, type Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
 import { note, progress } from '../progress.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
@@ -43,6 +44,9 @@ export function registerAttack(program: Command): void {
       const attack = attackFromFlags(flags);
       if (attack.params.targeted === true) throw new UsageError('--targeted: `attack` moves away from the true labels; for targeted (impersonation) attacks use `robustify robustness --threat impersonation`');
       const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
+      const warnings = new Warnings();
+      const load = loadOptions(flags, warnings);
+      const split = splitOptions(flags);
       // The same run's set is resumed; another run's is replaced only with --force.
       await claimOutput(
         {
@@ -62,8 +66,7 @@ export function registerAttack(program: Command): void {
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
-        const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
-        const load = loadOptions(flags);
+        const samples = pickSplit(selection.samples, flags.split, split);
         const writer = await AdversarialSetWriter.open(
           flags.out,
           {
@@ -108,6 +111,7 @@ export function registerAttack(program: Command): void {
         }
         bar.stop();
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+        warnings.print();
         const index = await writer.finish(dropped);
         const correct = index.items.filter((i) => i.adv_pred === i.label).length;
         // Score-based attacks: the model queries of this run (resumed batches are not counted).

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { BMCNN_OUTPUT, LOSSES, TRAIN_DEFAULTS, trainBmcnn, type LossName } from '../../denoise/train.js';
 import { clearStale } from '../../util/fs.js';
+import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
 import { claimOutput, globalOptions, intOption, numberOption, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 function parseLoss(name: string): LossName {
@@ -32,13 +33,13 @@ interface TrainFlags {
   depth: string;
   valEvery: string;
   valImages: string;
+  maxPixels: string;
 }
 
 export function registerBmcnn(program: Command): void {
   const bmcnn = program.command('bmcnn').description('the BMCNN denoiser (block-matching CNN)');
   const d = TRAIN_DEFAULTS;
-  bmcnn
-    .command('train')
+  addMaxPixelsOption(bmcnn.command('train'))
     .description('train BMCNN on clean images with synthetic Gaussian noise; writes model.json, weights.bin, training.json')
     .requiredOption('--data <dir>', 'clean training images (searched recursively; every 10th is held out for validation)')
     .requiredOption('--out <dir>', 'weights folder (also holds the checkpoint while training)')
@@ -84,13 +85,16 @@ export function registerBmcnn(program: Command): void {
         valEvery: intOption('--val-every', flags.valEvery, 1),
         checkpointEvery: TRAIN_DEFAULTS.checkpointEvery,
         valImages: intOption('--val-images', flags.valImages, 1),
+        maxPixels: parseMaxPixels(flags.maxPixels),
       };
       const quiet = Boolean(globalOptions(cmd).quiet);
       const inputs = [{ label: '--data', path: flags.data }, { label: '--pilot-from', path: flags.pilotFrom }, { label: '--init-from', path: flags.initFrom }];
       await claimOutput({ label: '--out', path: flags.out, type: 'dir', kind: BMCNN_OUTPUT, existing: 'resume', inputs }, quiet);
       for (const line of await clearStale(flags.out)) if (!quiet) process.stderr.write(`bmcnn train: ${line}\n`);
       setInterruptHint(`the last checkpoint in '${flags.out}' is kept: add --resume to continue from it`);
+      const warnings = new Warnings();
       await startEngine(cmd);
-      await trainBmcnn({ ...opts, log: (line) => { if (!quiet) process.stderr.write(`${line}\n`); } });
+      await trainBmcnn({ ...opts, onWarning: warnings.add, log: (line) => { if (!quiet) process.stderr.write(`${line}\n`); } });
+      warnings.print();
     });
 }

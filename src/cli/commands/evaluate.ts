@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { readAdversarialImage, readAdversarialIndex } from '../../attacks/adversarial-set.js';
+import { checkAdversarialSetComplete, readAdversarialImage, readAdversarialIndex, type AdvIndex } from '../../attacks/adversarial-set.js';
 import { readBatches, type Skipped } from '../../data/index.js';
 import { buildPipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
@@ -18,6 +18,7 @@ import { predictAll, reportFor, type Predictions } from '../../models/evaluate.j
 import { majority, predictDraws, scoreDraws, type DrawScores } from '../../models/draws.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
 import { progress } from '../progress.js';
 import { claimJsonReport, globalOptions, intOption, startEngine, UsageError } from '../run.js';
@@ -48,6 +49,16 @@ export function registerEvaluate(program: Command): void {
       if (!flags.data === !flags.adversarial) throw new UsageError('evaluate: give exactly one of --data DIR or --adversarial ADV_DIR');
       if (flags.eot !== undefined && !flags.defence) throw new UsageError('--eot: needs --defence (draws of the defences)');
       const draws = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
+      const seed = intOption('--seed', flags.seed, 0, 2 ** 31 - 1);
+      const split = flags.data ? splitOptions(flags) : undefined;
+      const warnings = new Warnings();
+      const load = flags.data ? loadOptions(flags, warnings) : undefined;
+      // An unfinished or damaged set is refused before any work: scoring part of a set reads as a result.
+      let index: AdvIndex | undefined;
+      if (flags.adversarial) {
+        index = await readAdversarialIndex(flags.adversarial);
+        await checkAdversarialSetComplete(flags.adversarial, index);
+      }
       if (flags.json) {
         const inputs = [{ label: '--model', path: flags.model }, { label: '--data', path: flags.data }, { label: '--adversarial', path: flags.adversarial }];
         await claimJsonReport(flags.json, REPORT_FORMAT, 'evaluate', inputs, quiet);
@@ -56,14 +67,13 @@ export function registerEvaluate(program: Command): void {
       await startEngine(cmd);
       const { model, classifier, close } = await openModel(flags.model);
       try {
-        const defended = pipeline ? new DefendedClassifier(classifier, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : undefined;
+        const defended = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : undefined;
         const target: Classifier = defended ?? classifier;
         const skipped: Skipped[] = [];
         let source: Record<string, unknown>;
         let batches: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>;
         let total: number;
-        if (flags.adversarial) {
-          const index = await readAdversarialIndex(flags.adversarial);
+        if (flags.adversarial && index) {
           if (index.identities.join('\n') !== model.identities.join('\n')) {
             throw new UsageError(`--adversarial: '${flags.adversarial}' was made for other identities than --model '${flags.model}'`);
           }
@@ -72,9 +82,9 @@ export function registerEvaluate(program: Command): void {
           total = index.items.length;
         } else {
           const selection = await openSelection(flags, { identities: model.identities }, quiet);
-          const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
+          const samples = pickSplit(selection.samples, flags.split, split!);
           source = { model: flags.model, data: flags.data, split: flags.split };
-          batches = readBatches(samples, 32, loadOptions(flags), skipped);
+          batches = readBatches(samples, 32, load!, skipped);
           total = samples.length;
         }
         const bar = progress('evaluate', total, quiet);
@@ -95,8 +105,9 @@ export function registerEvaluate(program: Command): void {
         }
         bar.stop();
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+        warnings.print();
         const report = reportFor(preds, model.identities);
-        const json = reportJson(report, { ...source, defence: pipeline ? pipeline.toString() : null, ...(overDraws ? { eot: overDraws } : {}), skipped });
+        const json = reportJson(report, { ...source, defence: pipeline ? pipeline.toString() : null, ...(overDraws ? { eot: overDraws } : {}), skipped, warnings: warnings.list });
         if (flags.json) await writeFileAtomic(flags.json, JSON.stringify(json, null, 2) + '\n');
         process.stdout.write(`${formatReport(report)}\n`);
         if (overDraws) {
@@ -111,7 +122,7 @@ export function registerEvaluate(program: Command): void {
 }
 
 /** The lossless images of an adversarial set, in batches (each disposed after use). */
-async function* adversarialBatches(dir: string, index: Awaited<ReturnType<typeof readAdversarialIndex>>, size: number) {
+async function* adversarialBatches(dir: string, index: AdvIndex, size: number) {
   for (let i = 0; i < index.items.length; i += size) {
     const items = index.items.slice(i, i + size);
     const x = imagesToBatch(await Promise.all(items.map((it) => readAdversarialImage(dir, index, it))));

@@ -14,6 +14,7 @@ import { loadStudyConfig } from '../../study/config.js';
 import { writeStudy, STUDY_FILES, STUDY_OUTPUT } from '../../study/output.js';
 import { runStudy } from '../../study/run.js';
 import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '../data-options.js';
+import { Warnings } from '../decode-options.js';
 import { labelledProgress, note } from '../progress.js';
 import { claimOutput, globalOptions, setInterruptHint, startEngine } from '../run.js';
 
@@ -33,6 +34,8 @@ export function registerStudy(program: Command): void {
     .action(async (flags: StudyFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));
+      const warnings = new Warnings();
+      const load = loadOptions(flags, warnings);
       const inputs = [{ label: '--data', path: flags.data }, { label: '--config', path: flags.config }, { label: '--prepare-cache', path: flags.prepareCache }];
       await claimOutput({ label: '--out', path: flags.out, type: 'dir', kind: STUDY_OUTPUT, existing: 'resume', inputs }, quiet);
       const cacheDir = flags.cache ?? path.join(flags.out, 'cache');
@@ -48,7 +51,7 @@ export function registerStudy(program: Command): void {
       const progress = labelledProgress(quiet);
       const run = await runStudy({
         selection,
-        load: loadOptions(flags),
+        load,
         config,
         cacheDir,
         hooks: {
@@ -59,6 +62,7 @@ export function registerStudy(program: Command): void {
       });
       run.timings.total = Number(((performance.now() - t0) / 1000).toFixed(1));
       await writeStudy(flags.out, run);
+      warnings.print();
       const r = run.results;
       const line = (id: string) => r.tables.find((t) => t.id === id);
       process.stdout.write(

@@ -10,7 +10,7 @@ import { ADV_OUTPUT, AdversarialSetConflict, AdversarialSetWriter } from '../../
 import { median } from '../../attacks/attack.js';
 import type { EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
-import { buildPipeline } from '../../defences/index.js';
+import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
 import { predictLabels, type Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
@@ -47,6 +47,8 @@ export function registerAttack(program: Command): void {
       const warnings = new Warnings();
       const load = loadOptions(flags, warnings);
       const split = splitOptions(flags);
+      // Parsed (and so checked) before any work; built once the engine runs (bmcnn loads tensors).
+      const stages = flags.defence ? parsePipeline(flags.defence) : undefined;
       // The same run's set is resumed; another run's is replaced only with --force.
       await claimOutput(
         {
@@ -60,8 +62,8 @@ export function registerAttack(program: Command): void {
         },
         quiet,
       );
-      const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
+      const pipeline = stages ? await buildPipeline(stages) : undefined;
       const { model, classifier, close } = await openModel(flags.model);
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : classifier;

@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkAdversarialSetComplete, readAdversarialImage, readAdversarialIndex, type AdvIndex } from '../../attacks/adversarial-set.js';
 import { readBatches, type Skipped } from '../../data/index.js';
-import { buildPipeline } from '../../defences/index.js';
+import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
 import { imagesToBatch } from '../../image/index.js';
 import { DefendedClassifier } from '../../models/defended.js';
@@ -59,12 +59,14 @@ export function registerEvaluate(program: Command): void {
         index = await readAdversarialIndex(flags.adversarial);
         await checkAdversarialSetComplete(flags.adversarial, index);
       }
+      // Parsed (and so checked) before any work; built once the engine runs (bmcnn loads tensors).
+      const stages = flags.defence ? parsePipeline(flags.defence) : undefined;
       if (flags.json) {
         const inputs = [{ label: '--model', path: flags.model }, { label: '--data', path: flags.data }, { label: '--adversarial', path: flags.adversarial }];
         await claimJsonReport(flags.json, REPORT_FORMAT, 'evaluate', inputs, quiet);
       }
-      const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
+      const pipeline = stages ? await buildPipeline(stages) : undefined;
       const { model, classifier, close } = await openModel(flags.model);
       try {
         const defended = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : undefined;

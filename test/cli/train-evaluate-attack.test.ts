@@ -98,9 +98,9 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
   const sq = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-square'), '--attack', 'square', '--param', 'nb_queries=5', '--quiet']);
   assert.equal(sq.code, 0, sq.stderr);
   assert.match(sq.stdout, /square: model queries per image median \d/);
-  const bad = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--attack', 'fgsm', '--max-iter', '3']);
-  assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /--max-iter: the fgsm attack has no parameter max_iter/);
+  const badParam = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--attack', 'fgsm', '--max-iter', '3']);
+  assert.notEqual(badParam.code, 0);
+  assert.match(badParam.stderr, /--max-iter: the fgsm attack has no parameter max_iter/);
   const step0 = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--eps-step', '0']);
   assert.match(step0.stderr, /--eps-step: pgd: eps_step must be a number > 0/);
 

@@ -16,11 +16,13 @@ import { predictLabels, type Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
+import { loadFor } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { note, progress } from '../progress.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
 import { globalOptions, startEngine, UsageError } from '../run.js';
 
-interface AttackFlags extends DataFlags, AttackChoice {
+interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
   model: string;
   out: string;
   split: string;
@@ -30,7 +32,7 @@ interface AttackFlags extends DataFlags, AttackChoice {
 }
 
 export function registerAttack(program: Command): void {
-  const cmd = addDataOptions(program.command('attack').description('craft adversarial examples against a trained classifier'))
+  const cmd = addBackboneOptions(addDataOptions(program.command('attack').description('craft adversarial examples against a trained classifier')), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
     .requiredOption('--out <adv_dir>', 'where to store the adversarial set')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'));
@@ -45,12 +47,12 @@ export function registerAttack(program: Command): void {
       const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
-      const { model, classifier, close } = await openModel(flags.model);
+      const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
-        const load = loadOptions(flags);
+        const load = { ...loadOptions(flags), ...loadFor(model.backbone) };
         const writer = await AdversarialSetWriter.open(
           flags.out,
           {

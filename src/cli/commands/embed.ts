@@ -1,28 +1,31 @@
-/** `robustify embed IMAGE... [--json]`: the backbone's 128-d face descriptor of each image. */
+/** `robustify embed IMAGE... [--json] [--backbone PATH]`: the backbone's face descriptor of each image. */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { CHIP_MODES, parseChipMode, toChip } from '../../data/index.js';
 import { decodeImage, imagesToBatch } from '../../image/index.js';
-import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../../models/backbone.js';
+import { backboneSource, openBackbone } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { startEngine } from '../run.js';
 
-interface EmbedFlags {
+interface EmbedFlags extends BackboneFlags {
   json?: boolean;
   chip: string;
 }
 
 export function registerEmbed(program: Command): void {
-  program
-    .command('embed')
-    .description('128-d face descriptors (input resized to 150×150 as --chip says)')
+  addBackboneOptions(program.command('embed').description("face descriptors (the built-in net's 128-d, or --backbone's embedding; inputs fitted as --chip says)"))
     .argument('<image...>', 'face images')
-    .option('--json', 'print JSON: [{ "file", "descriptor": [128 numbers] }]')
-    .addOption(new Option('--chip <mode>', 'how faces become 150×150 inputs').choices([...CHIP_MODES]).default('auto'))
+    .option('--json', 'print JSON: [{ "file", "descriptor": [numbers] }]')
+    .addOption(new Option('--chip <mode>', "how faces become the network's inputs").choices([...CHIP_MODES]).default('auto'))
     .action(async (files: string[], flags: EmbedFlags, cmd: Command) => {
       const chip = parseChipMode(flags.chip);
-      const images = await Promise.all(files.map(async (f) => toChip(await decodeImage(f), BACKBONE_INPUT_SIZE, chip)));
+      const source = (await backboneFromFlags(flags)) ?? backboneSource(undefined);
       await startEngine(cmd);
-      const net = await FaceRecognitionNet.load();
+      const net = await openBackbone(source);
+      const images = await Promise.all(files.map(async (f) => toChip(await decodeImage(f), net.inputSize, chip, net.alignment))).catch((err) => {
+        net.dispose();
+        throw err;
+      });
       const out: { file: string; descriptor: number[] }[] = [];
       for (let i = 0; i < images.length; i += 32) {
         const x = imagesToBatch(images.slice(i, i + 32));

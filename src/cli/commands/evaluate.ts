@@ -19,10 +19,12 @@ import { majority, predictDraws, scoreDraws, type DrawScores } from '../../model
 import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
+import { loadFor } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { progress } from '../progress.js';
 import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
 
-interface EvaluateFlags extends DataFlags {
+interface EvaluateFlags extends DataFlags, BackboneFlags {
   model: string;
   split: string;
   json?: string;
@@ -33,7 +35,7 @@ interface EvaluateFlags extends DataFlags {
 }
 
 export function registerEvaluate(program: Command): void {
-  addDataOptions(program.command('evaluate').description('classification report of a trained classifier'), false)
+  addBackboneOptions(addDataOptions(program.command('evaluate').description('classification report of a trained classifier'), false), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
     .option('--adversarial <adv_dir>', 'evaluate on an adversarial set made by `robustify attack` instead of --data')
@@ -48,7 +50,7 @@ export function registerEvaluate(program: Command): void {
       const draws = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
       const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
       await startEngine(cmd);
-      const { model, classifier, close } = await openModel(flags.model);
+      const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       try {
         const defended = pipeline ? new DefendedClassifier(classifier, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : undefined;
         const target: Classifier = defended ?? classifier;
@@ -68,7 +70,7 @@ export function registerEvaluate(program: Command): void {
           const selection = await openSelection(flags, { identities: model.identities }, quiet);
           const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
           source = { model: flags.model, data: flags.data, split: flags.split };
-          batches = readBatches(samples, 32, loadOptions(flags), skipped);
+          batches = readBatches(samples, 32, { ...loadOptions(flags), ...loadFor(model.backbone) }, skipped);
           total = samples.length;
         }
         const bar = progress('evaluate', total, quiet);

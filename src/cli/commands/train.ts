@@ -12,8 +12,10 @@ import { addDataOptions, loadOptions, openSelection, splitOptions, type DataFlag
 import { note, progress } from '../progress.js';
 import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
 import { describeEngine } from '../../engine/backend.js';
+import { loadFor } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 
-interface TrainFlags extends DataFlags {
+interface TrainFlags extends DataFlags, BackboneFlags {
   out: string;
   identities: string;
   epochs: string;
@@ -30,7 +32,7 @@ interface TrainFlags extends DataFlags {
 
 export function registerTrain(program: Command): void {
   const d = DEFAULT_TRAIN_CLASSIFIER;
-  addDataOptions(program.command('train').description('train the classification head on a face dataset (backbone frozen)'))
+  addBackboneOptions(addDataOptions(program.command('train').description('train the classification head on a face dataset (backbone frozen)')))
     .requiredOption('--out <model_dir>', 'where to save the trained classifier')
     .option('--identities <k>', 'the K most populated identities', '14')
     .option('--epochs <n>', 'at most this many epochs (early stopping)', String(d.maxEpochs))
@@ -57,6 +59,7 @@ export function registerTrain(program: Command): void {
         seed: intOption('--seed', flags.seed, 0, 2 ** 31 - 1),
         flip: flags.flip,
         load: loadOptions(flags),
+        backbone: await backboneFromFlags(flags),
       };
       const split = splitOptions(flags);
       const k = intOption('--identities', flags.identities, 1, 1_000_000);
@@ -83,13 +86,14 @@ export function registerTrain(program: Command): void {
         const trainSeconds = (performance.now() - t0) / 1000;
         const t1 = performance.now();
         const evalBar = progress('evaluate', test.length, quiet);
-        const preds = await predictAll(classifier, readBatches(test, 32, opts.load, skipped), (n) => evalBar.update(n));
+        const preds = await predictAll(classifier, readBatches(test, 32, { ...opts.load, ...loadFor(classifier.backbone) }, skipped), (n) => evalBar.update(n));
         evalBar.stop();
         // A split with no (readable) test image still yields a model, just no clean scores.
         const report = preds.yTrue.length > 0 ? reportFor(preds, selection.identities) : undefined;
         classifier.meta.training = {
           ...classifier.meta.training,
           data: flags.data,
+          backbone: classifier.backbone.name,
           layout: flags.layout,
           split,
           wall_seconds: round(trainSeconds),

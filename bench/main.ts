@@ -6,6 +6,7 @@ import { benchAttacks } from './attacks.js';
 import { benchDefences } from './defences.js';
 import { benchDemo } from './demo.js';
 import { benchDenoise } from './denoise.js';
+import { benchHead } from './head.js';
 import { benchKernels } from './kernels.js';
 import { benchOnnx } from './onnx.js';
 import { benchPgd } from './pgd.js';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   pgd: () => benchPgd(),
   onnx: benchOnnx,
   attacks: () => benchAttacks(),
+  head: benchHead,
   kernels: benchKernels,
   threads: () => benchThreads(),
   defences: benchDefences,

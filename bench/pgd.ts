@@ -12,12 +12,15 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { ProjectedGradientDescent } from '../src/attacks/index.js';
 import { initEngine, describeEngine } from '../src/engine/backend.js';
-import { loadOnnxRuntime } from '../src/engine/onnx/runtime.js';
+import { loadOnnxRuntime, type OrtModule } from '../src/engine/onnx/runtime.js';
 import { resolveThreads } from '../src/engine/threads.js';
 import { batches, listDataset, selectTopK, splitDataset } from '../src/data/index.js';
-import { faceApiModelDir } from '../src/models/backbone.js';
+import { BACKBONE_INPUT_SIZE, faceApiModelDir } from '../src/models/backbone.js';
 import { FaceClassifier, type Classifier } from '../src/models/classifier.js';
-import { NativeClassifier } from '../src/models/native.js';
+import { NativeClassifier, nativeWeights } from '../src/models/native.js';
+import { classifierGradientGraph } from '../src/models/native-graph.js';
+import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../src/attacks/pgd-graph.js';
+import { profileSession } from './ort-profile.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier } from '../src/models/train.js';
 import { writeDirAtomic } from '../src/util/fs.js';
 
@@ -29,7 +32,14 @@ export interface PgdBenchOptions {
   images?: number;
   iters?: number;
   batch?: number;
+  /** Also time the TF.js-wasm engine (default true; slow). */
+  wasm?: boolean;
+  /** Also time the native gradient with PGD's step in TF.js, the loop before pgdIterations (default true). */
+  stepwise?: boolean;
 }
+
+/** fp32 peak of the 2-core AVX-512 machine the targets were set on (issue #14), for the FLOP floor. */
+const PEAK_GFLOPS = 190;
 
 export async function benchModel(): Promise<FaceClassifier> {
   const dir = process.env.ROBUSTIFY_BENCH_MODEL ?? path.join(os.tmpdir(), 'robustify-bench-faces14-model');
@@ -96,11 +106,13 @@ async function timeEngine(model: Classifier, engine: string, x: tf.Tensor4D, lab
 }
 
 /**
- * Ours on both engines — native (onnxruntime-node, when it loads) and TF.js-wasm — then the PyTorch anchor,
- * and the ratios of each to it (issue #3's target: native PGD ≤ 3× PyTorch's time).
+ * Ours on both engines — native (onnxruntime-node, when it loads: whole iterations in ORT, and for comparison
+ * the native gradient with the step in TF.js) and TF.js-wasm — then the PyTorch anchor, and the ratios of each
+ * to it and to the FLOP floor (issue #14's targets: ≤ 0.8× PyTorch's time, ≤ 1.3× the floor), with ORT's
+ * per-node profile of one iteration.
  */
 export async function benchPgd(opts: PgdBenchOptions = {}): Promise<object[]> {
-  const o = { images: opts.images ?? 64, iters: opts.iters ?? 100, batch: opts.batch ?? 32 };
+  const o = { images: opts.images ?? 64, iters: opts.iters ?? 100, batch: opts.batch ?? 32, wasm: opts.wasm ?? true, stepwise: opts.stepwise ?? true };
   const engine = await initEngine({ backend: 'wasm', strict: true });
   const model = await benchModel();
   const sel = selectTopK(await listDataset(FACES14), 14);
@@ -111,16 +123,26 @@ export async function benchPgd(opts: PgdBenchOptions = {}): Promise<object[]> {
   const records: object[] = [];
   const ort = await loadOnnxRuntime();
   let native: EngineTiming | undefined;
+  let stepwise: EngineTiming | undefined;
+  let profile: Awaited<ReturnType<typeof profileIteration>> | undefined;
   if (ort) {
     const clf = await NativeClassifier.create(ort, model);
-    native = await timeEngine(clf, `onnxruntime-node ${ort.env.versions.node} (CPU), ${resolveThreads()} threads`, x, labels, o);
-    records.push(native.record);
+    const name = `onnxruntime-node ${ort.env.versions.node} (CPU), ${resolveThreads()} threads`;
+    native = await timeEngine(clf, `${name}, whole iterations native`, x, labels, o);
+    profile = await profileIteration(ort, model, x, labels, o.batch);
+    records.push(native.record, profile.record);
+    if (o.stepwise) {
+      // The same gradients, PGD's step in TF.js (what a classifier without pgdIterations gets).
+      const plain: Classifier = { classes: clf.classes, predict: (xi) => clf.predict(xi), lossGradient: (xi, yi) => clf.lossGradient(xi, yi) };
+      stepwise = await timeEngine(plain, `${name}, step in TF.js`, x, labels, o);
+      records.push(stepwise.record);
+    }
     await clf.dispose();
   } else {
     records.push({ bench: 'pgd', engine: 'onnxruntime-node', skipped: 'onnxruntime-node does not load on this platform' });
   }
-  const wasm = await timeEngine(model, describeEngine(engine), x, labels, o);
-  records.push(wasm.record);
+  const wasm = o.wasm ? await timeEngine(model, describeEngine(engine), x, labels, o) : undefined;
+  if (wasm) records.push(wasm.record);
   tf.dispose(x);
   model.dispose();
   const torch = await torchAnchor(o.images, o.iters, o.batch);
@@ -131,11 +153,68 @@ export async function benchPgd(opts: PgdBenchOptions = {}): Promise<object[]> {
       fwd_ratio_vs_torch: round(e.fwdMs / torch.fwd_ms_per_batch, 2),
       fwd_bwd_ratio_vs_torch: round(e.gradMs / torch.fwd_bwd_ms_per_batch, 2),
     });
-    records.push({ bench: 'pgd:ratio', ...(native ? ratios(native) : {}), wasm: ratios(wasm) });
+    records.push({
+      bench: 'pgd:ratio',
+      ...(native ? ratios(native) : {}),
+      ...(native && profile ? floorRatios(native, profile.gflopPerImage, o.iters) : {}),
+      ...(stepwise ? { stepwise: ratios(stepwise) } : {}),
+      ...(wasm ? { wasm: ratios(wasm) } : {}),
+    });
   } else {
     records.push({ bench: 'pgd:torch', skipped: 'no PyTorch for /usr/bin/python3 (apt-get install -y python3-torch)' });
   }
   return records;
+}
+
+/**
+ * ORT's per-node profile of one PGD iteration (gradient + step) on a batch: the slowest nodes, the time per
+ * op type, and the FLOPs of the dense nodes (what the FLOP floor counts).
+ */
+async function profileIteration(ort: OrtModule, model: FaceClassifier, x: tf.Tensor4D, labels: number[], batch: number) {
+  const dims = [batch, BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, 3];
+  const xb = new ort.Tensor('float32', Float32Array.from(tf.slice(x, 0, batch).dataSync()), dims);
+  const onehot = new Float32Array(batch * model.classes);
+  labels.slice(0, batch).forEach((l, i) => (onehot[i * model.classes + l] = 1));
+  const feeds = {
+    x: xb,
+    onehot: new ort.Tensor('float32', onehot, [batch, model.classes]),
+    [PGD_GRAPH_INPUTS.x0]: xb,
+    [PGD_GRAPH_INPUTS.eps]: new ort.Tensor('float32', Float32Array.of(4), []),
+    [PGD_GRAPH_INPUTS.epsStep]: new ort.Tensor('float32', Float32Array.of(0.1), []),
+  };
+  const graph = pgdStepGraph(classifierGradientGraph(nativeWeights(model)), 'inf');
+  const runs = 3;
+  const { nodes, totalMs, gflop } = await profileSession(ort, graph, (s) => s.run(feeds, [PGD_GRAPH_OUTPUT]), runs);
+  const byOp = new Map<string, { ms: number; gflop: number }>();
+  for (const n of nodes) {
+    const o = byOp.get(n.op) ?? { ms: 0, gflop: 0 };
+    o.ms += n.ms;
+    o.gflop += n.gflop ?? 0;
+    byOp.set(n.op, o);
+  }
+  const r1 = (v: number) => round(v, 1);
+  const record = {
+    bench: 'pgd:profile',
+    batch,
+    runs,
+    iteration_ms: r1(totalMs),
+    dense_gflop_per_iteration: round(gflop, 2),
+    dense_gflops: r1(gflop / (totalMs / 1000)),
+    by_op: Object.fromEntries([...byOp].sort((a, b) => b[1].ms - a[1].ms).map(([op, v]) => [op, { ms: r1(v.ms), ...(v.gflop ? { gflops: r1(v.gflop / (v.ms / 1000)) } : {}) }])),
+    slowest_nodes: nodes.slice(0, 20).map((n) => ({ node: n.node, op: n.op, ms: round(n.ms, 2), ...(n.gflops ? { gflops: r1(n.gflops) } : {}) })),
+    load_avg: os.loadavg()[0],
+  };
+  return { record, gflopPerImage: gflop / batch };
+}
+
+/** PGD time against the FLOP floor (dense FLOPs of an iteration at the machine's peak). */
+function floorRatios(e: EngineTiming, gflopPerImage: number, iters: number) {
+  const floor = (gflopPerImage * iters) / PEAK_GFLOPS;
+  return {
+    flop_floor_s_per_image: round(floor, 3),
+    pgd_time_ratio_vs_floor: round(e.pgdS / floor, 2),
+    pgd_gflops: round((gflopPerImage * iters) / e.pgdS, 1),
+  };
 }
 
 interface TorchResult {

@@ -46,17 +46,56 @@ export interface AdvIndex extends AdvHeader {
   items: AdvItem[];
 }
 
+/** Read and check ADV_DIR's index (format, version, shapes, items); an unfinished set is returned as such. */
 export async function readAdversarialIndex(dir: string): Promise<AdvIndex> {
   const file = path.join(dir, INDEX);
-  let index: AdvIndex;
+  let raw: unknown;
   try {
-    index = JSON.parse(await fsp.readFile(file, 'utf8')) as AdvIndex;
+    raw = JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new Error(e.code === 'ENOENT' ? `--adversarial: no adversarial set at '${dir}' (missing ${INDEX})` : `--adversarial: cannot read '${file}': ${e.message}`);
+    throw new Error(e.code === 'ENOENT' ? `adversarial set: no adversarial set at '${dir}' (missing ${INDEX})` : `adversarial set: cannot read '${file}': ${e.message}`);
   }
-  if (index.format !== ADV_FORMAT) throw new Error(`--adversarial: '${file}' is not a robustify adversarial set`);
+  return checkIndex(raw, file);
+}
+
+function checkIndex(raw: unknown, file: string): AdvIndex {
+  const bad = (why: string) => new Error(`adversarial set: '${file}' ${why}`);
+  const index = raw as AdvIndex;
+  if (!index || typeof index !== 'object' || index.format !== ADV_FORMAT) throw bad('is not a robustify adversarial set');
+  if (index.version !== 1) throw bad(`has format version ${JSON.stringify(index.version)}; this robustify reads version 1`);
+  const { identities, shape, items } = index;
+  if (!Array.isArray(identities) || identities.length === 0 || !identities.every((s) => typeof s === 'string')) throw bad('has no identities list');
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0) || shape[2] !== 3) {
+    throw bad(`has shape ${JSON.stringify(shape)}; expected [height, width, 3]`);
+  }
+  if (!Array.isArray(items) || typeof index.complete !== 'boolean') throw bad('has no items list or complete flag');
+  items.forEach((it, k) => {
+    const where = `item ${k}`;
+    if (!it || typeof it.file !== 'string' || !/^[\w.-]+\.f32$/.test(it.file)) throw bad(`${where}: file ${JSON.stringify(it?.file)} is not a .f32 name inside the set`);
+    if (!Number.isInteger(it.label) || it.label < 0 || it.label >= identities.length) throw bad(`${where}: label ${JSON.stringify(it.label)} is not one of the ${identities.length} identities`);
+  });
   return index;
+}
+
+/**
+ * Refuse a set a reader must not score: unfinished (an interrupted attack), or with an image file missing or of
+ * the wrong size. Checked before any work, from the index and the files' sizes.
+ */
+export async function checkAdversarialSetComplete(dir: string, index: AdvIndex): Promise<void> {
+  if (!index.complete) {
+    throw new Error(
+      `adversarial set: '${dir}' is unfinished (${index.items.length} images so far; the attack was interrupted): ` +
+        'run the same attack again to finish it',
+    );
+  }
+  const bytes = index.shape[0] * index.shape[1] * index.shape[2] * 4;
+  for (const it of index.items) {
+    const f = path.join(dir, it.file);
+    const st = await fsp.stat(f).catch(() => undefined);
+    if (!st?.isFile()) throw new Error(`adversarial set: '${f}' is missing (listed in ${INDEX})`);
+    if (st.size !== bytes) throw new Error(`adversarial set: '${f}' has ${st.size} bytes, expected ${bytes} for ${index.shape.join('×')} float32`);
+  }
 }
 
 /** The lossless adversarial image of an item. */

@@ -20,6 +20,8 @@ export interface AttackHooks {
    * gives a whole accuracy-vs-iterations curve. Refused with restarts.
    */
   onIteration?: (iteration: number, adv: tf.Tensor4D, batchStart: number) => void | Promise<void>;
+  /** The iterations whose iterates onIteration is called with (default: every one); the others are not read. */
+  iterates?: readonly number[];
   /** Score-based attacks: the model queries each sample of a batch used (forward passes it was part of). */
   onQueries?: (batchStart: number, queries: readonly number[]) => void;
 }

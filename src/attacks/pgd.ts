@@ -55,12 +55,29 @@ export class ProjectedGradientDescent implements EvasionAttack {
         try {
           for (let r = 0; r < restarts; r++) {
             let adv = p.num_random_init > 0 ? randomStart(x0, p.norm, p.eps, rng.int(0x7fffffff)) : tf.clone(x0);
-            for (let i = 0; i < p.max_iter; i++) {
+            const wants = (i: number) => hooks.onIteration && (!hooks.iterates || hooks.iterates.includes(i));
+            // The classifier's own loop when it has one (the iterate stays on its engine), else step by step here.
+            const native = classifier.pgdIterations?.({
+              x0,
+              start: adv,
+              labels: wanted,
+              iterations: p.max_iter,
+              norm: p.norm,
+              eps: p.eps,
+              eps_step: p.eps_step,
+              targeted: p.targeted,
+              onIteration: async (i, iterate) => {
+                if (wants(i)) await withTensor(iterate(), (a) => hooks.onIteration!(i, a, start));
+                hooks.onProgress?.(++done, total);
+              },
+            });
+            if (native) adv = await withTensor(adv, () => native);
+            else for (let i = 0; i < p.max_iter; i++) {
               const grad = await classifier.lossGradient(adv, labels);
               const next = this.step(adv, grad, x0);
               tf.dispose([adv, grad]);
               adv = next;
-              await hooks.onIteration?.(i + 1, adv, start);
+              if (wants(i + 1)) await hooks.onIteration!(i + 1, adv, start);
               hooks.onProgress?.(++done, total);
             }
             best = best ? await this.keepSuccesses(classifier, best, adv, this.params.targeted ? wanted : clean) : adv;
@@ -98,5 +115,14 @@ export class ProjectedGradientDescent implements EvasionAttack {
     const out = selectRows(ok, candidate, best);
     tf.dispose([best, candidate]);
     return out;
+  }
+}
+
+/** f(t), then t disposed. */
+async function withTensor<T>(t: tf.Tensor, f: (t: tf.Tensor4D) => T | Promise<T>): Promise<T> {
+  try {
+    return await f(t as tf.Tensor4D);
+  } finally {
+    t.dispose();
   }
 }

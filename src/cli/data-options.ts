@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { parseLayout, prepareDirectory } from '../data/prepare/index.js';
+import { addMaxPixelsOption, parseMaxPixels, type Warnings } from './decode-options.js';
 import { note, progress } from './progress.js';
 import { intOption, UsageError } from './run.js';
 
@@ -29,6 +30,7 @@ export interface SourceFlags {
   layout: string;
   chip: string;
   skipBad?: boolean;
+  maxPixels: string;
 }
 
 export interface DataFlags extends SourceFlags {
@@ -50,6 +52,7 @@ export function addDataOptions(cmd: Command, required = true, split = true): Com
     .option('--skip-bad', 'skip images that cannot be decoded (listed on stderr) instead of failing')
     .option('--prepare', 'the data are raw photos: detect, align and crop faces first (cached, resumable)')
     .option('--prepare-cache <dir>', 'where --prepare keeps its aligned faces (default: ~/.cache/robustify/prepared/<hash of --data>)');
+  addMaxPixelsOption(cmd);
   if (!split) return cmd;
   return cmd
     .option('--test-every <n>', 'split: every n-th image of an identity (sorted by name) is test', '5')
@@ -61,8 +64,9 @@ export function splitOptions(f: DataFlags): Required<SplitOptions> {
   return { testEvery, testOffset: intOption('--test-offset', f.testOffset, 0, testEvery - 1) };
 }
 
-export function loadOptions(f: SourceFlags): LoadOptions {
-  return { chip: parseChipMode(f.chip), skipBad: Boolean(f.skipBad) };
+/** How images are decoded; what was accepted but changed goes to `warnings`. */
+export function loadOptions(f: SourceFlags, warnings?: Warnings): LoadOptions {
+  return { chip: parseChipMode(f.chip), skipBad: Boolean(f.skipBad), maxPixels: parseMaxPixels(f.maxPixels), onWarning: warnings?.add };
 }
 
 /**
@@ -77,6 +81,7 @@ async function preparedData(f: SourceFlags, quiet: boolean): Promise<{ dir: stri
   const summary = await prepareDirectory(f.data, cache, {
     layout: parseLayout(layout),
     skipBad: Boolean(f.skipBad),
+    maxPixels: parseMaxPixels(f.maxPixels),
     onProgress: (done, total) => {
       bar.setTotal(total);
       bar.update(done);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { listImages } from '../denoise/train.js';
-import { decodeImage, encodePng, imageToTensor, tensorToImage, writeF32 } from '../image/index.js';
+import { decodeImage, encodePng, imageToTensor, tensorToImage, writeF32, type DecodeOptions } from '../image/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { UsageError } from './run.js';
 
@@ -26,8 +26,14 @@ function formatOf(file: string): Format {
 }
 
 /** One image as a batch of one through `transform`, written as `format`. */
-async function transformFile(src: string, dst: string, format: Format, transform: (x: tf.Tensor4D) => Promise<tf.Tensor4D>): Promise<void> {
-  const img = await decodeImage(src);
+async function transformFile(
+  src: string,
+  dst: string,
+  format: Format,
+  decode: DecodeOptions,
+  transform: (x: tf.Tensor4D) => Promise<tf.Tensor4D>,
+): Promise<void> {
+  const img = await decodeImage(src, undefined, decode);
   const x = tf.tidy(() => tf.expandDims(imageToTensor(img), 0) as tf.Tensor4D);
   try {
     const y = await transform(x);
@@ -46,14 +52,30 @@ export interface ImageJob {
   transform(x: tf.Tensor4D, rel: string): Promise<tf.Tensor4D>;
 }
 
+export interface TransformOptions {
+  /** The folder output format; for a single file, the format its extension must agree with when `explicit`. */
+  format: Format;
+  /** --format was given on the command line (not its default). */
+  explicit?: boolean;
+  /** The pixel budget and where warnings go. */
+  decode?: DecodeOptions;
+  log?: (line: string) => void;
+}
+
 /** Run `job` over IN → OUT; returns how many images were written. */
-export async function transformImages(input: string, output: string, folderFormat: Format, job: ImageJob, log?: (line: string) => void): Promise<number> {
-  const stat = await fsp.stat(input).catch(() => undefined);
-  if (!stat) throw new UsageError(`IN ${input}: no such file or folder`);
+export async function transformImages(input: string, output: string, opts: TransformOptions, job: ImageJob): Promise<number> {
+  const { format: folderFormat, decode = {}, log } = opts;
+  const stat = await fsp.stat(input).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`IN ${input}: ${e.code === 'ELOOP' ? 'symbolic link loop' : e.code === 'EACCES' ? 'permission denied' : 'no such file or folder'}`);
+  });
   if (!stat.isDirectory()) {
     const format = formatOf(output);
+    // Writing a PNG when f32 was asked for (or the reverse) would surprise more than a refusal.
+    if (opts.explicit && format !== folderFormat) {
+      throw new UsageError(`--format ${folderFormat} contradicts OUT '${output}': a single file's format is its extension (name it .${folderFormat}, or drop --format)`);
+    }
     await job.prepare();
-    await transformFile(input, output, format, (x) => job.transform(x, path.basename(input)));
+    await transformFile(input, output, format, decode, (x) => job.transform(x, path.basename(input)));
     return 1;
   }
   const files = await listImages(input);
@@ -69,7 +91,7 @@ export async function transformImages(input: string, output: string, folderForma
     for (const [i, f] of files.entries()) {
       const dst = path.join(tmp, outNames[i]);
       await fsp.mkdir(path.dirname(dst), { recursive: true });
-      await transformFile(f, dst, folderFormat, (x) => job.transform(x, rels[i]));
+      await transformFile(f, dst, folderFormat, decode, (x) => job.transform(x, rels[i]));
       log?.(`${i + 1}/${files.length} ${rels[i]}`);
     }
   }, { replace: true, what: 'OUT' });

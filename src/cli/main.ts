@@ -1,39 +1,6 @@
 #!/usr/bin/env node
-/**
- * The `robustify` command. Each subcommand lives in `commands/<name>.ts` and registers itself here.
- */
-import { Command } from 'commander';
-import { registerAttack } from './commands/attack.js';
-import { registerBmcnn } from './commands/bmcnn.js';
-import { registerDefend } from './commands/defend.js';
-import { registerDemo } from './commands/demo.js';
-import { registerDenoise } from './commands/denoise.js';
-import { registerEmbed } from './commands/embed.js';
-import { registerEvaluate } from './commands/evaluate.js';
-import { registerPrepare } from './commands/prepare.js';
-import { registerRobustness } from './commands/robustness.js';
-import { registerServe } from './commands/serve.js';
-import { registerStudy } from './commands/study.js';
-import { registerTrain } from './commands/train.js';
+/** The `robustify` command (the command tree is built in `program.ts`). */
+import { createProgram } from './program.js';
 import { runCli } from './run.js';
 
-const program = new Command('robustify')
-  .description('Attack a pre-trained face recogniser and defend it with preprocessing pipelines.')
-  .option('--backend <name>', 'tensor backend: wasm (default) or cpu')
-  .option('--quiet', 'no progress output')
-  .showHelpAfterError();
-
-registerDemo(program);
-registerStudy(program);
-registerTrain(program);
-registerEvaluate(program);
-registerAttack(program);
-registerRobustness(program);
-registerEmbed(program);
-registerDefend(program);
-registerPrepare(program);
-registerBmcnn(program);
-registerDenoise(program);
-registerServe(program);
-
-await runCli(program, process.argv);
+await runCli(createProgram(), process.argv);

@@ -13,13 +13,21 @@ export interface LoadOptions {
   template?: ChipTemplate;
   /** Skip files that cannot be decoded (listing them in `skipped`) instead of failing on the first. */
   skipBad?: boolean;
-  /** Refuse images with more pixels than this (see decodeImage). */
+  /** Refuse images with more pixels than this, from the header (default DEFAULT_MAX_PIXELS, see decodeImage). */
   maxPixels?: number;
-  /** Files decoded at once (sharp decodes on libuv's thread pool; default 4). */
+  /**
+   * Files in flight at once (default 4, libuv's thread pool where sharp decodes). Decodes also wait for their
+   * bytes in the process-wide decode budget, so large images run fewer at a time.
+   */
   concurrency?: number;
+  /** Told what was accepted but changed (alpha dropped, first frame only, a tiny face upscaled); names the file. */
+  onWarning?: (message: string) => void;
   /** Called after each file. */
   onProgress?: (done: number, total: number) => void;
 }
+
+/** A face whose shorter side is less than 1/TINY_FACTOR of the input size carries little detail: say so. */
+const TINY_FACTOR = 4;
 
 export interface Skipped {
   file: string;
@@ -51,7 +59,11 @@ export async function loadImages<S extends Sample>(samples: readonly S[], opts: 
     while (!stop && next < samples.length) {
       const i = next++;
       try {
-        const img = await decodeImage(samples[i].file, undefined, { maxPixels: opts.maxPixels });
+        const file = samples[i].file;
+        const img = await decodeImage(file, undefined, { maxPixels: opts.maxPixels, onWarning: opts.onWarning });
+        if (size !== null && Math.min(img.width, img.height) * TINY_FACTOR < size) {
+          opts.onWarning?.(`'${file}': a tiny face (${img.width}×${img.height}) is upscaled to ${size}×${size}`);
+        }
         results[i] = size === null ? img : toChip(img, size, opts.chip ?? 'auto', opts.template);
       } catch (err) {
         if (!(err instanceof ImageDecodeError)) {

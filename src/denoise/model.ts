@@ -28,6 +28,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MODEL_FORMAT } from '../models/classifier.js';
+import { checkFinite } from '../models/weights.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { createRandom } from '../util/random.js';
 import { blockMatch, checkMatchOptions, DEFAULT_MATCH, type MatchOptions } from './match.js';
@@ -270,8 +272,10 @@ export class Bmcnn {
     try {
       manifest = JSON.parse(await fsp.readFile(file, 'utf8')) as WeightsManifestFile;
     } catch (err) {
-      throw new Error(`${file}: cannot read BMCNN weights (${(err as Error).message})`);
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`${file}: cannot read BMCNN weights (${e.code === 'ENOENT' ? 'no such file' : e.message})`);
     }
+    checkManifest(manifest, file);
     checkConfig(manifest.config, file);
     const map = await readWeights(dir, manifest.weightsManifest, file);
     try {
@@ -381,17 +385,35 @@ export class Bmcnn {
 }
 
 /** Read and decode the weight files a manifest lists (paths relative to dir). */
+/** model.json must be BMCNN weights of the format this code reads; a classifier folder is told apart. */
+function checkManifest(m: WeightsManifestFile, file: string): void {
+  const format = m && typeof m === 'object' ? (m as { format?: unknown }).format : undefined;
+  if (format === MODEL_FORMAT) throw new Error(`${file}: is a robustify classifier (made by \`robustify train\`), not BMCNN denoiser weights`);
+  if (typeof format === 'string' && format.startsWith('robustify-bmcnn/') && format !== FORMAT) {
+    throw new Error(`${file}: BMCNN weights of format '${format}'; this robustify reads '${FORMAT}'`);
+  }
+  if (format !== FORMAT || !m.config || typeof m.config !== 'object' || !Array.isArray(m.weightsManifest)) {
+    throw new Error(`${file}: not BMCNN denoiser weights (expected format '${FORMAT}' with config and weightsManifest)`);
+  }
+}
+
 export async function readWeights(
   dir: string, groups: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[], what: string,
 ): Promise<tf.NamedTensorMap> {
   const out: tf.NamedTensorMap = {};
   for (const g of groups) {
-    const parts = await Promise.all(g.paths.map((p) => fsp.readFile(path.join(dir, p))));
+    const parts = await Promise.all(g.paths.map((p) => fsp.readFile(path.join(dir, p)).catch(() => Promise.reject(new Error(`${what}: cannot read weights file '${path.join(dir, p)}'`)))));
     const buf = Buffer.concat(parts);
     const expected = g.weights.reduce((s, e) => s + 4 * e.shape.reduce((a, b) => a * b, 1), 0);
     if (buf.length !== expected) throw new Error(`${what}: weights file has ${buf.length} bytes, manifest needs ${expected}`);
     const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
     Object.assign(out, tf.io.decodeWeights(ab, g.weights));
+  }
+  try {
+    checkFinite(out, what);
+  } catch (err) {
+    tf.dispose(out);
+    throw err;
   }
   return out;
 }

@@ -51,7 +51,11 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Held-out images used for the validation PSNR. */
   valImages: number;
+  /** Pixel budget of each training image, checked from its header (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
   log: (line: string) => void;
+  /** Told what was accepted but changed on reading an image (alpha dropped, first frame only). */
+  onWarning?: (message: string) => void;
 }
 
 export const TRAIN_DEFAULTS = {
@@ -231,7 +235,12 @@ async function loadCheckpoint(out: string): Promise<{ ck: Checkpoint; map: tf.Na
   } catch {
     return undefined;
   }
-  const ck = JSON.parse(text) as Checkpoint;
+  let ck: Checkpoint;
+  try {
+    ck = JSON.parse(text) as Checkpoint;
+  } catch (err) {
+    throw new Error(`${file}: corrupt checkpoint (${(err as Error).message}); delete it to train from the start`);
+  }
   const map = await readWeights(out, [{ paths: [ck.bin], weights: ck.manifest }], file);
   return { ck, map };
 }
@@ -242,7 +251,7 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
   if (!(o.sigmaMin > 0 && o.sigmaMax >= o.sigmaMin)) throw new Error(`--sigma-min/--sigma-max: need 0 < min ≤ max, got ${o.sigmaMin}, ${o.sigmaMax}`);
   const files = await listImages(o.data);
   if (files.length < 10) throw new Error(`--data ${o.data}: found ${files.length} images, need at least 10`);
-  const images = await Promise.all(files.map((f) => decodeImage(f)));
+  const images = await Promise.all(files.map((f) => decodeImage(f, undefined, { maxPixels: o.maxPixels, onWarning: o.onWarning })));
   for (const [i, img] of images.entries()) {
     if (img.height < o.patch || img.width < o.patch) throw new Error(`${files[i]}: ${img.height}×${img.width} is smaller than --patch ${o.patch}`);
   }

@@ -2,11 +2,15 @@
  * PNG / JPEG / WebP decoding and encoding through sharp (libvips).
  *
  * Decoding rules: EXIF orientation is applied; grey inputs are replicated to RGB; an alpha channel is
- * dropped without compositing (the stored colour is kept, like Pillow's `convert('RGB')`); 16-bit inputs are
- * reduced to 8 bits by libvips (value >> 8). Embedded ICC profiles are converted to sRGB (sharp's default).
+ * dropped without compositing (the stored colour is kept, like Pillow's `convert('RGB')`; a warning says so
+ * when any pixel was not opaque); only the first frame of an animated image is read (with a warning); 16-bit
+ * inputs are reduced to 8 bits by libvips (value >> 8). Embedded ICC profiles are converted to sRGB (sharp's
+ * default). The pixel budget is checked from the header, and the decode itself waits for its share of the
+ * process-wide decode memory (`budget.ts`).
  */
 import { promises as fsp } from 'node:fs';
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import { decodeBytes, decodeMemory, DEFAULT_MAX_PIXELS, type ByteBudget } from './budget.js';
 import { CHANNELS, checkImage, toUint8, type RgbImage } from './types.js';
 
 /** The formats robustify reads (sharp's `metadata().format` names). */
@@ -26,9 +30,22 @@ export class ImageDecodeError extends Error {
 }
 
 export interface DecodeOptions {
-  /** Refuse images with more pixels than this before any pixel is decoded (default: sharp's 0x3FFF²). */
+  /** Refuse images with more pixels than this before any pixel is decoded (default DEFAULT_MAX_PIXELS). */
   maxPixels?: number;
+  /** Told what was accepted but changed (alpha dropped, first frame only); each message names the file. */
+  onWarning?: (message: string) => void;
+  /** Whose bytes the decode waits for (default: the process-wide `decodeMemory`). */
+  memory?: ByteBudget;
 }
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a directory',
+  ELOOP: 'symbolic link loop',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a parent of it is not a folder',
+};
 
 /** The format a file's first bytes announce, so a file cut inside its header is still called by its format. */
 function sniffFormat(b: Buffer): (typeof SUPPORTED_FORMATS)[number] | undefined {
@@ -53,6 +70,8 @@ export interface ImageHeader {
   format: (typeof SUPPORTED_FORMATS)[number];
   width: number;
   height: number;
+  /** Frames of an animated image (1 otherwise). */
+  pages: number;
 }
 
 /**
@@ -79,9 +98,9 @@ export async function readImageHeader(bytes: Buffer, label = '<buffer>', opts: D
   }
   const { width = 0, height = 0 } = meta;
   if (maxPixels !== undefined && width * height > maxPixels) {
-    throw new ImageDecodeError(label, `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels} (maxPixels)`);
+    throw new ImageDecodeError(label, `${width}×${height} = ${width * height} pixels exceeds the pixel budget of ${maxPixels} (maxPixels)`);
   }
-  return { format: format as ImageHeader['format'], width, height };
+  return { format: format as ImageHeader['format'], width, height, pages: meta.pages ?? 1 };
 }
 
 /**
@@ -96,30 +115,44 @@ export async function decodeImage(source: string | Buffer, name?: string, opts: 
       bytes = await fsp.readFile(source);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new ImageDecodeError(label, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : sharpDetail(err));
+      throw new ImageDecodeError(label, READ_ERRORS[code ?? ''] ?? sharpDetail(err));
     }
   } else {
     bytes = source;
   }
   // The header tells the format and size without decoding pixels: check both before the expensive part.
-  const { format } = await readImageHeader(bytes, label, opts);
-  const maxPixels = opts.maxPixels;
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const { format, width, height, pages } = await readImageHeader(bytes, label, { ...opts, maxPixels });
+  if (pages > 1) opts.onWarning?.(`'${label}': animated (${pages} frames): only the first frame is used`);
 
+  let decoded: { data: Buffer; info: OutputInfo };
   try {
     // failOn 'error': truncated or corrupt data aborts instead of yielding a partly grey image; mere
-    // warnings (e.g. stray bytes after the end marker) are tolerated.
-    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels ?? true, autoOrient: true })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== CHANNELS) throw new Error(`decoded to ${info.channels} channels`);
-    const out = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = data[i];
-    return { data: out, height: info.height, width: info.width };
+    // warnings (e.g. stray bytes after the end marker) are tolerated. Alpha is kept here and dropped below,
+    // so that whether it held anything can be told.
+    decoded = await (opts.memory ?? decodeMemory).run(decodeBytes(width, height), () =>
+      sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels, autoOrient: true })
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true }),
+    );
   } catch (err) {
     throw new ImageDecodeError(label, `truncated or corrupt ${FORMAT_LABEL[format]} (${sharpDetail(err)})`);
   }
+  const { data, info } = decoded;
+  const bands = info.channels;
+  if (bands !== CHANNELS && bands !== CHANNELS + 1) throw new ImageDecodeError(label, `decoded to ${bands} channels`);
+  const n = info.width * info.height;
+  const out = new Float32Array(n * CHANNELS);
+  let seeThrough = 0;
+  for (let p = 0; p < n; p++) {
+    for (let c = 0; c < CHANNELS; c++) out[p * CHANNELS + c] = data[p * bands + c];
+    if (bands > CHANNELS && data[p * bands + CHANNELS] < 255) seeThrough++;
+  }
+  if (seeThrough > 0) {
+    opts.onWarning?.(`'${label}': alpha channel dropped (${((100 * seeThrough) / n).toFixed(1)} % of pixels not opaque; their stored colour is used)`);
+  }
+  return { data: out, height: info.height, width: info.width };
 }
 
 function rawInput(img: RgbImage): Sharp {

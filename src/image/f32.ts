@@ -6,14 +6,14 @@ import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../util/fs.js';
 import { CHANNELS, checkImage, type RgbImage } from './types.js';
 
-/** Read `file` as a `height × width × 3` float32 image; the byte size must match exactly. */
+/** Read `file` as a `height × width × 3` float32 image; the byte size must match exactly and every value be finite. */
 export async function readF32(file: string, height: number, width: number): Promise<RgbImage> {
   let bytes: Buffer;
   try {
     bytes = await fsp.readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`'${file}': ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new Error(`'${file}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
   const expected = height * width * CHANNELS * 4;
   if (bytes.length !== expected) {
@@ -21,7 +21,15 @@ export async function readF32(file: string, height: number, width: number): Prom
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const data = new Float32Array(height * width * CHANNELS);
-  for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * 4, true);
+  for (let i = 0; i < data.length; i++) {
+    const v = view.getFloat32(i * 4, true);
+    // A NaN or infinite pixel would flow silently into every score computed from it.
+    if (!Number.isFinite(v)) {
+      const p = Math.floor(i / CHANNELS);
+      throw new Error(`'${file}': value ${v} at row ${Math.floor(p / width)}, column ${p % width}, channel ${i % CHANNELS} (pixels must be finite)`);
+    }
+    data[i] = v;
+  }
   return { data, height, width };
 }
 

@@ -4,3 +4,4 @@ export { decodeImage, readImageHeader, encodePng, encodeJpeg, ImageDecodeError, 
 export { resizeBilinear } from './resize.js';
 export { imageToTensor, imagesToBatch, tensorToImage } from './tensor.js';
 export { readF32, writeF32, f32Bytes } from './f32.js';
+export { ByteBudget, decodeBytes, decodeMemory, DEFAULT_MAX_PIXELS } from './budget.js';

@@ -59,6 +59,8 @@ export interface BackboneLayers {
   /** 'valid' stride-2 conv + ReLU, then a 3×3 stride-2 'valid' max-pool. */
   stem: ConvLayer;
   blocks: ReadonlyArray<{ down: boolean; block: ResidualBlock }>;
+  /** [256, 128]: pooled features → descriptor. */
+  fc: tf.Tensor2D;
 }
 
 export interface BackboneOutput {
@@ -131,7 +133,7 @@ export class FaceRecognitionNet implements Backbone {
 
   /** The folded layers (still owned by this net: do not dispose). */
   layers(): BackboneLayers {
-    return { mean: this.mean, stem: this.stem, blocks: this.blocks };
+    return { mean: this.mean, stem: this.stem, blocks: this.blocks, fc: this.fc };
   }
 
   private tensors(): tf.Tensor[] {

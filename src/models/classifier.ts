@@ -39,6 +39,26 @@ export interface Classifier {
    * which lets attacks take the gradient of other losses of the logits (see attacks/loss.ts).
    */
   lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D>;
+  /**
+   * Optional: PGD's inner loop run on the classifier's own engine (the iterate never leaves it), or undefined
+   * where it cannot (then attacks take lossGradient step by step). Resolves to the last iterate; caller disposes.
+   */
+  pgdIterations?(loop: PgdLoop): Promise<tf.Tensor4D> | undefined;
+}
+
+/** What `Classifier.pgdIterations` runs: `iterations` PGD steps (ART semantics, see attacks/pgd.ts) from `start`. */
+export interface PgdLoop {
+  /** The clean batch (centre of the eps-ball). */
+  x0: tf.Tensor4D;
+  start: tf.Tensor4D;
+  labels: readonly number[];
+  norm: 'inf' | 2;
+  eps: number;
+  eps_step: number;
+  targeted: boolean;
+  iterations: number;
+  /** After every iteration; `iterate()` reads the current iterate as a new tensor (the caller disposes it). */
+  onIteration?: (iteration: number, iterate: () => tf.Tensor4D) => void | Promise<void>;
 }
 
 /** Class indices [N], or label weights [N, classes] with rows summing to 1. */
@@ -97,9 +117,9 @@ export class FaceClassifier implements Classifier {
       const e = err as NodeJS.ErrnoException;
       throw new Error(e.code === 'ENOENT' ? `--model: no model at '${dir}' (missing model.json)` : `--model: cannot read '${metaFile}': ${e.message}`);
     }
-    if (meta.format !== MODEL_FORMAT) throw new Error(`--model: '${metaFile}' is not a robustify classifier`);
+    checkMeta(meta, metaFile);
     const source = backbone ?? meta.backbone_source ?? { kind: 'builtin' };
-    if (source.kind === 'builtin' && meta.backbone !== BACKBONE_NAME) throw new Error(`--model: backbone '${meta.backbone}' is not supported (this version has '${BACKBONE_NAME}')`);
+    if (source.kind === 'builtin') checkBuiltinMeta(meta, metaFile);
     const net = await openBackbone(source);
     const weights = await loadWeightsManifest(path.join(dir, `${HEAD_WEIGHTS}-weights_manifest.json`)).catch((err) => {
       net.dispose();
@@ -133,6 +153,33 @@ export class FaceClassifier implements Classifier {
     this.head.dispose();
     this.backbone.dispose();
   }
+}
+
+/** model.json must be a classifier of a version and shape this code reads; errors name the file. */
+function checkMeta(meta: ClassifierMeta, file: string): void {
+  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  if (!meta || typeof meta !== 'object' || meta.format !== MODEL_FORMAT) {
+    const other = meta && typeof meta === 'object' && 'config' in meta ? ' (it looks like BMCNN denoiser weights)' : '';
+    throw bad(`is not a robustify classifier${other}`);
+  }
+  if (meta.version !== 1) throw bad(`has format version ${JSON.stringify(meta.version)}; this robustify reads version 1`);
+  if (!Number.isInteger(meta.input_size) || meta.input_size < 1) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected a positive integer`);
+  const ids = meta.identities;
+  if (!Array.isArray(ids) || ids.length < 2 || !ids.every((s) => typeof s === 'string') || new Set(ids).size !== ids.length) {
+    throw bad('needs identities: at least 2 distinct names');
+  }
+  const h = meta.head;
+  if (!h || !Number.isInteger(h.inputDim) || h.inputDim < 1 || h.classes !== ids.length || !Number.isInteger(h.hidden) || h.hidden < 1 || !(h.dropout >= 0 && h.dropout < 1)) {
+    throw bad(`has head ${JSON.stringify(h)}; expected inputDim ≥ 1, classes ${ids.length} (one per identity), hidden ≥ 1, dropout in [0, 1)`);
+  }
+}
+
+/** On the built-in backbone, model.json must name it and match its input and feature sizes. */
+function checkBuiltinMeta(meta: ClassifierMeta, file: string): void {
+  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  if (meta.backbone !== BACKBONE_NAME) throw bad(`has backbone '${meta.backbone}', not supported (this version has '${BACKBONE_NAME}')`);
+  if (meta.input_size !== BACKBONE_INPUT_SIZE) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected ${BACKBONE_INPUT_SIZE}`);
+  if (meta.head.inputDim !== POOLED_DIM) throw bad(`has head ${JSON.stringify(meta.head)}; expected inputDim ${POOLED_DIM}`);
 }
 
 const BUILTIN_INFO = { name: BACKBONE_NAME, inputSize: BACKBONE_INPUT_SIZE, featureDim: POOLED_DIM };

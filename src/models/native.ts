@@ -1,14 +1,15 @@
 /**
  * The face classifier on ONNX Runtime's native CPU engine (MLAS: AVX-512/FMA where the CPU has them), several
  * times faster than TF.js-wasm for attacks. Same `Classifier` semantics as FaceClassifier: the network and its
- * input gradient are one ONNX graph (native-graph.ts); inputs other than 150×150 are resized (and the gradient
- * taken through the resize) in TF.js.
+ * input gradient (compiled by the ONNX differentiator) are one ONNX graph (native-graph.ts); inputs other than
+ * 150×150 are resized (and the gradient taken through the resize) in TF.js.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ConvGradMode, ConvWeights } from '../engine/onnx/conv.js';
+import type { ConvWeights } from '../engine/onnx/conv.js';
 import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
+import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, type ConvLayer } from './backbone.js';
-import { labelWeights, type Classifier, type FaceClassifier, type Labels } from './classifier.js';
+import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
 import { classifierModel, denseHead, ortInput, OrtGraphClassifier, throughResize, type OnnxHead } from './native-onnx.js';
 import { nativeRuntime, OnnxBackbone } from './onnx-backbone.js';
 import { classifierGradientGraph, classifierGraph, type ClassifierWeights } from './native-graph.js';
@@ -16,26 +17,37 @@ import { classifierGradientGraph, classifierGraph, type ClassifierWeights } from
 export interface NativeOptions {
   /** Intra-op threads (default: ROBUSTIFY_THREADS or the cores). */
   threads?: number;
-  convGrad?: ConvGradMode;
-  /** How the gradient graph is written: by the generic ONNX differentiator (default) or by hand. */
-  gradientGraph?: 'generic' | 'hand';
 }
 
 export class NativeClassifier implements Classifier {
+  /** PGD-iteration sessions by norm, built on first use (see pgdIterations). */
+  private readonly stepSessions = new Map<PgdLoop['norm'], Promise<OrtSession>>();
+
   private constructor(
     private readonly ort: OrtModule,
     private readonly forward: OrtSession,
     private readonly gradient: OrtSession,
     readonly classes: number,
+    /** The serialised gradient graph (what the PGD-iteration graphs extend) and the session threads. */
+    private readonly gradientModel: Uint8Array,
+    private readonly threads: number | undefined,
   ) {}
 
   /** Build both sessions (forward-only for predict, forward+backward for lossGradient) from a loaded model. */
   static async create(ort: OrtModule, model: FaceClassifier, opts: NativeOptions = {}): Promise<NativeClassifier> {
-    const w = nativeWeights(model);
-    const forward = await createSession(ort, classifierGraph(w, { gradient: false }), opts.threads);
-    const graph = opts.gradientGraph === 'hand' ? classifierGraph(w, { gradient: true, convGrad: opts.convGrad }) : classifierGradientGraph(w);
-    const gradient = await createSession(ort, graph, opts.threads);
-    return new NativeClassifier(ort, forward, gradient, model.classes);
+    return NativeClassifier.fromWeights(ort, nativeWeights(model), opts);
+  }
+
+  /** The same from the weights as plain arrays (any head classifierGraph takes: dense, gallery). */
+  static async fromWeights(ort: OrtModule, w: ClassifierWeights, opts: NativeOptions = {}): Promise<NativeClassifier> {
+    const gradientModel = classifierGradientGraph(w);
+    const forward = await createSession(ort, classifierGraph(w), opts.threads);
+    // The gradient session is the L∞ PGD-iteration graph's (fed a zero step, asked only for the gradient):
+    // one session, one memory arena, for lossGradient and L∞ attacks.
+    const gradient = await createSession(ort, pgdStepGraph(gradientModel, 'inf'), opts.threads);
+    const native = new NativeClassifier(ort, forward, gradient, w.head.classes, gradientModel, opts.threads);
+    native.stepSessions.set('inf', Promise.resolve(gradient));
+    return native;
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
@@ -49,13 +61,58 @@ export class NativeClassifier implements Classifier {
     const oneHot = labelWeights(labels, this.classes);
     const onehot = new this.ort.Tensor('float32', (await oneHot.data()) as Float32Array, oneHot.shape);
     oneHot.dispose();
-    const { grad } = await this.gradient.run({ x: input, onehot }, ['grad']);
+    const zero = new this.ort.Tensor('float32', Float32Array.of(0), []);
+    const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
+    const { grad } = await this.gradient.run(feeds, ['grad']);
+    // Inputs of another size: through the bilinear resize in TF.js (its vector-Jacobian product with the native gradient).
     return throughResize(x, tf.tensor4d(grad.data as Float32Array, input.dims as [number, number, number, number]));
   }
 
-  /** Release both ORT sessions. */
+  /**
+   * Whole PGD iterations in ORT: gradient and step are one graph (attacks/pgd-graph.ts), the iterate goes from
+   * one run's output buffer to the next run's input (two buffers, swapped: no copies, no TF.js ops). Only for
+   * inputs of the backbone's size (elsewhere the resize runs in TF.js).
+   */
+  pgdIterations(loop: PgdLoop): Promise<tf.Tensor4D> | undefined {
+    const [, h, w] = loop.x0.shape;
+    if (h !== BACKBONE_INPUT_SIZE || w !== BACKBONE_INPUT_SIZE || loop.start.shape.join() !== loop.x0.shape.join()) return undefined;
+    return this.runPgd(loop);
+  }
+
+  private async runPgd(loop: PgdLoop): Promise<tf.Tensor4D> {
+    const dims = loop.x0.shape;
+    if (loop.labels.length !== dims[0]) throw new Error(`pgdIterations: ${loop.labels.length} labels for ${dims[0]} images`);
+    let session = this.stepSessions.get(loop.norm);
+    if (!session) {
+      session = createSession(this.ort, pgdStepGraph(this.gradientModel, loop.norm), this.threads);
+      this.stepSessions.set(loop.norm, session);
+    }
+    const run = await session;
+    const f32 = (data: Float32Array, shape: readonly number[]) => new this.ort.Tensor('float32', data, shape);
+    const onehot = new Float32Array(dims[0] * this.classes);
+    loop.labels.forEach((label, i) => (onehot[i * this.classes + label] = 1));
+    const feeds = {
+      [PGD_GRAPH_INPUTS.x0]: f32((await loop.x0.data()) as Float32Array, dims),
+      [PGD_GRAPH_INPUTS.eps]: f32(Float32Array.of(loop.eps), []),
+      [PGD_GRAPH_INPUTS.epsStep]: f32(Float32Array.of(loop.targeted ? -loop.eps_step : loop.eps_step), []),
+      onehot: f32(onehot, [dims[0], this.classes]),
+    };
+    // data() gives a copy of the tensor's values: ours to overwrite.
+    let current = f32((await loop.start.data()) as Float32Array, dims);
+    let next = f32(new Float32Array(current.size), dims);
+    for (let i = 1; i <= loop.iterations; i++) {
+      await run.run({ ...feeds, x: current }, { [PGD_GRAPH_OUTPUT]: next });
+      [current, next] = [next, current];
+      const now = current;
+      await loop.onIteration?.(i, () => tf.tensor4d((now.data as Float32Array).slice(), dims));
+    }
+    return tf.tensor4d(current.data as Float32Array, dims);
+  }
+
+  /** Release all ORT sessions. */
   async dispose(): Promise<void> {
-    await Promise.all([this.forward.release(), this.gradient.release()]);
+    const steps = await Promise.all(this.stepSessions.values());
+    await Promise.all([this.forward, ...new Set([this.gradient, ...steps])].map((s) => s.release()));
   }
 }
 
@@ -71,12 +128,14 @@ export async function accelerate(model: FaceClassifier, opts: NativeOptions = {}
   return NativeClassifier.create(ort, model, opts);
 }
 
-
 /** `fallback` (backbone + head on TF.js) as one ORT graph; the gradient stays on TF.js until the graph is differentiated natively. */
 export async function accelerateGraph(ort: OrtModule, backbone: OnnxBackbone, head: OnnxHead, fallback: Classifier, opts: NativeOptions = {}): Promise<OrtGraphClassifier> {
   const forward = classifierModel(backbone, head, fallback.classes, { loss: false });
   return OrtGraphClassifier.create(ort, forward, undefined, fallback, backbone.inputSize, opts.threads);
 }
+
+/** onnxruntime-node when it loads here and ROBUSTIFY_NATIVE is not 0, else undefined (TF.js runs everything). */
+export { nativeRuntime };
 
 /** A classifier on the fastest engine here, that engine's name, and how to release what it holds. */
 export interface Accelerated {
@@ -97,27 +156,34 @@ export async function accelerated(model: FaceClassifier, opts: NativeOptions = {
   };
 }
 
+/** The backbone's folded layers as plain arrays, under `head`. */
+function withBackbone(net: FaceRecognitionNet, head: ClassifierWeights['head']): ClassifierWeights {
+  const { mean, stem, blocks } = net.layers();
+  const conv = (l: ConvLayer): ConvWeights => ({ filter: f32(l.filter), shape: l.filter.shape, bias: f32(l.bias) });
+  return { mean: f32(mean), stem: conv(stem), blocks: blocks.map(({ down, block }) => ({ down, conv1: conv(block.conv1), conv2: conv(block.conv2) })), head };
+}
+
+const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
+
+/** The weights of a gallery classifier (logits −‖d(x) − g_k‖²/T) on `net`: gallery descriptors [K, D]. */
+export function nativeGalleryWeights(net: FaceRecognitionNet, gallery: tf.Tensor2D, temperature: number): ClassifierWeights {
+  const [classes, descriptorDim] = gallery.shape;
+  return withBackbone(net, { fc: f32(net.layers().fc), gallery: f32(gallery), descriptorDim, temperature, classes });
+}
+
 /** The folded weights of `model` as plain arrays. */
 export function nativeWeights(model: FaceClassifier): ClassifierWeights {
   if (!(model.backbone instanceof FaceRecognitionNet)) throw new Error(`native: the hand-written graph is for the built-in backbone, not '${model.backbone.name}'`);
-  const { mean, stem, blocks } = model.backbone.layers();
   const { mean: featMean, std: featStd } = model.head.normalisation();
   const [w1, b1, w2, b2] = model.head.variables();
-  const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
-  const conv = (l: ConvLayer): ConvWeights => ({ filter: f32(l.filter), shape: l.filter.shape, bias: f32(l.bias) });
-  return {
-    mean: f32(mean),
-    stem: conv(stem),
-    blocks: blocks.map(({ down, block }) => ({ down, conv1: conv(block.conv1), conv2: conv(block.conv2) })),
-    head: {
-      featMean: f32(featMean),
-      featStd: f32(featStd),
-      w1: f32(w1),
-      b1: f32(b1),
-      w2: f32(w2),
-      b2: f32(b2),
-      hidden: model.head.config.hidden,
-      classes: model.classes,
-    },
-  };
+  return withBackbone(model.backbone, {
+    featMean: f32(featMean),
+    featStd: f32(featStd),
+    w1: f32(w1),
+    b1: f32(b1),
+    w2: f32(w2),
+    b2: f32(b2),
+    hidden: model.head.config.hidden,
+    classes: model.classes,
+  });
 }

@@ -9,6 +9,7 @@ import { loadFor, openBackbone, type Backbone, type BackboneSource } from './bac
 import { readBatches, validationSplit, type LoadOptions, type Sample, type Skipped } from '../data/index.js';
 import { FaceClassifier, newMeta, toBackboneSize } from './classifier.js';
 import { DenseHead, featureStats, type HeadConfig } from './head.js';
+import { DenseSgd } from './head-sgd.js';
 
 export interface FeatureSet {
   /** Row-major [n, dim]. */
@@ -45,8 +46,9 @@ export const DEFAULT_TRAIN_HEAD: TrainHeadOptions = {
 export interface EpochRecord {
   epoch: number;
   loss: number;
-  val_loss: number;
-  val_accuracy: number;
+  /** null when the validation part is empty (no early stopping). */
+  val_loss: number | null;
+  val_accuracy: number | null;
 }
 
 export interface TrainHeadResult {
@@ -109,6 +111,10 @@ export async function scoreHead(head: DenseHead, set: FeatureSet): Promise<{ los
   return out;
 }
 
+/**
+ * Train a new head on `train` (SGD, early stopping on `validation`'s loss, best epoch restored). The steps run
+ * on typed arrays (head-sgd.ts); the head is created and returned as TF.js variables.
+ */
 export async function trainHead(
   train: FeatureSet,
   validation: FeatureSet,
@@ -119,41 +125,36 @@ export async function trainHead(
   const dim = dimOf(train);
   const config: HeadConfig = { inputDim: dim, hidden: opts.hidden, classes, dropout: opts.dropout };
   const head = DenseHead.create(config, featureStats(train.features, dim), opts.seed);
-  const optimizer = tf.train.sgd(opts.learningRate);
-  const rng = createRandom(opts.seed);
-  const order = [...Array(train.labels.length).keys()];
-  const history: EpochRecord[] = [];
-  let best: { loss: number; epoch: number; weights: tf.NamedTensorMap } | undefined;
   try {
+    const sgd = new DenseSgd(head);
+    const trainZ = sgd.standardise(train);
+    const valZ = sgd.standardise(validation);
+    const rng = createRandom(opts.seed);
+    const order = [...Array(train.labels.length).keys()];
+    const history: EpochRecord[] = [];
+    let best: { loss: number; epoch: number; weights: ReturnType<DenseSgd['snapshot']> } | undefined;
     for (let epoch = 1; epoch <= opts.maxEpochs; epoch++) {
       rng.shuffle(order);
       let lossSum = 0;
       for (let s = 0; s < order.length; s += opts.batchSize) {
-        const { x, y } = batchTensors(train, order.slice(s, s + opts.batchSize), classes);
-        const dropoutSeed = rng.int(0x7fffffff);
-        const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, head.logits(x, dropoutSeed)) as tf.Scalar, true, head.variables());
-        lossSum += (await loss!.data())[0] * x.shape[0];
-        tf.dispose([x, y, loss!]);
+        const rows = order.slice(s, s + opts.batchSize);
+        lossSum += sgd.step(trainZ, rows, opts.learningRate, rng) * rows.length;
       }
-      const val = await scoreHead(head, validation);
-      const rec = { epoch, loss: lossSum / order.length, val_loss: val.loss, val_accuracy: val.accuracy };
+      // Without validation images there is nothing to stop on: every epoch runs and the last one is kept.
+      const val = valZ.labels.length > 0 ? sgd.score(valZ) : undefined;
+      const rec = { epoch, loss: lossSum / order.length, val_loss: val?.loss ?? null, val_accuracy: val?.accuracy ?? null };
       history.push(rec);
       onEpoch?.(rec);
-      if (!best || val.loss < best.loss) {
-        if (best) tf.dispose(best.weights);
-        best = { loss: val.loss, epoch, weights: head.snapshot() };
-      } else if (epoch - best.epoch >= opts.patience) {
-        break;
-      }
+      if (!best || !val || val.loss < best.loss) best = { loss: val?.loss ?? Infinity, epoch, weights: sgd.snapshot() };
+      else if (epoch - best.epoch >= opts.patience) break;
+      // Let timers and I/O (progress bars, a server's requests) run between epochs.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    head.restore(best!.weights);
+    sgd.writeTo(head, best!.weights);
     return { head, history, bestEpoch: best!.epoch };
   } catch (err) {
     head.dispose();
     throw err;
-  } finally {
-    if (best) tf.dispose(best.weights);
-    optimizer.dispose();
   }
 }
 
@@ -190,8 +191,17 @@ export async function trainClassifier(
   identities: string[],
   opts: TrainClassifierOptions,
   onProgress?: (p: TrainProgress) => void,
-): Promise<{ classifier: FaceClassifier; history: EpochRecord[]; bestEpoch: number; skipped: Skipped[] }> {
+): Promise<{ classifier: FaceClassifier; history: EpochRecord[]; bestEpoch: number; skipped: Skipped[]; warnings: string[] }> {
+  // tfjs would only say "Error in oneHot: depth must be >=2".
+  if (identities.length < 2) throw new Error(`trainClassifier: identities must number at least 2 (a classifier needs two classes), got ${identities.length}`);
   const parts = validationSplit(train, opts.validationFraction, opts.seed);
+  const warnings: string[] = [];
+  if (parts.validation.length === 0) {
+    warnings.push(
+      `validation: validationFraction ${opts.validationFraction} of ${train.length} training images holds out 0 ` +
+        `(each identity keeps at least one training image): no early stopping, the last of ${opts.maxEpochs} epochs is kept`,
+    );
+  }
   const source = opts.backbone ?? { kind: 'builtin' };
   const backbone = await openBackbone(source);
   const load = { ...opts.load, ...loadFor(backbone) };
@@ -227,8 +237,9 @@ export async function trainClassifier(
       validation_samples: parts.validation.length,
       chip: opts.load.chip ?? 'auto',
       history,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
-    return { classifier: new FaceClassifier(backbone, head, meta), history, bestEpoch, skipped };
+    return { classifier: new FaceClassifier(backbone, head, meta), history, bestEpoch, skipped, warnings };
   } catch (err) {
     backbone.dispose();
     throw err;

@@ -49,7 +49,7 @@ async function checkHeader(bytes: Buffer, label: string, maxPixels: number): Pro
   try {
     await readImageHeader(bytes, label, { maxPixels });
   } catch (e) {
-    if (e instanceof ImageDecodeError) throw new HttpError(/exceeds the limit/.test(e.reason) ? 413 : 400, e.message);
+    if (e instanceof ImageDecodeError) throw new HttpError(/exceeds the pixel budget/.test(e.reason) ? 413 : 400, e.message);
     throw e;
   }
 }

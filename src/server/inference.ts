@@ -75,7 +75,7 @@ async function facesOf(o: FaceOptions, largestOnly: boolean): Promise<{ img: Rgb
   try {
     img = await decodeImage(Buffer.from(o.bytes.buffer, o.bytes.byteOffset, o.bytes.byteLength), o.label, { maxPixels: o.maxPixels });
   } catch (e) {
-    if (e instanceof ImageDecodeError) return { error: { status: /exceeds the limit/.test(e.reason) ? 413 : 400, message: e.message } };
+    if (e instanceof ImageDecodeError) return { error: { status: /exceeds the pixel budget/.test(e.reason) ? 413 : 400, message: e.message } };
     throw e;
   }
   // One more than allowed, so "too many" is told apart from "exactly the limit".

@@ -21,6 +21,11 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 
+/** A cache entry that cannot be read back: named, with what to do (the cache is ours, so removing it is safe). */
+function corrupt(file: string, why: string): Error {
+  return new Error(`study cache: '${file}' is corrupt (${why}); delete it to have the step recomputed`);
+}
+
 export interface CacheStats {
   reused: string[];
   computed: string[];
@@ -45,8 +50,14 @@ export class StepCache {
     const file = path.join(this.root, `${key}.json`);
     const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
     if (text !== undefined) {
+      let value: T;
+      try {
+        value = JSON.parse(text) as T;
+      } catch (err) {
+        throw corrupt(file, (err as Error).message);
+      }
       this.note(key, true);
-      return JSON.parse(text) as T;
+      return value;
     }
     const value = await compute();
     await fsp.mkdir(this.root, { recursive: true });
@@ -69,13 +80,22 @@ export class StepCache {
     return dir;
   }
 
-  /** A binary result (raw float32 images), computed once per key. */
-  async floats(key: string, compute: () => Promise<Float32Array>): Promise<Float32Array> {
+  /**
+   * A binary result (raw float32 images), computed once per key. A stored entry of the wrong `length` (when
+   * given) or with a non-finite value is reported as corrupt, naming its file.
+   */
+  async floats(key: string, compute: () => Promise<Float32Array>, length?: number): Promise<Float32Array> {
     const file = path.join(this.root, `${key}.f32`);
     const buf = await fsp.readFile(file).catch(() => undefined);
     if (buf !== undefined) {
+      if (buf.byteLength % 4 !== 0 || (length !== undefined && buf.byteLength !== length * 4)) {
+        throw corrupt(file, `${buf.byteLength} bytes${length === undefined ? ' is not a whole number of float32 values' : `, expected ${length * 4}`}`);
+      }
+      const value = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
+      const bad = value.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw corrupt(file, `value ${value[bad]} at index ${bad}`);
       this.note(key, true);
-      return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
+      return value;
     }
     const value = await compute();
     await this.putFloats(key, value);

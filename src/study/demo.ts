@@ -20,7 +20,9 @@ import '../denoise/defence.js';
 import { engineInfo } from '../engine/backend.js';
 import { decodeImage, encodePng, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../models/backbone.js';
+import type { Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
+import { NativeClassifier, nativeGalleryWeights, nativeRuntime } from '../models/native.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { createRandom, hashSeed } from '../util/random.js';
 import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } from '../models/gallery.js';
@@ -228,22 +230,27 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   };
   const pipelines: Pipeline[] = [];
   let gallery: GalleryClassifier | undefined;
+  let native: NativeClassifier | undefined;
   try {
     const galleryX = keep(imagesToBatch(chips));
     const probes = keep(imagesToBatch(probeImages));
     const descriptors = keep(net.descriptor(galleryX));
     gallery = new GalleryClassifier(net, descriptors, DEFAULT_TEMPERATURE);
+    // Every model call below (matching, attacks, defended passes) on the native engine when it loads.
+    const ort = await nativeRuntime();
+    native = ort ? await NativeClassifier.fromWeights(ort, nativeGalleryWeights(net, descriptors, DEFAULT_TEMPERATURE)) : undefined;
+    const model: Classifier = native ?? gallery;
     const closePairs = await galleryClosePairs(gallery, descriptors);
 
     note(`gallery: ${faces.length} faces; matching ${faces.length} probes`);
-    const clean = await matchBatch(gallery, gallery, probes, truth);
+    const clean = await matchBatch(model, gallery, probes, truth);
     lap('gallery');
 
     note(`attack: PGD L∞ eps ${s.eps}, eps_step ${s.eps_step}, ${s.max_iter} iterations, dodging (untargeted on the true identity)`);
     const attackParams = { norm: 'inf' as const, eps: s.eps, eps_step: s.eps_step, max_iter: s.max_iter, batch_size: ATTACK_BATCH, seed: s.seed };
     const pgd = createAttack('pgd', attackParams);
-    const adv = keep(await pgd.generate(gallery, probes, truth, { onProgress: (d, t) => hooks.progress?.('attack', d, t) }));
-    const advMatches = await matchBatch(gallery, gallery, adv, truth);
+    const adv = keep(await pgd.generate(model, probes, truth, { onProgress: (d, t) => hooks.progress?.('attack', d, t) }));
+    const advMatches = await matchBatch(model, gallery, adv, truth);
     const linf = await perSampleLinf(adv, probes);
     lap('attack');
 
@@ -268,8 +275,8 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
       }
       pipelines.push(pipeline);
       built.set(spec, pipeline);
-      const c = await defendedMatches(gallery, pipeline, probes, truth, hashSeed(s.seed, 'clean', spec));
-      const a = await defendedMatches(gallery, pipeline, adv, truth, hashSeed(s.seed, 'adversarial', spec));
+      const c = await defendedMatches(model, gallery, pipeline, probes, truth, hashSeed(s.seed, 'clean', spec));
+      const a = await defendedMatches(model, gallery, pipeline, adv, truth, hashSeed(s.seed, 'adversarial', spec));
       advThrough.set(spec, a);
       defences.push({ pipeline: spec, canonical: formatPipeline(stages), clean: summarise(c, truth), adversarial: summarise(a, truth) });
       hooks.progress?.('defences', k + 1, s.pipelines.length);
@@ -283,11 +290,11 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     if (best && s.adaptive) {
       note(`adaptive: PGD through ${best.pipeline} (BPDA: the identity as the gradient of non-differentiable stages)`);
       const pipeline = built.get(best.pipeline)!;
-      const defended = new DefendedClassifier(gallery, pipeline, hashSeed(s.seed, 'adaptive-attack'));
+      const defended = new DefendedClassifier(model, pipeline, hashSeed(s.seed, 'adaptive-attack'));
       adaptiveAdv = keep(await pgd.generate(defended, probes, truth, { onProgress: (d, t) => hooks.progress?.('adaptive', d, t) }));
-      const through = await defendedMatches(gallery, pipeline, adaptiveAdv, truth, hashSeed(s.seed, 'adaptive', best.pipeline));
+      const through = await defendedMatches(model, gallery, pipeline, adaptiveAdv, truth, hashSeed(s.seed, 'adaptive', best.pipeline));
       adaptiveThrough = through;
-      const bare = await matchBatch(gallery, gallery, adaptiveAdv, truth);
+      const bare = await matchBatch(model, gallery, adaptiveAdv, truth);
       adaptive = { pipeline: best.pipeline, method: 'PGD through the pipeline, BPDA (identity gradient) for non-differentiable stages', defended: summarise(through, truth), bare: summarise(bare, truth) };
       lap('adaptive');
     }
@@ -320,7 +327,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
       settings: {
         seed: s.seed,
         quick: s.quick,
-        backend: engineInfo()?.backend ?? tf.getBackend(),
+        backend: native ? 'onnxruntime' : (engineInfo()?.backend ?? tf.getBackend()),
         photos: s.photos.map((p) => path.basename(p)),
         temperature: DEFAULT_TEMPERATURE,
         match_threshold: MATCH_THRESHOLD,
@@ -340,16 +347,17 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   } finally {
     pipelines.forEach((p) => p.dispose());
     gallery?.dispose();
+    await native?.dispose();
     owned.forEach((t) => t.dispose());
     net.dispose();
   }
 }
 
-/** Rank-1 matches of `x` after the pipeline (one seeded draw for stochastic stages). */
-async function defendedMatches(gallery: GalleryClassifier, pipeline: Pipeline, x: tf.Tensor4D, truth: readonly number[], seed: number): Promise<ProbeMatch[]> {
+/** Rank-1 matches of `x` after the pipeline (one seeded draw for stochastic stages), `model` the gallery's classifier. */
+async function defendedMatches(model: Classifier, gallery: GalleryClassifier, pipeline: Pipeline, x: tf.Tensor4D, truth: readonly number[], seed: number): Promise<ProbeMatch[]> {
   const xd = await pipeline.apply(x, { seed });
   try {
-    return await matchBatch(gallery, gallery, xd, truth);
+    return await matchBatch(model, gallery, xd, truth);
   } finally {
     xd.dispose();
   }

@@ -113,13 +113,14 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
     const kept = new Map<number, Float32Array>();
     // The last iterate is written last: its presence means the batch is complete.
     if (await cache.hasFloats(keyOf(params.max_iter))) {
-      for (const it of iterations) kept.set(it, await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`))));
+      for (const it of iterations) kept.set(it, await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`)), count * size));
     } else {
       const x = batchOf(clean, start, count);
       try {
         const adv = await attack.generate(req.target, x, clean.labels.slice(start, start + count), {
+          iterates: iterations.filter((it) => it !== params.max_iter),
           onIteration: async (it, a) => {
-            if (it !== params.max_iter && iterations.includes(it)) kept.set(it, (await a.data()) as Float32Array);
+            kept.set(it, (await a.data()) as Float32Array);
           },
           onProgress: (d, t) => onProgress?.(req.step, b * params.max_iter + (d / t) * params.max_iter, batches * params.max_iter),
         });

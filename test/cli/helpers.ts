@@ -37,3 +37,36 @@ export async function smallDataset(identities: number, perIdentity: number): Pro
   }
   return dir;
 }
+
+/**
+ * The CLI run in this process (a fresh command tree per call, stdout/stderr captured): for suites of many
+ * short cases, where a child process per case would cost its start-up each time. Calls must not overlap.
+ */
+export async function robustifyHere(args: string[]): Promise<CliResult> {
+  const { createProgram } = await import('../../src/cli/program.js');
+  const { runCli } = await import('../../src/cli/run.js');
+  const out = { stdout: '', stderr: '' };
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  const capture = (key: 'stdout' | 'stderr') =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      // Commands write strings; bytes are the test runner's own messages to its parent: let them through.
+      if (typeof chunk !== 'string') return (writes[key] as (c: Uint8Array, ...r: unknown[]) => boolean).call(process[key], chunk, ...rest);
+      out[key] += chunk;
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof process.stdout.write;
+  const savedCode = process.exitCode;
+  process.exitCode = undefined;
+  process.stdout.write = capture('stdout');
+  process.stderr.write = capture('stderr');
+  try {
+    await runCli(createProgram(), ['node', 'robustify', ...args]);
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = savedCode;
+  return { code, ...out };
+}

@@ -86,9 +86,9 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
   const e5 = await robustify(['evaluate', '--model', model, '--data', data, '--defence', 'gauss:90', '--eot', '5', '--quiet']);
   assert.equal(e5.code, 0, e5.stderr);
   assert.match(e5.stdout, /eot: 5 draws; majority-vote accuracy [\d.]+; wrong draws [\d.]+/);
-  const bad = await robustify(['evaluate', '--model', model, '--data', data, '--eot', '3', '--quiet']);
-  assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /--eot: needs --defence/);
+  const noDefence = await robustify(['evaluate', '--model', model, '--data', data, '--eot', '3', '--quiet']);
+  assert.notEqual(noDefence.code, 0);
+  assert.match(noDefence.stderr, /--eot: needs --defence/);
 
   const ea = await robustify(['evaluate', '--model', model, '--adversarial', adv, '--defence', 'median:3,jpeg:40', '--quiet']);
   assert.equal(ea.code, 0, ea.stderr);

@@ -166,7 +166,7 @@ test('a missing file fails as a decode error naming it', async () => {
 
 test('maxPixels refuses large images before decoding', async () => {
   const file = await writeFixture('big.png', await encodePng(patterned(40, 50)));
-  await assert.rejects(decodeImage(file, 'big.png', { maxPixels: 1999 }), /cannot decode image 'big\.png': 50×40 = 2000 pixels exceeds the limit of 1999 \(maxPixels\)/);
+  await assert.rejects(decodeImage(file, 'big.png', { maxPixels: 1999 }), /cannot decode image 'big\.png': 50×40 = 2000 pixels exceeds the pixel budget of 1999 \(maxPixels\)/);
   const img = await decodeImage(file, 'big.png', { maxPixels: 2000 });
   assert.equal(img.data.length, 2000 * 3);
 });

@@ -29,9 +29,9 @@ test('head training learns separable features, reproducibly, and restores the be
   const opts = { ...DEFAULT_TRAIN_HEAD, hidden: 32, maxEpochs: 4, patience: 2, seed: 5 };
   const a = await trainHead(blobs(60, 1), blobs(15, 2), 3, opts);
   const b = await trainHead(blobs(60, 1), blobs(15, 2), 3, opts);
-  assert.ok(a.history.at(-1)!.val_accuracy > 0.9, JSON.stringify(a.history));
+  assert.ok(a.history.at(-1)!.val_accuracy! > 0.9, JSON.stringify(a.history));
   assert.deepEqual(a.history, b.history);
-  const best = Math.min(...a.history.map((h) => h.val_loss));
+  const best = Math.min(...a.history.map((h) => h.val_loss!));
   assert.equal(a.history[a.bestEpoch - 1].val_loss, best);
   a.head.dispose();
   b.head.dispose();

@@ -9,7 +9,8 @@ import { batches, listDataset } from '../../src/data/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, POOLED_DIM } from '../../src/models/backbone.js';
 import { FaceClassifier, newMeta, predictLabels, type Classifier } from '../../src/models/classifier.js';
 import { DenseHead, featureStats } from '../../src/models/head.js';
-import { NativeClassifier, accelerate } from '../../src/models/native.js';
+import { NativeClassifier, accelerate, nativeGalleryWeights } from '../../src/models/native.js';
+import { DEFAULT_TEMPERATURE, GalleryClassifier } from '../../src/models/gallery.js';
 import { relError } from '../helpers/numeric.js';
 
 const FACES14 = path.resolve('../shared/data/faces14');
@@ -56,42 +57,20 @@ test('native classifier: logits and input gradient equal the TF.js (wasm) classi
   const model = await randomHeadModel(x);
   const x150 = tf.image.resizeBilinear(x, [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true);
   const noise = tf.randomUniform([3, BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, 3], 0, 255, 'float32', 5) as tf.Tensor4D;
-  const variants = [{ gradientGraph: 'generic' }, { gradientGraph: 'hand', convGrad: 'conv' }, { gradientGraph: 'hand', convGrad: 'transpose' }] as const;
-  for (const opts of variants) {
-    const convGrad = `${opts.gradientGraph}${'convGrad' in opts ? ` ${opts.convGrad}` : ''}`;
-    const native = await NativeClassifier.create(ort!, model, opts);
-    const cases: Array<[string, tf.Tensor4D, number[]]> = [
-      ['150×150 faces, batch 1', tf.slice(x150, 0, 1), labels.slice(0, 1)],
-      ['150×150 faces, batch 3', tf.slice(x150, 1, 3), labels.slice(1, 4)],
-      ['112×112 faces (resized in TF.js), batch 3', tf.slice(x, 3, 3), labels.slice(3, 6)],
-      ['uniform noise, batch 3', noise, [4, 0, 2]],
-    ];
-    for (const [what, xs, ys] of cases) {
-      const { logitsErr, gradErr } = await compare(native, model, xs, ys, `${convGrad}: ${what}`);
-      t.diagnostic(`${convGrad}: ${what}: logits ${logitsErr.toExponential(1)}, gradient ${gradErr.toExponential(1)}`);
-      if (xs !== noise) xs.dispose();
-    }
-    await native.dispose();
+  const native = await NativeClassifier.create(ort!, model);
+  const cases: Array<[string, tf.Tensor4D, number[]]> = [
+    ['150×150 faces, batch 1', tf.slice(x150, 0, 1), labels.slice(0, 1)],
+    ['150×150 faces, batch 3', tf.slice(x150, 1, 3), labels.slice(1, 4)],
+    ['112×112 faces (resized in TF.js), batch 3', tf.slice(x, 3, 3), labels.slice(3, 6)],
+    ['uniform noise, batch 3', noise, [4, 0, 2]],
+  ];
+  for (const [what, xs, ys] of cases) {
+    const { logitsErr, gradErr } = await compare(native, model, xs, ys, what);
+    t.diagnostic(`${what}: logits ${logitsErr.toExponential(1)}, gradient ${gradErr.toExponential(1)}`);
+    if (xs !== noise) xs.dispose();
   }
+  await native.dispose();
   tf.dispose([x, x150, noise]);
-  model.dispose();
-});
-
-test('native classifier: the generic differentiator\'s gradient graph equals the hand-derived one (1e-5)', { skip }, async (t) => {
-  await initEngine({ backend: 'wasm', strict: true });
-  const { x, labels } = await faces();
-  const model = await randomHeadModel(x);
-  const x150 = tf.image.resizeBilinear(x, [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true);
-  const y = tf.tensor1d(labels, 'int32');
-  const [generic, hand] = [await NativeClassifier.create(ort!, model), await NativeClassifier.create(ort!, model, { gradientGraph: 'hand' })];
-  const [lg, lh, gg, gh] = [await generic.predict(x150), await hand.predict(x150), await generic.lossGradient(x150, y), await hand.lossGradient(x150, y)];
-  const logitsErr = relError(await lg.data(), await lh.data());
-  const gradErr = relError(await gg.data(), await gh.data());
-  t.diagnostic(`logits ${logitsErr.toExponential(1)}, gradient ${gradErr.toExponential(1)}`);
-  assert.ok(logitsErr <= 1e-5, `logits relative error ${logitsErr}`);
-  assert.ok(gradErr <= 1e-5, `gradient relative error ${gradErr}`);
-  tf.dispose([x, x150, y, lg, lh, gg, gh]);
-  await Promise.all([generic.dispose(), hand.dispose()]);
   model.dispose();
 });
 
@@ -125,6 +104,74 @@ test('native classifier: no tensors leak across calls; PGD finds the same advers
   tf.dispose([x, y, advNative, advTfjs]);
   await native.dispose();
   model.dispose();
+});
+
+test('native PGD iterations: every iterate equals PGD stepping in TF.js on the native gradient (L∞, L2, targeted)', { skip }, async (t) => {
+  await initEngine({ backend: 'wasm', strict: true });
+  const { x: x112, labels } = await faces();
+  const model = await randomHeadModel(x112);
+  const native = await NativeClassifier.create(ort!, model);
+  // The same gradients without the native loop: pgd.ts then steps in TF.js.
+  const stepwise: Classifier = { classes: native.classes, predict: (x) => native.predict(x), lossGradient: (x, y) => native.lossGradient(x, y) };
+  const x = tf.image.resizeBilinear(tf.slice(x112, 0, 4), [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true) as tf.Tensor4D;
+  const y = labels.slice(0, 4);
+  const cases: Array<[string, ConstructorParameters<typeof ProjectedGradientDescent>[0]]> = [
+    ['L∞, projection active', { eps: 2, eps_step: 1, max_iter: 4 }],
+    ['L∞ targeted, two batches', { eps: 4, eps_step: 0.5, max_iter: 3, targeted: true, batch_size: 3 }],
+    ['L2 from a random start, projection active', { norm: 2, eps: 400, eps_step: 250, max_iter: 1, num_random_init: 1 }],
+    ['L2', { norm: 2, eps: 400, eps_step: 20, max_iter: 3 }],
+  ];
+  for (const [what, params] of cases) {
+    const attack = new ProjectedGradientDescent(params);
+    const iterates = async (clf: Classifier) => {
+      const out: Float32Array[] = [];
+      const last = await attack.generate(clf, x, y, { onIteration: async (_, a) => void out.push(Float32Array.from(await a.data())) });
+      out.push(Float32Array.from(await last.data()));
+      last.dispose();
+      return out;
+    };
+    const before = tf.memory().numTensors;
+    const ours = await iterates(native);
+    assert.equal(tf.memory().numTensors, before, `${what}: numTensors grew`);
+    const ref = await iterates(stepwise);
+    assert.equal(ours.length, ref.length, what);
+    // L∞ iterates come out bit-identical; L2's differ by the summation order of the norms (a large L2 step
+    // amplifies that from one iterate to the next, hence a single step from a random start for the projection).
+    ours.forEach((a, k) => {
+      let max = 0;
+      for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - ref[k][i]));
+      if (k === ours.length - 1) t.diagnostic(`${what}: max |Δ| of the last iterate ${max.toExponential(1)}`);
+      assert.ok(max <= 1e-3, `${what}: iterate ${k + 1} differs by ${max}`);
+    });
+  }
+  let asked = 0;
+  const adv = await new ProjectedGradientDescent({ max_iter: 5 }).generate(native, x, y, { iterates: [2, 4], onIteration: (i) => void (asked += i) });
+  assert.equal(asked, 6, 'onIteration called for other iterations than asked');
+  tf.dispose([x, x112, adv]);
+  await native.dispose();
+  model.dispose();
+});
+
+test('native gallery classifier: logits and input gradient equal the TF.js GalleryClassifier\'s', { skip }, async (t) => {
+  await initEngine({ backend: 'wasm', strict: true });
+  const { x: x112, labels } = await faces();
+  const net = await FaceRecognitionNet.load();
+  const x = tf.image.resizeBilinear(x112, [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true) as tf.Tensor4D;
+  // The gallery: descriptors of the first face of each identity; the probes: all six faces.
+  const descriptors = tf.tidy(() => net.descriptor(tf.gather(x, [0, 2, 4])));
+  const gallery = new GalleryClassifier(net, descriptors, DEFAULT_TEMPERATURE);
+  const native = await NativeClassifier.fromWeights(ort!, nativeGalleryWeights(net, descriptors, DEFAULT_TEMPERATURE));
+  const y = tf.tensor1d(labels, 'int32');
+  const [ln, lt, gn, gt] = [await native.predict(x), await gallery.predict(x), await native.lossGradient(x, y), await gallery.lossGradient(x, y)];
+  const logitsErr = relError(await ln.data(), await lt.data());
+  const gradErr = relError(await gn.data(), await gt.data());
+  t.diagnostic(`gallery: logits ${logitsErr.toExponential(1)}, gradient ${gradErr.toExponential(1)}`);
+  assert.ok(logitsErr <= 1e-4, `logits relative error ${logitsErr}`);
+  assert.ok(gradErr <= 1e-3, `gradient relative error ${gradErr}`);
+  tf.dispose([x, x112, descriptors, y, ln, lt, gn, gt]);
+  gallery.dispose();
+  await native.dispose();
+  net.dispose();
 });
 
 test('accelerate: native when onnxruntime-node loads, the TF.js model itself with ROBUSTIFY_NATIVE=0', { skip }, async () => {

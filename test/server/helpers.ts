@@ -20,15 +20,16 @@ async function cut(sample: number, box: [number, number, number, number], margin
     .toBuffer();
 }
 
-/** Two people's enrolment photos, a second view of the first (a probe), and a group photo. */
-export async function facePhotos(): Promise<{ alice: Buffer; bob: Buffer; aliceProbe: Buffer; group: Buffer }> {
-  const [alice, bob, aliceProbe, group] = await Promise.all([
+/** Two people's enrolment photos, a second view of the first (a probe), a photo of two others and a group of three. */
+export async function facePhotos(): Promise<{ alice: Buffer; bob: Buffer; aliceProbe: Buffer; group: Buffer; pair: Buffer }> {
+  const [alice, bob, aliceProbe, group, pair] = await Promise.all([
     cut(1, [1476, 199, 203, 240], 0.6, 320),
     cut(2, [1447, 153, 193, 242], 0.6, 320),
     cut(1, [1476, 199, 203, 240], 0.35, 260),
     sharp(SAMPLES[0]).resize({ width: 960 }).jpeg({ quality: 90 }).toBuffer(),
+    sharp(SAMPLES[0]).extract({ left: 300, top: 250, width: 850, height: 500 }).jpeg({ quality: 90 }).toBuffer(),
   ]);
-  return { alice, bob, aliceProbe, group };
+  return { alice, bob, aliceProbe, group, pair };
 }
 
 export async function tempDir(prefix: string): Promise<string> {

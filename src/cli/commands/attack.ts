@@ -10,11 +10,12 @@ import { AdversarialSetWriter } from '../../attacks/adversarial-set.js';
 import { median } from '../../attacks/attack.js';
 import type { EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
-import { buildPipeline } from '../../defences/index.js';
+import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
 import { predictLabels, type Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
 import { loadFor } from '../../models/backbones.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
@@ -45,14 +46,19 @@ export function registerAttack(program: Command): void {
       const attack = attackFromFlags(flags);
       if (attack.params.targeted === true) throw new UsageError('--targeted: `attack` moves away from the true labels; for targeted (impersonation) attacks use `robustify robustness --threat impersonation`');
       const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
-      const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
+      const warnings = new Warnings();
+      const load = loadOptions(flags, warnings);
+      const split = splitOptions(flags);
+      // Parsed (and so checked) before any work; built once the engine runs (bmcnn loads tensors).
+      const stages = flags.defence ? parsePipeline(flags.defence) : undefined;
       await startEngine(cmd);
+      const pipeline = stages ? await buildPipeline(stages) : undefined;
       const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
-        const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
-        const load = { ...loadOptions(flags), ...loadFor(model.backbone) };
+        const samples = pickSplit(selection.samples, flags.split, split);
+        const backboneLoad = { ...load, ...loadFor(model.backbone) };
         const writer = await AdversarialSetWriter.open(
           flags.out,
           {
@@ -73,7 +79,7 @@ export function registerAttack(program: Command): void {
         let attacked = 0;
         const queries: number[] = [];
         const bar = progress('attack', samples.length, quiet);
-        for await (const b of readBatches(samples, params.batch_size, load, skipped)) {
+        for await (const b of readBatches(samples, params.batch_size, backboneLoad, skipped)) {
           const clean = await predictLabels(target, b.x);
           const keep = b.samples.map((s, i) => !(flags.onlyCorrect && clean[i] !== s.label));
           dropped += keep.filter((k) => !k).length;
@@ -88,6 +94,7 @@ export function registerAttack(program: Command): void {
         }
         bar.stop();
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+        warnings.print();
         const index = await writer.finish(dropped);
         const correct = index.items.filter((i) => i.adv_pred === i.label).length;
         // Score-based attacks: the model queries of this run (resumed batches are not counted).

@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { LOSSES, TRAIN_DEFAULTS, trainBmcnn, type LossName } from '../../denoise/train.js';
+import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
 import { globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
 
 function parseLoss(name: string): LossName {
@@ -31,13 +32,13 @@ interface TrainFlags {
   depth: string;
   valEvery: string;
   valImages: string;
+  maxPixels: string;
 }
 
 export function registerBmcnn(program: Command): void {
   const bmcnn = program.command('bmcnn').description('the BMCNN denoiser (block-matching CNN)');
   const d = TRAIN_DEFAULTS;
-  bmcnn
-    .command('train')
+  addMaxPixelsOption(bmcnn.command('train'))
     .description('train BMCNN on clean images with synthetic Gaussian noise; writes model.json, weights.bin, training.json')
     .requiredOption('--data <dir>', 'clean training images (searched recursively; every 10th is held out for validation)')
     .requiredOption('--out <dir>', 'weights folder (also holds the checkpoint while training)')
@@ -83,9 +84,12 @@ export function registerBmcnn(program: Command): void {
         valEvery: intOption('--val-every', flags.valEvery, 1),
         checkpointEvery: TRAIN_DEFAULTS.checkpointEvery,
         valImages: intOption('--val-images', flags.valImages, 1),
+        maxPixels: parseMaxPixels(flags.maxPixels),
       };
+      const warnings = new Warnings();
       await startEngine(cmd);
       const quiet = Boolean(globalOptions(cmd).quiet);
-      await trainBmcnn({ ...opts, log: (line) => { if (!quiet) process.stderr.write(`${line}\n`); } });
+      await trainBmcnn({ ...opts, onWarning: warnings.add, log: (line) => { if (!quiet) process.stderr.write(`${line}\n`); } });
+      warnings.print();
     });
 }

@@ -12,6 +12,7 @@ import { hashSeed } from '../../util/random.js';
 import { buildPipeline, parsePipeline, formatPipeline, type Pipeline } from '../../defences/index.js';
 // Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
 import '../../denoise/defence.js';
+import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
 import { parseFormat, transformImages } from '../image-files.js';
 import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
 
@@ -19,11 +20,12 @@ interface DefendFlags {
   pipeline: string;
   seed?: string;
   format: string;
+  maxPixels: string;
 }
 
 export function registerDefend(program: Command): void {
-  program
-    .command('defend')
+  const cmd = program.command('defend');
+  addMaxPixelsOption(cmd)
     .description('apply a preprocessing defence pipeline to an image or a folder of images')
     .argument('<IN>', 'an image (png, jpg, webp) or a folder of them (searched recursively)')
     .argument('<OUT>', 'output file (.png or .f32) or, for a folder IN, a new folder')
@@ -43,15 +45,23 @@ export function registerDefend(program: Command): void {
       const seed = flags.seed === undefined ? undefined : intOption('--seed', flags.seed, 0, 2 ** 32 - 1);
       const format = parseFormat(flags.format);
       const quiet = Boolean(globalOptions(cmd).quiet);
+      const warnings = new Warnings();
+      const opts = {
+        format,
+        explicit: cmd.getOptionValueSource('format') === 'cli',
+        decode: { maxPixels: parseMaxPixels(flags.maxPixels), onWarning: warnings.add },
+        log: quiet ? undefined : (line: string) => process.stderr.write(`defend ${line}\n`),
+      };
       let pipeline: Pipeline | undefined;
-      const count = await transformImages(input, output, format, {
+      const count = await transformImages(input, output, opts, {
         prepare: async () => {
           await startEngine(cmd);
           pipeline = await buildPipeline(stages);
         },
         // Each image's seed comes from --seed and its relative path, not from the other images.
         transform: (x, rel) => pipeline!.apply(x, { seed: seed === undefined ? undefined : hashSeed(seed, rel) }),
-      }, quiet ? undefined : (line) => process.stderr.write(`defend ${line}\n`)).finally(() => pipeline?.dispose());
+      }).finally(() => pipeline?.dispose());
+      warnings.print();
       if (!quiet) process.stderr.write(`defend: ${count} images through ${formatPipeline(stages)} → ${output}\n`);
     });
 }

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { Bmcnn, DEFAULT_WEIGHTS_DIR } from '../../denoise/model.js';
+import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
 import { parseFormat, transformImages } from '../image-files.js';
 import { globalOptions, numberOption, startEngine } from '../run.js';
 
@@ -13,11 +14,12 @@ interface DenoiseFlags {
   ensemble?: boolean;
   weights: string;
   format: string;
+  maxPixels: string;
 }
 
 export function registerDenoise(program: Command): void {
-  program
-    .command('denoise')
+  const cmd = program.command('denoise');
+  addMaxPixelsOption(cmd)
     .description('remove Gaussian noise of level --sigma with BMCNN (file → file, or folder → folder)')
     .argument('<IN>', 'an image (png, jpg, webp) or a folder of them (searched recursively)')
     .argument('<OUT>', 'output file (.png or .f32) or, for a folder IN, a new folder')
@@ -29,9 +31,16 @@ export function registerDenoise(program: Command): void {
       const sigma = numberOption('--sigma', flags.sigma, 0.5, 100);
       const format = parseFormat(flags.format);
       const quiet = Boolean(globalOptions(cmd).quiet);
+      const warnings = new Warnings();
+      const opts = {
+        format,
+        explicit: cmd.getOptionValueSource('format') === 'cli',
+        decode: { maxPixels: parseMaxPixels(flags.maxPixels), onWarning: warnings.add },
+        log: quiet ? undefined : (line: string) => process.stderr.write(`denoise ${line}\n`),
+      };
       let model: Bmcnn | undefined;
       try {
-        await transformImages(input, output, format, {
+        await transformImages(input, output, opts, {
           prepare: async () => {
             await startEngine(cmd);
             model = await Bmcnn.load(flags.weights);
@@ -39,7 +48,8 @@ export function registerDenoise(program: Command): void {
           },
           // One image per call: images in a folder may differ in size.
           transform: (x) => model!.denoise(x, sigma),
-        }, quiet ? undefined : (line) => process.stderr.write(`denoise ${line}\n`));
+        });
+        warnings.print();
       } finally {
         model?.dispose();
       }

@@ -6,9 +6,9 @@
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { readAdversarialImage, readAdversarialIndex } from '../../attacks/adversarial-set.js';
+import { checkAdversarialSetComplete, readAdversarialImage, readAdversarialIndex, type AdvIndex } from '../../attacks/adversarial-set.js';
 import { readBatches, type Skipped } from '../../data/index.js';
-import { buildPipeline } from '../../defences/index.js';
+import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
 import { imagesToBatch } from '../../image/index.js';
 import { DefendedClassifier } from '../../models/defended.js';
@@ -18,6 +18,7 @@ import { predictAll, reportFor, type Predictions } from '../../models/evaluate.j
 import { majority, predictDraws, scoreDraws, type DrawScores } from '../../models/draws.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
+import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
 import { loadFor } from '../../models/backbones.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
@@ -48,18 +49,29 @@ export function registerEvaluate(program: Command): void {
       if (!flags.data === !flags.adversarial) throw new UsageError('evaluate: give exactly one of --data DIR or --adversarial ADV_DIR');
       if (flags.eot !== undefined && !flags.defence) throw new UsageError('--eot: needs --defence (draws of the defences)');
       const draws = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
-      const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
+      const seed = intOption('--seed', flags.seed, 0, 2 ** 31 - 1);
+      const split = flags.data ? splitOptions(flags) : undefined;
+      const warnings = new Warnings();
+      const load = flags.data ? loadOptions(flags, warnings) : undefined;
+      // An unfinished or damaged set is refused before any work: scoring part of a set reads as a result.
+      let index: AdvIndex | undefined;
+      if (flags.adversarial) {
+        index = await readAdversarialIndex(flags.adversarial);
+        await checkAdversarialSetComplete(flags.adversarial, index);
+      }
+      // Parsed (and so checked) before any work; built once the engine runs (bmcnn loads tensors).
+      const stages = flags.defence ? parsePipeline(flags.defence) : undefined;
       await startEngine(cmd);
+      const pipeline = stages ? await buildPipeline(stages) : undefined;
       const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       try {
-        const defended = pipeline ? new DefendedClassifier(classifier, pipeline, intOption('--seed', flags.seed, 0, 2 ** 31 - 1)) : undefined;
+        const defended = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : undefined;
         const target: Classifier = defended ?? classifier;
         const skipped: Skipped[] = [];
         let source: Record<string, unknown>;
         let batches: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>;
         let total: number;
-        if (flags.adversarial) {
-          const index = await readAdversarialIndex(flags.adversarial);
+        if (flags.adversarial && index) {
           if (index.identities.join('\n') !== model.identities.join('\n')) {
             throw new UsageError(`--adversarial: '${flags.adversarial}' was made for other identities than --model '${flags.model}'`);
           }
@@ -68,9 +80,9 @@ export function registerEvaluate(program: Command): void {
           total = index.items.length;
         } else {
           const selection = await openSelection(flags, { identities: model.identities }, quiet);
-          const samples = pickSplit(selection.samples, flags.split, splitOptions(flags));
+          const samples = pickSplit(selection.samples, flags.split, split!);
           source = { model: flags.model, data: flags.data, split: flags.split };
-          batches = readBatches(samples, 32, { ...loadOptions(flags), ...loadFor(model.backbone) }, skipped);
+          batches = readBatches(samples, 32, { ...load!, ...loadFor(model.backbone) }, skipped);
           total = samples.length;
         }
         const bar = progress('evaluate', total, quiet);
@@ -91,8 +103,9 @@ export function registerEvaluate(program: Command): void {
         }
         bar.stop();
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+        warnings.print();
         const report = reportFor(preds, model.identities);
-        const json = reportJson(report, { ...source, defence: pipeline ? pipeline.toString() : null, ...(overDraws ? { eot: overDraws } : {}), skipped });
+        const json = reportJson(report, { ...source, defence: pipeline ? pipeline.toString() : null, ...(overDraws ? { eot: overDraws } : {}), skipped, warnings: warnings.list });
         if (flags.json) await writeFileAtomic(flags.json, JSON.stringify(json, null, 2) + '\n');
         process.stdout.write(`${formatReport(report)}\n`);
         if (overDraws) {
@@ -107,7 +120,7 @@ export function registerEvaluate(program: Command): void {
 }
 
 /** The lossless images of an adversarial set, in batches (each disposed after use). */
-async function* adversarialBatches(dir: string, index: Awaited<ReturnType<typeof readAdversarialIndex>>, size: number) {
+async function* adversarialBatches(dir: string, index: AdvIndex, size: number) {
   for (let i = 0; i < index.items.length; i += size) {
     const items = index.items.slice(i, i + size);
     const x = imagesToBatch(await Promise.all(items.map((it) => readAdversarialImage(dir, index, it))));

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { parseTemplate } from '../../data/prepare/align.js';
 import { parseLayout, prepareDirectory } from '../../data/prepare/directory.js';
-import { DEFAULT_MAX_PIXELS } from '../../data/prepare/prepare.js';
+import { addMaxPixelsOption, parseMaxPixels } from '../decode-options.js';
 import { globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
 
 interface PrepareFlags {
@@ -31,8 +31,7 @@ function usage<T>(fn: () => T): T {
 }
 
 export function registerPrepare(program: Command): void {
-  program
-    .command('prepare')
+  addMaxPixelsOption(program.command('prepare'))
     .description('detect, align and crop faces of raw photos into OUT_DIR/<identity>/*.png with a manifest.json')
     .argument('<RAW_DIR>', 'raw photos: <identity>/<photo> folders (--layout folder) or a CelebA folder')
     .argument('<OUT_DIR>', 'output folder (resumed if it holds a manifest.json from an earlier run)')
@@ -44,7 +43,6 @@ export function registerPrepare(program: Command): void {
     .option('--min-score <p>', 'minimum detector confidence', '0.5')
     .option('--min-face-size <px>', 'ignore faces whose detector box is smaller than this', '20')
     .option('--pad <fraction>', 'grey border added before detection, as a fraction of the photo side (for photos cropped to the face: 1.5)', '0')
-    .option('--max-pixels <n>', 'refuse photos larger than this many pixels, before decoding', String(DEFAULT_MAX_PIXELS))
     .option('--skip-bad', 'list unreadable or oversized photos as failed in the manifest and go on')
     .action(async (rawDir: string, outDir: string, flags: PrepareFlags, cmd: Command) => {
       const opts = {
@@ -55,7 +53,7 @@ export function registerPrepare(program: Command): void {
         margin: numberOption('--margin', flags.margin, 0, 4),
         minScore: numberOption('--min-score', flags.minScore, 0, 1),
         minFaceSize: numberOption('--min-face-size', flags.minFaceSize, 0),
-        maxPixels: intOption('--max-pixels', flags.maxPixels, 1),
+        maxPixels: parseMaxPixels(flags.maxPixels),
         pad: numberOption('--pad', flags.pad, 0, 2),
         skipBad: Boolean(flags.skipBad),
       };

@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { formatSuite, minimumPerturbation, parseAttackToken, parseSuite, runSuite, THREATS, type MinPerturbationResult, type SuiteResult, type Threat } from '../../attacks/index.js';
 import { loadImages } from '../../data/index.js';
-import { buildPipeline } from '../../defences/index.js';
+import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import '../../denoise/defence.js';
 import { imagesToBatch } from '../../image/index.js';
 import type { Classifier } from '../../models/classifier.js';
@@ -73,8 +73,10 @@ export function registerRobustness(program: Command): void {
       };
       const suite = flags.suite === 'none' ? [] : usage('--suite', () => parseSuite(flags.suite));
       const minAttack = flags.minPerturbation ? usage('--min-attack', () => parseAttackToken(flags.minAttack)) : undefined;
-      const pipeline = flags.defence ? await buildPipeline(flags.defence) : undefined;
+      // Parsed (and so checked) before any work; built once the engine runs (bmcnn loads tensors).
+      const stages = flags.defence ? parsePipeline(flags.defence) : undefined;
       await startEngine(cmd);
+      const pipeline = stages ? await buildPipeline(stages) : undefined;
       const { model, classifier, close } = await openModel(flags.model);
       let x: tf.Tensor4D | undefined;
       try {

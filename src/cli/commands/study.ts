@@ -11,6 +11,7 @@ import { loadStudyConfig } from '../../study/config.js';
 import { writeStudy, STUDY_FILES } from '../../study/output.js';
 import { runStudy } from '../../study/run.js';
 import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '../data-options.js';
+import { Warnings } from '../decode-options.js';
 import { labelledProgress, note } from '../progress.js';
 import { globalOptions, startEngine, UsageError } from '../run.js';
 
@@ -32,6 +33,8 @@ export function registerStudy(program: Command): void {
     .action(async (flags: StudyFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));
+      const warnings = new Warnings();
+      const load = loadOptions(flags, warnings);
       await checkReportDir(flags.out, flags.force);
       const engine = await startEngine(cmd);
       note(quiet, `engine: ${describeEngine(engine)}`);
@@ -40,7 +43,7 @@ export function registerStudy(program: Command): void {
       const progress = labelledProgress(quiet);
       const run = await runStudy({
         selection,
-        load: loadOptions(flags),
+        load,
         config,
         cacheDir: flags.cache ?? path.join(flags.out, 'cache'),
         hooks: {
@@ -51,6 +54,7 @@ export function registerStudy(program: Command): void {
       });
       run.timings.total = Number(((performance.now() - t0) / 1000).toFixed(1));
       await writeStudy(flags.out, run);
+      warnings.print();
       const r = run.results;
       const line = (id: string) => r.tables.find((t) => t.id === id);
       process.stdout.write(

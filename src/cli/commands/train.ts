@@ -9,6 +9,7 @@ import { predictAll, reportFor } from '../../models/evaluate.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier } from '../../models/train.js';
 import { writeDirAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, splitOptions, type DataFlags } from '../data-options.js';
+import { Warnings } from '../decode-options.js';
 import { note, progress } from '../progress.js';
 import { globalOptions, intOption, numberOption, startEngine } from '../run.js';
 import { describeEngine } from '../../engine/backend.js';
@@ -47,6 +48,7 @@ export function registerTrain(program: Command): void {
     .option('--force', 'replace an existing MODEL_DIR')
     .action(async (flags: TrainFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
+      const warnings = new Warnings();
       const opts = {
         ...d,
         maxEpochs: intOption('--epochs', flags.epochs, 1, 10000),
@@ -58,11 +60,12 @@ export function registerTrain(program: Command): void {
         validationFraction: numberOption('--validation', flags.validation, 0.01, 0.9),
         seed: intOption('--seed', flags.seed, 0, 2 ** 31 - 1),
         flip: flags.flip,
-        load: loadOptions(flags),
+        load: loadOptions(flags, warnings),
         backbone: await backboneFromFlags(flags),
       };
       const split = splitOptions(flags);
-      const k = intOption('--identities', flags.identities, 1, 1_000_000);
+      // A classifier needs two classes.
+      const k = intOption('--identities', flags.identities, 2, 1_000_000);
       const engine = await startEngine(cmd);
       const selection = await openSelection(flags, { k }, quiet);
       note(quiet, `engine: ${describeEngine(engine)}`);
@@ -72,16 +75,18 @@ export function registerTrain(program: Command): void {
       const t0 = performance.now();
       let bar = progress('features', train.length, quiet);
       let phase = 'features';
-      const { classifier, skipped } = await trainClassifier(train, selection.identities, opts, (p) => {
+      const { classifier, skipped, warnings: trainWarnings } = await trainClassifier(train, selection.identities, opts, (p) => {
         if (p.phase !== phase) {
           bar.stop();
           bar = progress('epochs', p.total, quiet);
           phase = p.phase;
         }
         const e = p.epoch;
-        bar.update(p.done, e ? `loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)} val_acc ${e.val_accuracy.toFixed(3)}` : '');
+        const val = e && e.val_loss !== null ? ` val_loss ${e.val_loss.toFixed(4)} val_acc ${e.val_accuracy!.toFixed(3)}` : '';
+        bar.update(p.done, e ? `loss ${e.loss.toFixed(4)}${val}` : '');
       });
       bar.stop();
+      trainWarnings.forEach(warnings.add);
       try {
         const trainSeconds = (performance.now() - t0) / 1000;
         const t1 = performance.now();
@@ -97,6 +102,7 @@ export function registerTrain(program: Command): void {
           layout: flags.layout,
           split,
           wall_seconds: round(trainSeconds),
+          ...(warnings.list.length > 0 ? { warnings: warnings.list } : {}),
         };
         if (report) {
           classifier.meta.clean_scores = {
@@ -110,6 +116,7 @@ export function registerTrain(program: Command): void {
         }
         await writeDirAtomic(flags.out, (tmp) => classifier.saveTo(tmp), { replace: flags.force, what: '--out' });
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+        warnings.print();
         const best = classifier.meta.training.best_epoch;
         process.stdout.write(report ? `${formatReport(report)}\n` : 'no test images: no clean report\n');
         note(quiet, `trained in ${round(trainSeconds)} s (best epoch ${best}); saved ${flags.out}`);

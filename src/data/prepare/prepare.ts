@@ -2,7 +2,7 @@
  * Raw photo → aligned face chips: detect, take 68 landmarks, fit the five alignment points to a template,
  * warp.
  */
-import { CHANNELS, checkImage, decodeImage, type RgbImage } from '../../image/index.js';
+import { CHANNELS, checkImage, decodeImage, DEFAULT_MAX_PIXELS, type RgbImage } from '../../image/index.js';
 import {
   applySimilarity,
   fitSimilarity,
@@ -18,8 +18,8 @@ import {
 } from './align.js';
 import { detectFaces, landmarksOfChip, type Box, type DetectedFace, type DetectOptions } from './detector.js';
 
-/** Photos above this many pixels are refused unless the caller raises `maxPixels` (6324² ≈ a 40 MP camera). */
-export const DEFAULT_MAX_PIXELS = 40_000_000;
+/** The pixel budget every decoder shares (`image/budget.ts`). */
+export { DEFAULT_MAX_PIXELS };
 
 export interface PrepareOptions extends DetectOptions {
   /** Smallest accepted face: the shorter side of the detector box, in photo pixels (default 20). */

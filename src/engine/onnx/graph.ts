@@ -24,6 +24,29 @@ export class OnnxGraph {
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private count = 0;
 
+  /** `prefix` starts every generated name (so that nodes added to an existing model cannot clash with its own). */
+  constructor(private readonly prefix = '') {}
+
+  /** A writer that continues the serialised model `bytes` (its nodes, constants, inputs and outputs kept). */
+  static extend(bytes: Uint8Array, prefix: string): OnnxGraph {
+    const { graph } = onnx.ModelProto.decode(bytes);
+    if (!graph) throw new Error('onnx model: no graph');
+    const g = new OnnxGraph(prefix);
+    g.nodes.push(...(graph.node as InstanceType<typeof onnx.NodeProto>[]));
+    g.initializers.push(...(graph.initializer as InstanceType<typeof onnx.TensorProto>[]));
+    g.inputs.push(...(graph.input as InstanceType<typeof onnx.ValueInfoProto>[]));
+    g.outputs.push(...(graph.output as InstanceType<typeof onnx.ValueInfoProto>[]));
+    return g;
+  }
+
+  /** The dimensions of the graph input or output `name`. */
+  dims(name: string): Dim[] {
+    const info = [...this.inputs, ...this.outputs].find((v) => v.name === name);
+    const dim = info?.type?.tensorType?.shape?.dim;
+    if (!dim) throw new Error(`onnx graph: no input or output '${name}' with a shape`);
+    return dim.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
+  }
+
   /** A float graph input. */
   input(name: string, dims: Dim[]): string {
     this.inputs.push(valueInfo(name, dims));
@@ -84,7 +107,7 @@ export class OnnxGraph {
   }
 
   private fresh(prefix: string): string {
-    return `${prefix}_${this.count++}`;
+    return `${this.prefix}${prefix}_${this.count++}`;
   }
 }
 

@@ -25,8 +25,15 @@ export function loadOnnxRuntime(): Promise<OrtModule | undefined> {
  * ROBUSTIFY_THREADS or the cores). Idle threads sleep instead of spinning: the same speed on an idle machine,
  * and 5–25% faster for the face classifier's gradient when other processes compete for the cores.
  */
-export async function createSession(ort: OrtModule, model: Uint8Array, threads = resolveThreads()): Promise<OrtSession> {
+export async function createSession(
+  ort: OrtModule,
+  model: Uint8Array,
+  threads = resolveThreads(),
+  /** Further options (e.g. profiling, for the benches). */
+  more: Ort.InferenceSession.SessionOptions = {},
+): Promise<OrtSession> {
   return ort.InferenceSession.create(model, {
+    ...more,
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',

@@ -82,12 +82,38 @@ export class DescriptorMatrix {
 
   /** The `k` nearest identities (each by its nearest face), nearest first. */
   search(query: Float32Array, k: number): IdentityMatch[] {
-    const best = this.bestPerIdentity(query);
-    const order = [...best.keys()].sort((a, b) => best.get(a)![0] - best.get(b)![0]).slice(0, k);
-    return order.map((id) => {
-      const [d2, row] = best.get(id)!;
-      return { identity: this.names[id], face_id: this.faceIds[row], distance: Math.sqrt(d2) };
-    });
+    if (query.length !== this.dim) throw new Error(`gallery matrix: query of length ${query.length}, expected ${this.dim}`);
+    // Per identity index: its nearest row and squared distance (typed arrays: no allocation per row).
+    const bestD = new Float64Array(this.names.length).fill(Infinity);
+    const bestRow = new Int32Array(this.names.length).fill(-1);
+    // The hot loop over every row, on locals (property reads per element cost more than the arithmetic).
+    const { data, dim, identityOf } = this;
+    const rows = this.size;
+    for (let r = 0, off = 0; r < rows; r++, off += dim) {
+      let d = 0;
+      for (let j = 0; j < dim; j++) {
+        const t = query[j] - data[off + j];
+        d += t * t;
+      }
+      const id = identityOf[r];
+      if (d < bestD[id]) {
+        bestD[id] = d;
+        bestRow[id] = r;
+      }
+    }
+    const top: number[] = [];
+    for (let id = 0; id < bestRow.length; id++) {
+      if (bestRow[id] < 0) continue;
+      // Insertion into a sorted list of at most k: O(n·k), k is small.
+      if (top.length === k && bestD[id] >= bestD[top[k - 1]]) continue;
+      let i = top.length === k ? k - 1 : top.length;
+      while (i > 0 && bestD[top[i - 1]] > bestD[id]) {
+        top[i] = top[i - 1];
+        i--;
+      }
+      top[i] = id;
+    }
+    return top.map((id) => ({ identity: this.names[id], face_id: this.faceIds[bestRow[id]], distance: Math.sqrt(bestD[id]) }));
   }
 
   /** The nearest face of `identity`, or undefined when it has none. */
@@ -111,19 +137,6 @@ export class DescriptorMatrix {
       identities: Array.from(this.identityOf.subarray(0, this.size), (i) => this.names[i]),
       faceIds: [...this.faceIds],
     };
-  }
-
-  private bestPerIdentity(q: Float32Array): Map<number, [number, number]> {
-    if (q.length !== this.dim) throw new Error(`gallery matrix: query of length ${q.length}, expected ${this.dim}`);
-    const best = new Map<number, [number, number]>();
-    for (let r = 0; r < this.size; r++) {
-      const d = this.squaredDistance(q, r);
-      const id = this.identityOf[r];
-      const b = best.get(id);
-      if (!b) best.set(id, [d, r]);
-      else if (d < b[0]) [b[0], b[1]] = [d, r];
-    }
-    return best;
   }
 
   private squaredDistance(q: Float32Array, row: number): number {

@@ -2,7 +2,7 @@
 import { DT, onnx, type ModelProto } from './model.js';
 
 /**
- * `model` (not modified) plus a float input `labels` [N, K] (one-hot rows) and the tensor `loss/terms` =
+ * `model` (not modified) plus a float input `labels` [N, K] (label weights, rows summing to 1) and the tensor `loss/terms` =
  * −labels ⊙ log softmax(logits): its sum is the summed softmax cross-entropy, whose logits gradient is
  * softmax − labels. Returns the new model and the name to pass as `of`.
  */

@@ -2,6 +2,7 @@
 import type { Classifier } from '../models/classifier.js';
 import { FaceClassifier } from '../models/classifier.js';
 import { accelerated } from '../models/native.js';
+import type { BackboneSource } from '../models/backbones.js';
 
 export interface OpenModel {
   /** The saved model (identities, metadata; TF.js). */
@@ -11,8 +12,9 @@ export interface OpenModel {
   close(): Promise<void>;
 }
 
-export async function openModel(dir: string): Promise<OpenModel> {
-  const model = await FaceClassifier.load(dir);
+/** `backbone`: where the model's backbone is now, when not where it was trained (same network). */
+export async function openModel(dir: string, backbone?: BackboneSource): Promise<OpenModel> {
+  const model = await FaceClassifier.load(dir, backbone);
   try {
     const { classifier, release } = await accelerated(model);
     return {

@@ -24,10 +24,16 @@ export function parseChipMode(name: string): ChipMode {
   throw new Error(`--chip: unknown mode '${name}' (valid: ${CHIP_MODES.join(', ')})`);
 }
 
-/** The image as a `size`×`size` backbone input under `mode`. */
-export function toChip(img: RgbImage, size: number, mode: ChipMode): RgbImage {
+/** Alignment templates a network can be trained on. */
+export type ChipTemplate = 'dlib150' | 'arcface112';
+
+/**
+ * The image as a `size`×`size` input of a network trained on `template` faces, under `mode`. An ArcFace crop
+ * for an ArcFace-trained network is only resized.
+ */
+export function toChip(img: RgbImage, size: number, mode: ChipMode, template: ChipTemplate = 'dlib150'): RgbImage {
   const arcface = mode === 'arcface112' || (mode === 'auto' && img.width === 112 && img.height === 112);
-  if (!arcface) return resizeBilinear(img, size, size);
+  if (!arcface || template === 'arcface112') return resizeBilinear(img, size, size);
   if (img.width !== img.height) throw new Error(`--chip arcface112: expected a square ArcFace crop, got ${img.width}×${img.height}`);
   const src = TEMPLATES.arcface112;
   const dst = TEMPLATES.dlib150;

@@ -17,5 +17,5 @@ export {
   type ListOptions,
 } from './listing.js';
 export { selectTopK, selectIdentities, splitDataset, validationSplit, type Sample, type Selection, type Split, type SplitOptions } from './select.js';
-export { CHIP_MODES, parseChipMode, toChip, type ChipMode } from './chip.js';
+export { CHIP_MODES, parseChipMode, toChip, type ChipMode, type ChipTemplate } from './chip.js';
 export { loadImages, batches, readBatches, type LoadOptions, type Loaded, type Skipped, type Batch } from './load.js';

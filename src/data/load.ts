@@ -1,7 +1,7 @@
 /** Loading sample pixels: decode, resize to the model's input size, and batch into tensors. */
 import type * as tf from '@tensorflow/tfjs-core';
 import { decodeImage, ImageDecodeError, imagesToBatch, type RgbImage } from '../image/index.js';
-import { toChip, type ChipMode } from './chip.js';
+import { toChip, type ChipMode, type ChipTemplate } from './chip.js';
 import type { Sample } from './select.js';
 
 export interface LoadOptions {
@@ -9,6 +9,8 @@ export interface LoadOptions {
   size?: number | null;
   /** How a face becomes a size×size input (default `auto`: ArcFace 112 crops are re-mapped, see chip.ts). */
   chip?: ChipMode;
+  /** The alignment template the network was trained on (default dlib150, the built-in backbone's). */
+  template?: ChipTemplate;
   /** Skip files that cannot be decoded (listing them in `skipped`) instead of failing on the first. */
   skipBad?: boolean;
   /** Refuse images with more pixels than this, from the header (default DEFAULT_MAX_PIXELS, see decodeImage). */
@@ -62,7 +64,7 @@ export async function loadImages<S extends Sample>(samples: readonly S[], opts: 
         if (size !== null && Math.min(img.width, img.height) * TINY_FACTOR < size) {
           opts.onWarning?.(`'${file}': a tiny face (${img.width}×${img.height}) is upscaled to ${size}×${size}`);
         }
-        results[i] = size === null ? img : toChip(img, size, opts.chip ?? 'auto');
+        results[i] = size === null ? img : toChip(img, size, opts.chip ?? 'auto', opts.template);
       } catch (err) {
         if (!(err instanceof ImageDecodeError)) {
           stop = true;

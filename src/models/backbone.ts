@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { frozenConv2d } from '../engine/ops/frozen_conv2d.js';
+import type { Backbone } from './backbones.js';
 import { loadWeightsManifest } from './weights.js';
 
 export const BACKBONE_INPUT_SIZE = 150;
@@ -67,7 +68,14 @@ export interface BackboneOutput {
   descriptor: tf.Tensor2D;
 }
 
-export class FaceRecognitionNet {
+export class FaceRecognitionNet implements Backbone {
+  readonly name = BACKBONE_NAME;
+  readonly inputSize = BACKBONE_INPUT_SIZE;
+  readonly alignment = 'dlib150';
+  /** The head is trained on the pooled features (the paper's AveragePooling output), galleries match descriptors. */
+  readonly featureDim = POOLED_DIM;
+  readonly descriptorDim = DESCRIPTOR_DIM;
+
   private constructor(
     private readonly stem: ConvLayer,
     private readonly blocks: ReadonlyArray<{ down: boolean; block: ResidualBlock }>,
@@ -113,6 +121,10 @@ export class FaceRecognitionNet {
       for (const { down, block } of this.blocks) out = down ? residualDown(out, block) : residual(out, block);
       return tf.mean(out, [1, 2]) as tf.Tensor2D;
     });
+  }
+
+  features(x: tf.Tensor4D): tf.Tensor2D {
+    return this.pooled(x);
   }
 
   descriptor(x: tf.Tensor4D): tf.Tensor2D {

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BACKBONE_INPUT_SIZE, BACKBONE_NAME, FaceRecognitionNet, POOLED_DIM } from './backbone.js';
+import { BACKBONE_INPUT_SIZE, BACKBONE_NAME, POOLED_DIM } from './backbone.js';
+import { openBackbone, type Backbone, type BackboneSource } from './backbones.js';
 import { DenseHead, type HeadConfig } from './head.js';
 import { loadWeightsManifest, saveWeightsManifest } from './weights.js';
 import { hasFormat } from '../util/fs.js';
@@ -22,6 +23,8 @@ export interface ClassifierMeta {
   format: typeof MODEL_FORMAT;
   version: 1;
   backbone: string;
+  /** How to reopen the backbone (absent in classifiers saved before user backbones: the built-in one). */
+  backbone_source?: BackboneSource;
   input_size: number;
   identities: string[];
   head: HeadConfig;
@@ -83,7 +86,7 @@ export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: t
 
 export class FaceClassifier implements Classifier {
   constructor(
-    readonly backbone: FaceRecognitionNet,
+    readonly backbone: Backbone,
     readonly head: DenseHead,
     readonly meta: ClassifierMeta,
   ) {}
@@ -96,9 +99,9 @@ export class FaceClassifier implements Classifier {
     return this.meta.identities;
   }
 
-  /** Logits for a batch of any size; inputs other than 150×150 are resized bilinearly (differentiable). */
+  /** Logits for a batch of any size; inputs other than the backbone's are resized bilinearly (differentiable). */
   logits(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => this.head.logits(this.backbone.pooled(toBackboneSize(x))));
+    return tf.tidy(() => this.head.logits(this.backbone.features(toBackboneSize(x, this.backbone.inputSize))));
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
@@ -109,7 +112,8 @@ export class FaceClassifier implements Classifier {
     return logitsLossGradient((xi) => this.logits(xi), x, labels);
   }
 
-  static async load(dir: string): Promise<FaceClassifier> {
+  /** `backbone` replaces the recorded backbone source (e.g. the model file moved); it must be the same network. */
+  static async load(dir: string, backbone?: BackboneSource): Promise<FaceClassifier> {
     const metaFile = path.join(dir, 'model.json');
     let meta: ClassifierMeta;
     try {
@@ -119,10 +123,21 @@ export class FaceClassifier implements Classifier {
       throw new Error(e.code === 'ENOENT' ? `--model: no model at '${dir}' (missing model.json)` : `--model: cannot read '${metaFile}': ${e.message}`);
     }
     checkMeta(meta, metaFile);
-    const weights = await loadWeightsManifest(path.join(dir, `${HEAD_WEIGHTS}-weights_manifest.json`));
+    const source = backbone ?? meta.backbone_source ?? { kind: 'builtin' };
+    if (source.kind === 'builtin') checkBuiltinMeta(meta, metaFile);
+    const net = await openBackbone(source);
+    const weights = await loadWeightsManifest(path.join(dir, `${HEAD_WEIGHTS}-weights_manifest.json`)).catch((err) => {
+      net.dispose();
+      throw err;
+    });
     try {
-      const head = DenseHead.fromTensors(meta.head, weights);
-      return new FaceClassifier(await FaceRecognitionNet.load(), head, meta);
+      if (net.name !== meta.backbone || net.featureDim !== meta.head.inputDim || net.inputSize !== meta.input_size) {
+        throw new Error(`--model: '${metaFile}' was trained on backbone '${meta.backbone}' (${meta.head.inputDim}-d, ${meta.input_size} px), not '${net.name}' (${net.featureDim}-d, ${net.inputSize} px)`);
+      }
+      return new FaceClassifier(net, DenseHead.fromTensors(meta.head, weights), meta);
+    } catch (err) {
+      net.dispose();
+      throw err;
     } finally {
       tf.dispose(weights);
     }
@@ -145,7 +160,7 @@ export class FaceClassifier implements Classifier {
   }
 }
 
-/** model.json must be a classifier of a version, backbone and shape this code reads; errors name the file. */
+/** model.json must be a classifier of a version and shape this code reads; errors name the file. */
 function checkMeta(meta: ClassifierMeta, file: string): void {
   const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
   if (!meta || typeof meta !== 'object' || meta.format !== MODEL_FORMAT) {
@@ -153,33 +168,49 @@ function checkMeta(meta: ClassifierMeta, file: string): void {
     throw bad(`is not a robustify classifier${other}`);
   }
   if (meta.version !== 1) throw bad(`has format version ${JSON.stringify(meta.version)}; this robustify reads version 1`);
-  if (meta.backbone !== BACKBONE_NAME) throw bad(`has backbone '${meta.backbone}', not supported (this version has '${BACKBONE_NAME}')`);
-  if (meta.input_size !== BACKBONE_INPUT_SIZE) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected ${BACKBONE_INPUT_SIZE}`);
+  if (!Number.isInteger(meta.input_size) || meta.input_size < 1) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected a positive integer`);
   const ids = meta.identities;
   if (!Array.isArray(ids) || ids.length < 2 || !ids.every((s) => typeof s === 'string') || new Set(ids).size !== ids.length) {
     throw bad('needs identities: at least 2 distinct names');
   }
   const h = meta.head;
-  if (!h || h.inputDim !== POOLED_DIM || h.classes !== ids.length || !Number.isInteger(h.hidden) || h.hidden < 1 || !(h.dropout >= 0 && h.dropout < 1)) {
-    throw bad(`has head ${JSON.stringify(h)}; expected inputDim ${POOLED_DIM}, classes ${ids.length} (one per identity), hidden ≥ 1, dropout in [0, 1)`);
+  if (!h || !Number.isInteger(h.inputDim) || h.inputDim < 1 || h.classes !== ids.length || !Number.isInteger(h.hidden) || h.hidden < 1 || !(h.dropout >= 0 && h.dropout < 1)) {
+    throw bad(`has head ${JSON.stringify(h)}; expected inputDim ≥ 1, classes ${ids.length} (one per identity), hidden ≥ 1, dropout in [0, 1)`);
   }
 }
 
-export function newMeta(identities: string[], head: Omit<HeadConfig, 'inputDim' | 'classes'>): ClassifierMeta {
+/** On the built-in backbone, model.json must name it and match its input and feature sizes. */
+function checkBuiltinMeta(meta: ClassifierMeta, file: string): void {
+  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  if (meta.backbone !== BACKBONE_NAME) throw bad(`has backbone '${meta.backbone}', not supported (this version has '${BACKBONE_NAME}')`);
+  if (meta.input_size !== BACKBONE_INPUT_SIZE) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected ${BACKBONE_INPUT_SIZE}`);
+  if (meta.head.inputDim !== POOLED_DIM) throw bad(`has head ${JSON.stringify(meta.head)}; expected inputDim ${POOLED_DIM}`);
+}
+
+const BUILTIN_INFO = { name: BACKBONE_NAME, inputSize: BACKBONE_INPUT_SIZE, featureDim: POOLED_DIM };
+
+export function newMeta(
+  identities: string[],
+  head: Omit<HeadConfig, 'inputDim' | 'classes'>,
+  backbone: Pick<Backbone, 'name' | 'inputSize' | 'featureDim'> = BUILTIN_INFO,
+  source: BackboneSource = { kind: 'builtin' },
+): ClassifierMeta {
   return {
     format: MODEL_FORMAT,
     version: 1,
-    backbone: BACKBONE_NAME,
-    input_size: BACKBONE_INPUT_SIZE,
+    backbone: backbone.name,
+    ...(source.kind === 'file' ? { backbone_source: { ...source, path: path.resolve(source.path) } } : {}),
+    input_size: backbone.inputSize,
     identities,
-    head: { inputDim: POOLED_DIM, classes: identities.length, ...head },
+    head: { inputDim: backbone.featureDim, classes: identities.length, ...head },
   };
 }
 
-export function toBackboneSize(x: tf.Tensor4D): tf.Tensor4D {
+/** `x` resized bilinearly (differentiably) to size×size, or `x` itself when it already is. */
+export function toBackboneSize(x: tf.Tensor4D, size = BACKBONE_INPUT_SIZE): tf.Tensor4D {
   const [, h, w] = x.shape;
-  if (h === BACKBONE_INPUT_SIZE && w === BACKBONE_INPUT_SIZE) return x;
-  return tf.image.resizeBilinear(x, [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true);
+  if (h === size && w === size) return x;
+  return tf.image.resizeBilinear(x, [size, size], false, true);
 }
 
 /** Predicted labels for a batch (argmax of the logits). */

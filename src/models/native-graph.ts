@@ -37,7 +37,7 @@ export interface DenseHeadWeights {
   classes: number;
 }
 
-/** Re-identification against a gallery (study/demo/gallery.ts): logits = −‖pooled·fc − g_k‖² / T. */
+/** Re-identification against a gallery (models/gallery.ts): logits = −‖pooled·fc − g_k‖² / T. */
 export interface GalleryHeadWeights {
   /** [POOLED_DIM, D] */
   fc: Float32Array;

@@ -6,11 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvWeights } from '../engine/onnx/conv.js';
-import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
-import type { ConvLayer, FaceRecognitionNet } from './backbone.js';
+import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
-import { BACKBONE_INPUT_SIZE } from './backbone.js';
-import { labelWeights, toBackboneSize, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
+import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, type ConvLayer } from './backbone.js';
+import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
+import { classifierModel, denseHead, ortInput, OrtGraphClassifier, throughResize, type OnnxHead } from './native-onnx.js';
+import { nativeRuntime, OnnxBackbone } from './onnx-backbone.js';
 import { classifierGradientGraph, classifierGraph, type ClassifierWeights } from './native-graph.js';
 
 export interface NativeOptions {
@@ -50,27 +51,21 @@ export class NativeClassifier implements Classifier {
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const { logits } = await this.forward.run({ x: await this.input(x) });
+    const { logits } = await this.forward.run({ x: await ortInput(this.ort, x, BACKBONE_INPUT_SIZE) });
     return tf.tensor2d(logits.data as Float32Array, [x.shape[0], this.classes]);
   }
 
   async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
     if (labels.shape[0] !== x.shape[0]) throw new Error(`lossGradient: ${labels.shape[0]} labels for ${x.shape[0]} images`);
-    const input = await this.input(x);
+    const input = await ortInput(this.ort, x, BACKBONE_INPUT_SIZE);
     const oneHot = labelWeights(labels, this.classes);
     const onehot = new this.ort.Tensor('float32', (await oneHot.data()) as Float32Array, oneHot.shape);
     oneHot.dispose();
     const zero = new this.ort.Tensor('float32', Float32Array.of(0), []);
     const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
     const { grad } = await this.gradient.run(feeds, ['grad']);
-    const g = tf.tensor4d(grad.data as Float32Array, input.dims as [number, number, number, number]);
-    if (g.shape.join() === x.shape.join()) return g;
-    // Through the bilinear resize in TF.js: its vector-Jacobian product with the native gradient.
-    return tf.tidy(() => {
-      const vjp = tf.grad((xi: tf.Tensor) => toBackboneSize(xi as tf.Tensor4D))(x, g) as tf.Tensor4D;
-      g.dispose();
-      return vjp;
-    });
+    // Inputs of another size: through the bilinear resize in TF.js (its vector-Jacobian product with the native gradient).
+    return throughResize(x, tf.tensor4d(grad.data as Float32Array, input.dims as [number, number, number, number]));
   }
 
   /**
@@ -119,15 +114,6 @@ export class NativeClassifier implements Classifier {
     const steps = await Promise.all(this.stepSessions.values());
     await Promise.all([this.forward, ...new Set([this.gradient, ...steps])].map((s) => s.release()));
   }
-
-  /** `x` resized to the backbone's input, as an ORT tensor. */
-  private async input(x: tf.Tensor4D): Promise<InstanceType<OrtModule['Tensor']>> {
-    if (x.rank !== 4 || x.shape[3] !== 3) throw new Error(`classifier input must be an NHWC batch of RGB images [N,H,W,3], got [${x.shape}]`);
-    const sized = toBackboneSize(x);
-    const data = (await sized.data()) as Float32Array;
-    if (sized !== x) sized.dispose();
-    return new this.ort.Tensor('float32', data, sized.shape);
-  }
 }
 
 /**
@@ -138,14 +124,18 @@ export class NativeClassifier implements Classifier {
 export async function accelerate(model: FaceClassifier, opts: NativeOptions = {}): Promise<Classifier> {
   const ort = await nativeRuntime();
   if (!ort) return model;
+  if (model.backbone instanceof OnnxBackbone) return accelerateGraph(ort, model.backbone, denseHead(model.head), model, opts);
   return NativeClassifier.create(ort, model, opts);
 }
 
-/** onnxruntime-node when it loads here and ROBUSTIFY_NATIVE is not 0, else undefined (TF.js runs everything). */
-export async function nativeRuntime(): Promise<OrtModule | undefined> {
-  if (globalThis.process?.env.ROBUSTIFY_NATIVE === '0') return undefined;
-  return loadOnnxRuntime();
+/** `fallback` (backbone + head on TF.js) as one ORT graph; the gradient stays on TF.js until the graph is differentiated natively. */
+export async function accelerateGraph(ort: OrtModule, backbone: OnnxBackbone, head: OnnxHead, fallback: Classifier, opts: NativeOptions = {}): Promise<OrtGraphClassifier> {
+  const forward = classifierModel(backbone, head, fallback.classes, { loss: false });
+  return OrtGraphClassifier.create(ort, forward, undefined, fallback, backbone.inputSize, opts.threads);
 }
+
+/** onnxruntime-node when it loads here and ROBUSTIFY_NATIVE is not 0, else undefined (TF.js runs everything). */
+export { nativeRuntime };
 
 /** A classifier on the fastest engine here, that engine's name, and how to release what it holds. */
 export interface Accelerated {
@@ -158,7 +148,7 @@ export interface Accelerated {
 /** `accelerate`, with the engine named and one way to release it (the model stays the caller's). */
 export async function accelerated(model: FaceClassifier, opts: NativeOptions = {}): Promise<Accelerated> {
   const classifier = await accelerate(model, opts);
-  const native = classifier instanceof NativeClassifier ? classifier : undefined;
+  const native = classifier instanceof NativeClassifier || classifier instanceof OrtGraphClassifier ? classifier : undefined;
   return {
     classifier,
     engine: native ? 'onnxruntime' : `tfjs-${tf.getBackend()}`,
@@ -183,6 +173,7 @@ export function nativeGalleryWeights(net: FaceRecognitionNet, gallery: tf.Tensor
 
 /** The folded weights of `model` as plain arrays. */
 export function nativeWeights(model: FaceClassifier): ClassifierWeights {
+  if (!(model.backbone instanceof FaceRecognitionNet)) throw new Error(`native: the hand-written graph is for the built-in backbone, not '${model.backbone.name}'`);
   const { mean: featMean, std: featStd } = model.head.normalisation();
   const [w1, b1, w2, b2] = model.head.variables();
   return withBackbone(model.backbone, {

@@ -5,16 +5,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
-import { FaceRecognitionNet, POOLED_DIM } from './backbone.js';
+import { loadFor, openBackbone, type Backbone, type BackboneSource } from './backbones.js';
 import { readBatches, validationSplit, type LoadOptions, type Sample, type Skipped } from '../data/index.js';
 import { FaceClassifier, newMeta, toBackboneSize } from './classifier.js';
 import { DenseHead, featureStats, type HeadConfig } from './head.js';
 import { DenseSgd } from './head-sgd.js';
 
 export interface FeatureSet {
-  /** Row-major [n, POOLED_DIM]. */
+  /** Row-major [n, dim]. */
   features: Float32Array;
   labels: Int32Array;
+}
+
+/** Features per row of a set (0 for an empty one). */
+function dimOf(set: FeatureSet): number {
+  return set.labels.length ? set.features.length / set.labels.length : 0;
 }
 
 export interface TrainHeadOptions {
@@ -54,7 +59,7 @@ export interface TrainHeadResult {
 
 /** Pooled features of every image in `batches`, optionally followed by those of the mirrored images. */
 export async function extractFeatures(
-  backbone: FaceRecognitionNet,
+  backbone: Backbone,
   batches: AsyncIterable<{ x: tf.Tensor4D; labels: number[] }>,
   opts: { flip?: boolean; onBatch?: (done: number) => void } = {},
 ): Promise<FeatureSet> {
@@ -62,10 +67,11 @@ export async function extractFeatures(
   const mirrored: Float32Array[] = [];
   const labels: number[] = [];
   for await (const { x, labels: y } of batches) {
-    const views = tf.tidy(() => {
-      const xs = toBackboneSize(x);
-      return opts.flip ? [backbone.pooled(xs), backbone.pooled(tf.reverse(xs, 2))] : [backbone.pooled(xs)];
-    });
+    const xs = toBackboneSize(x, backbone.inputSize);
+    const mirror = opts.flip ? tf.reverse(xs, 2) : undefined;
+    const run = (v: tf.Tensor4D) => (backbone.inferFeatures ? backbone.inferFeatures(v) : Promise.resolve(backbone.features(v)));
+    const views = [await run(xs), ...(mirror ? [await run(mirror)] : [])];
+    tf.dispose([mirror, xs === x ? undefined : xs].filter((t): t is tf.Tensor4D => t !== undefined));
     rows.push((await views[0].data()) as Float32Array);
     if (views[1]) mirrored.push((await views[1].data()) as Float32Array);
     tf.dispose(views);
@@ -83,10 +89,11 @@ export async function extractFeatures(
 }
 
 function batchTensors(set: FeatureSet, idx: number[], classes: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const x = new Float32Array(idx.length * POOLED_DIM);
-  idx.forEach((r, i) => x.set(set.features.subarray(r * POOLED_DIM, (r + 1) * POOLED_DIM), i * POOLED_DIM));
+  const d = dimOf(set);
+  const x = new Float32Array(idx.length * d);
+  idx.forEach((r, i) => x.set(set.features.subarray(r * d, (r + 1) * d), i * d));
   return {
-    x: tf.tensor2d(x, [idx.length, POOLED_DIM]),
+    x: tf.tensor2d(x, [idx.length, d]),
     y: tf.tidy(() => tf.oneHot(tf.tensor1d(idx.map((r) => set.labels[r]), 'int32'), classes).toFloat() as tf.Tensor2D),
   };
 }
@@ -115,8 +122,9 @@ export async function trainHead(
   opts: TrainHeadOptions,
   onEpoch?: (rec: EpochRecord) => void,
 ): Promise<TrainHeadResult> {
-  const config: HeadConfig = { inputDim: POOLED_DIM, hidden: opts.hidden, classes, dropout: opts.dropout };
-  const head = DenseHead.create(config, featureStats(train.features, POOLED_DIM), opts.seed);
+  const dim = dimOf(train);
+  const config: HeadConfig = { inputDim: dim, hidden: opts.hidden, classes, dropout: opts.dropout };
+  const head = DenseHead.create(config, featureStats(train.features, dim), opts.seed);
   try {
     const sgd = new DenseSgd(head);
     const trainZ = sgd.standardise(train);
@@ -158,6 +166,8 @@ export interface TrainClassifierOptions extends TrainHeadOptions {
   /** Images per backbone batch while extracting features. */
   featureBatch: number;
   load: LoadOptions;
+  /** The frozen network (default: the built-in one). */
+  backbone?: BackboneSource;
 }
 
 export const DEFAULT_TRAIN_CLASSIFIER: TrainClassifierOptions = {
@@ -192,12 +202,14 @@ export async function trainClassifier(
         `(each identity keeps at least one training image): no early stopping, the last of ${opts.maxEpochs} epochs is kept`,
     );
   }
-  const backbone = await FaceRecognitionNet.load();
+  const source = opts.backbone ?? { kind: 'builtin' };
+  const backbone = await openBackbone(source);
+  const load = { ...opts.load, ...loadFor(backbone) };
   try {
     const skipped: Skipped[] = [];
     let done = 0;
     const features = async (samples: Sample[], flip: boolean) =>
-      extractFeatures(backbone, readBatches(samples, opts.featureBatch, opts.load, skipped), {
+      extractFeatures(backbone, readBatches(samples, opts.featureBatch, load, skipped), {
         flip,
         onBatch: (n) => onProgress?.({ phase: 'features', done: done + n, total: train.length }),
       }).then((set) => {
@@ -209,7 +221,7 @@ export async function trainClassifier(
     const { head, history, bestEpoch } = await trainHead(trainSet, valSet, identities.length, opts, (epoch) =>
       onProgress?.({ phase: 'epoch', done: epoch.epoch, total: opts.maxEpochs, epoch }),
     );
-    const meta = newMeta(identities, { hidden: opts.hidden, dropout: opts.dropout });
+    const meta = newMeta(identities, { hidden: opts.hidden, dropout: opts.dropout }, backbone, source);
     meta.training = {
       optimizer: 'sgd',
       learning_rate: opts.learningRate,

@@ -12,7 +12,7 @@ import { buildPipeline, type Pipeline } from '../defences/index.js';
 import { decodeImage, encodePng, ImageDecodeError, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
 import type { FaceRecognitionNet } from '../models/backbone.js';
 import { DefendedClassifier } from '../models/defended.js';
-import { GalleryClassifier, squaredDistances } from '../study/demo/gallery.js';
+import { GalleryClassifier, squaredDistances } from '../models/gallery.js';
 import { perturbationImage } from '../study/demo/report.js';
 import type { TaskRef } from '../engine/pool/pool.js';
 import { descriptorModel, loadDescriptorNet } from './descriptor-model.js';

@@ -26,11 +26,11 @@ import { NativeClassifier, nativeGalleryWeights, nativeRuntime } from '../models
 import { hasFormat, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { OutputKind } from '../util/output.js';
 import { createRandom, hashSeed } from '../util/random.js';
-import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } from './demo/gallery.js';
+import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } from '../models/gallery.js';
 import { drawTransform, makeProbe, type ProbeTransform } from './demo/probes.js';
 import { contactSheet, markdownTable, MATCH_THRESHOLD, perturbationImage, summarise, type MatchSummary, type TableRow, type Tile } from './demo/report.js';
 
-export { GalleryClassifier, squaredDistances, matchesFromDistances, DEFAULT_TEMPERATURE, type ProbeMatch } from './demo/gallery.js';
+export { GalleryClassifier, squaredDistances, matchesFromDistances, DEFAULT_TEMPERATURE, type ProbeMatch } from '../models/gallery.js';
 export { drawTransform, makeProbe, type ProbeTransform } from './demo/probes.js';
 export { formatTable, type MatchSummary, type TableRow } from './demo/report.js';
 

@@ -10,7 +10,7 @@ import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, POOLED_DIM } from '../../src/m
 import { FaceClassifier, newMeta, predictLabels, type Classifier } from '../../src/models/classifier.js';
 import { DenseHead, featureStats } from '../../src/models/head.js';
 import { NativeClassifier, accelerate, nativeGalleryWeights } from '../../src/models/native.js';
-import { DEFAULT_TEMPERATURE, GalleryClassifier } from '../../src/study/demo/gallery.js';
+import { DEFAULT_TEMPERATURE, GalleryClassifier } from '../../src/models/gallery.js';
 import { relError } from '../helpers/numeric.js';
 
 const FACES14 = path.resolve('../shared/data/faces14');

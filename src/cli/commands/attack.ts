@@ -17,11 +17,13 @@ import { DefendedClassifier } from '../../models/defended.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
+import { loadFor } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { note, progress } from '../progress.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
 import { claimOutput, globalOptions, setInterruptHint, startEngine, UsageError } from '../run.js';
 
-interface AttackFlags extends DataFlags, AttackChoice {
+interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
   model: string;
   out: string;
   split: string;
@@ -31,7 +33,7 @@ interface AttackFlags extends DataFlags, AttackChoice {
 }
 
 export function registerAttack(program: Command): void {
-  const cmd = addDataOptions(program.command('attack').description('craft adversarial examples against a trained classifier'))
+  const cmd = addBackboneOptions(addDataOptions(program.command('attack').description('craft adversarial examples against a trained classifier')), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
     .requiredOption('--out <adv_dir>', 'where to store the adversarial set')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'));
@@ -64,11 +66,12 @@ export function registerAttack(program: Command): void {
       );
       await startEngine(cmd);
       const pipeline = stages ? await buildPipeline(stages) : undefined;
-      const { model, classifier, close } = await openModel(flags.model);
+      const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const samples = pickSplit(selection.samples, flags.split, split);
+        const backboneLoad = { ...load, ...loadFor(model.backbone) };
         const writer = await AdversarialSetWriter.open(
           flags.out,
           {
@@ -94,7 +97,7 @@ export function registerAttack(program: Command): void {
         const queries: number[] = [];
         const bar = progress('attack', samples.length, quiet);
         try {
-          for await (const b of readBatches(samples, params.batch_size, load, skipped)) {
+          for await (const b of readBatches(samples, params.batch_size, backboneLoad, skipped)) {
             const clean = await predictLabels(target, b.x);
             const keep = b.samples.map((s, i) => !(flags.onlyCorrect && clean[i] !== s.label));
             dropped += keep.filter((k) => !k).length;

@@ -1,13 +1,14 @@
-/** `robustify embed IMAGE... [--json]`: the backbone's 128-d face descriptor of each image. */
+/** `robustify embed IMAGE... [--json] [--backbone PATH]`: the backbone's face descriptor of each image. */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { CHIP_MODES, parseChipMode, toChip } from '../../data/index.js';
 import { decodeImage, imagesToBatch, type RgbImage } from '../../image/index.js';
-import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../../models/backbone.js';
+import { backboneSource, openBackbone } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
 import { startEngine } from '../run.js';
 
-interface EmbedFlags {
+interface EmbedFlags extends BackboneFlags {
   json?: boolean;
   chip: string;
   maxPixels: string;
@@ -17,33 +18,35 @@ interface EmbedFlags {
 const BATCH = 32;
 
 export function registerEmbed(program: Command): void {
-  addMaxPixelsOption(program.command('embed'))
-    .description('128-d face descriptors (input resized to 150×150 as --chip says)')
+  addMaxPixelsOption(addBackboneOptions(program.command('embed')))
+    .description("face descriptors (the built-in net's 128-d, or --backbone's embedding; inputs fitted as --chip says)")
     .argument('<image...>', 'face images')
-    .option('--json', 'print JSON: [{ "file", "descriptor": [128 numbers], "warnings"?: [what was changed on reading] }]')
-    .addOption(new Option('--chip <mode>', 'how faces become 150×150 inputs').choices([...CHIP_MODES]).default('auto'))
+    .option('--json', 'print JSON: [{ "file", "descriptor": [numbers], "warnings"?: [what was changed on reading] }]')
+    .addOption(new Option('--chip <mode>', "how faces become the network's inputs").choices([...CHIP_MODES]).default('auto'))
     .action(async (files: string[], flags: EmbedFlags, cmd: Command) => {
       const chip = parseChipMode(flags.chip);
       const maxPixels = parseMaxPixels(flags.maxPixels);
+      const source = (await backboneFromFlags(flags)) ?? backboneSource(undefined);
       const warnings = new Warnings();
       const perFile: string[][] = files.map(() => []);
-      const load = (i: number): Promise<RgbImage> =>
+      const decode = (i: number): Promise<RgbImage> =>
         decodeImage(files[i], undefined, {
           maxPixels,
           onWarning: (m) => {
             perFile[i].push(m);
             warnings.add(m);
           },
-        }).then((img) => toChip(img, BACKBONE_INPUT_SIZE, chip));
+        });
       // The first batch is decoded before the engine starts, so a bad first file fails at once.
-      let images = await Promise.all(files.slice(0, BATCH).map((_, j) => load(j)));
+      let decoded: RgbImage[] | undefined = await Promise.all(files.slice(0, BATCH).map((_, j) => decode(j)));
       await startEngine(cmd);
-      const net = await FaceRecognitionNet.load();
+      const net = await openBackbone(source);
       const out: { file: string; descriptor: number[]; warnings?: string[] }[] = [];
       try {
         for (let i = 0; i < files.length; i += BATCH) {
-          if (i > 0) images = await Promise.all(files.slice(i, i + BATCH).map((_, j) => load(i + j)));
-          const x = imagesToBatch(images);
+          const raw = decoded ?? (await Promise.all(files.slice(i, i + BATCH).map((_, j) => decode(i + j))));
+          decoded = undefined;
+          const x = imagesToBatch(raw.map((img) => toChip(img, net.inputSize, chip, net.alignment)));
           const d = net.descriptor(x);
           const rows = (await d.array()) as number[][];
           tf.dispose([x, d]);

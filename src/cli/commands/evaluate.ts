@@ -20,12 +20,14 @@ import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
+import { loadFor } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { progress } from '../progress.js';
 import { claimJsonReport, globalOptions, intOption, startEngine, UsageError } from '../run.js';
 
 export const REPORT_FORMAT = 'robustify-evaluation/1';
 
-interface EvaluateFlags extends DataFlags {
+interface EvaluateFlags extends DataFlags, BackboneFlags {
   model: string;
   split: string;
   json?: string;
@@ -36,7 +38,7 @@ interface EvaluateFlags extends DataFlags {
 }
 
 export function registerEvaluate(program: Command): void {
-  addDataOptions(program.command('evaluate').description('classification report of a trained classifier'), false)
+  addBackboneOptions(addDataOptions(program.command('evaluate').description('classification report of a trained classifier'), false), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
     .option('--adversarial <adv_dir>', 'evaluate on an adversarial set made by `robustify attack` instead of --data')
@@ -67,7 +69,7 @@ export function registerEvaluate(program: Command): void {
       }
       await startEngine(cmd);
       const pipeline = stages ? await buildPipeline(stages) : undefined;
-      const { model, classifier, close } = await openModel(flags.model);
+      const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       try {
         const defended = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : undefined;
         const target: Classifier = defended ?? classifier;
@@ -86,7 +88,7 @@ export function registerEvaluate(program: Command): void {
           const selection = await openSelection(flags, { identities: model.identities }, quiet);
           const samples = pickSplit(selection.samples, flags.split, split!);
           source = { model: flags.model, data: flags.data, split: flags.split };
-          batches = readBatches(samples, 32, load!, skipped);
+          batches = readBatches(samples, 32, { ...load!, ...loadFor(model.backbone) }, skipped);
           total = samples.length;
         }
         const bar = progress('evaluate', total, quiet);

@@ -14,8 +14,10 @@ import { Warnings } from '../decode-options.js';
 import { note, progress } from '../progress.js';
 import { claimOutput, globalOptions, intOption, numberOption, startEngine } from '../run.js';
 import { describeEngine } from '../../engine/backend.js';
+import { loadFor } from '../../models/backbones.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 
-interface TrainFlags extends DataFlags {
+interface TrainFlags extends DataFlags, BackboneFlags {
   out: string;
   identities: string;
   epochs: string;
@@ -32,7 +34,7 @@ interface TrainFlags extends DataFlags {
 
 export function registerTrain(program: Command): void {
   const d = DEFAULT_TRAIN_CLASSIFIER;
-  addDataOptions(program.command('train').description('train the classification head on a face dataset (backbone frozen)'))
+  addBackboneOptions(addDataOptions(program.command('train').description('train the classification head on a face dataset (backbone frozen)')))
     .requiredOption('--out <model_dir>', 'where to save the trained classifier')
     .option('--identities <k>', 'the K most populated identities', '14')
     .option('--epochs <n>', 'at most this many epochs (early stopping)', String(d.maxEpochs))
@@ -60,6 +62,7 @@ export function registerTrain(program: Command): void {
         seed: intOption('--seed', flags.seed, 0, 2 ** 31 - 1),
         flip: flags.flip,
         load: loadOptions(flags, warnings),
+        backbone: await backboneFromFlags(flags),
       };
       const split = splitOptions(flags);
       // A classifier needs two classes.
@@ -102,13 +105,14 @@ export function registerTrain(program: Command): void {
         const trainSeconds = (performance.now() - t0) / 1000;
         const t1 = performance.now();
         const evalBar = progress('evaluate', test.length, quiet);
-        const preds = await predictAll(classifier, readBatches(test, 32, opts.load, skipped), (n) => evalBar.update(n));
+        const preds = await predictAll(classifier, readBatches(test, 32, { ...opts.load, ...loadFor(classifier.backbone) }, skipped), (n) => evalBar.update(n));
         evalBar.stop();
         // A split with no (readable) test image still yields a model, just no clean scores.
         const report = preds.yTrue.length > 0 ? reportFor(preds, selection.identities) : undefined;
         classifier.meta.training = {
           ...classifier.meta.training,
           data: flags.data,
+          backbone: classifier.backbone.name,
           layout: flags.layout,
           split,
           wall_seconds: round(trainSeconds),

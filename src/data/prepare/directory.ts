@@ -200,8 +200,10 @@ export async function prepareDirectory(rawDir: string, outDir: string, opts: Pre
   const sources = await listSources(rawDir, layout);
   await fsp.mkdir(outDir, { recursive: true });
   const manifestFile = path.join(outDir, MANIFEST_NAME);
+  // An earlier run's manifest (even one that recorded no photo yet) means a resume: say so, and clear its strays.
+  const resuming = existsSync(manifestFile);
   const previous = await readManifest(manifestFile, settings);
-  if (previous.size > 0) {
+  if (resuming) {
     const removed = await removeUnlisted(outDir, previous);
     opts.onNote?.(`resuming '${outDir}': ${previous.size} photos recorded in its manifest${removed > 0 ? `; removed ${removed} unlisted file(s) of an interrupted run` : ''}`);
   }

@@ -4,6 +4,7 @@ export { ProjectedGradientDescent, PGD_DEFAULTS, PGD_SPEC, type PgdParams } from
 export { FastGradientMethod, FGSM_SPEC } from './fgsm.js';
 export { BasicIterativeMethod, BIM_SPEC } from './bim.js';
 export { AutoProjectedGradientDescent, APGD_SPEC, apgdCheckpoints, ApgdStepSchedule, type ApgdParams } from './apgd.js';
+export { TargetedAutoProjectedGradientDescent, APGD_T_SPEC, type ApgdTParams } from './apgd-t.js';
 export { SquareAttack, SQUARE_SPEC, squareP, type SquareParams } from './square.js';
 export { LOSS_TYPES, type LossType } from './loss.js';
 export { resolveAttackParams, parseParamText, parseParamPairs, describeParams, describeSchema } from './params.js';

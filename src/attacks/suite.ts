@@ -16,8 +16,8 @@ import { median, type EvasionAttack } from './attack.js';
 import { createAttack, formatAttackToken, getAttack, parseAttackToken, type AttackRequest } from './registry.js';
 
 export const SUITES: Readonly<Record<string, readonly string[]>> = {
-  /** AutoAttack's standard version without FAB: APGD-CE, APGD-DLR, Square (5000 queries). */
-  standard: ['apgd', 'apgd:loss_type=difference_logits_ratio', 'square'],
+  /** AutoAttack's standard version without FAB-T: APGD-CE, APGD-T (9 targets), Square (5000 queries). */
+  standard: ['apgd', 'apgd_t', 'square'],
   quick: ['apgd:max_iter=20', 'square:nb_queries=500'],
 };
 

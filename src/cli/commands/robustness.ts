@@ -52,7 +52,7 @@ export function registerRobustness(program: Command): void {
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
     .option('--defence <pipeline>', 'evaluate the defended model (BPDA through non-differentiable stages)')
-    .option('--suite <suite>', "standard (APGD-CE, APGD-DLR, Square), quick, none, or attack tokens such as 'apgd:max_iter=50,square:nb_queries=1000'", 'standard')
+    .option('--suite <suite>', "standard (APGD-CE, APGD-T over 9 targets, Square), quick, none, or attack tokens such as 'apgd:max_iter=50,square:nb_queries=1000'", 'standard')
     .addOption(new Option('--threat <threat>', 'dodging (untargeted) or impersonation (targeted at the nearest other identity)').choices([...THREATS]).default('dodging'))
     .addOption(new Option('--recogniser <kind>', "what is attacked: the model's classifier head, or its embedding against a gallery enrolled from the other split (rank-1 identification, 1:1 verification)").choices([...RECOGNISERS]).default('classifier'))
     .option('--far <rate>', 'verification: the false-accept rate the threshold is set at, from the clean genuine/impostor distances', '1e-3')

@@ -2,6 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { createServer, type RobustifyServer } from '../../src/server/app.js';
 import type { ServeOptions } from '../../src/server/options.js';
@@ -79,4 +80,12 @@ export function randomDescriptor(dim: number, rnd: () => number = Math.random): 
   const s = 1 / Math.sqrt(n);
   for (let i = 0; i < dim; i++) d[i] *= s;
   return d;
+}
+
+/** A 4xx with a one-line reason that reveals no path. */
+export function refused(res: { statusCode: number; body: string }, status: number, reason: RegExp): void {
+  assert.equal(res.statusCode, status, res.body);
+  const { error } = JSON.parse(res.body) as { error: string };
+  assert.match(error, reason);
+  assert.ok(!error.includes('\n') && !/\/(work|tmp|home|usr)\//.test(error) && !/at .*\.js:\d+/.test(error), `one clean line: ${error}`);
 }

@@ -50,7 +50,7 @@ export async function testServer(opts: Partial<ServeOptions> = {}): Promise<{ se
  */
 export function testPgUrl(): string | undefined {
   const url = process.env.ROBUSTIFY_TEST_PG_URL;
-  if (!url && process.env.CI === 'true') throw new Error('ROBUSTIFY_TEST_PG_URL is not set: .ci/run starts the test cluster with `bash .ci/postgres.sh start`');
+  if (!url && process.env.CI) throw new Error('ROBUSTIFY_TEST_PG_URL is not set: .ci/run starts the test cluster with `bash .ci/postgres.sh start`');
   return url;
 }
 

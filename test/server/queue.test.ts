@@ -54,3 +54,16 @@ test('through HTTP: a request past timeoutMs is answered 503 with Retry-After an
     await server.close();
   }
 });
+
+test('a crashed inference worker: readyz and inference requests answer 503 (restart the server), nothing hangs', async () => {
+  const { aliceProbe } = await facePhotos();
+  const { server } = await testServer({});
+  try {
+    assert.equal((await server.app.inject({ url: '/readyz' })).statusCode, 200);
+    await assert.rejects(server.ctx.queue.run({ module: new URL('./die-task.js', import.meta.url), name: 'die' }, null, [], 10000), /worker exited unexpectedly/);
+    refused(await server.app.inject({ url: '/readyz' }), 503, /^inference workers stopped; the server needs a restart$/);
+    refused(await server.app.inject({ method: 'POST', url: '/v1/identify', headers: { 'content-type': 'image/jpeg' }, payload: aliceProbe }), 503, /inference workers stopped/);
+  } finally {
+    await server.close();
+  }
+});

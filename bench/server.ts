@@ -112,7 +112,7 @@ async function benchLoad(label: string, gallery: string, photo: Buffer, seconds:
   try {
     for (const [who, bytes] of Object.entries(enrol)) {
       const r = await fetch(`${address}/v1/identities/${who}/faces`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-api-key': API_KEY }, body: new Uint8Array(bytes) });
-      if (r.status !== 201) throw new Error(`enrolment of ${who}: ${r.status}`);
+      if (r.status !== 201) throw new Error(`enrolment of ${who}: ${r.status} ${await r.text()}`);
     }
     const faces = Number(/^robustify_gallery_faces (\d+)/m.exec(await (await fetch(`${address}/metrics`)).text())?.[1]);
     // Warm-up: JIT, first kernel runs.

@@ -3,7 +3,8 @@
  * inline or with the batch's images split over worker threads (the planes are independent, so the split leaves
  * every output bit unchanged). Pure JS: the workers load no TF.js engine.
  */
-import { WorkerPool, type TaskRef } from '../engine/pool/pool.js';
+import { mapImageRanges } from '../engine/pool/js-pool.js';
+import type { TaskRef } from '../engine/pool/pool.js';
 import { clip255 } from '../util/clip.js';
 import { LbfgsPlane, type TvmLbfgsOptions, type TvmLbfgsStats } from './tvm-lbfgs.js';
 import { PdhgPlane, type TvmOptions } from './tvm-pdhg.js';
@@ -76,35 +77,14 @@ export function solveTvmPart({ x, mask, shape, spec }: TvmPart): Float32Array {
 
 const TVM_PART: TaskRef = { module: import.meta.url, name: 'solveTvmPart' };
 
-let pool: Promise<WorkerPool> | undefined;
-let poolSize = 0;
-
-function planePool(threads: number): Promise<WorkerPool> {
-  if (!pool || poolSize !== threads) {
-    const old = pool;
-    poolSize = threads;
-    pool = WorkerPool.create({ workers: threads, backend: 'none' });
-    void old?.then((p) => p.close());
-  }
-  return pool;
-}
-
-/**
- * The whole batch over `threads` workers (images split into contiguous parts), or inline for one thread or one
- * image. The pool is started on first use and does not keep the process alive.
- */
+/** The whole batch with its images split over `threads` workers (inline for one thread or one image). */
 export async function solveTvmBatch(x: Float32Array, mask: Uint8Array, shape: Shape, spec: TvmSolve, threads: number): Promise<Float32Array> {
   const [n, h, w, c] = shape;
-  const parts = Math.min(threads, n);
-  if (parts < 2) return solveTvmPart({ x, mask, shape, spec });
   const size = h * w * c;
-  const bounds = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * n) / parts));
-  const payloads = bounds.slice(0, -1).map((a, k): TvmPart => {
-    const b = bounds[k + 1];
-    return { x: x.slice(a * size, b * size), mask: mask.slice(a * size, b * size), shape: [b - a, h, w, c], spec };
-  });
-  const results = await (await planePool(threads)).map<Float32Array>(TVM_PART, payloads, payloads.map((p) => [p.x.buffer as ArrayBuffer, p.mask.buffer as ArrayBuffer]));
+  const part = (a: number, b: number): TvmPart => ({ x: x.slice(a * size, b * size), mask: mask.slice(a * size, b * size), shape: [b - a, h, w, c], spec });
+  const { ranges, results } = await mapImageRanges(n, threads, TVM_PART, part, solveTvmPart);
+  if (results.length === 1) return results[0];
   const out = new Float32Array(x.length);
-  results.forEach((r, k) => out.set(r, bounds[k] * size));
+  results.forEach((r, k) => out.set(r, ranges[k][0] * size));
   return out;
 }

@@ -22,9 +22,8 @@
  * was 0.89 for p = 2 and 0.71 for p = 1 (0.95 and 0.75 with 20 iterations).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { isMainThread } from 'node:worker_threads';
 import { createRandom } from '../util/random.js';
-import { resolveThreads } from '../engine/threads.js';
+import { poolThreads } from '../engine/threads.js';
 import { type ApplyContext, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
 import { solveTvmBatch } from './tvm-planes.js';
 
@@ -105,8 +104,7 @@ export class TotalVarMin extends IdentityGradientDefence<{ prob: number; norm: n
       const spec = solver === TVM_SOLVER.lbfgs
         ? { solver: 'lbfgs' as const, norm, lamb, max_iter }
         : { solver: 'pdhg' as const, norm, lamb, iterations: pdhgIterations(max_iter) };
-      // Inside a pool worker the pool is the parallelism: solve inline there.
-      return solveTvmBatch(data, mask, shape, spec, isMainThread ? resolveThreads() : 1);
+      return solveTvmBatch(data, mask, shape, spec, poolThreads());
     });
   }
 }

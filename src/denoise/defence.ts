@@ -6,6 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { checkBatch, formatToken, type ParamSpecs, type Preprocessor } from '../defences/preprocessor.js';
 import { registerDefence } from '../defences/registry.js';
+import { nativeRuntime } from '../engine/onnx/runtime.js';
 import { Bmcnn, SIGMA_LIMITS } from './model.js';
 
 export const BMCNN_PARAMS: ParamSpecs = {
@@ -37,9 +38,13 @@ export class BmcnnDefence implements Preprocessor {
 
 let shared: Promise<Bmcnn> | undefined;
 
-/** The shipped weights, loaded once per process and shared by every `bmcnn` stage. */
+/** The shipped weights, loaded once per process and shared by every `bmcnn` stage (its nets native where ORT loads). */
 export function sharedBmcnn(): Promise<Bmcnn> {
-  shared ??= Bmcnn.load().catch((err: unknown) => {
+  shared ??= Bmcnn.load().then(async (m) => {
+    const ort = await nativeRuntime();
+    if (ort) await m.accelerate(ort);
+    return m;
+  }).catch((err: unknown) => {
     shared = undefined;
     throw err;
   });

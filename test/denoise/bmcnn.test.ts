@@ -289,7 +289,6 @@ test('shipped weights load and improve PSNR on a noisy faces14 image', { skip: !
 });
 
 test('bmcnn:SIGMA is a pipeline defence with an exact gradient', { skip: !existsSync(path.join(DEFAULT_WEIGHTS_DIR, 'model.json')) }, async () => {
-  await import('../../src/denoise/defence.js');
   const { buildPipeline } = await import('../../src/defences/pipeline.js');
   const p = await buildPipeline('bmcnn:20');
   assert.equal(String(p), 'bmcnn:sigma=20,ensemble=0');

@@ -3,7 +3,7 @@
  * decoding) and the warnings for inputs that were accepted but changed.
  */
 import { Command, Option } from 'commander';
-import { DEFAULT_MAX_PIXELS } from '../image/index.js';
+import { DEFAULT_MAX_PIXELS } from '../image/budget.js';
 import { intOption } from './run.js';
 
 export function addMaxPixelsOption(cmd: Command): Command {

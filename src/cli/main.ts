@@ -3,4 +3,4 @@
 import { createProgram } from './program.js';
 import { runCli } from './run.js';
 
-await runCli(createProgram(), process.argv);
+await runCli(await createProgram(process.argv), process.argv);

@@ -4,7 +4,7 @@
  * SIGTERM) removes the temporaries in flight, stops the progress bars and says what is left.
  */
 import { Command, CommanderError } from 'commander';
-import { initEngine, parseBackend, type EngineInfo } from '../engine/backend.js';
+import type { EngineInfo } from '../engine/backend.js';
 import { runInterruptCleanups } from '../util/interrupt.js';
 import { hasFormat } from '../util/fs.js';
 import { checkOutput, OutputRefused, type OutputInput, type OutputSpec, type OutputState } from '../util/output.js';
@@ -24,6 +24,8 @@ export function globalOptions(cmd: Command): GlobalOptions {
 
 export async function startEngine(cmd: Command): Promise<EngineInfo> {
   const { backend } = globalOptions(cmd);
+  // Loaded here, not at start: commands refused before any work never load TF.js.
+  const { initEngine, parseBackend } = await import('../engine/backend.js');
   return initEngine({ backend: backend ? parseBackend(backend) : undefined, strict: backend !== undefined });
 }
 
@@ -76,7 +78,8 @@ function configure(cmd: Command): void {
       cmd.hook('preSubcommand', (_parent, actionCommand) => {
         if (actionCommand !== sub) return;
         const { unknown } = sub.parseOptions(_parent.args.slice(1));
-        const first = unknown.find((a) => a.startsWith('-'));
+        // `--help` is not an option commander parses: it is answered after this hook.
+        const first = unknown.find((a) => a.startsWith('-') && a !== '--help' && a !== '-h');
         // Commander's own message (with its "did you mean" suggestion); not in its typings.
         if (first) (sub as unknown as { unknownOption(flag: string): never }).unknownOption(first);
       });

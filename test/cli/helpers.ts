@@ -61,7 +61,8 @@ export async function robustifyHere(args: string[]): Promise<CliResult> {
   process.stdout.write = capture('stdout');
   process.stderr.write = capture('stderr');
   try {
-    await runCli(createProgram(), ['node', 'robustify', ...args]);
+    const argv = ['node', 'robustify', ...args];
+    await runCli(await createProgram(argv), argv);
   } finally {
     process.stdout.write = writes.stdout;
     process.stderr.write = writes.stderr;

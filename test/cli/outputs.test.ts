@@ -140,11 +140,28 @@ test('attack: a bad image without --skip-bad leaves no set; a lost image of a fi
   assert.deepEqual((await fsp.readdir(adv)).filter((n) => n.endsWith('.f32')).sort(), fixed.items.map((i: { file: string }) => i.file).sort(), 'no unlisted file');
 });
 
-test('--version; usage errors exit 2, failures 1; a mistyped option is named before a missing required one', async () => {
+test('--version, --help; usage errors exit 2, failures 1; a mistyped option is named before a missing required one', async () => {
   const pkg = JSON.parse(await fsp.readFile('package.json', 'utf8'));
   const v = await robustify(['--version']);
   assert.equal(v.code, 0);
   assert.equal(v.stdout.trim(), pkg.version);
+  // Commands are imported lazily: the listing and each command's help stay complete.
+  const help = await robustify(['--help']);
+  assert.equal(help.code, 0);
+  for (const name of ['demo', 'study', 'train', 'evaluate', 'attack', 'robustness', 'embed', 'defend', 'prepare', 'bmcnn', 'denoise', 'serve']) {
+    assert.match(help.stdout, new RegExp(`^  ${name} `, 'm'), `--help lists ${name}`);
+  }
+  const attackHelp = await robustify(['attack', '--help']);
+  assert.equal(attackHelp.code, 0, attackHelp.stderr);
+  assert.match(attackHelp.stdout, /^Usage: robustify attack \[options\]$/m);
+  assert.match(attackHelp.stdout, /--eps-step <value> /);
+  assert.equal((await robustify(['help', 'attack'])).stdout, attackHelp.stdout);
+  const nested = await robustify(['--quiet', 'bmcnn', 'train', '-h']);
+  assert.equal(nested.code, 0, nested.stderr);
+  assert.match(nested.stdout, /^Usage: robustify bmcnn train \[options\]$/m);
+  const unknownCmd = await robustify(['atack']);
+  assert.equal(unknownCmd.code, 2);
+  assert.match(unknownCmd.stderr, /unknown command 'atack'\n\(Did you mean attack\?\)/);
   const typo = await robustify(['train', '--dat', 'x', '--out', 'y']);
   assert.equal(typo.code, 2);
   assert.match(typo.stderr.split('\n')[0], /unknown option '--dat'/);

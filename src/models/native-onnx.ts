@@ -18,6 +18,7 @@ import { channelScaling } from './recogniser.js';
 export type OnnxHead = (b: OnnxBuilder, features: string) => string;
 
 const BATCH = 'N';
+const NET = 'net/';
 
 /** The network from 0–255 pixels to logits (`logits` output). */
 export function classifierModel(backbone: OnnxBackbone, head: OnnxHead, classes: number): ModelProto {
@@ -29,9 +30,10 @@ export function classifierModel(backbone: OnnxBackbone, head: OnnxHead, classes:
   let v = b.op('Div', [b.op('Sub', [x, b.floats(Float32Array.from(mean), [1, 1, 1, 3])]), b.floats(Float32Array.from(std), [1, 1, 1, 3])]);
   if (spec.channel_order === 'BGR') v = b.op('Gather', [v, b.int64s([2, 1, 0])], { axis: { i: 3 } });
   if (spec.layout === 'NCHW') v = b.transpose(v, [0, 3, 1, 2]);
-  b.op('Identity', [v], {}, spec.input);
-  b.adopt(backbone.graph().graph!);
-  const features = b.op('Flatten', [spec.output], { axis: { i: 1 } });
+  // The network's tensors renamed apart: its own may be called `x` or `logits`.
+  b.op('Identity', [v], {}, NET + spec.input);
+  b.adopt(backbone.graph().graph!, NET);
+  const features = b.op('Flatten', [NET + spec.output], { axis: { i: 1 } });
   b.op('Identity', [head(b, features)], {}, 'logits');
   b.output('logits', [BATCH, classes]);
   return b.model();

@@ -14,6 +14,7 @@ import { labelWeights, type Classifier, type FaceClassifier, type Labels, type P
 import type { ModelProto } from '../engine/onnx/proto.js';
 import { encodeModel } from '../engine/onnx/autodiff/model.js';
 import { classifierModel, denseHead, ortInput, throughResize, type OnnxHead } from './native-onnx.js';
+import { LogitsClassifier } from './logits.js';
 import { nativeRuntime, OnnxBackbone } from './onnx-backbone.js';
 import { classifierGradientGraph, classifierGraph, lossGradientGraph, type ClassifierWeights } from './native-graph.js';
 
@@ -135,9 +136,10 @@ export class NativeClassifier implements Classifier {
  * ROBUSTIFY_NATIVE is not 0), else the TF.js model itself. `model` stays the caller's (the native one copies its
  * weights).
  */
-export async function accelerate(model: FaceClassifier, opts: NativeOptions = {}): Promise<Classifier> {
+export async function accelerate(model: FaceClassifier | LogitsClassifier, opts: NativeOptions = {}): Promise<Classifier> {
   const ort = await nativeRuntime();
   if (!ort) return model;
+  if (model instanceof LogitsClassifier) return accelerateGraph(ort, model.backbone, (_, logits) => logits, model.classes, opts);
   if (model.backbone instanceof OnnxBackbone) return accelerateGraph(ort, model.backbone, denseHead(model.head), model.classes, opts);
   return NativeClassifier.create(ort, model, opts);
 }
@@ -159,7 +161,7 @@ export interface Accelerated {
 }
 
 /** `accelerate`, with the engine named and one way to release it (the model stays the caller's). */
-export async function accelerated(model: FaceClassifier, opts: NativeOptions = {}): Promise<Accelerated> {
+export async function accelerated(model: FaceClassifier | LogitsClassifier, opts: NativeOptions = {}): Promise<Accelerated> {
   const classifier = await accelerate(model, opts);
   const native = classifier instanceof NativeClassifier ? classifier : undefined;
   return {

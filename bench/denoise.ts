@@ -2,7 +2,8 @@
  * BMCNN speed (ms per 112×112 and per 150×150 face) and denoising quality on the faces14 test split (per
  * identity, sorted files, index % 5 == 4; 98 faces) at σ 15/20/25 with clipped Gaussian noise (seed 0):
  * noisy, pilot, BMCNN and the ablation without block matching, beside the anchors measured on this machine
- * (../shared/spec/bmcnn.md). `bmcnn`/`ablation` use the flip self-ensemble, `*_single` one pass.
+ * (../shared/spec/bmcnn.md). `bmcnn`/`ablation` use the flip self-ensemble, `*_single` one pass; `bmcnn_native`
+ * is the same model with its nets on onnxruntime (block matching on the JS worker pool in both).
  * Run alone: `node dist/bench/denoise.js`.
  */
 import { existsSync, promises as fsp } from 'node:fs';
@@ -14,6 +15,7 @@ import { decodeImage, imagesToBatch, resizeBilinear, type RgbImage } from '../sr
 import { createRandom } from '../src/util/random.js';
 import { Bmcnn, DEFAULT_WEIGHTS_DIR } from '../src/denoise/model.js';
 import { addNoise, psnr } from '../src/denoise/noise.js';
+import { nativeRuntime } from '../src/engine/onnx/runtime.js';
 
 const FACES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/faces14');
 const SIGMAS = [15, 20, 25] as const;
@@ -82,6 +84,15 @@ async function psnrRow(faces: RgbImage[], sigma: number, models: Record<string, 
   return out;
 }
 
+/** Largest |Δ| (0–255 scale) between two models' outputs on the same faces at σ 20. */
+async function maxDiff(a: Bmcnn, b: Bmcnn, faces: RgbImage[]): Promise<number> {
+  const x = imagesToBatch(faces.map((f) => (f.height === 150 ? f : resizeBilinear(f, 150, 150))));
+  const [ya, yb] = [await a.denoise(x, 20), await b.denoise(x, 20)];
+  const [va, vb] = [ya.dataSync() as Float32Array, yb.dataSync() as Float32Array];
+  tf.dispose([x, ya, yb]);
+  return round(va.reduce((m, v, i) => Math.max(m, Math.abs(v - vb[i])), 0), 5);
+}
+
 export async function benchDenoise(): Promise<object[]> {
   const info = await initEngine({ backend: 'wasm', strict: true });
   const faces = await testSplit();
@@ -89,6 +100,14 @@ export async function benchDenoise(): Promise<object[]> {
   const ablationDir = path.join(DEFAULT_WEIGHTS_DIR, 'ablation');
   if (existsSync(path.join(ablationDir, 'model.json'))) models.ablation = await Bmcnn.load(ablationDir);
   const records: object[] = [];
+  // The same weights with the nets on onnxruntime (what the `bmcnn` defence runs where ORT loads).
+  const ort = await nativeRuntime();
+  if (ort) {
+    const native = await Bmcnn.load();
+    await native.accelerate(ort);
+    models.bmcnn_native = native;
+    records.push({ bench: 'denoise:native', faces: 16, max_abs_diff_vs_tfjs: await maxDiff(models.bmcnn, native, faces.slice(0, 16)) });
+  }
   for (const size of [112, 150]) {
     for (const batch of [1, 16]) {
       for (const ensemble of [true, false]) {

@@ -14,8 +14,21 @@ import { benchPrepare } from './prepare.js';
 import { benchServer } from './server.js';
 import { benchThreads } from './threads.js';
 
+/** An optional whole-number setting from the environment (the benches' knobs). */
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`${name}: expected a whole number ≥ 1, got '${v}'`);
+  return Number(v);
+}
+
 const BENCHES: Record<string, () => Promise<object[]>> = {
-  pgd: () => benchPgd(),
+  // ROBUSTIFY_BENCH_PGD_IMAGES (64), ROBUSTIFY_BENCH_PGD_WASM=0 / _STEPWISE=0 skip the slower comparisons.
+  pgd: () => benchPgd({
+    images: envInt('ROBUSTIFY_BENCH_PGD_IMAGES'),
+    wasm: process.env.ROBUSTIFY_BENCH_PGD_WASM !== '0',
+    stepwise: process.env.ROBUSTIFY_BENCH_PGD_STEPWISE !== '0',
+  }),
   onnx: benchOnnx,
   attacks: () => benchAttacks(),
   head: benchHead,

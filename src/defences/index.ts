@@ -14,9 +14,11 @@ export {
 export { JpegCompression, JPEG_PARAMS, jpegRoundTrip } from './jpeg.js';
 export { GaussianAugmentation, GAUSS_PARAMS } from './gaussian.js';
 export { SpatialSmoothing, MEDIAN_PARAMS, medianFilter } from './median.js';
-export { totalVarMinimiseLbfgs, TvmPlaneObjective, type TvmLbfgsOptions, type TvmLbfgsStats } from './tvm-lbfgs.js';
+export { TvmPlaneObjective, type TvmLbfgsOptions, type TvmLbfgsStats } from './tvm-lbfgs.js';
+export { totalVarMinimise, totalVarMinimiseLbfgs } from './tvm-planes.js';
+export type { TvmOptions } from './tvm-pdhg.js';
 export { PipelineApplier, imageKeys, stageContext, prefixesOf, type PackedImages } from './applier.js';
-export { TotalVarMin, TVM_PARAMS, TVM_SOLVER, ITERATIONS_PER_MAX_ITER, pdhgIterations, totalVarMinimise, tvmObjective, drawMask, type TvmOptions } from './tvm.js';
+export { TotalVarMin, TVM_PARAMS, TVM_SOLVER, ITERATIONS_PER_MAX_ITER, pdhgIterations, tvmObjective, drawMask } from './tvm.js';
 export { FeatureSqueezing, SQUEEZE_PARAMS, squeezeValues } from './squeeze.js';
 export {
   Pipeline,

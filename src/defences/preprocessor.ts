@@ -162,10 +162,7 @@ export async function mapBatch(
   return tf.tensor4d(out, shape, 'float32');
 }
 
-/** Clip to the 0–255 image range; −0 becomes 0, NaN stays NaN so that upstream bugs stay visible. */
-export function clip255(v: number): number {
-  return v <= 0 ? 0 : v > 255 ? 255 : v;
-}
+export { clip255 } from '../util/clip.js';
 
 /** The seed a stochastic defence uses: the call's, else the instance's, else a fresh one (ART draws anew each call). */
 export function resolveSeed(ctx: ApplyContext | undefined, own: number | undefined): number {

@@ -1,12 +1,13 @@
 /**
- * The defences a pipeline can name. Built-ins register here; a later module (the BMCNN denoiser) plugs in
- * with `registerDefence` without touching the pipeline parser.
+ * The defences a pipeline can name: one table of built-ins (BMCNN among them), and `registerDefence` for a
+ * plugin's own, without touching the pipeline parser. Nothing registers itself on import.
  */
 import { JPEG_PARAMS, JpegCompression } from './jpeg.js';
 import { GAUSS_PARAMS, GaussianAugmentation } from './gaussian.js';
 import { MEDIAN_PARAMS, SpatialSmoothing } from './median.js';
 import { TVM_PARAMS, TotalVarMin } from './tvm.js';
 import { SQUEEZE_PARAMS, FeatureSqueezing } from './squeeze.js';
+import { BMCNN_PARAMS, BmcnnDefence, sharedBmcnn } from '../denoise/defence.js';
 import type { ParamSpecs, Preprocessor } from './preprocessor.js';
 
 /** Builds a defence from fully resolved (validated, defaults filled) parameters. */
@@ -19,25 +20,23 @@ export interface DefenceEntry {
   readonly main?: string;
   readonly description: string;
   readonly factory: DefenceFactory;
-  /** False for a name that parses but cannot be built yet (a placeholder a later module replaces). */
-  readonly available: boolean;
 }
 
 export interface RegisterOptions {
   main?: string;
   description?: string;
-  /** Replace an existing, available entry (placeholders are always replaceable). */
+  /** Replace an existing entry of that name. */
   replace?: boolean;
 }
 
 const registry = new Map<string, DefenceEntry>();
 
-function makeEntry(name: string, factory: DefenceFactory, params: ParamSpecs, opts: RegisterOptions, available: boolean): DefenceEntry {
+function makeEntry(name: string, factory: DefenceFactory, params: ParamSpecs, opts: RegisterOptions): DefenceEntry {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`registerDefence: invalid name '${name}' (lower-case letters, digits, '_')`);
   if (opts.main !== undefined && !(opts.main in params)) {
     throw new Error(`registerDefence: ${name}: main parameter '${opts.main}' is not one of its parameters (${Object.keys(params).join(', ')})`);
   }
-  return { name, params, main: opts.main, description: opts.description ?? name, factory, available };
+  return { name, params, main: opts.main, description: opts.description ?? name, factory };
 }
 
 /**
@@ -46,8 +45,8 @@ function makeEntry(name: string, factory: DefenceFactory, params: ParamSpecs, op
  */
 export function registerDefence(name: string, factory: DefenceFactory, paramSpec: ParamSpecs, opts: RegisterOptions = {}): void {
   const existing = registry.get(name);
-  if (existing?.available && !opts.replace) throw new Error(`registerDefence: '${name}' is already registered`);
-  registry.set(name, makeEntry(name, factory, paramSpec, { main: existing?.main, description: existing?.description, ...opts }, true));
+  if (existing && !opts.replace) throw new Error(`registerDefence: '${name}' is already registered`);
+  registry.set(name, makeEntry(name, factory, paramSpec, opts));
 }
 
 /** Names pipelines accept, in registration order. */
@@ -62,7 +61,7 @@ export function getDefence(name: string): DefenceEntry {
 }
 
 function builtin(name: string, main: string, description: string, params: ParamSpecs, factory: DefenceFactory): void {
-  registry.set(name, makeEntry(name, factory, params, { main, description }, true));
+  registry.set(name, makeEntry(name, factory, params, { main, description }));
 }
 
 builtin('jpeg', 'quality', 'JPEG compression (ART JpegCompression)', JPEG_PARAMS, (p) => new JpegCompression(p));
@@ -71,17 +70,4 @@ builtin('median', 'window_size', 'median filter (ART SpatialSmoothing)', MEDIAN_
 builtin('tvm', 'prob', 'total variation minimisation (ART TotalVarMin)', TVM_PARAMS, (p) => new TotalVarMin(p));
 builtin('squeeze', 'bit_depth', 'feature squeezing (ART FeatureSqueezing)', SQUEEZE_PARAMS, (p) => new FeatureSqueezing(p));
 
-/** Parses now so pipelines can be written and checked; the denoiser module replaces it via registerDefence. */
-registry.set(
-  'bmcnn',
-  makeEntry(
-    'bmcnn',
-    () => {
-      throw new Error('bmcnn: not available yet (BMCNN denoiser not built)');
-    },
-    // Same spec as src/denoise/defence.ts registers (the seed paper's σ = 20), so tokens mean the same before.
-    { sigma: { default: 20, min: 0.5, max: 100 } },
-    { main: 'sigma', description: 'BMCNN denoiser, sigma = noise std on 0–255' },
-    false,
-  ),
-);
+builtin('bmcnn', 'sigma', 'BMCNN denoiser (block-matching CNN), sigma = noise std on 0–255', BMCNN_PARAMS, async (p) => new BmcnnDefence(p, await sharedBmcnn()));

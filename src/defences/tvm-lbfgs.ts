@@ -7,6 +7,7 @@
  * Far from the optimum after ART's 10 iterations; this is the defence the paper and ART measured.
  */
 import { LbfgsbWorkspace, minimizeLbfgsb, type LbfgsbResult } from '../util/lbfgsb.js';
+import type { PlaneSolver } from './tvm-planes.js';
 
 /** ART's floor on the norms its gradient divides by. */
 const FLOOR = 1e-6;
@@ -90,6 +91,41 @@ export class TvmPlaneObjective {
   }
 }
 
+/** ART's L-BFGS-B run on one plane. */
+export class LbfgsPlane implements PlaneSolver {
+  private readonly objective: TvmPlaneObjective;
+  private readonly work: LbfgsbWorkspace;
+  private readonly z: Float64Array;
+  private readonly fg: (z: Float64Array, g: Float64Array) => number;
+
+  constructor(
+    h: number,
+    w: number,
+    private readonly opts: TvmLbfgsOptions,
+    private readonly stats?: TvmLbfgsStats,
+  ) {
+    this.objective = new TvmPlaneObjective(h, w, opts.norm, opts.lamb);
+    this.work = new LbfgsbWorkspace(h * w);
+    this.z = new Float64Array(h * w);
+    this.fg = (z, g) => this.objective.valueAndGradient(z, g);
+  }
+
+  get x(): Float64Array {
+    return this.objective.x;
+  }
+
+  get m(): Float64Array {
+    return this.objective.m;
+  }
+
+  solve(): Float64Array {
+    this.z.set(this.objective.x);
+    const run = minimizeLbfgsb(this.fg, this.z, { maxiter: this.opts.max_iter }, this.work);
+    this.stats?.runs.push(run);
+    return this.z;
+  }
+}
+
 export interface TvmLbfgsOptions {
   norm: number;
   lamb: number;
@@ -99,38 +135,4 @@ export interface TvmLbfgsOptions {
 /** What the solver did per plane (for tests and benches). */
 export interface TvmLbfgsStats {
   runs: LbfgsbResult[];
-}
-
-/**
- * ART's TotalVarMin on an NHWC batch with the given mask (same layout, 1 = kept): L-BFGS-B per image and channel,
- * then clipped to [0,255]. Returns the float32 result.
- */
-export function totalVarMinimiseLbfgs(x: Float32Array, mask: Uint8Array, shape: readonly [number, number, number, number], opts: TvmLbfgsOptions, stats?: TvmLbfgsStats): Float32Array {
-  const [n, h, w, c] = shape;
-  if (x.length !== n * h * w * c || mask.length !== x.length) {
-    throw new Error(`tvm: ${x.length} values and ${mask.length} mask entries for shape [${shape.join(', ')}]`);
-  }
-  const hw = h * w;
-  const plane = new TvmPlaneObjective(h, w, opts.norm, opts.lamb);
-  const work = new LbfgsbWorkspace(hw);
-  const z = new Float64Array(hw);
-  const fg = (zz: Float64Array, g: Float64Array): number => plane.valueAndGradient(zz, g);
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const base = i * hw * c + ch;
-      for (let p = 0; p < hw; p++) {
-        plane.x[p] = x[base + p * c];
-        plane.m[p] = mask[base + p * c] ? 1 : 0;
-      }
-      z.set(plane.x);
-      const run = minimizeLbfgsb(fg, z, { maxiter: opts.max_iter }, work);
-      stats?.runs.push(run);
-      for (let p = 0; p < hw; p++) {
-        const v = z[p];
-        out[base + p * c] = v <= 0 ? 0 : v > 255 ? 255 : v;
-      }
-    }
-  }
-  return out;
 }

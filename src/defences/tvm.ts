@@ -12,7 +12,8 @@
  * changes nothing but the iterates' range). Every dual update is a projection in closed form: the data term's
  * dual is the unit L2 ball per channel, the TV terms' duals are L2 balls of radius lamb per row/column
  * difference vector (p = 2) or the box [−lamb, lamb] per value (p = 1). Each channel plane is its own
- * problem, solved on float64 typed arrays with one row sweep per iteration (see Plane.solve).
+ * problem, solved on float64 typed arrays with one row sweep per iteration (tvm-pdhg.ts); tvm-planes.ts spreads
+ * a batch's images over worker threads.
  *
  * Stopping rule: a fixed ⌈ITERATIONS_PER_MAX_ITER × max_iter⌉ iterations (deterministic cost and output);
  * 25 at ART's default max_iter = 10. That reaches a lower objective than ART's output on every conformance
@@ -22,8 +23,9 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
-import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
-import { totalVarMinimiseLbfgs } from './tvm-lbfgs.js';
+import { poolThreads } from '../engine/threads.js';
+import { type ApplyContext, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
+import { solveTvmBatch } from './tvm-planes.js';
 
 export const TVM_PARAMS: ParamSpecs = {
   prob: { default: 0.3, min: 0, max: 1 },
@@ -44,19 +46,6 @@ export function pdhgIterations(maxIter: number): number {
   return Math.ceil(ITERATIONS_PER_MAX_ITER * maxIter);
 }
 
-/**
- * Primal/dual step balance: τ = S/‖K‖, σ = 1/(S·‖K‖) with ‖K‖ ≤ 3 (masked identity plus two difference
- * operators). Primal values span 0–255 while dual values are bounded by 1 and lamb, so the primal step is
- * made much larger than the dual one.
- */
-const STEP_BALANCE = 160;
-const K_NORM = 3;
-
-export interface TvmOptions {
-  norm: number;
-  lamb: number;
-  iterations: number;
-}
 
 /**
  * ART's objective of `z` for one image (values `h·w·c`, HWC) with `mask`, per channel (float64 sums).
@@ -87,159 +76,6 @@ export function tvmObjective(z: ArrayLike<number>, x: ArrayLike<number>, mask: A
   return out;
 }
 
-/** Scale factor projecting a vector of squared norm `sq` onto the ball of radius `r`. */
-function shrink(sq: number, r: number): number {
-  return sq > r * r ? r / Math.sqrt(sq) : 1;
-}
-
-/** Working arrays for one h×w channel plane, reused across planes and images. */
-class Plane {
-  readonly x: Float64Array;
-  /** The mask as 0/1 multipliers: the data dual stays 0 where the mask is 0, so no branch is needed. */
-  readonly m: Float64Array;
-  readonly z: Float64Array;
-  readonly zbar: Float64Array;
-  readonly q: Float64Array;
-  readonly u: Float64Array;
-  readonly v: Float64Array;
-  readonly rowScale: Float64Array;
-  readonly colScale: Float64Array;
-  readonly colSq: Float64Array;
-
-  constructor(
-    readonly h: number,
-    readonly w: number,
-  ) {
-    const n = h * w;
-    [this.x, this.m, this.z, this.zbar, this.q, this.u, this.v] = Array.from({ length: 7 }, () => new Float64Array(n));
-    this.rowScale = new Float64Array(h);
-    this.colScale = new Float64Array(w);
-    this.colSq = new Float64Array(w);
-  }
-
-  /**
-   * PDHG from z = x, duals 0. u[i,:] holds the dual of row difference i (row h−1 stays 0), v[:,j] that of
-   * column difference j (column w−1 stays 0), q the data term's dual.
-   *
-   * Each iteration is one sweep down the rows: the primal update of row i, then the dual update of row i−1
-   * (which needs z̄ of rows i−1 and i). Row i's primal step reads duals of rows i−1 and i that the sweep has
-   * not yet updated, so this is exactly the two-pass method, with a working set of a few rows.
-   */
-  solve(opts: TvmOptions): void {
-    const { h, x, z, q, u, v, rowScale, colScale, colSq } = this;
-    z.set(x);
-    q.fill(0);
-    u.fill(0);
-    v.fill(0);
-    rowScale.fill(1);
-    colScale.fill(1);
-    this.dataScale = 1;
-    for (let it = 0; it < opts.iterations; it++) {
-      this.dataSq = 0;
-      colSq.fill(0);
-      for (let i = 0; i < h; i++) {
-        this.primalRow(i);
-        if (i > 0) this.dualRow(i - 1, opts);
-      }
-      this.dualRow(h - 1, opts);
-      this.dataScale = shrink(this.dataSq, 1);
-      if (opts.norm !== 1) for (let j = 0; j < colScale.length; j++) colScale[j] = shrink(colSq[j], opts.lamb);
-    }
-  }
-
-  private dataScale = 1;
-  private dataSq = 0;
-
-  /**
-   * z ← clip(z − τ·Kᵀy, 0, 255) and z̄ = 2z_new − z on row i. The duals are stored before their ball
-   * projection; the projection's scale factors (from the previous dual step) are applied as they are read.
-   */
-  private primalRow(i: number): void {
-    const { w, z, zbar, q, u, v, colScale } = this;
-    const tau = STEP_BALANCE / K_NORM;
-    const ds = this.dataScale;
-    const rs = this.rowScale[i];
-    const rsAbove = i > 0 ? this.rowScale[i - 1] : 0;
-    const row = i * w;
-    const above = i > 0 ? row - w : row; // row −1 contributes nothing (rsAbove = 0)
-    let vLeft = 0;
-    for (let j = 0; j < w; j++) {
-      const e = row + j;
-      const ve = v[e] * colScale[j];
-      const g = q[e] * ds - u[e] * rs + u[above + j] * rsAbove - ve + vLeft;
-      vLeft = ve;
-      const old = z[e];
-      const zn = clip255(old - tau * g);
-      z[e] = zn;
-      zbar[e] = 2 * zn - old;
-    }
-  }
-
-  /**
-   * y ← proj(y) + σ·K z̄ on row i, where proj applies the previous step's pending scale factors; then this
-   * step's projection: clamps (p = 1) or the groups' squared norms for the next scale factors (p = 2).
-   */
-  private dualRow(i: number, opts: TvmOptions): void {
-    const { h, w, x, m, zbar, q, u, v, colScale, colSq } = this;
-    const { lamb } = opts;
-    const l1 = opts.norm === 1;
-    const sigma = 1 / (STEP_BALANCE * K_NORM);
-    const ds = this.dataScale;
-    const rs = this.rowScale[i];
-    const row = i * w;
-    const lastRow = i === h - 1;
-    let rowSq = 0;
-    let dataSq = 0;
-    for (let j = 0; j < w; j++) {
-      const e = row + j;
-      const zb = zbar[e];
-      const qe = (q[e] = q[e] * ds + sigma * m[e] * (zb - x[e]));
-      dataSq += qe * qe;
-      if (!lastRow) {
-        let ue = u[e] * rs + sigma * (zbar[e + w] - zb);
-        if (l1) ue = ue > lamb ? lamb : ue < -lamb ? -lamb : ue;
-        else rowSq += ue * ue;
-        u[e] = ue;
-      }
-      if (j < w - 1) {
-        let ve = v[e] * colScale[j] + sigma * (zbar[e + 1] - zb);
-        if (l1) ve = ve > lamb ? lamb : ve < -lamb ? -lamb : ve;
-        else colSq[j] += ve * ve;
-        v[e] = ve;
-      }
-    }
-    this.dataSq += dataSq;
-    if (!l1) this.rowScale[i] = shrink(rowSq, lamb);
-  }
-}
-
-/**
- * Minimise ART's objective for every image and channel of an NHWC batch with the given mask (same layout,
- * 1 = kept). Returns the solutions, within [0,255].
- */
-export function totalVarMinimise(x: Float32Array, mask: Uint8Array, shape: readonly [number, number, number, number], opts: TvmOptions): Float32Array {
-  const [n, h, w, c] = shape;
-  if (x.length !== n * h * w * c || mask.length !== x.length) {
-    throw new Error(`tvm: ${x.length} values and ${mask.length} mask entries for shape [${shape.join(', ')}]`);
-  }
-  const plane = new Plane(h, w);
-  const out = new Float32Array(x.length);
-  const hw = h * w;
-  // Channel planes are independent problems; solving one plane at a time keeps its arrays in cache.
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const base = i * hw * c + ch;
-      for (let p = 0; p < hw; p++) {
-        plane.x[p] = x[base + p * c];
-        plane.m[p] = mask[base + p * c] ? 1 : 0;
-      }
-      plane.solve(opts);
-      for (let p = 0; p < hw; p++) out[base + p * c] = plane.z[p];
-    }
-  }
-  return out;
-}
-
 /** A Bernoulli(prob) mask as ART draws it (`rand < prob`), one entry per value. */
 export function drawMask(length: number, prob: number, seed: number): Uint8Array {
   const rng = createRandom(seed);
@@ -265,9 +101,10 @@ export class TotalVarMin extends IdentityGradientDefence<{ prob: number; norm: n
       const size = data.length / shape[0];
       const mask = new Uint8Array(data.length);
       seeds.forEach((s, i) => mask.set(drawMask(size, prob, s), i * size));
-      return solver === TVM_SOLVER.lbfgs
-        ? totalVarMinimiseLbfgs(data, mask, shape, { norm, lamb, max_iter })
-        : totalVarMinimise(data, mask, shape, { norm, lamb, iterations: pdhgIterations(max_iter) });
+      const spec = solver === TVM_SOLVER.lbfgs
+        ? { solver: 'lbfgs' as const, norm, lamb, max_iter }
+        : { solver: 'pdhg' as const, norm, lamb, iterations: pdhgIterations(max_iter) };
+      return solveTvmBatch(data, mask, shape, spec, poolThreads());
     });
   }
 }

@@ -1,11 +1,11 @@
 /**
  * BMCNN as a preprocessing defence: pipeline token `bmcnn:SIGMA` (the seed paper uses σ = 20). Its gradient
  * is exact: the vector-Jacobian product through pilot and CNN with the block-matched positions of the input
- * held fixed (matching itself is piecewise constant). Importing this module registers it.
+ * held fixed (matching itself is piecewise constant). The defence registry lists it among the built-ins.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { checkBatch, formatToken, type ParamSpecs, type Preprocessor } from '../defences/preprocessor.js';
-import { registerDefence } from '../defences/registry.js';
+import { nativeRuntime } from '../engine/onnx/runtime.js';
 import { Bmcnn, SIGMA_LIMITS } from './model.js';
 
 export const BMCNN_PARAMS: ParamSpecs = {
@@ -37,25 +37,15 @@ export class BmcnnDefence implements Preprocessor {
 
 let shared: Promise<Bmcnn> | undefined;
 
-/** The shipped weights, loaded once per process and shared by every `bmcnn` stage. */
+/** The shipped weights, loaded once per process and shared by every `bmcnn` stage (its nets native where ORT loads). */
 export function sharedBmcnn(): Promise<Bmcnn> {
-  shared ??= Bmcnn.load().catch((err: unknown) => {
+  shared ??= Bmcnn.load().then(async (m) => {
+    const ort = await nativeRuntime();
+    if (ort) await m.accelerate(ort);
+    return m;
+  }).catch((err: unknown) => {
     shared = undefined;
     throw err;
   });
   return shared;
 }
-
-let registered = false;
-
-/** Register `bmcnn` in the defence registry (idempotent). */
-export function registerBmcnnDefence(): void {
-  if (registered) return;
-  registered = true;
-  registerDefence('bmcnn', async (p) => new BmcnnDefence(p, await sharedBmcnn()), BMCNN_PARAMS, {
-    main: 'sigma',
-    description: 'BMCNN denoiser (block-matching CNN), sigma = noise std on 0–255',
-  });
-}
-
-registerBmcnnDefence();

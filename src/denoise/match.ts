@@ -11,6 +11,8 @@
  * difference image → summed-area table → one box sum per cell), so the cost is O(H·W) per displacement and
  * independent of the patch size.
  */
+import { mapImageRanges } from '../engine/pool/js-pool.js';
+import type { TaskRef } from '../engine/pool/pool.js';
 
 export interface MatchOptions {
   /** Patches per group, the reference included (1 = no block matching). */
@@ -159,4 +161,39 @@ export function gatherIndices(cellsMatch: { dy: Int8Array; dx: Int8Array }, n: n
 /** Block matching straight to gather indices. */
 export function blockMatch(pilot: Float32Array, n: number, h: number, w: number, opts: MatchOptions): Int32Array {
   return gatherIndices(matchCells(pilot, n, h, w, opts), n, h, w, opts.matches);
+}
+
+interface MatchPart {
+  pilot: Float32Array;
+  n: number;
+  h: number;
+  w: number;
+  opts: MatchOptions;
+}
+
+/** Worker task: the displacements of one range of images. */
+export function matchCellsPart({ pilot, n, h, w, opts }: MatchPart): { dy: Int8Array; dx: Int8Array } {
+  return matchCells(pilot, n, h, w, opts);
+}
+
+const MATCH_PART: TaskRef = { module: import.meta.url, name: 'matchCellsPart' };
+
+/**
+ * blockMatch with the images split over `threads` workers (every image is matched on its own, so the
+ * indices are the same as inline).
+ */
+export async function blockMatchBatch(pilot: Float32Array, n: number, h: number, w: number, opts: MatchOptions, threads: number): Promise<Int32Array> {
+  const size = h * w * 3;
+  const part = (a: number, b: number): MatchPart => ({ pilot: pilot.slice(a * size, b * size), n: b - a, h, w, opts });
+  const { results } = await mapImageRanges(n, threads, MATCH_PART, part, matchCellsPart);
+  const join = (key: 'dy' | 'dx'): Int8Array => {
+    const out = new Int8Array(results.reduce((s, r) => s + r[key].length, 0));
+    let o = 0;
+    for (const r of results) {
+      out.set(r[key], o);
+      o += r[key].length;
+    }
+    return out;
+  };
+  return gatherIndices(results.length === 1 ? results[0] : { dy: join('dy'), dx: join('dx') }, n, h, w, opts.matches);
 }

@@ -32,7 +32,10 @@ import { MODEL_FORMAT } from '../models/classifier.js';
 import { checkFinite } from '../models/weights.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { createRandom } from '../util/random.js';
-import { blockMatch, checkMatchOptions, DEFAULT_MATCH, type MatchOptions } from './match.js';
+import type { OrtModule } from '../engine/onnx/runtime.js';
+import { poolThreads } from '../engine/threads.js';
+import { blockMatch, blockMatchBatch, checkMatchOptions, DEFAULT_MATCH, type MatchOptions } from './match.js';
+import { NativeBmcnnNets, type BmcnnNets } from './native.js';
 import {
   checkNetConfig, createNet, depthToSpace, disposeNet, netFromTensors, netTensors, runNet, sigmaMap, spaceToDepth,
   type ConvNet, type NamedTensor, type NetConfig,
@@ -250,6 +253,9 @@ export class Bmcnn {
    */
   ensemble = false;
 
+  /** The nets on onnxruntime, once accelerate() has run. */
+  private native: BmcnnNets | undefined;
+
   private constructor(readonly config: BmcnnConfig, readonly pilot: ConvNet, readonly main: ConvNet) {}
 
   /** Fresh weights (for training). */
@@ -304,19 +310,37 @@ export class Bmcnn {
     const s = sigmaList(sigma, n);
     const sIn = ens ? [...s, ...s] : s;
     const xe = tf.tidy(() => padEven(ens ? withMirror(x) : x));
-    const pilot = pilotForward(this.pilot, xe, sIn);
-    let idx: tf.Tensor2D | null = null;
+    const nets = this.native;
+    let pilot: tf.Tensor4D | undefined;
+    let y: tf.Tensor4D | undefined;
+    let idxTensor: tf.Tensor2D | null = null;
     try {
-      if (this.matches > 1) idx = matchIndices((await pilot.data()) as Float32Array, pilot.shape, this.config.match);
+      pilot = nets ? await nets.pilot(xe, sIn) : pilotForward(this.pilot, xe, sIn);
+      const [ne, he, we] = pilot.shape;
+      const idx = this.matches > 1 ? await blockMatchBatch((await pilot.data()) as Float32Array, ne, he, we, this.config.match, poolThreads()) : null;
+      if (nets) {
+        y = await nets.main(xe, pilot, idx, sIn);
+      } else {
+        idxTensor = idx && tf.tensor2d(idx, [idx.length, 1], 'int32');
+        y = mainForward(this.main, xe, pilot, idxTensor, this.matches, sIn);
+      }
+      const out = y;
       return tf.tidy(() => {
-        const y = cropTo(mainForward(this.main, xe, pilot, idx, this.matches, sIn), h, w);
-        return tf.clipByValue(ens ? mergeMirror(y, n) : y, 0, 255) as tf.Tensor4D;
+        const cropped = cropTo(out, h, w);
+        return tf.clipByValue(ens ? mergeMirror(cropped, n) : cropped, 0, 255) as tf.Tensor4D;
       });
     } finally {
-      pilot.dispose();
-      idx?.dispose();
+      for (const t of [pilot, y, idxTensor]) t?.dispose();
       if (xe !== x) xe.dispose();
     }
+  }
+
+  /**
+   * Run denoise()'s two nets on onnxruntime from now on (native.ts: MLAS convolutions, same results up to
+   * float rounding); forward/vjp, what attacks differentiate, stay on TF.js. dispose() releases them.
+   */
+  async accelerate(ort: OrtModule, threads = poolThreads()): Promise<void> {
+    this.native ??= await NativeBmcnnNets.create(ort, this.pilot, this.main, this.matches, OUT_PATCH, threads);
   }
 
   /** Block-match x (synchronously) and keep the positions, for `forward`. The caller disposes the plan. */
@@ -381,6 +405,8 @@ export class Bmcnn {
   dispose(): void {
     disposeNet(this.pilot);
     disposeNet(this.main);
+    void this.native?.dispose();
+    this.native = undefined;
   }
 }
 

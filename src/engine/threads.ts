@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 /** The threaded binary pre-creates 8 pthread workers and tfjs caps its pool at 8. */
 export const MAX_THREADS = 8;
@@ -62,6 +63,14 @@ export function resolveThreads(requested?: number): number {
         ? parseThreads(env, 'ROBUSTIFY_THREADS')
         : os.availableParallelism();
   return Math.min(n, MAX_THREADS);
+}
+
+/**
+ * Threads for work this process spreads itself (the pure-JS pool, an ORT session of a defence): 1 inside a
+ * worker thread, where the worker pool around it is the parallelism; else resolveThreads().
+ */
+export function poolThreads(): number {
+  return isMainThread ? resolveThreads() : 1;
 }
 
 /**

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
 import { loadModelGraph } from '../engine/onnx/import/index.js';
 import { encodeModel, type ModelProto } from '../engine/onnx/proto.js';
-import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
+import { createSession, nativeRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import { TfjsOnnxModel } from '../engine/onnx/tfjs-run.js';
 import type { Backbone } from './backbones.js';
 import { classifierModel } from './native-onnx.js';
@@ -143,8 +143,4 @@ function inputContract(file: string, input: string, dims: (number | undefined)[]
   return { layout, input_size: size };
 }
 
-/** onnxruntime-node when it loads and ROBUSTIFY_NATIVE is not 0. */
-export async function nativeRuntime(): Promise<OrtModule | undefined> {
-  if (globalThis.process?.env.ROBUSTIFY_NATIVE === '0') return undefined;
-  return loadOnnxRuntime();
-}
+export { nativeRuntime };

@@ -16,7 +16,6 @@ import { invertSimilarity, prepareImage } from '../data/prepare/index.js';
 import { buildPipeline, formatPipeline, parsePipeline, type Pipeline } from '../defences/index.js';
 import { DEFAULT_WEIGHTS_DIR } from '../denoise/model.js';
 // Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
-import '../denoise/defence.js';
 import { engineInfo } from '../engine/backend.js';
 import { decodeImage, encodePng, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../models/backbone.js';

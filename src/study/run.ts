@@ -11,7 +11,6 @@ import sharp from 'sharp';
 import { PGD_DEFAULTS, type PgdParams } from '../attacks/index.js';
 import type { LoadOptions, Selection } from '../data/index.js';
 import { formatPipeline, parsePipeline } from '../defences/index.js';
-import '../denoise/defence.js';
 import { engineInfo } from '../engine/backend.js';
 import type { RgbImage } from '../image/index.js';
 import { reportFor } from '../models/evaluate.js';

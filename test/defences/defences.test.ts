@@ -18,6 +18,7 @@ import {
 } from '../../src/defences/index.js';
 import { reflectIndex } from '../../src/defences/median.js';
 import { normalSampler } from '../../src/defences/normal.js';
+import { solveTvmBatch, type TvmSolve } from '../../src/defences/tvm-planes.js';
 
 before(async () => {
   await initEngine({ backend: 'wasm' });
@@ -149,6 +150,24 @@ test('TVM: seeded masks, output in range, and solver beats the input objective o
       for (let k = 0; k < 3; k++) assert.ok(after[k] < before[k] * 0.8, `norm ${norm} image ${i} channel ${k}: ${after[k]} vs ${before[k]}`);
     }
   }
+});
+
+test('TVM on worker threads: every output bit equals the inline solve, for both solvers and odd splits', async () => {
+  const shape: [number, number, number, number] = [5, 14, 10, 3];
+  const data = randomImage(...shape, 21);
+  const mask = drawMask(data.length, 0.3, 4);
+  const specs: TvmSolve[] = [
+    { solver: 'lbfgs', norm: 2, lamb: 0.5, max_iter: 10 },
+    { solver: 'pdhg', norm: 1, lamb: 0.5, iterations: 25 },
+  ];
+  for (const spec of specs) {
+    const inline = await solveTvmBatch(data, mask, shape, spec, 1);
+    for (const threads of [2, 3]) {
+      const split = await solveTvmBatch(data, mask, shape, spec, threads);
+      assert.ok(Buffer.from(split.buffer).equals(Buffer.from(inline.buffer)), `${spec.solver}, ${threads} threads`);
+    }
+  }
+  assert.ok(Buffer.from(data.buffer).equals(Buffer.from(randomImage(...shape, 21).buffer)), 'input untouched');
 });
 
 test('parameters are validated with the valid range in the message', () => {

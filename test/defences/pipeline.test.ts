@@ -28,7 +28,7 @@ test('compact form: positional main parameters, named parameters, defaults fille
     { name: 'gauss', params: { sigma: 15 } },
     { name: 'tvm', params: { prob: 0.3, norm: 2, lamb: 0.5, max_iter: 10, solver: 0 } },
     { name: 'squeeze', params: { bit_depth: 5 } },
-    { name: 'bmcnn', params: { sigma: 20 } },
+    { name: 'bmcnn', params: { sigma: 20, ensemble: 0 } },
   ]);
   const tvm = { name: 'tvm', params: { prob: 0.4, norm: 1, lamb: 0.2, max_iter: 10, solver: 0 } };
   assert.deepEqual(parsePipeline('tvm:prob=0.4,lamb=0.2,norm=1'), [tvm]);
@@ -88,9 +88,10 @@ test('malformed pipelines name the problem and the valid choices', () => {
   assert.throws(() => parsePipeline('[{"name":"jpeg"'), /invalid JSON/);
 });
 
-test('bmcnn parses but cannot be built until the denoiser registers', async () => {
-  assert.ok(defenceNames().includes('bmcnn'));
-  await assert.rejects(buildPipeline('jpeg:20,bmcnn:20'), /^Error: bmcnn: not available yet \(BMCNN denoiser not built\)$/);
+test('bmcnn is a built-in of the one table (no import registers it); a taken name needs replace', () => {
+  assert.deepEqual(defenceNames(), ['jpeg', 'gauss', 'median', 'tvm', 'squeeze', 'bmcnn']);
+  assert.deepEqual(parsePipeline('bmcnn:20;ensemble=1'), [{ name: 'bmcnn', params: { sigma: 20, ensemble: 1 } }]);
+  assert.throws(() => registerDefence('jpeg', () => new JpegCompression(), {}), /registerDefence: 'jpeg' is already registered/);
 });
 
 /** A differentiable test defence: y = x/2 + 64, exact gradient grad/2. */

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { decodeImage, encodePng } from '../../src/image/index.js';
 import { createRandom } from '../../src/util/random.js';
-import { gatherIndices, matchCells } from '../../src/denoise/match.js';
+import { blockMatch, blockMatchBatch, DEFAULT_MATCH, gatherIndices, matchCells } from '../../src/denoise/match.js';
+import { nativeRuntime } from '../../src/engine/onnx/runtime.js';
 import { aggregate, Bmcnn, DEFAULT_WEIGHTS_DIR, defaultConfig, widenReferenceKernel } from '../../src/denoise/model.js';
 import { addNoise, psnr } from '../../src/denoise/noise.js';
 import { trainBmcnn, TRAIN_DEFAULTS } from '../../src/denoise/train.js';
@@ -151,6 +152,38 @@ test('the flip ensemble is the mean of the image\'s and the mirrored-back mirror
   model.dispose();
 });
 
+test('block matching over worker threads gives the inline indices', async () => {
+  const n = 5;
+  const pilot = new Float32Array(n * 14 * 18 * 3);
+  for (let i = 0; i < n; i++) pilot.set(textured(14, 18, 40 + i), i * 14 * 18 * 3);
+  const inline = blockMatch(pilot, n, 14, 18, DEFAULT_MATCH);
+  for (const threads of [1, 2, 3]) assert.deepEqual(await blockMatchBatch(pilot, n, 14, 18, DEFAULT_MATCH, threads), inline, `${threads} threads`);
+});
+
+test('denoising on onnxruntime equals the TF.js nets to float rounding (matching, odd sides, ensemble), no leaks', async (t) => {
+  const ort = await nativeRuntime();
+  if (!ort) return t.skip('onnxruntime-node does not load here');
+  for (const matches of [4, 1]) {
+    const tfModel = Bmcnn.create(defaultConfig({ matches }, 8, 3), 3);
+    const native = Bmcnn.fromNets(tfModel.config, tfModel.pilot, tfModel.main);
+    await native.accelerate(ort, 1);
+    const x = tf.tensor4d([...textured(15, 21, 8), ...textured(15, 21, 9)], [2, 15, 21, 3]);
+    for (const ensemble of [false, true]) {
+      const a = await tfModel.denoise(x, [12, 25], { ensemble });
+      const before = tf.memory().numTensors;
+      const b = await native.denoise(x, [12, 25], { ensemble });
+      assert.equal(tf.memory().numTensors, before + 1);
+      const [va, vb] = [(await a.data()) as Float32Array, (await b.data()) as Float32Array];
+      const diff = va.reduce((m, v, i) => Math.max(m, Math.abs(v - vb[i])), 0);
+      assert.ok(diff < 0.02, `matches ${matches}, ensemble ${ensemble}: max |Δ| ${diff}`);
+      assert.ok(va.some((v, i) => v !== x.dataSync()[i]), 'the nets changed the image');
+      tf.dispose([a, b]);
+    }
+    x.dispose();
+    native.dispose(); // the nets are shared: disposing one model frees them
+  }
+});
+
 test('no tensor leaks across repeated denoise and gradient calls', async () => {
   const model = Bmcnn.create(defaultConfig({}, 8, 3), 1);
   const x = tf.tensor4d(textured(16, 16, 7), [1, 16, 16, 3]);
@@ -256,7 +289,6 @@ test('shipped weights load and improve PSNR on a noisy faces14 image', { skip: !
 });
 
 test('bmcnn:SIGMA is a pipeline defence with an exact gradient', { skip: !existsSync(path.join(DEFAULT_WEIGHTS_DIR, 'model.json')) }, async () => {
-  await import('../../src/denoise/defence.js');
   const { buildPipeline } = await import('../../src/defences/pipeline.js');
   const p = await buildPipeline('bmcnn:20');
   assert.equal(String(p), 'bmcnn:sigma=20,ensemble=0');

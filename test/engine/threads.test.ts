@@ -152,7 +152,7 @@ test('WorkerPool: a conv batch split over 2 single-threaded workers equals the i
   await initEngine({ backend: 'wasm', strict: true, threads: 2 });
   const pool = await WorkerPool.create({ workers: 2 });
   try {
-    assert.deepEqual(pool.engines.map((e) => [e.backend, e.threads]), [['wasm', 1], ['wasm', 1]]);
+    assert.deepEqual(pool.engines.map((e) => [e?.backend, e?.threads]), [['wasm', 1], ['wasm', 1]]);
     const x = tf.randomNormal([5, 9, 9, 8], 0, 1, 'float32', 21) as tf.Tensor4D;
     const f = tf.randomNormal([3, 3, 8, 4], 0, 1, 'float32', 22) as tf.Tensor4D;
     const want = tf.tidy(() => tf.conv2d(x, f, 1, 'same'));

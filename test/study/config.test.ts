@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import '../../src/denoise/defence.js';
 import { loadStudyConfig, mergeConfig, PAPER_CONFIG, validateConfig } from '../../src/study/config.js';
 import { canonicalJson, hashOf } from '../../src/study/cache.js';
 

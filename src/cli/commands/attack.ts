@@ -11,7 +11,6 @@ import { median } from '../../attacks/attack.js';
 import type { EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
-import '../../denoise/defence.js';
 import { predictLabels, type Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';

@@ -11,7 +11,6 @@ import { Command } from 'commander';
 import { hashSeed } from '../../util/random.js';
 import { buildPipeline, parsePipeline, formatPipeline, type Pipeline } from '../../defences/index.js';
 // Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
-import '../../denoise/defence.js';
 import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
 import { parseFormat, transformImages } from '../image-files.js';
 import { globalOptions, intOption, startEngine, UsageError } from '../run.js';

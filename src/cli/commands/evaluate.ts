@@ -9,7 +9,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkAdversarialSetComplete, readAdversarialImage, readAdversarialIndex, type AdvIndex } from '../../attacks/adversarial-set.js';
 import { readBatches, type Skipped } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
-import '../../denoise/defence.js';
 import { imagesToBatch } from '../../image/index.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import type { Classifier } from '../../models/classifier.js';

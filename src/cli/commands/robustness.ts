@@ -11,7 +11,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { formatSuite, minimumPerturbation, parseAttackToken, parseSuite, runSuite, THREATS, type MinPerturbationResult, type SuiteResult, type Threat } from '../../attacks/index.js';
 import { loadImages } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
-import '../../denoise/defence.js';
 import { imagesToBatch } from '../../image/index.js';
 import type { Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';

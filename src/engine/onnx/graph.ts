@@ -10,6 +10,8 @@ const OPSET = 17;
 /** ONNX element type codes (for Cast's `to`). */
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
+/** Element type of an int32 graph input (e.g. gather indices). */
+export const INT32 = onnx.TensorProto.DataType.INT32;
 
 /** An attribute value, tagged with its ONNX type (a bare number would not say int or float). */
 export type Attr = { i: number } | { f: number } | { ints: number[] } | { s: string };
@@ -47,9 +49,9 @@ export class OnnxGraph {
     return dim.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
   }
 
-  /** A float graph input. */
-  input(name: string, dims: Dim[]): string {
-    this.inputs.push(valueInfo(name, dims));
+  /** A graph input (float unless `elemType` says otherwise). */
+  input(name: string, dims: Dim[], elemType: number = FLOAT): string {
+    this.inputs.push(valueInfo(name, dims, elemType));
     return name;
   }
 
@@ -111,9 +113,9 @@ export class OnnxGraph {
   }
 }
 
-function valueInfo(name: string, dims: Dim[]): InstanceType<typeof onnx.ValueInfoProto> {
+function valueInfo(name: string, dims: Dim[], elemType: number = FLOAT): InstanceType<typeof onnx.ValueInfoProto> {
   const dim = dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
-  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: FLOAT, shape: { dim } } } });
+  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim } } } });
 }
 
 function attribute_(name: string, a: Attr): InstanceType<typeof onnx.AttributeProto> {

@@ -20,6 +20,12 @@ export function loadOnnxRuntime(): Promise<OrtModule | undefined> {
   return loaded;
 }
 
+/** onnxruntime-node when it loads here and ROBUSTIFY_NATIVE is not 0, else undefined (TF.js runs everything). */
+export async function nativeRuntime(): Promise<OrtModule | undefined> {
+  if (globalThis.process?.env.ROBUSTIFY_NATIVE === '0') return undefined;
+  return loadOnnxRuntime();
+}
+
 /**
  * A session over a serialised model: all graph optimisations, `threads` intra-op threads (default:
  * ROBUSTIFY_THREADS or the cores). Idle threads sleep instead of spinning: the same speed on an idle machine,

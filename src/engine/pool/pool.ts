@@ -26,8 +26,8 @@ export interface PoolOptions {
   workers?: number;
   /** wasm threads inside each worker (default 1: the workers are the parallelism). */
   threadsPerWorker?: number;
-  /** Backend of every worker's engine (default 'wasm'). */
-  backend?: BackendName;
+  /** Backend of every worker's engine (default 'wasm'); 'none' starts no TF.js engine (pure-JS tasks). */
+  backend?: BackendName | 'none';
 }
 
 interface Job {
@@ -39,7 +39,7 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  info: EngineInfo;
+  info: EngineInfo | undefined;
   job?: Job & { id: number };
 }
 
@@ -56,7 +56,7 @@ function moduleUrl(module: string | URL): string {
 }
 
 /** The worker's start-up reply (its EngineInfo), or its start-up error. */
-function started(worker: Worker): Promise<EngineInfo> {
+function started(worker: Worker): Promise<EngineInfo | undefined> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       worker.off('message', onMessage).off('error', onError).off('exit', onExit);
@@ -64,7 +64,7 @@ function started(worker: Worker): Promise<EngineInfo> {
     const onMessage = (reply: TaskReply): void => {
       cleanup();
       if (reply.error !== undefined) reject(new Error(reply.error));
-      else resolve(reply.result as EngineInfo);
+      else resolve(reply.result as EngineInfo | undefined);
     };
     const onError = (e: Error): void => {
       cleanup();
@@ -119,8 +119,8 @@ export class WorkerPool {
     return this.slots.length;
   }
 
-  /** Each worker's engine, in worker order. */
-  get engines(): EngineInfo[] {
+  /** Each worker's engine, in worker order (undefined for backend 'none'). */
+  get engines(): (EngineInfo | undefined)[] {
     return this.slots.map((s) => s.info);
   }
 

@@ -1,16 +1,17 @@
 /**
- * One pool worker: its own TF.js engine (its own wasm instance), then runs tasks it is sent, one at a time.
+ * One pool worker: its own TF.js engine (its own wasm instance) unless started with backend 'none', then runs tasks it is sent, one at a time.
  * A task is an exported function of an ES module, imported once per worker, so module-level state (a loaded
  * model, say) stays warm across calls.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initEngine, type BackendName } from '../backend.js';
+import type { BackendName } from '../backend.js';
 import { transferablesOf, type TaskRequest, type TaskReply } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/engine/pool/worker.js must run as a worker thread');
-const { backend, threads } = workerData as { backend: BackendName; threads: number };
-const info = await initEngine({ backend, threads, strict: true });
+const { backend, threads } = workerData as { backend: BackendName | 'none'; threads: number };
+// Loaded only when wanted: a pure-JS task's worker starts without TF.js.
+const info = backend === 'none' ? undefined : await (await import('../backend.js')).initEngine({ backend, threads, strict: true });
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 

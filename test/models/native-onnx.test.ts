@@ -41,7 +41,7 @@ async function loss(c: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Promise<numb
 }
 
 /** Native logits and input gradient vs the TF.js model's, then PGD through the native loop; no tensor left behind. */
-async function checkNative(model: FaceClassifier, x: tf.Tensor4D, what: string, gradTol = 1e-4) {
+async function checkNative(model: FaceClassifier, x: tf.Tensor4D, what: string, logitsTol = 1e-4) {
   const before = tf.memory().numTensors;
   const native = await accelerate(model);
   assert.ok(native instanceof NativeClassifier, `${what}: a user backbone runs on the native engine`);
@@ -50,8 +50,8 @@ async function checkNative(model: FaceClassifier, x: tf.Tensor4D, what: string, 
   const logitsErr = relError(await ln.data(), await lt.data());
   const gradErr = relError(await gn.data(), await gt.data());
   process.stderr.write(`# ${what}: logits ${logitsErr.toExponential(2)}, gradient ${gradErr.toExponential(2)} relative\n`);
-  assert.ok(logitsErr <= 1e-4, `${what}: logits relative error ${logitsErr}`);
-  assert.ok(gradErr <= gradTol, `${what}: gradient relative error ${gradErr}`);
+  assert.ok(logitsErr <= logitsTol, `${what}: logits relative error ${logitsErr}`);
+  assert.ok(gradErr <= 1e-4, `${what}: gradient relative error ${gradErr}`);
   // PGD whole on ORT (pgdIterations): inside the ball, and the loss goes up.
   const pgd = new ProjectedGradientDescent({ eps: 4, eps_step: 1, max_iter: 5 });
   const labels = Array.from(await y.data());
@@ -88,10 +88,9 @@ test('MobileFaceNet (TF.js graph model) + head: native input gradient equals TF.
   const samples = listing.identities.slice(0, 4).map((id, label) => ({ file: id.files[0], identity: id.name, label }));
   const x = (await batches(samples, samples.length, { size: 112, chip: 'resize' }).next()).value!.x;
   const model = withHead(net, x);
-  // ORT vs TF.js-wasm in float32 through ~50 layers with PReLU kinks: a pre-activation rounded to the other side
-  // of a kink moves that pixel's gradient (max-norm 2.4e-3 measured; directional derivatives agree as closely
-  // as each engine's finite differences do; the built-in net's native-vs-TF.js test allows 1e-3).
-  await checkNative(model, x, 'MobileFaceNet', 5e-3);
+  // Logits: ORT's and TF.js-wasm's float32 forwards differ in the last bits, which the head's standardisation
+  // (small feature stds) amplifies to ~2e-4 of the logits; the gradients agree within 1e-4 all the same.
+  await checkNative(model, x, 'MobileFaceNet', 1e-3);
   tf.dispose(x);
   model.dispose();
 });

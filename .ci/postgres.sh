@@ -3,7 +3,7 @@
 # directory, trust auth on 127.0.0.1 only, a free port. Idempotent: a running cluster is reused.
 #   bash .ci/postgres.sh start    → prints the connection URL (export it as ROBUSTIFY_TEST_PG_URL)
 #   bash .ci/postgres.sh restart  → fast restart of the same cluster (the fault test)
-#   bash .ci/postgres.sh stop
+#   bash .ci/postgres.sh stop     → fast stop; a later start brings it back on the same port
 set -euo pipefail
 DIR=${ROBUSTIFY_PG_DIR:-/tmp/robustify-test-pg}
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -21,8 +21,11 @@ case "${1:-start}" in
       [ "$(id -u)" = 0 ] && chown postgres "$DIR"
       as_pg "$BIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
-    port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-    as_pg sh -c "echo $port > '$DIR/port'"
+    # A stopped cluster starts again on its old port, so a server's URL stays valid across stop/start.
+    if [ -f "$DIR/port" ]; then port=$(cat "$DIR/port"); else
+      port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+      as_pg sh -c "echo $port > '$DIR/port'"
+    fi
     ctl -o "-p $port -c listen_addresses=127.0.0.1 -k $DIR -c fsync=on" start
     url
     ;;

@@ -10,6 +10,7 @@ import { benchHead } from './head.js';
 import { benchKernels } from './kernels.js';
 import { benchOnnx } from './onnx.js';
 import { benchPgd } from './pgd.js';
+import { benchPools } from './pools.js';
 import { benchPrepare } from './prepare.js';
 import { benchServer } from './server.js';
 import { benchThreads } from './threads.js';
@@ -39,6 +40,7 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   prepare: benchPrepare,
   demo: () => benchDemo(),
   server: benchServer,
+  pools: benchPools,
 };
 
 function selected(argv: string[]): string[] {

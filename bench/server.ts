@@ -2,8 +2,9 @@
  * The service under load (a bench, not a test): `robustify serve` as a child process on loopback, autocannon
  * posting one face photo to /v1/identify at concurrency 1, 4 and 16 (ROBUSTIFY_BENCH_SECONDS each, default 60),
  * first with a 2-identity gallery, then with 10⁵ synthetic descriptors; throughput, p50/p99 latency, status
- * counts (503s are the queue's deliberate refusals), the server's RSS before and after. Plus the exact 1:N
- * search over 10⁵ descriptors alone. Run alone: `node dist/bench/server.js`.
+ * counts (503s are the queue's deliberate refusals; other_5xx must be 0), the server's RSS before and after.
+ * Each level starts on an idle server; requests still in flight when a level's time is up are not counted.
+ * Plus the exact 1:N search over 10⁵ descriptors alone. Run alone: `node dist/bench/server.js`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -95,19 +96,30 @@ async function rssMiB(address: string): Promise<number> {
   return m ? round(Number(m[1]) / 2 ** 20) : NaN;
 }
 
+/** Waits until the server has no request queued or running (those of a previous level run on after autocannon stops). */
+async function idle(address: string): Promise<void> {
+  for (;;) {
+    const text = await (await fetch(`${address}/metrics`)).text();
+    const busy = ['robustify_inference_queue_depth', 'robustify_inference_active'].some((m) => Number(new RegExp(`^${m} (\\d+)`, 'm').exec(text)?.[1] ?? 1) > 0);
+    if (!busy) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function benchLoad(label: string, gallery: string, photo: Buffer, seconds: number, enrol: Record<string, Buffer>): Promise<object[]> {
   const { child, address } = await startServe(gallery);
   const out: object[] = [];
   try {
     for (const [who, bytes] of Object.entries(enrol)) {
       const r = await fetch(`${address}/v1/identities/${who}/faces`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-api-key': API_KEY }, body: new Uint8Array(bytes) });
-      if (r.status !== 201) throw new Error(`enrolment of ${who}: ${r.status}`);
+      if (r.status !== 201) throw new Error(`enrolment of ${who}: ${r.status} ${await r.text()}`);
     }
     const faces = Number(/^robustify_gallery_faces (\d+)/m.exec(await (await fetch(`${address}/metrics`)).text())?.[1]);
     // Warm-up: JIT, first kernel runs.
     await autocannon({ url: `${address}/v1/identify`, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo, connections: 2, amount: 4, timeout: 120 });
     const rssStart = await rssMiB(address);
     for (const connections of [1, 4, 16]) {
+      await idle(address);
       const r = await autocannon({ url: `${address}/v1/identify`, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo, connections, duration: seconds, timeout: 120 });
       const codes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v?.count ?? 0]));
       const fiveXX = Object.entries(codes).filter(([k]) => k.startsWith('5') && k !== '503').reduce((s, [, v]) => s + v, 0);

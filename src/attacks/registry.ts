@@ -4,6 +4,7 @@
  */
 import type { TObject } from '@sinclair/typebox';
 import { APGD_SPEC, AutoProjectedGradientDescent } from './apgd.js';
+import { APGD_T_SPEC, TargetedAutoProjectedGradientDescent } from './apgd-t.js';
 import type { EvasionAttack } from './attack.js';
 import { BasicIterativeMethod, BIM_SPEC } from './bim.js';
 import { FastGradientMethod, FGSM_SPEC } from './fgsm.js';
@@ -36,6 +37,7 @@ const BUILTIN: AttackEntry[] = [
   entry('fgsm', 'gradient', 'fast gradient sign method, one step of size eps (ART FastGradientMethod)', FGSM_SPEC, (p) => new FastGradientMethod(p)),
   entry('bim', 'gradient', 'basic iterative method, L∞ PGD from the clean image (ART BasicIterativeMethod)', BIM_SPEC, (p) => new BasicIterativeMethod(p)),
   entry('apgd', 'gradient', 'Auto-PGD, step-size free, CE or DLR loss (Croce & Hein 2020; ART AutoProjectedGradientDescent)', APGD_SPEC, (p) => new AutoProjectedGradientDescent(p)),
+  entry('apgd_t', 'gradient', "APGD-T: targeted-DLR APGD against each of the top nb_target_classes other classes in turn (AutoAttack's APGD-T)", APGD_T_SPEC, (p) => new TargetedAutoProjectedGradientDescent(p)),
   entry('square', 'score', 'Square attack, score-based random search (Andriushchenko et al. 2020; ART SquareAttack)', SQUARE_SPEC, (p) => new SquareAttack(p)),
 ];
 

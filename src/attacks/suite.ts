@@ -16,8 +16,8 @@ import { median, type EvasionAttack } from './attack.js';
 import { createAttack, formatAttackToken, getAttack, parseAttackToken, type AttackRequest } from './registry.js';
 
 export const SUITES: Readonly<Record<string, readonly string[]>> = {
-  /** AutoAttack's standard version without FAB: APGD-CE, APGD-DLR, Square (5000 queries). */
-  standard: ['apgd', 'apgd:loss_type=difference_logits_ratio', 'square'],
+  /** AutoAttack's standard version without FAB-T: APGD-CE, APGD-T (9 targets), Square (5000 queries). */
+  standard: ['apgd', 'apgd_t', 'square'],
   quick: ['apgd:max_iter=20', 'square:nb_queries=500'],
 };
 
@@ -85,6 +85,16 @@ export interface SuiteResult {
 
 /** Run the suite against `classifier` on x (NHWC 0–255) with the true labels. */
 export async function runSuite(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], attacks: readonly AttackRequest[], opts: SuiteOptions): Promise<SuiteResult> {
+  return (await runSuitePart(classifier, x, labels, attacks, opts)).result;
+}
+
+/** A suite run with each step's query counts (all attacked samples, and the successful ones), for merging. */
+export interface SuitePart {
+  result: SuiteResult;
+  queries: { all: number[]; successful: number[] }[];
+}
+
+export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], attacks: readonly AttackRequest[], opts: SuiteOptions): Promise<SuitePart> {
   const threat = opts.threat ?? 'dodging';
   const n = x.shape[0];
   if (labels.length !== n) throw new Error(`suite: ${labels.length} labels for ${n} images`);
@@ -96,6 +106,7 @@ export async function runSuite(classifier: Classifier, x: tf.Tensor4D, labels: r
   const brokenBy: (string | null)[] = cleanPred.map((_, i) => (cleanCorrect[i] ? null : 'clean'));
   const linf: (number | null)[] = new Array(n).fill(null);
   const steps: SuiteStep[] = [];
+  const stepQueries: SuitePart['queries'] = [];
   const robust = () => brokenBy.filter((b) => b === null).length / Math.max(1, n);
   const built = attacks.map((req) => ({ req, attack: buildFor(req, opts, threat) }));
   for (const { req, attack } of built) {
@@ -121,6 +132,7 @@ export async function runSuite(classifier: Classifier, x: tf.Tensor4D, labels: r
       });
     }
     const successful = rows.flatMap((i, k) => (brokenBy[i] === token && queries[k] !== undefined ? [queries[k]] : []));
+    stepQueries.push({ all: queries, successful });
     steps.push({
       attack: token,
       access: attack.access,
@@ -128,7 +140,7 @@ export async function runSuite(classifier: Classifier, x: tf.Tensor4D, labels: r
       broken: brokeHere,
       robust_accuracy: robust(),
       seconds: (performance.now() - t0) / 1000,
-      queries: queries.length ? { median: median(queries), mean: queries.reduce((a, b) => a + b, 0) / queries.length, median_successful: successful.length ? median(successful) : null } : undefined,
+      queries: queryStats(queries, successful),
     });
   }
   const correct = cleanCorrect.filter(Boolean).length;
@@ -145,7 +157,57 @@ export async function runSuite(classifier: Classifier, x: tf.Tensor4D, labels: r
     checks: [],
   };
   if (opts.checks ?? true) await maskingChecks(classifier, x, labels, targets, cleanCorrect, built, result, opts);
-  return result;
+  return { result, queries: stepQueries };
+}
+
+function queryStats(all: readonly number[], successful: readonly number[]): SuiteStep['queries'] {
+  return all.length ? { median: median(all), mean: all.reduce((a, b) => a + b, 0) / all.length, median_successful: successful.length ? median(successful) : null } : undefined;
+}
+
+/**
+ * One suite result from runs of the same attacks on disjoint sample groups (e.g. one verification threshold
+ * model per claimed identity): counts and per-sample rows concatenated, rates recomputed, a check flagged when
+ * it is flagged in any group.
+ */
+export function mergeSuites(parts: readonly SuitePart[]): SuiteResult {
+  if (parts.length === 0) throw new Error('suite: nothing to merge');
+  const rs = parts.map((p) => p.result);
+  const n = rs.reduce((a, r) => a + r.samples, 0);
+  const sum = (f: (r: SuiteResult) => number) => rs.reduce((a, r) => a + f(r), 0);
+  const robustCount = (f: (r: SuiteResult) => number) => sum((r) => f(r) * r.samples) / Math.max(1, n);
+  const rows = rs.flatMap((r) => r.per_sample);
+  const correct = rows.filter((s) => s.broken_by !== 'clean').length;
+  const steps = rs[0].steps.map((s0, j) => ({
+    attack: s0.attack,
+    access: s0.access,
+    attacked: sum((r) => r.steps[j].attacked),
+    broken: sum((r) => r.steps[j].broken),
+    robust_accuracy: robustCount((r) => r.steps[j].robust_accuracy),
+    seconds: sum((r) => r.steps[j].seconds),
+    queries: queryStats(
+      parts.flatMap((p) => p.queries[j].all),
+      parts.flatMap((p) => p.queries[j].successful),
+    ),
+  }));
+  const checks = rs[0].checks.map((c0) => {
+    const same = rs.map((r) => r.checks.find((c) => c.check === c0.check)).filter((c): c is MaskingCheck => c !== undefined);
+    const flagged = same.filter((c) => c.flagged);
+    return { check: c0.check, flagged: flagged.length > 0, detail: `flagged in ${flagged.length} of ${same.length} groups; ${(flagged[0] ?? same[0]).detail}` };
+  });
+  const oblivious = rs.every((r) => r.oblivious) ? { attack: rs[0].oblivious!.attack, accuracy: robustCount((r) => r.oblivious!.accuracy) } : undefined;
+  return {
+    threat: rs[0].threat,
+    eps: rs[0].eps,
+    norm: rs[0].norm,
+    samples: n,
+    clean_accuracy: correct / Math.max(1, n),
+    steps,
+    robust_accuracy: rows.filter((s) => s.broken_by === null).length / Math.max(1, n),
+    success_rate: rows.filter((s) => s.broken_by !== null && s.broken_by !== 'clean').length / Math.max(1, correct),
+    per_sample: rows,
+    ...(oblivious ? { oblivious } : {}),
+    checks,
+  };
 }
 
 /** The attack of a request with the suite's eps/norm/threat/batch/seed filled in where it has them. */
@@ -158,7 +220,8 @@ function buildFor(req: AttackRequest, opts: SuiteOptions, threat: Threat): Evasi
   return createAttack(req.name, { ...given, ...req.params });
 }
 
-async function predictAll(classifier: Classifier, x: tf.Tensor4D, batch: number): Promise<{ pred: number[]; logits: Float32Array }> {
+/** Predictions and row-major logits [N·classes] of x, batch by batch. */
+export async function predictAll(classifier: Classifier, x: tf.Tensor4D, batch: number): Promise<{ pred: number[]; logits: Float32Array }> {
   const parts: Float32Array[] = [];
   for (let s = 0; s < x.shape[0]; s += batch) {
     const xb = tf.slice(x, [s, 0, 0, 0], [Math.min(batch, x.shape[0] - s), -1, -1, -1]);

@@ -56,6 +56,17 @@ function onSignal(signal: NodeJS.Signals): void {
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
+/**
+ * For a command that stops itself cleanly on a signal (serve drains its in-flight requests): the default
+ * handler, which exits at once, is replaced by `stop` for the first SIGINT/SIGTERM; a second one kills.
+ */
+export function takeOverSignals(stop: (signal: NodeJS.Signals) => void): void {
+  for (const s of ['SIGINT', 'SIGTERM'] as const) {
+    process.off(s, onSignal);
+    process.once(s, stop);
+  }
+}
+
 /** Every command (and subcommand) throws instead of exiting, and reports an unknown option before anything else. */
 function configure(cmd: Command): void {
   cmd.exitOverride();

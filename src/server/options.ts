@@ -48,5 +48,6 @@ export function resolveServeOptions(given: Partial<ServeOptions>): ServeOptions 
     const name = first.path.replace(/^\//, '').replace(/\//g, '.') || 'options';
     throw new Error(`serve: ${name} ${first.message.toLowerCase()}, got ${JSON.stringify(first.value)}`);
   }
+  if (value.readKey && value.apiKey === undefined) throw new Error('serve: readKey needs apiKey (reads would need a key the server does not have)');
   return value;
 }

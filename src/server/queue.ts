@@ -29,12 +29,18 @@ export class InferenceQueue {
     return this.waiting.length;
   }
 
+  /** Why the workers stopped (a crashed worker ends the pool; readyz then says so), or undefined. */
+  get failed(): Error | undefined {
+    return this.pool.failed;
+  }
+
   get active(): number {
     return this.running;
   }
 
   /** Runs `task` on a worker within `timeoutMs` of now (queueing included). */
   run<T>(task: TaskRef, payload: unknown, transfer: ArrayBuffer[], timeoutMs: number): Promise<T> {
+    if (this.pool.failed) return Promise.reject(new HttpError(503, 'inference workers stopped; the server needs a restart'));
     if (this.running >= this.pool.size && this.waiting.length >= this.capacity) {
       const seconds = Math.max(1, Math.ceil((this.avgSeconds * (this.waiting.length + 1)) / this.pool.size));
       return Promise.reject(new HttpError(503, `server busy: ${this.waiting.length} requests already queued (limit ${this.capacity}); retry in ${seconds} s`, { 'retry-after': String(seconds) }));

@@ -3,6 +3,7 @@
  * validation of a user's `study.json` (every key optional, unknown keys refused, values checked by name).
  */
 import { promises as fsp } from 'node:fs';
+import { parseAttackToken, parseSuite } from '../attacks/index.js';
 import { parsePipeline, formatPipeline } from '../defences/index.js';
 
 export interface StudyConfig {
@@ -25,6 +26,8 @@ export interface StudyConfig {
   search: { candidates: string[]; max_length: number; min_clean_accuracy: number; top: number };
   /** BPDA PGD against defended models, on the first `samples` attacked images; '@best' = the search's best. */
   adaptive: { pipelines: string[]; samples: number; eps: number; eps_step: number; max_iter: number };
+  /** The robust-accuracy section (bare, the paper's best, the searched best; adaptive's faces and eps). */
+  robust: { suite: string; eot_samples: number; square_queries: number; min_attack: string; eps_max: number; checks: boolean };
   figures: { /** index into the attacked (correctly classified) test images */ face: number; attack_eps: number[]; gauss_sigmas: number[]; jpeg_qualities: number[] };
 }
 
@@ -51,6 +54,7 @@ export const PAPER_CONFIG: StudyConfig = {
   },
   search: { candidates: ['median:3', 'jpeg:20', 'gauss:15', 'tvm', 'squeeze:5', 'bmcnn:20'], max_length: 3, min_clean_accuracy: 0.9, top: 15 },
   adaptive: { pipelines: ['jpeg:20,gauss:15,bmcnn:20', '@best'], samples: 32, eps: 4, eps_step: 0.5, max_iter: 40 },
+  robust: { suite: 'standard', eot_samples: 10, square_queries: 5000, min_attack: 'pgd:max_iter=10', eps_max: 16, checks: true },
   figures: { face: 0, attack_eps: [0, 1, 2, 4, 8, 16], gauss_sigmas: [51, 15, 85], jpeg_qualities: [20, 40, 80] },
 };
 
@@ -63,6 +67,7 @@ export const QUICK_OVERRIDES: PartialConfig = {
   curves: { eps: [0, 2, 4], iterations: [1, 3, 6], pipelines: ['none', 'median:3,jpeg:20', '@best'] },
   search: { candidates: ['median:3', 'jpeg:20', 'gauss:15'], max_length: 2, min_clean_accuracy: 0.5, top: 5 },
   adaptive: { pipelines: ['@best'], samples: 4, eps_step: 1, max_iter: 4 },
+  robust: { suite: 'apgd:max_iter=3,square:nb_queries=20', eot_samples: 2, square_queries: 20, min_attack: 'pgd:max_iter=2:eps_step=1', eps_max: 8, checks: false },
   figures: { attack_eps: [0, 2, 4] },
 };
 
@@ -153,6 +158,17 @@ export function validateConfig(c: StudyConfig): StudyConfig {
   checkNum('adaptive.eps', c.adaptive.eps, 0, 255);
   checkNum('adaptive.eps_step', c.adaptive.eps_step, 1e-6, 255);
   checkInt('adaptive.max_iter', c.adaptive.max_iter, 1, 100000);
+  const r = c.robust;
+  try {
+    parseSuite(r.suite);
+    parseAttackToken(r.min_attack);
+  } catch (err) {
+    throw new Error(`study config: robust: ${(err as Error).message}`);
+  }
+  checkInt('robust.eot_samples', r.eot_samples, 1, 10000);
+  checkInt('robust.square_queries', r.square_queries, 1, 1e7);
+  checkNum('robust.eps_max', r.eps_max, 1e-3, 255);
+  if (typeof r.checks !== 'boolean') fail('robust.checks', 'true or false', r.checks);
   checkInt('figures.face', c.figures.face, 0);
   checkList('figures.attack_eps', c.figures.attack_eps, (k, v) => checkNum(k, v, 0, 255));
   checkList('figures.gauss_sigmas', c.figures.gauss_sigmas, (k, v) => checkNum(k, v, 0, 255));

@@ -138,6 +138,37 @@ export async function studyDocument(run: StudyRun): Promise<ReportDocument> {
     ],
   };
 
+  const rb = r.robust;
+  const maybe = (v: number | null, f: (x: number) => string) => (v === null ? '–' : f(v));
+  const robust: Section = {
+    id: 'robust',
+    heading: 'Robust accuracy, worst case over the suite',
+    blocks: [
+      {
+        kind: 'paragraph',
+        text: `The adaptive section's faces, eps ${rb.eps} (L∞, 0–255). Oblivious: PGD made on the bare model. BPDA: PGD against the defended model. EOT: the same with gradients averaged over ${rb.params.eot_samples} draws of the defences (only where the forward pass is random). Square: score-based, ${rb.params.square_queries} queries. Worst case: the suite \`${rb.params.suite}\` in AutoAttack's scheme (each attack on the faces still robust). Minimum perturbation: RobFR's median smallest eps at which \`${rb.params.min_attack}\` fools (– above ${rb.params.eps_max}).`,
+      },
+      {
+        kind: 'table',
+        id: 'robust-table',
+        caption: 'Accuracy under each attack and the per-sample worst case',
+        columns: ['Pipeline', 'Images', 'Clean', 'Oblivious', 'BPDA', 'EOT', 'Square', 'Worst case', 'Min. perturbation (median)', 'Masking flags'],
+        rows: rb.rows.map((x) => [
+          code(x.pipeline),
+          x.samples,
+          acc(x.clean_accuracy),
+          maybe(x.oblivious_accuracy, acc),
+          acc(x.bpda_accuracy),
+          maybe(x.eot_accuracy, acc),
+          acc(x.square_accuracy),
+          acc(x.worst_case_accuracy),
+          maybe(x.min_perturbation_median, (v) => v.toFixed(3)),
+          x.flags.join('; ') || '–',
+        ]),
+      },
+    ],
+  };
+
   const setup: Section = {
     id: 'setup',
     heading: 'Setup and run',
@@ -159,7 +190,7 @@ export async function studyDocument(run: StudyRun): Promise<ReportDocument> {
   return {
     title: 'robustify study: preprocessing defences against PGD on a face recogniser',
     subtitle: `Pawlicki & Choraś (Entropy 2021) regenerated, with robustness curves, a pipeline search and adaptive attacks — seed ${c.seed}`,
-    sections: [summary, tables, defences, { id: 'figures', heading: 'Figures', blocks: figureBlocks }, curves, search, adaptive, setup],
+    sections: [summary, tables, defences, { id: 'figures', heading: 'Figures', blocks: figureBlocks }, curves, search, adaptive, robust, setup],
   };
 }
 

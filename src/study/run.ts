@@ -28,6 +28,7 @@ import { imageAt, subset, type ImageSet } from './imageset.js';
 import { enumeratePipelines, paretoFront, rank, type SearchRow } from './search.js';
 import { adversarialSets, linfDistances, studyData, studyModel, testSet, type StepProgress } from './steps.js';
 import { paperTables, type TableSpec } from './tables.js';
+import { robustSection, type RobustSection } from './robust.js';
 
 export interface StudyHooks {
   /** A step starts (name, what it does). */
@@ -76,6 +77,7 @@ export interface StudyResults {
   curves: { eps: CurveData; iterations: CurveData };
   search: { evaluated: number; best: string; ranking: SearchRow[]; pareto: SearchRow[]; all: SearchRow[] };
   adaptive: { params: Omit<PgdParams, 'batch_size'>; rows: AdaptiveRow[] };
+  robust: RobustSection;
 }
 
 /** One labelled image of a figure. */
@@ -214,12 +216,13 @@ export async function runStudy({ selection, load: given, config, cacheDir, hooks
       return { eps, iterations };
     });
 
+    // The adaptive and robust sections attack the first faces, with BPDA PGD's own parameters.
+    const a = config.adaptive;
+    const aParams: PgdParams = { ...params, eps: a.eps, eps_step: a.eps_step, max_iter: a.max_iter };
+    const first = subset(correct, [...Array(Math.min(a.samples, correct.labels.length)).keys()], `${correct.key}-first${a.samples}`);
+    const obliviousSet = subset(pgd, [...Array(first.labels.length).keys()], `${pgd.key}-first${a.samples}`);
     const adaptive = await phase('adaptive', 'adaptive (BPDA) attacks on defended models', async () => {
-      const a = config.adaptive;
-      const aParams: PgdParams = { ...params, eps: a.eps, eps_step: a.eps_step, max_iter: a.max_iter };
       const rows = [...new Set(a.pipelines.map(resolve))].filter((p) => p !== 'none');
-      const first = subset(correct, [...Array(Math.min(a.samples, correct.labels.length)).keys()], `${correct.key}-first${a.samples}`);
-      const obliviousSet = subset(pgd, [...Array(first.labels.length).keys()], `${pgd.key}-first${a.samples}`);
       const out: AdaptiveRow[] = [];
       for (const p of rows) {
         const pipeline = await buildPipeline(p);
@@ -239,6 +242,10 @@ export async function runStudy({ selection, load: given, config, cacheDir, hooks
       const { batch_size: _omit, ...shown } = aParams;
       return { params: shown, rows: out };
     });
+
+    const robust = await phase('robust', "robust accuracy: oblivious, BPDA, EOT, Square, the suite's worst case, minimum perturbation", () =>
+      robustSection({ cache, config, model, modelKey, faces: first, oblivious: obliviousSet, params: aParams, pipelines: [...new Set(['none', config.pipelines.best, search.best])], onProgress: hooks.onProgress }),
+    );
 
     const figures = await phase('figures', 'figures', () => studyFigures(config, cache, modelKey, model, evaluator, correct, pgd, params, identities));
     const results: StudyResults = {
@@ -265,6 +272,7 @@ export async function runStudy({ selection, load: given, config, cacheDir, hooks
       curves,
       search,
       adaptive,
+      robust,
     };
     timings.total = round((performance.now() - t0) / 1000, 1);
     return { results, figures, timings, cache: { reused: cache.stats.reused.length, computed: cache.stats.computed.length } };

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { attackNames, createAttack, describeParams, getAttack, parseAttackToken, registerAttack, resolveAttackParams, APGD_SPEC, type EvasionAttack } from '../../src/attacks/index.js';
 
 test('every built-in attack is in the registry with a spec whose defaults validate', () => {
-  assert.deepEqual(attackNames().slice(0, 5), ['pgd', 'fgsm', 'bim', 'apgd', 'square']);
+  assert.deepEqual(attackNames().slice(0, 6), ['pgd', 'fgsm', 'bim', 'apgd', 'apgd_t', 'square']);
   for (const name of attackNames()) {
     const e = getAttack(name);
     const a = createAttack(name);

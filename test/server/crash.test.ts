@@ -4,34 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { DESCRIPTOR_MODELS } from '../../src/server/descriptor-model.js';
 import { Gallery } from '../../src/server/gallery/gallery.js';
-import { API_KEY, facePhotos, tempDir } from './helpers.js';
-
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+import { API_KEY, facePhotos, spawnServe, tempDir } from './helpers.js';
 
 test('kill -9 during a burst of enrolments: every acknowledged enrolment survives, none is half-written', async () => {
   const { alice, bob } = await facePhotos();
   const dir = await tempDir('crash');
   const file = path.join(dir, 'gallery.sqlite');
-  const child = spawn(process.execPath, [CLI, 'serve', '--gallery', file, '--port', '0', '--workers', '1', '--rate-limit', '0'], {
-    env: { ...process.env, ROBUSTIFY_API_KEY: API_KEY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const { child, address, exited } = await spawnServe(file);
   try {
-    const address = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        buf += chunk.toString();
-        for (const line of buf.split('\n')) if (line.includes('robustify serve ready')) resolve(JSON.parse(line).address as string);
-      });
-      child.on('exit', () => reject(new Error('serve exited before it was ready')));
-    });
     const acked: { identity: string; id: number }[] = [];
     let n = 0;
     const enrolOne = async (): Promise<void> => {
@@ -46,7 +30,7 @@ test('kill -9 during a burst of enrolments: every acknowledged enrolment survive
     }).map((p) => p.catch(() => {}));
     while (acked.length < 4) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
-    assert.equal(await exited, 'SIGKILL');
+    assert.equal((await exited).signal, 'SIGKILL');
     await Promise.all(clients);
     const snapshot = [...acked];
 

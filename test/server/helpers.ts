@@ -1,7 +1,10 @@
 /** Fixtures of the server tests: face photos cut from face-api's samples, a server on a temp gallery, the test PostgreSQL. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { createServer, type RobustifyServer } from '../../src/server/app.js';
 import type { ServeOptions } from '../../src/server/options.js';
@@ -36,6 +39,35 @@ export async function tempDir(prefix: string): Promise<string> {
   return fsp.mkdtemp(path.join(os.tmpdir(), `robustify-${prefix}-`));
 }
 
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+
+/**
+ * `robustify serve` as a child process (one worker, no rate limit, the test key) on a free port: its address once
+ * it logged that it is ready, its JSON log lines so far (stdout), and its exit.
+ */
+export async function spawnServe(gallery: string): Promise<{ child: ChildProcess; address: string; logs: string[]; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--gallery', gallery, '--port', '0', '--workers', '1', '--rate-limit', '0'], {
+    env: { ...process.env, ROBUSTIFY_API_KEY: API_KEY },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const logs: string[] = [];
+  const address = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const line of lines) {
+        logs.push(line);
+        if (line.includes('robustify serve ready')) resolve(JSON.parse(line).address as string);
+      }
+    });
+    child.on('exit', () => reject(new Error('serve exited before it was ready')));
+  });
+  return { child, address, logs, exited };
+}
+
 /** A quiet server with one worker on a fresh SQLite gallery (unless `gallery` is given). */
 export async function testServer(opts: Partial<ServeOptions> = {}): Promise<{ server: RobustifyServer; dir: string }> {
   const dir = await tempDir('server');
@@ -49,7 +81,7 @@ export async function testServer(opts: Partial<ServeOptions> = {}): Promise<{ se
  */
 export function testPgUrl(): string | undefined {
   const url = process.env.ROBUSTIFY_TEST_PG_URL;
-  if (!url && process.env.CI === 'true') throw new Error('ROBUSTIFY_TEST_PG_URL is not set: .ci/run starts the test cluster with `bash .ci/postgres.sh start`');
+  if (!url && process.env.CI) throw new Error('ROBUSTIFY_TEST_PG_URL is not set: .ci/run starts the test cluster with `bash .ci/postgres.sh start`');
   return url;
 }
 
@@ -79,4 +111,12 @@ export function randomDescriptor(dim: number, rnd: () => number = Math.random): 
   const s = 1 / Math.sqrt(n);
   for (let i = 0; i < dim; i++) d[i] *= s;
   return d;
+}
+
+/** A 4xx with a one-line reason that reveals no path. */
+export function refused(res: { statusCode: number; body: string }, status: number, reason: RegExp): void {
+  assert.equal(res.statusCode, status, res.body);
+  const { error } = JSON.parse(res.body) as { error: string };
+  assert.match(error, reason);
+  assert.ok(!error.includes('\n') && !/\/(work|tmp|home|usr)\//.test(error) && !/at .*\.js:\d+/.test(error), `one clean line: ${error}`);
 }

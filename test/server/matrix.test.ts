@@ -4,12 +4,12 @@ import { DescriptorMatrix } from '../../src/server/gallery/matrix.js';
 import { createRandom } from '../../src/util/random.js';
 import { randomDescriptor } from './helpers.js';
 
-test('gallery matrix: exact top-k identities (nearest face each) equal a brute-force search, across growth and removal', () => {
+for (const dim of [16, 18]) test(`gallery matrix (dim ${dim}): exact top-k identities (nearest face each) equal a brute-force search, across growth and removal`, () => {
   const rng = createRandom(7);
-  const m = new DescriptorMatrix(16, 4);
+  const m = new DescriptorMatrix(dim, 4);
   const rows: { id: number; who: string; d: Float32Array }[] = [];
   for (let i = 0; i < 300; i++) {
-    const r = { id: i + 1, who: `p${i % 37}`, d: randomDescriptor(16, () => rng.next()) };
+    const r = { id: i + 1, who: `p${i % 37}`, d: randomDescriptor(dim, () => rng.next()) };
     rows.push(r);
     m.add(r.id, r.who, r.d);
   }
@@ -21,7 +21,7 @@ test('gallery matrix: exact top-k identities (nearest face each) equal a brute-f
   assert.equal(m.size, live.length);
   assert.equal(m.identities, 36);
   for (let q = 0; q < 10; q++) {
-    const query = randomDescriptor(16, () => rng.next());
+    const query = randomDescriptor(dim, () => rng.next());
     const best = new Map<string, { id: number; dist: number }>();
     for (const r of live) {
       const dist = Math.hypot(...Array.from(r.d, (v, j) => v - query[j]));
@@ -37,7 +37,7 @@ test('gallery matrix: exact top-k identities (nearest face each) equal a brute-f
   }
   assert.equal(m.nearestOf(rows[0].d, 'p5'), undefined);
   const snap = m.snapshot();
-  assert.equal(snap.descriptors.length, live.length * 16);
+  assert.equal(snap.descriptors.length, live.length * dim);
   assert.equal(new Set(snap.identities).size, 36);
 });
 

@@ -1,10 +1,11 @@
-/** The bounded inference queue on a real worker pool: 503 with Retry-After when full, deadlines. */
+/** The bounded inference queue on a real worker pool: 503 with Retry-After when full, deadlines (also through HTTP). */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkerPool } from '../../src/engine/pool/pool.js';
 import { TF_OP } from '../../src/engine/pool/tasks.js';
 import { HttpError } from '../../src/server/errors.js';
 import { InferenceQueue } from '../../src/server/queue.js';
+import { facePhotos, refused, testServer } from './helpers.js';
 
 let pool: WorkerPool;
 before(async () => {
@@ -39,4 +40,30 @@ test('a request still waiting at its deadline is answered 503 and never runs', a
   await assert.rejects(late, (e: HttpError) => e.statusCode === 503 && /timed out after 1 ms/.test(e.message));
   await first;
   await q.drained();
+});
+
+test('through HTTP: a request past timeoutMs is answered 503 with Retry-After and one line, and the server keeps serving', async () => {
+  const { aliceProbe } = await facePhotos();
+  const { server } = await testServer({ timeoutMs: 100 });
+  try {
+    const res = await server.app.inject({ method: 'POST', url: '/v1/identify?compare=true', headers: { 'content-type': 'image/jpeg' }, payload: aliceProbe }); // two descriptor passes: well over 100 ms
+    refused(res, 503, /^timed out after 100 ms \(limit timeoutMs\)$/);
+    assert.ok(Number(res.headers['retry-after']) >= 1);
+    assert.equal((await server.app.inject({ url: '/healthz' })).statusCode, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a crashed inference worker: readyz and inference requests answer 503 (restart the server), nothing hangs', async () => {
+  const { aliceProbe } = await facePhotos();
+  const { server } = await testServer({});
+  try {
+    assert.equal((await server.app.inject({ url: '/readyz' })).statusCode, 200);
+    await assert.rejects(server.ctx.queue.run({ module: new URL('./die-task.js', import.meta.url), name: 'die' }, null, [], 10000), /worker exited unexpectedly/);
+    refused(await server.app.inject({ url: '/readyz' }), 503, /^inference workers stopped; the server needs a restart$/);
+    refused(await server.app.inject({ method: 'POST', url: '/v1/identify', headers: { 'content-type': 'image/jpeg' }, payload: aliceProbe }), 503, /inference workers stopped/);
+  } finally {
+    await server.close();
+  }
 });

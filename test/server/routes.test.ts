@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import type { InjectOptions } from 'fastify';
 import type { RobustifyServer } from '../../src/server/app.js';
-import { API_KEY, facePhotos, testServer } from './helpers.js';
+import { API_KEY, facePhotos, refused, testServer } from './helpers.js';
 
 let server: RobustifyServer;
 let photos: Awaited<ReturnType<typeof facePhotos>>;
@@ -54,14 +54,6 @@ function pngHeader(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1 + width * 3))), chunk('IEND', Buffer.alloc(0))]);
-}
-
-/** A 4xx with a one-line reason that reveals no path. */
-function refused(res: { statusCode: number; body: string }, status: number, reason: RegExp): void {
-  assert.equal(res.statusCode, status, res.body);
-  const { error } = JSON.parse(res.body) as { error: string };
-  assert.match(error, reason);
-  assert.ok(!error.includes('\n') && !/\/(work|tmp|home|usr)\//.test(error) && !/at .*\.js:\d+/.test(error), `one clean line: ${error}`);
 }
 
 test('ops: healthz, readyz, config, OpenAPI from the same schemas', async () => {

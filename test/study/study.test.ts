@@ -51,6 +51,20 @@ test('quick study: tables 2–10, curves, search, adaptive rows; killed and resu
   assert.equal(r.search.all[0].pipeline, 'none');
   assert.equal(r.search.pareto[0].clean_accuracy, 1, 'the front starts at clean accuracy 1 (the bare model or better)');
   assert.equal(r.adaptive.rows[0].pipeline, r.search.best);
+  // The robust section: bare, the paper's best, the searched best; its BPDA and oblivious numbers are the
+  // adaptive section's (the same cached sets, scored by the same applier).
+  assert.deepEqual(r.robust.rows.map((x) => x.pipeline), [...new Set(['none', r.config.pipelines.best, r.search.best])]);
+  for (const x of r.robust.rows) {
+    assert.equal(x.suite.length, 2);
+    assert.ok(x.worst_case_accuracy <= Math.min(x.clean_accuracy, ...x.suite.map((s) => s.robust_accuracy)) + 1e-9);
+    assert.equal(x.eot_accuracy === null, !/gauss/.test(x.pipeline), `EOT only where the forward pass is random: ${x.pipeline}`);
+    assert.equal(x.oblivious_accuracy === null, x.pipeline === 'none');
+  }
+  const robustBest = r.robust.rows.find((x) => x.pipeline === r.search.best)!;
+  if (r.search.best !== 'none') {
+    assert.equal(robustBest.bpda_accuracy, r.adaptive.rows[0].adaptive_accuracy);
+    assert.equal(robustBest.oblivious_accuracy, r.adaptive.rows[0].oblivious_accuracy);
+  }
   for (const f of ['table2.txt', 'table2.md', 'table2.json', 'table10.txt']) await fsp.access(path.join(a, 'tables', f));
   assert.match(await fsp.readFile(path.join(a, 'tables', 'table2.txt'), 'utf8'), /Label\tPrecision\tRecall\tf1-Score\n/);
 

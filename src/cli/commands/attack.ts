@@ -1,6 +1,6 @@
 /**
  * `robustify attack --model MODEL_DIR --data DIR --out ADV_DIR [--attack pgd|apgd|square|…] [--eps 4]
- * [--<parameter> V]… [--param k=v]… [--only-correct] [--defence P]`: adversarial examples of a dataset split,
+ * [--<parameter> V]… [--param k=v]… [--only-correct] [--defence P [--eot K]]`: adversarial examples of a dataset split,
  * stored losslessly with previews and an index; an interrupted run resumes where it stopped. The attack's
  * flags come from the attack registry (see ../attack-options.ts).
  */
@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { ADV_OUTPUT, AdversarialSetConflict, AdversarialSetWriter } from '../../attacks/adversarial-set.js';
 import { median } from '../../attacks/attack.js';
-import type { EvasionAttack } from '../../attacks/index.js';
+import { ExpectationOverTransformation, type EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import { predictLabels, type Classifier } from '../../models/classifier.js';
@@ -20,7 +20,7 @@ import { loadFor } from '../../models/backbones.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { note, progress } from '../progress.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
-import { claimOutput, globalOptions, setInterruptHint, startEngine, UsageError } from '../run.js';
+import { claimOutput, globalOptions, intOption, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
   model: string;
@@ -28,6 +28,7 @@ interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
   split: string;
   onlyCorrect?: boolean;
   defence?: string;
+  eot?: string;
   force?: boolean;
 }
 
@@ -39,12 +40,15 @@ export function registerAttack(program: Command): void {
   addAttackOptions(cmd)
     .option('--only-correct', 'first drop samples the model misclassifies (the paper\'s protocol)')
     .option('--defence <pipeline>', 'attack the defended model (pipeline then model; BPDA through non-differentiable stages)')
+    .option('--eot <k>', 'with --defence: gradients averaged over K draws of stochastic defences (EOT, BPDA through non-differentiable stages)')
     .option('--force', 'replace an existing ADV_DIR of a different run (only an adversarial set robustify wrote)')
     .action(async (flags: AttackFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const attack = attackFromFlags(flags);
       if (attack.params.targeted === true) throw new UsageError('--targeted: `attack` moves away from the true labels; for targeted (impersonation) attacks use `robustify robustness --threat impersonation`');
       const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
+      if (flags.eot !== undefined && !flags.defence) throw new UsageError('--eot: needs --defence (draws of the defences)');
+      const eot = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
       const warnings = new Warnings();
       const load = loadOptions(flags, warnings);
       const split = splitOptions(flags);
@@ -67,14 +71,15 @@ export function registerAttack(program: Command): void {
       const pipeline = stages ? await buildPipeline(stages) : undefined;
       const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       try {
-        const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : classifier;
+        const defended = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : undefined;
+        const target: Classifier = defended ? (eot ? new ExpectationOverTransformation(defended, { nb_samples: eot }) : defended) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const samples = pickSplit(selection.samples, flags.split, split);
         const backboneLoad = { ...load, ...loadFor(model.backbone) };
         const writer = await AdversarialSetWriter.open(
           flags.out,
           {
-            attack: { name: attack.name, ...attack.params, defence: pipeline ? pipeline.toString() : null },
+            attack: { name: attack.name, ...attack.params, defence: pipeline ? pipeline.toString() : null, ...(eot ? { eot } : {}) },
             model: flags.model,
             data: flags.data,
             split: flags.split,

@@ -1,19 +1,22 @@
 /**
  * `robustify robustness --model M --data D [--defence P] [--suite standard|quick|LIST] [--threat
- * dodging|impersonation] [--eps 4] [--min-perturbation] [--json FILE]`: robust accuracy over an attack suite
- * (AutoAttack's scheme: each attack only on the faces still robust; the per-sample worst case), masking
- * checks, and optionally RobFR's minimum perturbation. Against a defence, gradients pass through
+ * dodging|impersonation] [--recogniser classifier|identification|verification] [--far 1e-3] [--eps 4]
+ * [--min-perturbation] [--json FILE]`: robust accuracy over an attack suite (AutoAttack's scheme: each attack
+ * only on the faces still robust; the per-sample worst case), masking checks, and optionally RobFR's minimum
+ * perturbation. The recogniser is the model's head, or its backbone's embedding matched against a gallery
+ * enrolled from the other split (rank-1 identification, or verification at a threshold set at --far). Against a defence, gradients pass through
  * non-differentiable stages as the identity (BPDA) and the oblivious number (the attack crafted on the bare
  * model) is reported beside the suite's.
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { formatSuite, minimumPerturbation, parseAttackToken, parseSuite, runSuite, THREATS, type MinPerturbationResult, type SuiteResult, type Threat } from '../../attacks/index.js';
+import { faceThreatSuite, formatSuite, minimumPerturbation, RECOGNISERS, type FaceThreatResult, type Recogniser, parseAttackToken, parseSuite, runSuite, THREATS, type MinPerturbationResult, type SuiteResult, type Threat } from '../../attacks/index.js';
 import { loadImages } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import { imagesToBatch } from '../../image/index.js';
 import type { Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
+import { METRICS, type Metric } from '../../models/gallery.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
@@ -28,6 +31,9 @@ interface RobustnessFlags extends DataFlags {
   defence?: string;
   suite: string;
   threat: string;
+  recogniser: string;
+  far: string;
+  metric: string;
   eps: string;
   norm: string;
   batchSize: string;
@@ -45,8 +51,11 @@ export function registerRobustness(program: Command): void {
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
     .option('--defence <pipeline>', 'evaluate the defended model (BPDA through non-differentiable stages)')
-    .option('--suite <suite>', "standard (APGD-CE, APGD-DLR, Square), quick, none, or attack tokens such as 'apgd:max_iter=50,square:nb_queries=1000'", 'standard')
+    .option('--suite <suite>', "standard (APGD-CE, APGD-T over 9 targets, Square), quick, none, or attack tokens such as 'apgd:max_iter=50,square:nb_queries=1000'", 'standard')
     .addOption(new Option('--threat <threat>', 'dodging (untargeted) or impersonation (targeted at the nearest other identity)').choices([...THREATS]).default('dodging'))
+    .addOption(new Option('--recogniser <kind>', "what is attacked: the model's classifier head, or its embedding against a gallery enrolled from the other split (rank-1 identification, 1:1 verification)").choices([...RECOGNISERS]).default('classifier'))
+    .option('--far <rate>', 'verification: the false-accept rate the threshold is set at, from the clean genuine/impostor distances', '1e-3')
+    .addOption(new Option('--metric <metric>', 'identification/verification: descriptor distance').choices([...METRICS]).default('euclidean'))
     .option('--eps <eps>', 'perturbation budget of every attack, 0–255 units', '4')
     .addOption(new Option('--norm <norm>', 'perturbation norm of every attack').choices(['inf', '2']).default('inf'))
     .option('--batch-size <n>', 'images attacked together', '32')
@@ -65,6 +74,8 @@ export function registerRobustness(program: Command): void {
       const limit = flags.limit === undefined ? Infinity : intOption('--limit', flags.limit, 1);
       const epsMax = numberOption('--eps-max', flags.epsMax, 1e-3, 255);
       const threat = flags.threat as Threat;
+      const recogniser = flags.recogniser as Recogniser;
+      const far = numberOption('--far', flags.far, 0, 1);
       const usage = <T>(flag: string, f: () => T): T => {
         try {
           return f();
@@ -73,6 +84,7 @@ export function registerRobustness(program: Command): void {
         }
       };
       const suite = flags.suite === 'none' ? [] : usage('--suite', () => parseSuite(flags.suite));
+      if (recogniser !== 'classifier' && flags.minPerturbation) throw new UsageError('--min-perturbation: runs on the classifier head only (--recogniser classifier)');
       const minAttack = flags.minPerturbation ? usage('--min-attack', () => parseAttackToken(flags.minAttack)) : undefined;
       // Parsed (and so checked) before any work; built once the engine runs (bmcnn loads tensors).
       const stages = flags.defence ? parsePipeline(flags.defence) : undefined;
@@ -81,6 +93,7 @@ export function registerRobustness(program: Command): void {
       const pipeline = stages ? await buildPipeline(stages) : undefined;
       const { model, classifier, close } = await openModel(flags.model);
       let x: tf.Tensor4D | undefined;
+      let enrol: tf.Tensor4D | undefined;
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
@@ -90,34 +103,43 @@ export function registerRobustness(program: Command): void {
         x = imagesToBatch(images);
         const labels = loaded.map((s) => s.label);
         const onProgress = labelledProgress(quiet);
-        const title = pipeline ? `defence ${pipeline.toString()}` : 'bare model';
+        const title = `${pipeline ? `defence ${pipeline.toString()}` : 'bare model'}${recogniser === 'classifier' ? '' : `, ${recogniser}`}`;
         let result: SuiteResult | undefined;
+        let face: FaceThreatResult | undefined;
         let min: MinPerturbationResult | undefined;
-        if (suite.length > 0) {
-          result = await runSuite(target, x, labels, suite, {
-            threat,
-            eps,
-            norm: flags.norm === '2' ? 2 : 'inf',
-            batch_size: batch,
-            seed,
-            bare: pipeline ? classifier : undefined,
-            checks: flags.checks,
-            onProgress,
+        const suiteOpts = { threat, eps, norm: flags.norm === '2' ? (2 as const) : ('inf' as const), batch_size: batch, seed, checks: flags.checks, onProgress };
+        if (suite.length > 0 && recogniser === 'classifier') result = await runSuite(target, x, labels, suite, { ...suiteOpts, bare: pipeline ? classifier : undefined });
+        if (suite.length > 0 && recogniser !== 'classifier') {
+          const other = flags.split === 'train' ? 'test' : 'train';
+          const enrolled = await loadImages(pickSplit(selection.samples, other, splitOptions(flags)), loadOptions(flags));
+          enrol = imagesToBatch(enrolled.images);
+          face = await faceThreatSuite(recogniser, model.backbone, { x: enrol, labels: enrolled.samples.map((s) => s.label) }, model.identities.length, x, labels, suite, {
+            ...suiteOpts,
+            far,
+            metric: flags.metric as Metric,
+            defend: pipeline ? (c) => new DefendedClassifier(c, pipeline, seed) : undefined,
           });
-          process.stdout.write(formatSuite(result, title) + '\n');
+          result = face.suite;
+          note(quiet, `gallery: ${model.identities.length} identities enrolled from ${enrolled.images.length} faces of the ${other} split`);
+          if (face.threshold) {
+            const t = face.threshold;
+            process.stdout.write(`${title}: threshold ${t.threshold.toPrecision(4)} at FAR ${t.far.toPrecision(3)} (asked ${far}; ${t.impostor_pairs} impostor pairs), TAR ${t.tar.toFixed(4)} on ${t.genuine_pairs} genuine pairs\n`);
+          }
         }
+        if (result) process.stdout.write(formatSuite(result, title) + '\n');
         if (minAttack) {
           min = await minimumPerturbation(target, x, labels, { attack: minAttack, eps_max: epsMax, onProgress: (d, t) => onProgress('min-perturbation', d, t) });
           const curve = min.curve.map((c) => `${c.eps}: ${c.success_rate.toFixed(3)}`).join(', ');
           process.stdout.write(`${title}: minimum perturbation (${flags.minAttack}, L∞) median ${min.median.toFixed(3)} on 0–255; success rate vs eps ${curve}\n`);
         }
         if (flags.json) {
-          const json = { format: REPORT_FORMAT, model: flags.model, data: flags.data, split: flags.split, defence: pipeline ? pipeline.toString() : null, suite: result ?? null, min_perturbation: min ?? null };
+          const json = { format: REPORT_FORMAT, model: flags.model, data: flags.data, split: flags.split, defence: pipeline ? pipeline.toString() : null, recogniser, threshold: face?.threshold ?? null, suite: result ?? null, min_perturbation: min ?? null };
           await writeFileAtomic(flags.json, JSON.stringify(json, (_, v) => (v === Infinity ? 'Infinity' : v), 1) + '\n');
         }
         note(quiet, `faces: ${labels.length} of the ${flags.split} split`);
       } finally {
         x?.dispose();
+        enrol?.dispose();
         await close();
         pipeline?.dispose();
       }

@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { createServer } from '../../server/app.js';
 import type { ServeOptions } from '../../server/options.js';
-import { intOption, numberOption, UsageError } from '../run.js';
+import { intOption, numberOption, takeOverSignals, UsageError } from '../run.js';
 
 interface ServeFlags {
   gallery: string;
@@ -88,11 +88,11 @@ export function registerServe(program: Command): void {
           server.app.log.info({ signal }, 'draining in-flight requests');
           server.close().then(resolve, (e: Error) => {
             server.app.log.error({ err: e.message }, 'shutdown failed');
+            process.exitCode = 1;
             resolve();
           });
         };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+        takeOverSignals(stop);
       });
     });
 }

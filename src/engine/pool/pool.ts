@@ -119,6 +119,11 @@ export class WorkerPool {
     return this.slots.length;
   }
 
+  /** Why the pool stopped (a worker crashed or exited), or undefined while it works. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   /** Each worker's engine, in worker order (undefined for backend 'none'). */
   get engines(): (EngineInfo | undefined)[] {
     return this.slots.map((s) => s.info);

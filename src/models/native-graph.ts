@@ -10,7 +10,7 @@
  */
 import { differentiate } from '../engine/onnx/autodiff/differentiate.js';
 import { withCrossEntropy } from '../engine/onnx/autodiff/loss.js';
-import { decodeModel, encodeModel } from '../engine/onnx/autodiff/model.js';
+import { decodeModel, encodeModel, type ModelProto } from '../engine/onnx/autodiff/model.js';
 import { OnnxConv, type ConvWeights } from '../engine/onnx/conv.js';
 import { OnnxGraph } from '../engine/onnx/graph.js';
 import { BACKBONE_INPUT_SIZE } from './backbone.js';
@@ -75,9 +75,16 @@ export function classifierGraph(w: ClassifierWeights): Uint8Array {
 
 /** The gradient graph: `x`, `onehot` → `logits`, `grad` (of the summed cross-entropy w.r.t. `x`). */
 export function classifierGradientGraph(w: ClassifierWeights): Uint8Array {
-  const forward = decodeModel(classifierGraph(w), 'built-in classifier');
-  const { model, of } = withCrossEntropy(forward, 'logits', 'onehot', w.head.classes, BATCH);
-  const d = differentiate(model, { wrt: 'x', of, keep: ['logits'] });
+  return lossGradientGraph(decodeModel(classifierGraph(w), 'built-in classifier'), w.head.classes);
+}
+
+/**
+ * Any classifier graph `x` → `logits` [N, classes] with the summed softmax cross-entropy against input `onehot`
+ * differentiated: outputs `logits` and `grad` (w.r.t. `x`). The one way every model gets its input gradient.
+ */
+export function lossGradientGraph(forward: ModelProto, classes: number, file?: string): Uint8Array {
+  const { model, of } = withCrossEntropy(forward, 'logits', 'onehot', classes, BATCH);
+  const d = differentiate(model, { wrt: 'x', of, keep: ['logits'], file });
   // The interface every caller of this graph uses: the gradient is `grad`.
   for (const n of d.graph!.node!) n.output = n.output!.map((o) => (o === 'grad_x' ? 'grad' : o));
   for (const o of d.graph!.output!) if (o.name === 'grad_x') o.name = 'grad';

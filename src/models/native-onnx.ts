@@ -1,14 +1,14 @@
 /**
  * A classifier over a user's backbone (OnnxBackbone) on ONNX Runtime: one ONNX graph = the recogniser spec's
  * preprocessing + the backbone's forward graph + a head written as ONNX nodes (the paper's dense head, or a
- * gallery's distances) → logits; the loss head (summed softmax cross-entropy against a one-hot `onehot`
- * input) is appended for the gradient graph. Input `x` is [N,S,S,3] NHWC 0–255 RGB, as everywhere.
+ * gallery's distances) → logits, which NativeClassifier differentiates (native-graph.ts's lossGradientGraph).
+ * Input `x` is [N,S,S,3] NHWC 0–255 RGB, as everywhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { OnnxBuilder } from '../engine/onnx/import/builder.js';
-import { encodeModel, type ModelProto } from '../engine/onnx/proto.js';
-import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
-import { labelWeights, toBackboneSize, type Classifier, type Labels } from './classifier.js';
+import type { ModelProto } from '../engine/onnx/proto.js';
+import type { OrtModule } from '../engine/onnx/runtime.js';
+import { toBackboneSize } from './classifier.js';
 import type { DenseHead } from './head.js';
 import type { Metric } from './gallery.js';
 import type { OnnxBackbone } from './onnx-backbone.js';
@@ -18,9 +18,10 @@ import { channelScaling } from './recogniser.js';
 export type OnnxHead = (b: OnnxBuilder, features: string) => string;
 
 const BATCH = 'N';
+const NET = 'net/';
 
-/** The network from 0–255 pixels to logits (`logits` output), optionally with the loss (`loss`, input `onehot`). */
-export function classifierModel(backbone: OnnxBackbone, head: OnnxHead, classes: number, opts: { loss: boolean }): ModelProto {
+/** The network from 0–255 pixels to logits (`logits` output). */
+export function classifierModel(backbone: OnnxBackbone, head: OnnxHead, classes: number): ModelProto {
   const b = new OnnxBuilder(backbone.file, 'robustify/');
   const { spec } = backbone;
   const S = backbone.inputSize;
@@ -29,17 +30,12 @@ export function classifierModel(backbone: OnnxBackbone, head: OnnxHead, classes:
   let v = b.op('Div', [b.op('Sub', [x, b.floats(Float32Array.from(mean), [1, 1, 1, 3])]), b.floats(Float32Array.from(std), [1, 1, 1, 3])]);
   if (spec.channel_order === 'BGR') v = b.op('Gather', [v, b.int64s([2, 1, 0])], { axis: { i: 3 } });
   if (spec.layout === 'NCHW') v = b.transpose(v, [0, 3, 1, 2]);
-  b.op('Identity', [v], {}, spec.input);
-  b.adopt(backbone.graph().graph!);
-  const features = b.op('Flatten', [spec.output], { axis: { i: 1 } });
+  // The network's tensors renamed apart: its own may be called `x` or `logits`.
+  b.op('Identity', [v], {}, NET + spec.input);
+  b.adopt(backbone.graph().graph!, NET);
+  const features = b.op('Flatten', [NET + spec.output], { axis: { i: 1 } });
   b.op('Identity', [head(b, features)], {}, 'logits');
   b.output('logits', [BATCH, classes]);
-  if (opts.loss) {
-    const onehot = b.input('onehot', [BATCH, classes]);
-    const ce = b.op('Mul', [onehot, b.op('LogSoftmax', ['logits'], { axis: { i: 1 } })]);
-    b.op('Neg', [b.op('ReduceSum', [ce], { keepdims: { i: 0 } })], {}, 'loss');
-    b.output('loss', []);
-  }
   return b.model();
 }
 
@@ -88,53 +84,6 @@ function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(m.length);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j];
   return out;
-}
-
-/**
- * A classifier graph on ORT: logits from the forward session; the loss gradient from the gradient session
- * when one was compiled, else from `fallback` (the same model on TF.js). Inputs other than the backbone's
- * size are resized in TF.js, the gradient taken back through the resize.
- */
-export class OrtGraphClassifier implements Classifier {
-  private constructor(
-    private readonly ort: OrtModule,
-    private readonly forward: OrtSession,
-    private readonly gradient: OrtSession | undefined,
-    private readonly fallback: Classifier,
-    private readonly size: number,
-    readonly classes: number,
-  ) {}
-
-  /** `gradientModel`: the loss graph differentiated (outputs logits, grad_x), or undefined to use `fallback`. */
-  static async create(ort: OrtModule, forward: ModelProto, gradientModel: ModelProto | undefined, fallback: Classifier, size: number, threads?: number): Promise<OrtGraphClassifier> {
-    const f = await createSession(ort, encodeModel(forward), threads);
-    const g = gradientModel && (await createSession(ort, encodeModel(gradientModel), threads));
-    return new OrtGraphClassifier(ort, f, g, fallback, size, fallback.classes);
-  }
-
-  get native(): boolean {
-    return this.gradient !== undefined;
-  }
-
-  async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const { logits } = await this.forward.run({ x: await ortInput(this.ort, x, this.size) });
-    return tf.tensor2d(logits.data as Float32Array, [x.shape[0], this.classes]);
-  }
-
-  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
-    if (!this.gradient) return this.fallback.lossGradient(x, labels);
-    if (labels.shape[0] !== x.shape[0]) throw new Error(`lossGradient: ${labels.shape[0]} labels for ${x.shape[0]} images`);
-    const input = await ortInput(this.ort, x, this.size);
-    const oneHot = labelWeights(labels, this.classes);
-    const onehot = new this.ort.Tensor('float32', (await oneHot.data()) as Float32Array, oneHot.shape);
-    oneHot.dispose();
-    const { grad_x } = await this.gradient.run({ x: input, onehot }, ['grad_x']);
-    return throughResize(x, tf.tensor4d(grad_x.data as Float32Array, input.dims as [number, number, number, number]));
-  }
-
-  async dispose(): Promise<void> {
-    await Promise.all([this.forward.release(), this.gradient?.release()]);
-  }
 }
 
 /** `x` resized to size×size, as an ORT tensor. */

@@ -1,8 +1,9 @@
 /**
- * The face classifier on ONNX Runtime's native CPU engine (MLAS: AVX-512/FMA where the CPU has them), several
+ * A classifier on ONNX Runtime's native CPU engine (MLAS: AVX-512/FMA where the CPU has them), several
  * times faster than TF.js-wasm for attacks. Same `Classifier` semantics as FaceClassifier: the network and its
- * input gradient (compiled by the ONNX differentiator) are one ONNX graph (native-graph.ts); inputs other than
- * 150×150 are resized (and the gradient taken through the resize) in TF.js.
+ * input gradient (compiled by the ONNX differentiator) are one ONNX graph — the built-in net's written in
+ * native-graph.ts, a user backbone's in native-onnx.ts; inputs other than the backbone's size are resized (and
+ * the gradient taken through the resize) in TF.js.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvWeights } from '../engine/onnx/conv.js';
@@ -10,9 +11,12 @@ import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/r
 import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, type ConvLayer } from './backbone.js';
 import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
-import { classifierModel, denseHead, ortInput, OrtGraphClassifier, throughResize, type OnnxHead } from './native-onnx.js';
+import type { ModelProto } from '../engine/onnx/proto.js';
+import { encodeModel } from '../engine/onnx/autodiff/model.js';
+import { classifierModel, denseHead, ortInput, throughResize, type OnnxHead } from './native-onnx.js';
+import { LogitsClassifier } from './logits.js';
 import { nativeRuntime, OnnxBackbone } from './onnx-backbone.js';
-import { classifierGradientGraph, classifierGraph, type ClassifierWeights } from './native-graph.js';
+import { classifierGradientGraph, classifierGraph, lossGradientGraph, type ClassifierWeights } from './native-graph.js';
 
 export interface NativeOptions {
   /** Intra-op threads (default: ROBUSTIFY_THREADS or the cores). */
@@ -31,6 +35,8 @@ export class NativeClassifier implements Classifier {
     /** The serialised gradient graph (what the PGD-iteration graphs extend) and the session threads. */
     private readonly gradientModel: Uint8Array,
     private readonly threads: number | undefined,
+    /** The input size the graph takes (other sizes are resized in TF.js). */
+    private readonly size: number,
   ) {}
 
   /** Build both sessions (forward-only for predict, forward+backward for lossGradient) from a loaded model. */
@@ -40,26 +46,35 @@ export class NativeClassifier implements Classifier {
 
   /** The same from the weights as plain arrays (any head classifierGraph takes: dense, gallery). */
   static async fromWeights(ort: OrtModule, w: ClassifierWeights, opts: NativeOptions = {}): Promise<NativeClassifier> {
-    const gradientModel = classifierGradientGraph(w);
-    const forward = await createSession(ort, classifierGraph(w), opts.threads);
+    return NativeClassifier.fromGraphs(ort, classifierGraph(w), classifierGradientGraph(w), w.head.classes, BACKBONE_INPUT_SIZE, opts);
+  }
+
+  /** Any classifier graph `x` [N,size,size,3] → `logits` [N,classes], its input gradient compiled here. */
+  static async fromModel(ort: OrtModule, forward: ModelProto, classes: number, size: number, opts: NativeOptions & { file?: string } = {}): Promise<NativeClassifier> {
+    return NativeClassifier.fromGraphs(ort, encodeModel(forward), lossGradientGraph(forward, classes, opts.file), classes, size, opts);
+  }
+
+  private static async fromGraphs(ort: OrtModule, forwardModel: Uint8Array, gradientModel: Uint8Array, classes: number, size: number, opts: NativeOptions): Promise<NativeClassifier> {
+    const forward = await createSession(ort, forwardModel, opts.threads);
     // The gradient session is the L∞ PGD-iteration graph's (fed a zero step, asked only for the gradient):
     // one session, one memory arena, for lossGradient and L∞ attacks.
     const gradient = await createSession(ort, pgdStepGraph(gradientModel, 'inf'), opts.threads);
-    const native = new NativeClassifier(ort, forward, gradient, w.head.classes, gradientModel, opts.threads);
+    const native = new NativeClassifier(ort, forward, gradient, classes, gradientModel, opts.threads, size);
     native.stepSessions.set('inf', Promise.resolve(gradient));
     return native;
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const { logits } = await this.forward.run({ x: await ortInput(this.ort, x, BACKBONE_INPUT_SIZE) });
+    const { logits } = await this.forward.run({ x: await ortInput(this.ort, x, this.size) });
     return tf.tensor2d(logits.data as Float32Array, [x.shape[0], this.classes]);
   }
 
   async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
     if (labels.shape[0] !== x.shape[0]) throw new Error(`lossGradient: ${labels.shape[0]} labels for ${x.shape[0]} images`);
-    const input = await ortInput(this.ort, x, BACKBONE_INPUT_SIZE);
+    const input = await ortInput(this.ort, x, this.size);
     const oneHot = labelWeights(labels, this.classes);
-    const onehot = new this.ort.Tensor('float32', (await oneHot.data()) as Float32Array, oneHot.shape);
+    // Copied into a Float32Array: TF.js's cpu backend keeps an int32 one-hot's Int32Array through the cast, which ORT refuses.
+    const onehot = new this.ort.Tensor('float32', Float32Array.from(await oneHot.data()), oneHot.shape);
     oneHot.dispose();
     const zero = new this.ort.Tensor('float32', Float32Array.of(0), []);
     const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
@@ -75,7 +90,7 @@ export class NativeClassifier implements Classifier {
    */
   pgdIterations(loop: PgdLoop): Promise<tf.Tensor4D> | undefined {
     const [, h, w] = loop.x0.shape;
-    if (h !== BACKBONE_INPUT_SIZE || w !== BACKBONE_INPUT_SIZE || loop.start.shape.join() !== loop.x0.shape.join()) return undefined;
+    if (h !== this.size || w !== this.size || loop.start.shape.join() !== loop.x0.shape.join()) return undefined;
     return this.runPgd(loop);
   }
 
@@ -121,17 +136,17 @@ export class NativeClassifier implements Classifier {
  * ROBUSTIFY_NATIVE is not 0), else the TF.js model itself. `model` stays the caller's (the native one copies its
  * weights).
  */
-export async function accelerate(model: FaceClassifier, opts: NativeOptions = {}): Promise<Classifier> {
+export async function accelerate(model: FaceClassifier | LogitsClassifier, opts: NativeOptions = {}): Promise<Classifier> {
   const ort = await nativeRuntime();
   if (!ort) return model;
-  if (model.backbone instanceof OnnxBackbone) return accelerateGraph(ort, model.backbone, denseHead(model.head), model, opts);
+  if (model instanceof LogitsClassifier) return accelerateGraph(ort, model.backbone, (_, logits) => logits, model.classes, opts);
+  if (model.backbone instanceof OnnxBackbone) return accelerateGraph(ort, model.backbone, denseHead(model.head), model.classes, opts);
   return NativeClassifier.create(ort, model, opts);
 }
 
-/** `fallback` (backbone + head on TF.js) as one ORT graph; the gradient stays on TF.js until the graph is differentiated natively. */
-export async function accelerateGraph(ort: OrtModule, backbone: OnnxBackbone, head: OnnxHead, fallback: Classifier, opts: NativeOptions = {}): Promise<OrtGraphClassifier> {
-  const forward = classifierModel(backbone, head, fallback.classes, { loss: false });
-  return OrtGraphClassifier.create(ort, forward, undefined, fallback, backbone.inputSize, opts.threads);
+/** A user backbone + `head` (`classes` logits) as one ORT graph, with its input gradient and PGD iterations native. */
+export async function accelerateGraph(ort: OrtModule, backbone: OnnxBackbone, head: OnnxHead, classes: number, opts: NativeOptions = {}): Promise<NativeClassifier> {
+  return NativeClassifier.fromModel(ort, classifierModel(backbone, head, classes), classes, backbone.inputSize, { ...opts, file: backbone.file });
 }
 
 /** onnxruntime-node when it loads here and ROBUSTIFY_NATIVE is not 0, else undefined (TF.js runs everything). */
@@ -146,9 +161,9 @@ export interface Accelerated {
 }
 
 /** `accelerate`, with the engine named and one way to release it (the model stays the caller's). */
-export async function accelerated(model: FaceClassifier, opts: NativeOptions = {}): Promise<Accelerated> {
+export async function accelerated(model: FaceClassifier | LogitsClassifier, opts: NativeOptions = {}): Promise<Accelerated> {
   const classifier = await accelerate(model, opts);
-  const native = classifier instanceof NativeClassifier || classifier instanceof OrtGraphClassifier ? classifier : undefined;
+  const native = classifier instanceof NativeClassifier ? classifier : undefined;
   return {
     classifier,
     engine: native ? 'onnxruntime' : `tfjs-${tf.getBackend()}`,

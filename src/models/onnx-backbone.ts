@@ -97,7 +97,7 @@ export class OnnxBackbone implements Backbone {
   async inferFeatures(x: tf.Tensor4D): Promise<tf.Tensor2D> {
     this.session ??= nativeRuntime().then(async (ort) => {
       if (!ort) return undefined;
-      const model = classifierModel(this, (_, f) => f, this.featureDim, { loss: false });
+      const model = classifierModel(this, (_, f) => f, this.featureDim);
       return { ort, session: await createSession(ort, encodeModel(model)) };
     });
     const native = await this.session;

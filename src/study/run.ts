@@ -15,6 +15,7 @@ import { engineInfo } from '../engine/backend.js';
 import type { RgbImage } from '../image/index.js';
 import { reportFor } from '../models/evaluate.js';
 import { DefendedClassifier } from '../models/defended.js';
+import { backboneIdentity, loadFor, openBackbone, type BackboneSource } from '../models/backbones.js';
 import { accelerated } from '../models/native.js';
 import { buildPipeline } from '../defences/index.js';
 import type { ClassificationReport } from '../metrics/index.js';
@@ -67,6 +68,8 @@ export interface StudyResults {
   version: 1;
   config: StudyConfig;
   software: Record<string, string>;
+  /** The face network: its name and identity (backboneIdentity: what the cache keys hold). */
+  backbone: { name: string; identity: string };
   data: { identities: string[]; train_images: number; test_images: number; attacked_images: number; dropped: string[] };
   attack: { params: PgdParams; accuracy: number; max_linf: number; mean_linf: number };
   tables: TableResult[];
@@ -104,9 +107,11 @@ export interface StudyInput {
   config: StudyConfig;
   cacheDir: string;
   hooks?: StudyHooks;
+  /** The face network the head is trained on (default: the built-in one). */
+  backbone?: BackboneSource;
 }
 
-export async function runStudy({ selection, load, config, cacheDir, hooks = {} }: StudyInput): Promise<StudyRun> {
+export async function runStudy({ selection, load: given, config, cacheDir, hooks = {}, backbone = { kind: 'builtin' } }: StudyInput): Promise<StudyRun> {
   const cache = new StepCache(cacheDir);
   const timings: Record<string, number> = {};
   const t0 = performance.now();
@@ -120,8 +125,13 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
     }
   };
 
-  const data = await phase('data', 'hashing the data', () => studyData(selection, config, load));
-  const trained = await phase('train', 'training the head on the frozen backbone', () => studyModel(cache, data, config, load, hooks.onTrain));
+  const net = await openBackbone(backbone);
+  const network = { name: net.name, identity: backboneIdentity(net) };
+  // A user backbone's input size and alignment (the built-in one's are the loaders' defaults).
+  const load = backbone.kind === 'file' ? { ...given, ...loadFor(net) } : given;
+  net.dispose();
+  const data = await phase('data', 'hashing the data', () => studyData(selection, config, load, network.identity));
+  const trained = await phase('train', 'training the head on the frozen backbone', () => studyModel(cache, data, config, load, hooks.onTrain, backbone));
   const identities = trained.model.identities;
   // Attacks and evaluations run on the fastest engine here; results are keyed by it (engines differ in the last bits).
   const { classifier: model, engine, release } = await accelerated(trained.model);
@@ -243,6 +253,7 @@ export async function runStudy({ selection, load, config, cacheDir, hooks = {} }
       version: 1,
       config,
       software: { ...software(), engine },
+      backbone: network,
       data: {
         identities,
         train_images: data.train.length,

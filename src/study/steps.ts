@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
 import { loadImages, splitDataset, type LoadOptions, type Sample, type Selection } from '../data/index.js';
+import { BUILTIN, type BackboneSource } from '../models/backbones.js';
 import { FaceClassifier, type Classifier } from '../models/classifier.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier, type TrainProgress } from '../models/train.js';
 import type { StepCache } from './cache.js';
@@ -25,10 +26,12 @@ export interface StudyData {
 }
 
 /** Select, split and hash the data (the hash covers file contents, so renamed copies share a cache). */
-export async function studyData(selection: Selection, config: StudyConfig, load: LoadOptions): Promise<StudyData> {
+/** `backbone`: its identity (backboneIdentity); every later step's key derives from this one. */
+export async function studyData(selection: Selection, config: StudyConfig, load: LoadOptions, backbone = BUILTIN): Promise<StudyData> {
   const { train, test } = splitDataset(selection.samples, { testEvery: config.split.test_every, testOffset: config.split.test_offset });
   const h = createHash('sha256');
-  h.update(JSON.stringify({ identities: selection.identities, split: config.split, chip: load.chip ?? 'auto' }));
+  // The built-in backbone adds nothing, so caches made before user backbones stay valid.
+  h.update(JSON.stringify({ identities: selection.identities, split: config.split, chip: load.chip ?? 'auto', ...(backbone === BUILTIN ? {} : { backbone }) }));
   for (const s of selection.samples) {
     h.update(`${s.label}\u0000`);
     h.update(await fsp.readFile(s.file));
@@ -43,6 +46,7 @@ export async function studyModel(
   config: StudyConfig,
   load: LoadOptions,
   onProgress?: (p: TrainProgress) => void,
+  backbone?: BackboneSource,
 ): Promise<{ model: FaceClassifier; key: string }> {
   const key = cache.key('model', { data: data.key, train: config.train, seed: config.seed });
   const t = config.train;
@@ -59,6 +63,7 @@ export async function studyModel(
       flip: t.flip,
       seed: config.seed,
       load,
+      backbone,
     };
     const { classifier } = await trainClassifier(data.train, data.selection.identities, opts, onProgress);
     try {

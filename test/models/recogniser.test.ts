@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { floatTensor, floatValueInfo, encodeModel, model, node } from '../../src/engine/onnx/proto.js';
 import { loadOnnxRuntime } from '../../src/engine/onnx/runtime.js';
 import { GalleryClassifier, VerificationClassifier, thresholdAtFar, goalLabels, ACCEPT } from '../../src/models/gallery.js';
 import { accelerateGraph } from '../../src/models/native.js';
@@ -13,26 +12,7 @@ import { galleryHead } from '../../src/models/native-onnx.js';
 import { OnnxBackbone } from '../../src/models/onnx-backbone.js';
 import { resolveSpec, sidecarPath } from '../../src/models/recogniser.js';
 import { relError } from '../helpers/numeric.js';
-
-/** A tiny NCHW ONNX embedding net: conv 3→4 (3×3, stride 2) → ReLU → global average pool → flatten. */
-async function tinyOnnx(dir: string, size = 9): Promise<string> {
-  const w = Float32Array.from({ length: 4 * 3 * 9 }, (_, i) => Math.sin(i * 1.7) * 0.3);
-  const g = {
-    name: 'tiny',
-    node: [
-      node('Conv', ['input', 'w'], ['c'], { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } }),
-      node('Relu', ['c'], ['r']),
-      node('GlobalAveragePool', ['r'], ['p']),
-      node('Flatten', ['p'], ['emb']),
-    ],
-    initializer: [floatTensor('w', w, [4, 3, 3, 3])],
-    input: [floatValueInfo('input', ['N', 3, size, size])],
-    output: [floatValueInfo('emb')],
-  };
-  const file = path.join(dir, 'tiny.onnx');
-  await fs.writeFile(file, encodeModel(model(g)));
-  return file;
-}
+import { tinyOnnx } from '../helpers/tiny-onnx.js';
 
 test('recogniser spec: presets, sidecar and flags layer; a declared size or layout that disagrees with the graph is one line', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'robustify-spec-'));
@@ -68,7 +48,7 @@ test('gallery threat models on a bare ONNX embedding net: identification (TF.js 
     labels.dispose();
     const ort = await loadOnnxRuntime();
     if (ort) {
-      const native = await accelerateGraph(ort, net, galleryHead(g.dataSync() as Float32Array, 3, metric, 0.05), id);
+      const native = await accelerateGraph(ort, net, galleryHead(g.dataSync() as Float32Array, 3, metric, 0.05), id.classes);
       const nl = await native.predict(x);
       assert.ok(relError(await nl.data(), await logits.data()) < 1e-5, `${metric}: native vs TF.js`);
       nl.dispose();

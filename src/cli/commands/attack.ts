@@ -34,7 +34,7 @@ interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
 
 export function registerAttack(program: Command): void {
   const cmd = addBackboneOptions(addDataOptions(program.command('attack').description('craft adversarial examples against a trained classifier')), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
-    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
+    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`, or a network file (ONNX / TF.js model.json) whose recogniser spec says its output is logits')
     .requiredOption('--out <adv_dir>', 'where to store the adversarial set')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'));
   addAttackOptions(cmd)

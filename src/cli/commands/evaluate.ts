@@ -38,7 +38,7 @@ interface EvaluateFlags extends DataFlags, BackboneFlags {
 
 export function registerEvaluate(program: Command): void {
   addBackboneOptions(addDataOptions(program.command('evaluate').description('classification report of a trained classifier'), false), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
-    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
+    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`, or a network file (ONNX / TF.js model.json) whose recogniser spec says its output is logits')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
     .option('--adversarial <adv_dir>', 'evaluate on an adversarial set made by `robustify attack` instead of --data')
     .option('--defence <pipeline>', 'put a defence pipeline in front of the model, e.g. median:3,jpeg:20')

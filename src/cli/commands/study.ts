@@ -13,12 +13,13 @@ import { describeEngine } from '../../engine/backend.js';
 import { loadStudyConfig } from '../../study/config.js';
 import { writeStudy, STUDY_FILES, STUDY_OUTPUT } from '../../study/output.js';
 import { runStudy } from '../../study/run.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
 import { labelledProgress, note } from '../progress.js';
 import { claimOutput, globalOptions, setInterruptHint, startEngine } from '../run.js';
 
-interface StudyFlags extends SourceFlags {
+interface StudyFlags extends SourceFlags, BackboneFlags {
   out: string;
   config?: string;
   quick?: boolean;
@@ -26,7 +27,7 @@ interface StudyFlags extends SourceFlags {
 }
 
 export function registerStudy(program: Command): void {
-  addDataOptions(program.command('study').description("regenerate the paper's tables and figures, robustness curves and a pipeline search"), true, false)
+  addBackboneOptions(addDataOptions(program.command('study').description("regenerate the paper's tables and figures, robustness curves and a pipeline search"), true, false))
     .requiredOption('--out <report_dir>', 'where to write report.html, report.md, results.json, tables/ and figures/')
     .option('--config <file>', 'study.json: any part of the configuration (defaults: the paper\'s protocol)')
     .option('--quick', 'few identities, iterations and pipelines (a smoke test; minutes)')
@@ -54,6 +55,7 @@ export function registerStudy(program: Command): void {
         load,
         config,
         cacheDir,
+        backbone: await backboneFromFlags(flags),
         hooks: {
           onStep: (step, what) => note(quiet, `study: ${step} — ${what}`),
           onProgress: progress,

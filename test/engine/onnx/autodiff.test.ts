@@ -111,6 +111,9 @@ const CASES: Case[] = [
   { name: 'Pow (base and exponent)', type: 'float64', x: [3, 4], input: 'positive', build: (b, x) => b.op('Pow', [b.op('Pow', [x, b.floats([2.5], [])]), b.op('Mul', [x, b.floats([0.5], [])])]) },
   { name: 'Sqrt Exp Log', type: 'float64', x: [11], input: 'positive', build: (b, x) => b.op('Log', [b.op('Exp', [b.op('Sqrt', [x])])]) },
   { name: 'Where', type: 'float64', x: [2, 5], build: (b, x) => b.op('Where', [b.tensor([1, 0, 1, 1, 0], [5], DT.BOOL), x, b.op('Mul', [x, x])]) },
+  { name: 'Reciprocal', type: 'float64', x: [9], input: 'positive', build: (b, x) => b.op('Reciprocal', [x]) },
+  { name: 'Abs', type: 'float64', x: [3, 7], input: 'spaced', build: (b, x) => b.op('Abs', [x]) },
+  { name: 'Max Min broadcast', type: 'float64', x: [2, 3, 5], build: (b, x) => b.op('Min', [b.op('Max', [x, b.randoms([3, 1], 8)]), b.op('Mul', [x, b.floats([0.5], [])])]) },
   // Activations
   { name: 'Relu', type: 'float64', x: [3, 7], build: (b, x) => b.op('Relu', [x]) },
   { name: 'PRelu', type: 'float64', x: [2, 3, 4, 5], build: (b, x) => b.op('PRelu', [x, b.randoms([3, 1, 1], 6)]) },

@@ -1,6 +1,6 @@
 /** Arithmetic with broadcasting (gradients summed back to each operand's shape) and the unary math ops. */
 import { DT, isFloat } from './model.js';
-import { broadcast, sameAsInput, type Info, type Node, type OpRule } from './rule.js';
+import { broadcast, nodeError, sameAsInput, type Info, type Node, type OpRule } from './rule.js';
 import type { Emitter } from './emitter.js';
 
 /** Elementwise values of two known operands (shape arithmetic: same length or one scalar). */
@@ -41,6 +41,21 @@ const unary = (grad: (n: Node, g: string, e: Emitter) => string): OpRule => ({
 
 const typeOf = (n: Node, e: Emitter) => e.info(n.inputs[0]).type;
 
+/** Max / Min of two operands: the gradient goes to the one picked (`first`: a op b picks a). */
+function extremum(first: 'GreaterOrEqual' | 'LessOrEqual'): OpRule {
+  return {
+    infer: (n, ins, opset) => {
+      if (n.inputs.length !== 2) throw nodeError(n, `${n.inputs.length} operands; the gradient compiler takes 2`);
+      return binary()(n, ins, opset);
+    },
+    grad: binaryGrad((n, g, e) => {
+      const pick = e.op(first, [n.inputs[0], n.inputs[1]]);
+      const zero = e.scalar(0, typeOf(n, e));
+      return [() => e.op('Where', [pick, g, zero]), () => e.op('Where', [pick, zero, g])];
+    }),
+  };
+}
+
 const compare: OpRule = { infer: binary(undefined, DT.BOOL) };
 
 export const elementwiseRules: Record<string, OpRule> = {
@@ -75,6 +90,11 @@ export const elementwiseRules: Record<string, OpRule> = {
   Sqrt: unary((n, g, e) => e.op('Div', [e.mul(g, e.scalar(0.5, typeOf(n, e))), n.outputs[0]])),
   Exp: unary((n, g, e) => e.mul(g, n.outputs[0])),
   Log: unary((n, g, e) => e.op('Div', [g, n.inputs[0]])),
+  Reciprocal: unary((n, g, e) => e.op('Neg', [e.mul(g, e.mul(n.outputs[0], n.outputs[0]))])),
+  Abs: unary((n, g, e) => e.mul(g, e.op('Sign', [n.inputs[0]]))),
+  // Two operands (what exporters write); ties go to the first, as TF's Maximum/Minimum gradients do.
+  Max: extremum('GreaterOrEqual'),
+  Min: extremum('LessOrEqual'),
   Where: {
     infer: (n, ins) => [{ type: ins[1]!.type, shape: broadcast(n, broadcast(n, ins[0]!.shape, ins[1]!.shape), ins[2]!.shape) }],
     grad: (n, [g], e, needs) => {

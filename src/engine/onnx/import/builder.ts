@@ -151,9 +151,11 @@ export class OnnxBuilder {
   }
 
   /** Take over another graph's nodes and initialisers (its inputs become values this builder produces). */
-  adopt(graph: NonNullable<ModelProto['graph']>): void {
-    this.nodes.push(...(graph.node ?? []));
-    this.inits.push(...(graph.initializer ?? []));
+  /** `graph`'s nodes and initialisers, every tensor name given `prefix` (so they cannot clash with this graph's). */
+  adopt(graph: NonNullable<ModelProto['graph']>, prefix = ''): void {
+    const rename = (n: string) => (n && prefix + n);
+    this.nodes.push(...(graph.node ?? []).map((n) => ({ ...n, name: rename(n.name ?? ''), input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) })));
+    this.inits.push(...(graph.initializer ?? []).map((t) => ({ ...t, name: rename(t.name ?? '') })));
   }
 
   model(): ModelProto {

@@ -116,7 +116,14 @@ export async function createServer(given: Partial<ServeOptions>): Promise<Robust
     close: () =>
       (closing ??= (async () => {
         ctx.ready = false;
-        await app.close();
+        // forceCloseConnections: 'idle' closes only the connections idle when close() starts; a kept-alive one
+        // whose request was in flight would then hold the server open for keepAliveTimeout (72 s).
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+        }
         await queue.drained();
         await pool.close();
         await gallery.close();

@@ -66,8 +66,32 @@ export interface GalleryOptions {
   temperature: number;
 }
 
+/** A classifier whose logits are a function of the network's descriptors (identification, verification). */
+abstract class DescriptorClassifier implements Classifier {
+  abstract readonly classes: number;
+
+  constructor(readonly net: Pick<Backbone, 'descriptor'>) {}
+
+  /** The logits of descriptors [N, D]. */
+  abstract logitsOfDescriptors(descriptors: tf.Tensor2D): tf.Tensor2D;
+
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.logitsOfDescriptors(this.net.descriptor(x)));
+  }
+
+  async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
+    return this.logits(x);
+  }
+
+  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
+    return logitsLossGradient((xi) => this.logits(xi), x, labels);
+  }
+
+  abstract dispose(): void;
+}
+
 /** 1:N identification against a gallery of descriptors [K, D]. */
-export class GalleryClassifier implements Classifier {
+export class GalleryClassifier extends DescriptorClassifier {
   /** Owned: disposed by dispose(). */
   private readonly gallery: tf.Tensor2D;
   readonly metric: Metric;
@@ -75,10 +99,11 @@ export class GalleryClassifier implements Classifier {
 
   /** `gallery` is cloned; the network stays the caller's. */
   constructor(
-    readonly net: Pick<Backbone, 'descriptor'>,
+    net: Pick<Backbone, 'descriptor'>,
     gallery: tf.Tensor2D,
     opts: Partial<GalleryOptions> | number = {},
   ) {
+    super(net);
     const o = typeof opts === 'number' ? { temperature: opts } : opts;
     this.metric = o.metric ?? 'euclidean';
     this.temperature = o.temperature ?? DEFAULT_TEMPERATURE;
@@ -102,17 +127,6 @@ export class GalleryClassifier implements Classifier {
     return tf.tidy(() => tf.div(tf.neg(distances(descriptors, this.gallery, this.metric)), this.temperature) as tf.Tensor2D);
   }
 
-  logits(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => this.logitsOfDescriptors(this.net.descriptor(x)));
-  }
-
-  async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    return this.logits(x);
-  }
-
-  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
-    return logitsLossGradient((xi) => this.logits(xi), x, labels);
-  }
 
   /** Distances back from logits made by this classifier (or a defended one in front of it). */
   distancesFromLogits(logits: tf.Tensor2D): tf.Tensor2D {
@@ -129,17 +143,18 @@ export class GalleryClassifier implements Classifier {
 }
 
 /** 1:1 verification of probes against one claimed identity's reference descriptor at threshold τ. */
-export class VerificationClassifier implements Classifier {
+export class VerificationClassifier extends DescriptorClassifier {
   readonly classes = 2;
   private readonly reference: tf.Tensor2D;
 
   /** `reference` ([1, D] or [D]) is cloned; accepted when dist < threshold. */
   constructor(
-    readonly net: Pick<Backbone, 'descriptor'>,
+    net: Pick<Backbone, 'descriptor'>,
     reference: tf.Tensor,
     readonly threshold: number,
     readonly opts: GalleryOptions = { metric: 'euclidean', temperature: DEFAULT_TEMPERATURE },
   ) {
+    super(net);
     checkMetric('verification', opts.metric);
     checkTemperature('verification', opts.temperature);
     if (!Number.isFinite(threshold)) throw new Error(`verification: threshold must be a finite number, got ${threshold}`);
@@ -154,17 +169,6 @@ export class VerificationClassifier implements Classifier {
     });
   }
 
-  logits(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => this.logitsOfDescriptors(this.net.descriptor(x)));
-  }
-
-  async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    return this.logits(x);
-  }
-
-  async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
-    return logitsLossGradient((xi) => this.logits(xi), x, labels);
-  }
 
   dispose(): void {
     this.reference.dispose();

@@ -1,8 +1,8 @@
 /**
  * The demo's outputs: the text table (stdout and report.md) and the contact sheet.
  */
-import { CHANNELS, type RgbImage } from '../../image/index.js';
-import type { ProbeMatch } from '../../models/gallery.js';
+import { CHANNELS, type RgbImage } from '../image/index.js';
+import type { ProbeMatch } from '../models/gallery.js';
 
 /** Rank-1 and distance summary of one set of probes. */
 export interface MatchSummary {

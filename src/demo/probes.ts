@@ -3,9 +3,9 @@
  * photo with a small shift, scale and rotation, mirrored, and slightly brighter or darker — as a second
  * photo of the same person would be.
  */
-import { CHANNELS, type RgbImage } from '../../image/index.js';
-import { warpSimilarity, type Similarity } from '../../data/prepare/index.js';
-import type { Random } from '../../util/random.js';
+import { CHANNELS, type RgbImage } from '../image/index.js';
+import { warpSimilarity, type Similarity } from '../data/prepare/index.js';
+import type { Random } from '../util/random.js';
 
 export interface ProbeTransform {
   /** Shift of the crop in chip pixels. */

@@ -15,7 +15,6 @@ import { createAttack } from '../attacks/index.js';
 import { invertSimilarity, prepareImage } from '../data/prepare/index.js';
 import { buildPipeline, formatPipeline, parsePipeline, type Pipeline } from '../defences/index.js';
 import { DEFAULT_WEIGHTS_DIR } from '../denoise/model.js';
-// Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
 import { engineInfo } from '../engine/backend.js';
 import { decodeImage, encodePng, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../models/backbone.js';
@@ -26,12 +25,12 @@ import { hasFormat, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { OutputKind } from '../util/output.js';
 import { createRandom, hashSeed } from '../util/random.js';
 import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } from '../models/gallery.js';
-import { drawTransform, makeProbe, type ProbeTransform } from './demo/probes.js';
-import { contactSheet, markdownTable, MATCH_THRESHOLD, perturbationImage, summarise, type MatchSummary, type TableRow, type Tile } from './demo/report.js';
+import { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
+import { contactSheet, markdownTable, MATCH_THRESHOLD, perturbationImage, summarise, type MatchSummary, type TableRow, type Tile } from './report.js';
 
 export { GalleryClassifier, squaredDistances, matchesFromDistances, DEFAULT_TEMPERATURE, type ProbeMatch } from '../models/gallery.js';
-export { drawTransform, makeProbe, type ProbeTransform } from './demo/probes.js';
-export { formatTable, type MatchSummary, type TableRow } from './demo/report.js';
+export { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
+export { formatTable, type MatchSummary, type TableRow } from './report.js';
 
 const DEMO_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
 /** face-api's six group photos (1920 px wide): the demo's only input. */

@@ -143,7 +143,35 @@ export function formatPipelineShort(stages: readonly StageSpec[]): string {
     .join(',');
 }
 
-/** Build the preprocessors of a pipeline (text, JSON text, or parsed stages). */
+/**
+ * One registered defence, its parameters validated and defaults filled; errors name the defence and the
+ * parameter.
+ *
+ * @example
+ * ```ts
+ * import { createDefence } from 'robustify/defences';
+ * const jpeg = await createDefence('jpeg', { quality: 30 });
+ * console.log(String(jpeg)); // jpeg:quality=30
+ * ```
+ */
+export async function createDefence(name: string, params: Readonly<Record<string, number | string>> = {}): Promise<Preprocessor> {
+  const stage = resolveStage(name, params);
+  return getDefence(name).factory(stage.params);
+}
+
+/**
+ * Build the preprocessors of a pipeline (text, JSON text, or parsed stages).
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { buildPipeline } from 'robustify/defences';
+ * const pipeline = await buildPipeline('median:3,jpeg:20');
+ * const x = tf.fill([1, 16, 16, 3], 128) as tf.Tensor4D;
+ * const y = await pipeline.apply(x, { seed: 1 });
+ * tf.dispose([x, y]);
+ * ```
+ */
 export async function buildPipeline(spec: string | readonly StageSpec[]): Promise<Pipeline> {
   const stages = typeof spec === 'string' ? parsePipeline(spec) : spec.map((s) => resolveStage(s.name, s.params));
   const built: Preprocessor[] = [];

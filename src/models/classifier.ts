@@ -84,6 +84,27 @@ export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: t
   return tf.tidy(() => tf.grad((xi: tf.Tensor) => crossEntropy(logits(xi as tf.Tensor4D), labels))(x) as tf.Tensor4D);
 }
 
+/**
+ * A `Classifier` from a differentiable TF.js logits function (your own model): `predict` is the function,
+ * `lossGradient` its cross-entropy gradient by autodiff. The function must not dispose its input.
+ *
+ * @example
+ * ```ts
+ * import { tf, classifierFromLogits, predictLabels } from 'robustify';
+ * const w = tf.randomNormal([12 * 12 * 3, 3], 0, 0.01, 'float32', 1);
+ * const model = classifierFromLogits(3, (x) => tf.matMul(tf.reshape(tf.div(x, 255), [x.shape[0], -1]), w) as tf.Tensor2D);
+ * console.log(await predictLabels(model, tf.fill([2, 12, 12, 3], 100) as tf.Tensor4D));
+ * ```
+ */
+export function classifierFromLogits(classes: number, logits: (x: tf.Tensor4D) => tf.Tensor2D): Classifier {
+  return {
+    classes,
+    predict: async (x) => tf.tidy(() => logits(x)),
+    lossGradient: async (x, labels) => logitsLossGradient(logits, x, labels),
+  };
+}
+
+/** The trained face classifier: the frozen backbone and the head `robustify train` fitted on its features. */
 export class FaceClassifier implements Classifier {
   constructor(
     readonly backbone: Backbone,

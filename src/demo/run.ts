@@ -27,6 +27,7 @@ import { createRandom, hashSeed } from '../util/random.js';
 import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } from '../models/gallery.js';
 import { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
 import { contactSheet, markdownTable, MATCH_THRESHOLD, perturbationImage, summarise, type MatchSummary, type TableRow, type Tile } from './report.js';
+import { ParameterError, param } from '../util/errors.js';
 
 export { GalleryClassifier, squaredDistances, matchesFromDistances, DEFAULT_TEMPERATURE, type ProbeMatch } from '../models/gallery.js';
 export { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
@@ -110,8 +111,8 @@ function resolveSettings(o: DemoOptions): Settings {
     maxFaces: o.maxFaces ?? (quick ? 4 : Infinity),
     adaptive: o.adaptive ?? true,
   };
-  if (!Number.isInteger(s.seed) || s.seed < 0) throw new Error(`--seed: expected a whole number ≥ 0, got ${s.seed}`);
-  if (!(s.eps > 0 && s.eps <= 255)) throw new Error(`--eps: expected a number in (0, 255], got ${s.eps}`);
+  if (!Number.isInteger(s.seed) || s.seed < 0) throw ParameterError.of`${param('seed')}: expected a whole number ≥ 0, got ${s.seed}`;
+  if (!(s.eps > 0 && s.eps <= 255)) throw ParameterError.of`${param('eps')}: expected a number in (0, 255], got ${s.eps}`;
   if (!(s.maxFaces >= 2)) throw new Error(`demo: need at least 2 faces, got maxFaces ${s.maxFaces}`);
   if (s.photos.length === 0) throw new Error('demo: no photos');
   return s;

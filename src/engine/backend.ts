@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs';
 import { registerFastKernels } from './kernels/register.js';
 import { resolveThreads, useThreadedWasm, wasmThreads } from './threads.js';
+import { ParameterError, param } from '../util/errors.js';
 
 export type BackendName = 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
@@ -27,7 +28,7 @@ let active: EngineInfo | undefined;
 
 export function parseBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
-  throw new Error(`--backend: unknown backend '${name}' (valid: ${BACKENDS.join(', ')})`);
+  throw ParameterError.of`${param('backend')}: unknown backend '${name}' (valid: ${BACKENDS.join(', ')})`;
 }
 
 /**

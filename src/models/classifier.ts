@@ -11,6 +11,7 @@ import { DenseHead, type HeadConfig } from './head.js';
 import { loadWeightsManifest, saveWeightsManifest } from './weights.js';
 import { hasFormat } from '../util/fs.js';
 import type { OutputKind } from '../util/output.js';
+import { ParameterError, param } from '../util/errors.js';
 
 export const MODEL_FORMAT = 'robustify-classifier';
 
@@ -141,7 +142,7 @@ export class FaceClassifier implements Classifier {
       meta = JSON.parse(await fs.readFile(metaFile, 'utf8')) as ClassifierMeta;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new Error(e.code === 'ENOENT' ? `--model: no model at '${dir}' (missing model.json)` : `--model: cannot read '${metaFile}': ${e.message}`);
+      throw e.code === 'ENOENT' ? ParameterError.of`${param('model')}: no model at '${dir}' (missing model.json)` : ParameterError.of`${param('model')}: cannot read '${metaFile}': ${e.message}`;
     }
     checkMeta(meta, metaFile);
     const source = backbone ?? meta.backbone_source ?? { kind: 'builtin' };
@@ -153,7 +154,7 @@ export class FaceClassifier implements Classifier {
     });
     try {
       if (net.name !== meta.backbone || net.featureDim !== meta.head.inputDim || net.inputSize !== meta.input_size) {
-        throw new Error(`--model: '${metaFile}' was trained on backbone '${meta.backbone}' (${meta.head.inputDim}-d, ${meta.input_size} px), not '${net.name}' (${net.featureDim}-d, ${net.inputSize} px)`);
+        throw ParameterError.of`${param('model')}: '${metaFile}' was trained on backbone '${meta.backbone}' (${meta.head.inputDim}-d, ${meta.input_size} px), not '${net.name}' (${net.featureDim}-d, ${net.inputSize} px)`;
       }
       return new FaceClassifier(net, DenseHead.fromTensors(meta.head, weights), meta);
     } catch (err) {
@@ -183,7 +184,7 @@ export class FaceClassifier implements Classifier {
 
 /** model.json must be a classifier of a version and shape this code reads; errors name the file. */
 function checkMeta(meta: ClassifierMeta, file: string): void {
-  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  const bad = (why: string) => ParameterError.of`${param('model')}: '${file}' ${why}`;
   if (!meta || typeof meta !== 'object' || meta.format !== MODEL_FORMAT) {
     const other = meta && typeof meta === 'object' && 'config' in meta ? ' (it looks like BMCNN denoiser weights)' : '';
     throw bad(`is not a robustify classifier${other}`);
@@ -202,7 +203,7 @@ function checkMeta(meta: ClassifierMeta, file: string): void {
 
 /** On the built-in backbone, model.json must name it and match its input and feature sizes. */
 function checkBuiltinMeta(meta: ClassifierMeta, file: string): void {
-  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  const bad = (why: string) => ParameterError.of`${param('model')}: '${file}' ${why}`;
   if (meta.backbone !== BACKBONE_NAME) throw bad(`has backbone '${meta.backbone}', not supported (this version has '${BACKBONE_NAME}')`);
   if (meta.input_size !== BACKBONE_INPUT_SIZE) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected ${BACKBONE_INPUT_SIZE}`);
   if (meta.head.inputDim !== POOLED_DIM) throw bad(`has head ${JSON.stringify(meta.head)}; expected inputDim ${POOLED_DIM}`);

@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { parseAttackToken, parseSuite } from '../attacks/index.js';
 import { parsePipeline, formatPipeline } from '../defences/index.js';
+import { ParameterError, param } from '../util/errors.js';
 
 export interface StudyConfig {
   seed: number;
@@ -198,15 +199,15 @@ export async function loadStudyConfig(file: string | undefined, quick: boolean):
     try {
       text = await fsp.readFile(file, 'utf8');
     } catch (err) {
-      throw new Error(`--config: cannot read '${file}': ${(err as Error).message}`);
+      throw ParameterError.of`${param('config')}: cannot read '${file}': ${(err as Error).message}`;
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new Error(`--config: '${file}' is not valid JSON (${(err as Error).message})`);
+      throw ParameterError.of`${param('config')}: '${file}' is not valid JSON (${(err as Error).message})`;
     }
-    config = mergeConfig(config, value, `--config '${file}'`);
+    config = mergeConfig(config, value, `config '${file}'`);
   }
   return config;
 }

@@ -13,6 +13,7 @@ import type { OutputKind } from '../../util/output.js';
 import type { Point, TemplateName } from './align.js';
 import type { Box } from './detector.js';
 import { prepareImage, type PrepareOptions } from './prepare.js';
+import { ParameterError, param } from '../../util/errors.js';
 
 export type Layout = 'folder' | 'celeba';
 export const LAYOUTS: readonly Layout[] = ['folder', 'celeba'];
@@ -285,8 +286,8 @@ async function prepareOne(rawDir: string, outDir: string, src: Source, opts: Pre
   } catch (err) {
     if (!(err instanceof ImageDecodeError)) throw err;
     if (!opts.skipBad) {
-      const hint = /exceeds/.test(err.message) ? 'raise --max-pixels to allow it, or ' : '';
-      throw new Error(`${err.message} (${hint}use --skip-bad to list bad photos as failed and go on)`);
+      const hint = /exceeds/.test(err.message) ? ['raise ', param('maxPixels'), ' to allow it, or '] : [];
+      throw new ParameterError([`${err.message} (`, ...hint, 'use ', param('skipBad'), ' to list bad photos as failed and go on)']);
     }
     return { source: src.rel, status: 'failed', identity: src.identity, faces: [], error: err.message };
   }

@@ -4,8 +4,8 @@
  * built from the shared blocks `P`, so the CLI, study configs and `createAttack` validate them alike.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { labelsOf, P, resolveAttackParams, type EvasionAttack } from 'robustify/attacks';
-import { tf, type Classifier } from 'robustify';
+import { P, resolveAttackParams, type EvasionAttack } from 'robustify/attacks';
+import { predictLabels, tf, type Classifier } from 'robustify';
 
 export const NOISE_SPEC = Type.Object({
   eps: P.eps(),
@@ -26,12 +26,12 @@ export class UniformNoiseAttack implements EvasionAttack {
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[]): Promise<tf.Tensor4D> {
     const { eps, nb_trials, seed } = this.params;
-    const truth = y ?? (await labelsOf(classifier, x));
+    const truth = y ?? (await predictLabels(classifier, x));
     let adv = x.clone();
     const fooled = truth.map(() => false);
     for (let t = 0; t < nb_trials && fooled.includes(false); t++) {
       const candidate = tf.tidy(() => tf.clipByValue(tf.add(x, tf.randomUniform(x.shape, -eps, eps, 'float32', seed + t)), 0, 255) as tf.Tensor4D);
-      const labels = await labelsOf(classifier, candidate);
+      const labels = await predictLabels(classifier, candidate);
       const take = labels.map((l, i) => !fooled[i] && l !== truth[i]);
       take.forEach((v, i) => v && (fooled[i] = true));
       const next = tf.tidy(() => tf.where(tf.tensor1d(take, 'bool').reshape([-1, 1, 1, 1]).tile([1, ...x.shape.slice(1)]) as tf.Tensor4D, candidate, adv) as tf.Tensor4D);

@@ -9,9 +9,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Classifier } from '../models/classifier.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom } from '../util/random.js';
-import { checkLabels, L2_TOL, labelsOf, mapBatches, perSampleL2, project, selectRows, type AttackHooks, type EvasionAttack, type Norm } from './attack.js';
+import { checkLabels, L2_TOL, mapBatches, perSampleL2, project, selectRows, type AttackHooks, type EvasionAttack, type Norm } from './attack.js';
 import { LOSS_TYPES, lossAndGradient, type LossLabels } from './loss.js';
 import { P, resolveAttackParams } from './params.js';
 
@@ -114,7 +114,7 @@ export class AutoProjectedGradientDescent implements EvasionAttack {
     let done = 0;
     const tick = () => hooks.onProgress?.(++done, total);
     return mapBatches(x, p.batch_size, async (x0, start, size) => {
-      const clean = await labelsOf(classifier, x0);
+      const clean = await predictLabels(classifier, x0);
       const given = y ? y.slice(start, start + size) : clean;
       // Targeted: move from the clean prediction towards the given labels.
       const labels: LossLabels = p.targeted ? { y: clean, target: given } : { y: given };

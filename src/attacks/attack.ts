@@ -42,15 +42,6 @@ export interface EvasionAttack {
 
 export const L2_TOL = 1e-7;
 
-/** Predicted labels of a batch. */
-export async function labelsOf(classifier: Classifier, x: tf.Tensor4D): Promise<number[]> {
-  const logits = await classifier.predict(x);
-  const arg = tf.argMax(logits, 1);
-  const out = Array.from(await arg.data());
-  tf.dispose([logits, arg]);
-  return out;
-}
-
 /** ‖v‖₂ of each sample, shaped [n,1,1,1] for broadcasting. */
 export function perSampleL2(v: tf.Tensor4D): tf.Tensor4D {
   return tf.sqrt(tf.sum(tf.square(v), [1, 2, 3], true)) as tf.Tensor4D;

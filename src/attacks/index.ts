@@ -1,8 +1,8 @@
 /**
  * `robustify/attacks`: evasion attacks with ART's names and parameters, the registry that names them, the
  * AutoAttack-style suite, EOT and the minimum-perturbation search, and what a plugin needs to write and
- * register its own (`registerAttack`, `P` and `resolveAttackParams` for its TypeBox spec, `labelsOf`,
- * `project`, `checkLabels`).
+ * register its own (`registerAttack`, `P` and `resolveAttackParams` for its TypeBox spec, `project`,
+ * `checkLabels`; `predictLabels` is the main entry's).
  *
  * @example
  * ```ts
@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-export { type EvasionAttack, type Norm, type AttackProgress, type AttackHooks, labelsOf, project, checkLabels } from './attack.js';
+export { type EvasionAttack, type Norm, type AttackProgress, type AttackHooks, project, checkLabels } from './attack.js';
 export { ProjectedGradientDescent, PGD_DEFAULTS, PGD_SPEC, type PgdParams } from './pgd.js';
 export { FastGradientMethod, FGSM_SPEC } from './fgsm.js';
 export { BasicIterativeMethod, BIM_SPEC } from './bim.js';

@@ -5,8 +5,8 @@
  * the samples that try the same eps are attacked together, so step k makes at most 2^k batched runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Classifier } from '../models/classifier.js';
-import { labelsOf, median } from './attack.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
+import { median } from './attack.js';
 import { createAttack, getAttack, type AttackRequest } from './registry.js';
 
 export interface MinPerturbationOptions {
@@ -45,7 +45,7 @@ export async function minimumPerturbation(classifier: Classifier, x: tf.Tensor4D
   const targeted = opts.targets !== undefined;
   const wanted = opts.targets ?? labels;
   const fooled = (pred: number, i: number) => (targeted ? pred === opts.targets![i] : pred !== labels[i]);
-  const clean = await labelsOf(classifier, x);
+  const clean = await predictLabels(classifier, x);
   const lo = new Float64Array(n);
   const hi = new Float64Array(n).fill(epsMax);
   const result = clean.map((p, i) => (p !== labels[i] ? 0 : NaN));
@@ -68,7 +68,7 @@ export async function minimumPerturbation(classifier: Classifier, x: tf.Tensor4D
       const attack = createAttack(opts.attack.name, params);
       const xs = tf.gather(x, members) as tf.Tensor4D;
       const adv = await attack.generate(classifier, xs, members.map((i) => wanted[i]));
-      const pred = await labelsOf(classifier, adv);
+      const pred = await predictLabels(classifier, adv);
       tf.dispose([xs, adv]);
       members.forEach((i, k) => out.set(i, fooled(pred[k], i)));
     }

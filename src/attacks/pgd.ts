@@ -6,9 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Classifier } from '../models/classifier.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom } from '../util/random.js';
-import { checkLabels, L2_TOL, labelsOf, perSampleL2, project, randomStart, selectRows, type AttackHooks, type EvasionAttack } from './attack.js';
+import { checkLabels, L2_TOL, perSampleL2, project, randomStart, selectRows, type AttackHooks, type EvasionAttack } from './attack.js';
 import { P, resolveAttackParams } from './params.js';
 
 export const PGD_SPEC = Type.Object({
@@ -48,7 +48,7 @@ export class ProjectedGradientDescent implements EvasionAttack {
       for (let start = 0; start < n; start += p.batch_size) {
         const size = Math.min(p.batch_size, n - start);
         const x0 = tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]);
-        const clean = await labelsOf(classifier, x0);
+        const clean = await predictLabels(classifier, x0);
         const wanted = y ? y.slice(start, start + size) : clean;
         const labels = tf.tensor1d(wanted, 'int32');
         let best: tf.Tensor4D | undefined;
@@ -110,7 +110,7 @@ export class ProjectedGradientDescent implements EvasionAttack {
    * clean predictions (untargeted: success = different).
    */
   private async keepSuccesses(classifier: Classifier, best: tf.Tensor4D, candidate: tf.Tensor4D, reference: readonly number[]): Promise<tf.Tensor4D> {
-    const pred = await labelsOf(classifier, candidate);
+    const pred = await predictLabels(classifier, candidate);
     const ok = pred.map((v, i) => (this.params.targeted ? v === reference[i] : v !== reference[i]));
     const out = selectRows(ok, candidate, best);
     tf.dispose([best, candidate]);

@@ -11,9 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Classifier } from '../models/classifier.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom, type Random } from '../util/random.js';
-import { checkLabels, labelsOf, mapBatches, type AttackHooks, type EvasionAttack } from './attack.js';
+import { checkLabels, mapBatches, type AttackHooks, type EvasionAttack } from './attack.js';
 import { squareMargin, type LossLabels } from './loss.js';
 import { P, resolveAttackParams } from './params.js';
 
@@ -65,7 +65,7 @@ export class SquareAttack implements EvasionAttack {
     let batchesDone = 0;
     return mapBatches(x, p.batch_size, async (x0t, start, size) => {
       const x0 = Float32Array.from(await x0t.data());
-      const clean = y ? undefined : await labelsOf(classifier, x0t);
+      const clean = y ? undefined : await predictLabels(classifier, x0t);
       const given = y ? y.slice(start, start + size) : clean!;
       const labels: LossLabels = p.targeted ? { y: given, target: given } : { y: given };
       const best = Float32Array.from(x0);

@@ -11,9 +11,9 @@ import { Command } from 'commander';
 import { hashSeed } from '../../util/random.js';
 import { buildPipeline, parsePipeline, formatPipeline, type Pipeline } from '../../defences/index.js';
 // Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
-import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
-import { parseFormat, transformImages } from '../image-files.js';
-import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
+import { addMaxPixelsOption, Warnings } from '../decode-options.js';
+import { transformImages, transformOptions } from '../image-files.js';
+import { intOption, startEngine, UsageError } from '../run.js';
 
 interface DefendFlags {
   pipeline: string;
@@ -42,15 +42,9 @@ export function registerDefend(program: Command): void {
         throw new UsageError(`--pipeline: ${(err as Error).message.replace(/^pipeline: /, '')}`);
       }
       const seed = flags.seed === undefined ? undefined : intOption('--seed', flags.seed, 0, 2 ** 32 - 1);
-      const format = parseFormat(flags.format);
-      const quiet = Boolean(globalOptions(cmd).quiet);
       const warnings = new Warnings();
-      const opts = {
-        format,
-        explicit: cmd.getOptionValueSource('format') === 'cli',
-        decode: { maxPixels: parseMaxPixels(flags.maxPixels), onWarning: warnings.add },
-        log: quiet ? undefined : (line: string) => process.stderr.write(`defend ${line}\n`),
-      };
+      const opts = transformOptions('defend', flags, cmd, warnings);
+      const { quiet } = opts;
       let pipeline: Pipeline | undefined;
       const count = await transformImages(input, output, opts, {
         prepare: async () => {

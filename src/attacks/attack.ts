@@ -42,6 +42,16 @@ export interface EvasionAttack {
 
 export const L2_TOL = 1e-7;
 
+/** |a − b|∞ of each image of two batches of the same shape (the perturbation's size an attack reports). */
+export async function perSampleLinf(a: tf.Tensor4D, b: tf.Tensor4D): Promise<number[]> {
+  const m = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b)), [1, 2, 3]));
+  try {
+    return Array.from(await m.data());
+  } finally {
+    m.dispose();
+  }
+}
+
 /** ‖v‖₂ of each sample, shaped [n,1,1,1] for broadcasting. */
 export function perSampleL2(v: tf.Tensor4D): tf.Tensor4D {
   return tf.sqrt(tf.sum(tf.square(v), [1, 2, 3], true)) as tf.Tensor4D;

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
 import { hashSeed } from '../util/random.js';
-import { median, type EvasionAttack } from './attack.js';
+import { median, perSampleLinf, type EvasionAttack } from './attack.js';
 import { createAttack, formatAttackToken, getAttack, parseAttackToken, type AttackRequest } from './registry.js';
 
 export const SUITES: Readonly<Record<string, readonly string[]>> = {
@@ -268,10 +268,7 @@ async function attackRows(
     const adv = await attack.generate(classifier, xs, y, hooks);
     try {
       const { pred } = await predictAll(classifier, adv, batch);
-      const d = tf.tidy(() => tf.max(tf.abs(tf.sub(adv, xs)), [1, 2, 3]));
-      const linf = Array.from(await d.data());
-      d.dispose();
-      return { pred, linf };
+      return { pred, linf: await perSampleLinf(adv, xs) };
     } finally {
       adv.dispose();
     }

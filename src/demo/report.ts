@@ -3,6 +3,7 @@
  */
 import { CHANNELS, type RgbImage } from '../image/index.js';
 import type { ProbeMatch } from '../models/gallery.js';
+import { roundTo } from '../util/round.js';
 
 /** Rank-1 and distance summary of one set of probes. */
 export interface MatchSummary {
@@ -18,7 +19,7 @@ export interface MatchSummary {
 /** The face-api / dlib verification threshold on descriptor distance (same person below it). */
 export const MATCH_THRESHOLD = 0.6;
 
-const round = (v: number, digits = 4): number => Number(v.toFixed(digits));
+const round = (v: number): number => roundTo(v, 4);
 
 export function summarise(matches: readonly ProbeMatch[], truth: readonly number[]): MatchSummary {
   const correct = matches.filter((m, i) => m.pred === truth[i]).length;

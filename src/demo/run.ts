@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createAttack } from '../attacks/index.js';
+import { perSampleLinf } from '../attacks/attack.js';
 import { invertSimilarity, prepareImage } from '../data/prepare/index.js';
 import { buildPipeline, formatPipeline, parsePipeline, type Pipeline } from '../defences/index.js';
 import { DEFAULT_WEIGHTS_DIR } from '../denoise/model.js';
@@ -28,6 +29,7 @@ import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } f
 import { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
 import { contactSheet, markdownTable, MATCH_THRESHOLD, perturbationImage, summarise, type MatchSummary, type TableRow, type Tile } from './report.js';
 import { ParameterError, param } from '../util/errors.js';
+import { roundTo } from '../util/round.js';
 
 export { GalleryClassifier, squaredDistances, matchesFromDistances, DEFAULT_TEMPERATURE, type ProbeMatch } from '../models/gallery.js';
 export { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
@@ -173,7 +175,7 @@ export interface DemoRun {
   timings: Record<string, number>;
 }
 
-const r4 = (v: number): number => Number(v.toFixed(4));
+const r4 = (v: number): number => roundTo(v, 4);
 const roundMatch = (m: ProbeMatch): ProbeMatch => ({ pred: m.pred, nearest_distance: r4(m.nearest_distance), true_distance: r4(m.true_distance) });
 
 /** Whether BMCNN weights are installed (the `bmcnn` defence needs them). */
@@ -370,15 +372,6 @@ function bestDefence(defences: readonly DefenceResult[]): DefenceResult | undefi
     if (!best || d.adversarial.correct > best.adversarial.correct || (d.adversarial.correct === best.adversarial.correct && d.clean.correct > best.clean.correct)) best = d;
   }
   return best;
-}
-
-async function perSampleLinf(a: tf.Tensor4D, b: tf.Tensor4D): Promise<number[]> {
-  const m = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b)), [1, 2, 3]));
-  try {
-    return Array.from(await m.data());
-  } finally {
-    m.dispose();
-  }
 }
 
 async function galleryClosePairs(gallery: GalleryClassifier, descriptors: tf.Tensor2D): Promise<DemoResults['gallery_close_pairs']> {

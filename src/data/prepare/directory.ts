@@ -14,6 +14,7 @@ import type { Point, TemplateName } from './align.js';
 import type { Box } from './detector.js';
 import { prepareImage, type PrepareOptions } from './prepare.js';
 import { ParameterError, param } from '../../util/errors.js';
+import { roundTo } from '../../util/round.js';
 
 export type Layout = 'folder' | 'celeba';
 export const LAYOUTS: readonly Layout[] = ['folder', 'celeba'];
@@ -182,7 +183,7 @@ async function readManifest(file: string, settings: ManifestSettings): Promise<M
   return new Map(m.images.map((e) => [e.source, e]));
 }
 
-const round2 = (v: number): number => Math.round(v * 100) / 100;
+const round2 = (v: number): number => roundTo(v, 2);
 
 /** Detect, align and crop every photo under `rawDir` into `outDir`, resuming a previous run. */
 export async function prepareDirectory(rawDir: string, outDir: string, opts: PrepareDirOptions = {}): Promise<PrepareDirSummary> {

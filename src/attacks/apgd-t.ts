@@ -13,6 +13,7 @@ import { checkLabels, mapBatches, type AttackHooks, type EvasionAttack } from '.
 import { LOSS_TYPES } from './loss.js';
 import { resolveAttackParams } from './params.js';
 
+/** APGD-T's parameters (TypeBox): APGD's plus `nb_target_classes`. */
 export const APGD_T_SPEC = Type.Object({
   ...APGD_SPEC.properties,
   loss_type: Type.Union(
@@ -22,6 +23,7 @@ export const APGD_T_SPEC = Type.Object({
   nb_target_classes: Type.Integer({ default: 9, minimum: 1, maximum: 1000, description: "untargeted: how many of the clean prediction's top other classes are tried as targets, in order (AutoAttack's n_target_classes)" }),
 });
 
+/** APGD-T's resolved parameters. */
 export type ApgdTParams = Static<typeof APGD_T_SPEC>;
 
 export class TargetedAutoProjectedGradientDescent implements EvasionAttack {

@@ -15,6 +15,7 @@ import { checkLabels, L2_TOL, mapBatches, perSampleL2, project, selectRows, type
 import { LOSS_TYPES, lossAndGradient, type LossLabels } from './loss.js';
 import { P, resolveAttackParams } from './params.js';
 
+/** APGD's parameters (TypeBox): ART's AutoProjectedGradientDescent names, defaults and bounds. */
 export const APGD_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -30,6 +31,7 @@ export const APGD_SPEC = Type.Object({
   seed: P.seed(),
 });
 
+/** APGD's resolved parameters. */
 export type ApgdParams = Static<typeof APGD_SPEC>;
 
 const MOMENTUM = 0.75;

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.js';
 
+/** The perturbation norm: L∞ ('inf') or L2 (2). */
 export type Norm = 'inf' | 2;
 
 /** Progress of an attack: steps done out of all steps (e.g. batches × restarts × iterations). */

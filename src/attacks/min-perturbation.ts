@@ -9,6 +9,7 @@ import { predictLabels, type Classifier } from '../models/classifier.js';
 import { median } from './attack.js';
 import { createAttack, getAttack, type AttackRequest } from './registry.js';
 
+/** Options of `minimumPerturbation`: the attack, the eps range, the search steps. */
 export interface MinPerturbationOptions {
   /** The fixed attack; its eps is set by the search (and eps_step to `step_ratio`·eps where it has one). */
   attack: AttackRequest;
@@ -25,6 +26,7 @@ export interface MinPerturbationOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** The smallest eps that breaks each sample (RobFR's minimum perturbation), and its median. */
 export interface MinPerturbationResult {
   attack: AttackRequest;
   eps_max: number;
@@ -36,6 +38,7 @@ export interface MinPerturbationResult {
   curve: { eps: number; success_rate: number }[];
 }
 
+/** RobFR's minimum perturbation: per sample, the smallest eps at which the attack breaks it (binary search). */
 export async function minimumPerturbation(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], opts: MinPerturbationOptions): Promise<MinPerturbationResult> {
   const n = x.shape[0];
   const epsMax = opts.eps_max ?? 16;

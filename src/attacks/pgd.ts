@@ -11,6 +11,7 @@ import { createRandom } from '../util/random.js';
 import { checkLabels, L2_TOL, perSampleL2, project, randomStart, selectRows, type AttackHooks, type EvasionAttack } from './attack.js';
 import { P, resolveAttackParams } from './params.js';
 
+/** PGD's parameters (TypeBox): ART's ProjectedGradientDescent names, defaults and bounds. */
 export const PGD_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -22,8 +23,10 @@ export const PGD_SPEC = Type.Object({
   seed: P.seed(),
 });
 
+/** PGD's resolved parameters. */
 export type PgdParams = Static<typeof PGD_SPEC>;
 
+/** PGD's defaults (the paper's attack: L∞, eps 4, eps_step 0.1, 100 iterations). */
 export const PGD_DEFAULTS: PgdParams = resolveAttackParams('pgd', PGD_SPEC);
 
 export class ProjectedGradientDescent implements EvasionAttack {

@@ -12,6 +12,7 @@ import { parseParamPairs, resolveAttackParams } from './params.js';
 import { PGD_SPEC, ProjectedGradientDescent } from './pgd.js';
 import { SquareAttack, SQUARE_SPEC } from './square.js';
 
+/** One row of the attack registry: name, parameter spec, what it needs of the classifier, factory. */
 export interface AttackEntry {
   readonly name: string;
   readonly description: string;
@@ -55,6 +56,7 @@ export function attackNames(): string[] {
   return [...registry.keys()];
 }
 
+/** A registered attack's entry; the error lists the registered names. */
 export function getAttack(name: string): AttackEntry {
   const e = registry.get(name);
   if (!e) throw new Error(`unknown attack '${name}' (valid: ${attackNames().join(', ')})`);

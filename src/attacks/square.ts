@@ -17,6 +17,7 @@ import { checkLabels, mapBatches, type AttackHooks, type EvasionAttack } from '.
 import { squareMargin, type LossLabels } from './loss.js';
 import { P, resolveAttackParams } from './params.js';
 
+/** Square's parameters (TypeBox): ART's SquareAttack. */
 export const SQUARE_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -28,6 +29,7 @@ export const SQUARE_SPEC = Type.Object({
   seed: P.seed(),
 });
 
+/** Square's resolved parameters. */
 export type SquareParams = Static<typeof SQUARE_SPEC>;
 
 /** The paper's schedule of p, the fraction of pixels a window covers, at iteration `it` of `budget`. */

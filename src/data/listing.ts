@@ -29,6 +29,7 @@ export interface IdentityFiles {
   files: string[];
 }
 
+/** A dataset's identities and their image files, as listed from disk. */
 export interface DatasetListing {
   root: string;
   layout: DatasetLayout;

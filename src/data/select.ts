@@ -4,12 +4,14 @@ import { createRandom } from '../util/random.js';
 import { compareText, DatasetError, identityComparator, type DatasetListing } from './listing.js';
 import { param } from '../util/errors.js';
 
+/** One image of a dataset: file, identity, label. */
 export interface Sample {
   file: string;
   identity: string;
   label: number;
 }
 
+/** The identities chosen from a listing and their samples. */
 export interface Selection {
   /** The chosen identities; label i is identities[i]. */
   identities: string[];
@@ -77,6 +79,7 @@ export interface SplitOptions {
   testOffset?: number;
 }
 
+/** A train/test split of samples. */
 export interface Split {
   train: Sample[];
   test: Sample[];

@@ -8,6 +8,7 @@ import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
 import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
 
+/** `gauss`'s parameters: sigma, the noise std on 0–255. */
 export const GAUSS_PARAMS: ParamSpecs = {
   sigma: { default: 1, min: 0, max: 255 },
 };

@@ -10,6 +10,7 @@ import { roundToUint8 } from '../image/round-uint8.js';
 import { JPEG_MAX_SIDE, stackImages, stackLayout, unstackImage } from './jpeg-stack.js';
 import { IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
 
+/** `jpeg`'s parameters: quality. */
 export const JPEG_PARAMS: ParamSpecs = {
   quality: { default: 50, min: 1, max: 100, integer: true },
 };

@@ -5,6 +5,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
 
+/** `median`'s parameters: window_size. */
 export const MEDIAN_PARAMS: ParamSpecs = {
   window_size: { default: 3, min: 1, max: 63, integer: true },
 };

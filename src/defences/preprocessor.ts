@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { randomInt } from 'node:crypto';
 import { hashSeed } from '../util/random.js';
 
+/** Per-call options of `Preprocessor.apply`: the seed(s) of stochastic defences. */
 export interface ApplyContext {
   /** Seed for stochastic defences (noise, masks); without it every call draws afresh. */
   seed?: number;
@@ -18,6 +19,7 @@ export interface ApplyContext {
   seeds?: readonly number[];
 }
 
+/** A preprocessing defence: NHWC 0–255 batch in, same shape out, with ART's estimate_gradient. */
 export interface Preprocessor {
   /** Pipeline token: 'jpeg', 'gauss', 'median', 'tvm', 'squeeze', 'bmcnn'. */
   readonly name: string;
@@ -50,6 +52,7 @@ export interface ParamSpec {
   readonly labels?: readonly string[];
 }
 
+/** A defence's parameters by name, in the order its pipeline token prints them. */
 export type ParamSpecs = Readonly<Record<string, ParamSpec>>;
 
 function describeRange(spec: ParamSpec): string {

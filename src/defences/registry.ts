@@ -13,6 +13,7 @@ import type { ParamSpecs, Preprocessor } from './preprocessor.js';
 /** Builds a defence from fully resolved (validated, defaults filled) parameters. */
 export type DefenceFactory = (params: Readonly<Record<string, number>>) => Preprocessor | Promise<Preprocessor>;
 
+/** One row of the defence registry: name, parameter specs, main parameter, factory. */
 export interface DefenceEntry {
   readonly name: string;
   readonly params: ParamSpecs;
@@ -22,6 +23,7 @@ export interface DefenceEntry {
   readonly factory: DefenceFactory;
 }
 
+/** Options of `registerDefence`: main parameter, description, replace. */
 export interface RegisterOptions {
   main?: string;
   description?: string;
@@ -54,6 +56,7 @@ export function defenceNames(): string[] {
   return [...registry.keys()];
 }
 
+/** A registered defence's entry; the error lists the registered names. */
 export function getDefence(name: string): DefenceEntry {
   const entry = registry.get(name);
   if (!entry) throw new Error(`unknown defence '${name}' (valid: ${defenceNames().join(', ')})`);

@@ -4,6 +4,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { clip255, IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
 
+/** `squeeze`'s parameters: bit_depth. */
 export const SQUEEZE_PARAMS: ParamSpecs = {
   bit_depth: { default: 8, min: 1, max: 32, integer: true },
 };

@@ -27,6 +27,7 @@ import { poolThreads } from '../engine/threads.js';
 import { type ApplyContext, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
 import { solveTvmBatch } from './tvm-planes.js';
 
+/** `tvm`'s parameters: prob, norm, lamb, max_iter, solver. */
 export const TVM_PARAMS: ParamSpecs = {
   prob: { default: 0.3, min: 0, max: 1 },
   norm: { default: 2, min: 1, max: 2, oneOf: [1, 2] },

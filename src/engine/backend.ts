@@ -13,9 +13,11 @@ import { registerFastKernels } from './kernels/register.js';
 import { resolveThreads, useThreadedWasm, wasmThreads } from './threads.js';
 import { ParameterError, param } from '../util/errors.js';
 
+/** The TF.js backends robustify runs on. */
 export type BackendName = 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
 
+/** What `initEngine` set up: backend, threads, SIMD, TF.js version. */
 export interface EngineInfo {
   backend: BackendName;
   /** Threads the backend computes with (asked of the wasm backend's XNNPACK pool; cpu: 1). */
@@ -70,6 +72,7 @@ export function engineInfo(): EngineInfo | undefined {
   return active;
 }
 
+/** One line naming the engine (`wasm, 2 threads, SIMD, tfjs 4.22.0`). */
 export function describeEngine(info: EngineInfo): string {
   return `${info.backend}${info.simd ? ' (SIMD)' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}, tfjs ${info.tfjsVersion}`;
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 
 const Triple = Type.Union([Type.Number(), Type.Tuple([Type.Number(), Type.Number(), Type.Number()])]);
 
+/** The recogniser input contract as a TypeBox schema (validation, help, sidecar files). */
 export const RecogniserSpecSchema = Type.Object(
   {
     input_size: Type.Optional(Type.Integer({ minimum: 8, maximum: 1024, description: 'square input side in pixels (default: from the graph)' })),
@@ -26,6 +27,7 @@ export const RecogniserSpecSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A recogniser's input contract, every field resolved. */
 export type RecogniserSpec = Static<typeof RecogniserSpecSchema>;
 /** A spec as a user writes it: any field may be left out, and a `preset` supplies defaults. */
 export type RecogniserSpecInput = Partial<RecogniserSpec> & { preset?: string };

@@ -109,6 +109,7 @@ export const StudyConfigSchema = Type.Object(
   { additionalProperties: false, description: 'robustify study configuration (every key optional; defaults: the paper)' },
 );
 
+/** The study's configuration, every key resolved (see `StudyConfigSchema`). */
 export type StudyConfig = Static<typeof StudyConfigSchema>;
 
 /** The paper's protocol: every default of the schema. */

@@ -84,6 +84,7 @@ export interface Manifest {
   images: ManifestEntry[];
 }
 
+/** What `prepareDirectory` did: photos, faces, failures. */
 export interface PrepareDirSummary {
   images: number;
   /** Photos done in earlier runs and skipped now. */

@@ -201,26 +201,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   };
 
   note(`faces: detecting and aligning the faces of ${s.photos.length} photo(s)`);
-  const faces: GalleryFace[] = [];
-  const chips: RgbImage[] = [];
-  const probeImages: RgbImage[] = [];
-  const transforms: ProbeTransform[] = [];
-  const rng = createRandom(hashSeed(s.seed, 'demo-probes'));
-  for (const [k, file] of s.photos.entries()) {
-    const photo = await decodeImage(file);
-    const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE });
-    for (const f of prepared.faces) {
-      if (faces.length >= s.maxFaces) break;
-      const id = faces.length;
-      const t = drawTransform(rng.fork(id));
-      faces.push({ id, photo: path.basename(file), box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => Number(v.toFixed(1))) as GalleryFace['box'], score: r4(f.score) });
-      chips.push(f.chip);
-      transforms.push(t);
-      probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), BACKBONE_INPUT_SIZE, t));
-    }
-    hooks.progress?.('faces', k + 1, s.photos.length);
-  }
-  if (faces.length < 2) throw new Error(`demo: found ${faces.length} face(s) in ${s.photos.join(', ')}; a gallery needs at least 2`);
+  const { faces, chips, probeImages, transforms } = await galleryFaces(s, hooks);
   const truth = faces.map((f) => f.id);
   lap('faces');
 
@@ -256,33 +237,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     const linf = await perSampleLinf(adv, probes);
     lap('attack');
 
-    const defences: DefenceResult[] = [];
-    const skipped: DemoResults['skipped'] = [];
-    const built = new Map<string, Pipeline>();
-    const advThrough = new Map<string, ProbeMatch[]>();
-    for (const [k, spec] of s.pipelines.entries()) {
-      const stages = parsePipeline(spec);
-      if (stages.some((st) => st.name === 'bmcnn') && !(await bmcnnAvailable())) {
-        skipped.push({ pipeline: spec, reason: `no BMCNN weights in ${DEFAULT_WEIGHTS_DIR} (train them with \`robustify bmcnn\`)` });
-        note(`defence ${spec}: skipped, no BMCNN weights`);
-        continue;
-      }
-      let pipeline: Pipeline;
-      try {
-        pipeline = await buildPipeline(stages);
-      } catch (err) {
-        skipped.push({ pipeline: spec, reason: (err as Error).message });
-        note(`defence ${spec}: skipped (${(err as Error).message})`);
-        continue;
-      }
-      pipelines.push(pipeline);
-      built.set(spec, pipeline);
-      const c = await defendedMatches(model, gallery, pipeline, probes, truth, hashSeed(s.seed, 'clean', spec));
-      const a = await defendedMatches(model, gallery, pipeline, adv, truth, hashSeed(s.seed, 'adversarial', spec));
-      advThrough.set(spec, a);
-      defences.push({ pipeline: spec, canonical: formatPipeline(stages), clean: summarise(c, truth), adversarial: summarise(a, truth) });
-      hooks.progress?.('defences', k + 1, s.pipelines.length);
-    }
+    const { defences, skipped, built, advThrough } = await defenceResults(s, hooks, { model, gallery, probes, adv, truth }, pipelines);
     lap('defences');
 
     const best = bestDefence(defences);
@@ -353,6 +308,71 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     owned.forEach((t) => t.dispose());
     net.dispose();
   }
+}
+
+/** The faces of the sample photos (at most `maxFaces`), their chips, and one transformed probe of each. */
+async function galleryFaces(s: Settings, hooks: DemoHooks): Promise<{ faces: GalleryFace[]; chips: RgbImage[]; probeImages: RgbImage[]; transforms: ProbeTransform[] }> {
+  const faces: GalleryFace[] = [];
+  const chips: RgbImage[] = [];
+  const probeImages: RgbImage[] = [];
+  const transforms: ProbeTransform[] = [];
+  const rng = createRandom(hashSeed(s.seed, 'demo-probes'));
+  for (const [k, file] of s.photos.entries()) {
+    const photo = await decodeImage(file);
+    const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE });
+    for (const f of prepared.faces) {
+      if (faces.length >= s.maxFaces) break;
+      const id = faces.length;
+      const t = drawTransform(rng.fork(id));
+      faces.push({ id, photo: path.basename(file), box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => Number(v.toFixed(1))) as GalleryFace['box'], score: r4(f.score) });
+      chips.push(f.chip);
+      transforms.push(t);
+      probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), BACKBONE_INPUT_SIZE, t));
+    }
+    hooks.progress?.('faces', k + 1, s.photos.length);
+  }
+  if (faces.length < 2) throw new Error(`demo: found ${faces.length} face(s) in ${s.photos.join(', ')}; a gallery needs at least 2`);
+  return { faces, chips, probeImages, transforms };
+}
+
+/**
+ * Each pipeline on the clean and the (oblivious) adversarial probes; one that cannot be built is skipped
+ * with its reason. Built pipelines are added to `pipelines` (the caller disposes them).
+ */
+async function defenceResults(
+  s: Settings,
+  hooks: DemoHooks,
+  m: { model: Classifier; gallery: GalleryClassifier; probes: tf.Tensor4D; adv: tf.Tensor4D; truth: readonly number[] },
+  pipelines: Pipeline[],
+): Promise<{ defences: DefenceResult[]; skipped: DemoResults['skipped']; built: Map<string, Pipeline>; advThrough: Map<string, ProbeMatch[]> }> {
+  const defences: DefenceResult[] = [];
+  const skipped: DemoResults['skipped'] = [];
+  const built = new Map<string, Pipeline>();
+  const advThrough = new Map<string, ProbeMatch[]>();
+  for (const [k, spec] of s.pipelines.entries()) {
+    const stages = parsePipeline(spec);
+    if (stages.some((st) => st.name === 'bmcnn') && !(await bmcnnAvailable())) {
+      skipped.push({ pipeline: spec, reason: `no BMCNN weights in ${DEFAULT_WEIGHTS_DIR} (train them with \`robustify bmcnn\`)` });
+      hooks.note?.(`defence ${spec}: skipped, no BMCNN weights`);
+      continue;
+    }
+    let pipeline: Pipeline;
+    try {
+      pipeline = await buildPipeline(stages);
+    } catch (err) {
+      skipped.push({ pipeline: spec, reason: (err as Error).message });
+      hooks.note?.(`defence ${spec}: skipped (${(err as Error).message})`);
+      continue;
+    }
+    pipelines.push(pipeline);
+    built.set(spec, pipeline);
+    const c = await defendedMatches(m.model, m.gallery, pipeline, m.probes, m.truth, hashSeed(s.seed, 'clean', spec));
+    const a = await defendedMatches(m.model, m.gallery, pipeline, m.adv, m.truth, hashSeed(s.seed, 'adversarial', spec));
+    advThrough.set(spec, a);
+    defences.push({ pipeline: spec, canonical: formatPipeline(stages), clean: summarise(c, m.truth), adversarial: summarise(a, m.truth) });
+    hooks.progress?.('defences', k + 1, s.pipelines.length);
+  }
+  return { defences, skipped, built, advThrough };
 }
 
 /** Rank-1 matches of `x` after the pipeline (one seeded draw for stochastic stages), `model` the gallery's classifier. */

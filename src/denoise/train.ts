@@ -255,23 +255,8 @@ async function loadCheckpoint(out: string): Promise<{ ck: Checkpoint; map: tf.Na
   return { ck, map };
 }
 
-/** Train (or resume) and write the final model and its record into o.out. */
-export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
-  if (o.patch % 2 !== 0 || o.patch < 8) throw ParameterError.of`${param('patch')}: expected an even number ≥ 8, got ${o.patch}`;
-  if (!(o.sigmaMin > 0 && o.sigmaMax >= o.sigmaMin)) throw ParameterError.of`${param('sigmaMin')}/${param('sigmaMax')}: need 0 < min ≤ max, got ${o.sigmaMin}, ${o.sigmaMax}`;
-  const files = await listImages(o.data);
-  if (files.length < 10) throw ParameterError.of`${param('data')} ${o.data}: found ${files.length} images, need at least 10`;
-  const images = await Promise.all(files.map((f) => decodeImage(f, undefined, { maxPixels: o.maxPixels, onWarning: o.onWarning })));
-  for (const [i, img] of images.entries()) {
-    if (img.height < o.patch || img.width < o.patch) throw ParameterError.of`${files[i]}: ${img.height}×${img.width} is smaller than ${param('patch')} ${o.patch}`;
-  }
-  const { train, val: heldOut } = splitTrainVal(images);
-  const stride = Math.max(1, Math.floor(heldOut.length / o.valImages));
-  const val = heldOut.filter((_, i) => i % stride === 0).slice(0, o.valImages);
-  o.log(`bmcnn train: ${train.length} training images, ${heldOut.length} held out (${val.length} used for validation), backend ${tf.getBackend()}`);
-
-  await fsp.mkdir(o.out, { recursive: true });
-  const config = defaultConfig({ matches: o.matches, radius: o.radius }, o.width, o.depth);
+/** Where training starts: a checkpoint (o.resume), a trained model (o.initFrom), a trained pilot (o.pilotFrom), or afresh. */
+async function startingPoint(o: TrainOptions, config: BmcnnConfig): Promise<{ model: Bmcnn; stage: Stage; startStep: number; wallBefore: number; history: HistoryEntry[]; optState?: NamedTensor[] }> {
   if (o.pilotFrom && o.initFrom) throw ParameterError.of`${param('pilotFrom')} and ${param('initFrom')} exclude each other`;
   let stage: Stage = o.pilotFrom || o.initFrom ? 'main' : 'pilot';
   let startStep = 0;
@@ -312,6 +297,35 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
       model = Bmcnn.fromNets(config, pilot, main);
     }
   }
+  return { model, stage, startStep, wallBefore, history, optState };
+}
+
+/** The options checked and o.data decoded: training images and the validation subset of the held-out ones. */
+async function trainingImages(o: TrainOptions): Promise<{ train: RgbImage[]; val: RgbImage[] }> {
+  if (o.patch % 2 !== 0 || o.patch < 8) throw ParameterError.of`${param('patch')}: expected an even number ≥ 8, got ${o.patch}`;
+  if (!(o.sigmaMin > 0 && o.sigmaMax >= o.sigmaMin)) throw ParameterError.of`${param('sigmaMin')}/${param('sigmaMax')}: need 0 < min ≤ max, got ${o.sigmaMin}, ${o.sigmaMax}`;
+  const files = await listImages(o.data);
+  if (files.length < 10) throw ParameterError.of`${param('data')} ${o.data}: found ${files.length} images, need at least 10`;
+  const images = await Promise.all(files.map((f) => decodeImage(f, undefined, { maxPixels: o.maxPixels, onWarning: o.onWarning })));
+  for (const [i, img] of images.entries()) {
+    if (img.height < o.patch || img.width < o.patch) throw ParameterError.of`${files[i]}: ${img.height}×${img.width} is smaller than ${param('patch')} ${o.patch}`;
+  }
+  const { train, val: heldOut } = splitTrainVal(images);
+  const stride = Math.max(1, Math.floor(heldOut.length / o.valImages));
+  const val = heldOut.filter((_, i) => i % stride === 0).slice(0, o.valImages);
+  o.log(`bmcnn train: ${train.length} training images, ${heldOut.length} held out (${val.length} used for validation), backend ${tf.getBackend()}`);
+  return { train, val };
+}
+
+/** Train (or resume) and write the final model and its record into o.out. */
+export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
+  const { train, val } = await trainingImages(o);
+
+  await fsp.mkdir(o.out, { recursive: true });
+  const config = defaultConfig({ matches: o.matches, radius: o.radius }, o.width, o.depth);
+  const start = await startingPoint(o, config);
+  let { model, stage, startStep, optState } = start;
+  const { wallBefore, history } = start;
 
   const t0 = Date.now();
   const wall = (): number => wallBefore + (Date.now() - t0) / 1000;

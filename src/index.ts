@@ -41,7 +41,7 @@ export {
 } from './attacks/index.js';
 
 export {
-  type Preprocessor, type ApplyContext, type ParamSpec, type ParamSpecs,
+  type Preprocessor, type ApplyContext, type ParamSpec, type ParamSpecs, D, paramSpecs, describeDefenceParams,
   IdentityGradientDefence, identityGradient, checkBatch, mapBatch, resolveSeed, imageSeeds, resolveParams, clip255,
   JpegCompression, GaussianAugmentation, SpatialSmoothing, TotalVarMin, FeatureSqueezing,
   Pipeline, parsePipeline, formatPipeline, buildPipeline, createDefence, type StageSpec,

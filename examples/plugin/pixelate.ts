@@ -3,11 +3,11 @@
  * (`IdentityGradientDefence`: validated parameters, BPDA gradient, pipeline token) and `mapBatch`.
  */
 import type { tf } from 'robustify';
-import { IdentityGradientDefence, mapBatch, type ParamSpecs } from 'robustify/defences';
+import { D, IdentityGradientDefence, mapBatch, paramSpecs, type ParamSpecs } from 'robustify/defences';
 
-export const PIXELATE_PARAMS: ParamSpecs = {
-  block_size: { default: 2, min: 1, max: 32, integer: true },
-};
+export const PIXELATE_PARAMS: ParamSpecs = paramSpecs({
+  block_size: D.integer(2, 1, 32, 'side of the averaged blocks in pixels'),
+});
 
 export class Pixelate extends IdentityGradientDefence<{ block_size: number }> {
   constructor(params: { block_size?: number } = {}) {

@@ -29,7 +29,7 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const NAME = /^[a-z][a-z0-9_]*$/;
 
 function parseValue(where: string, key: string, text: string): number {
-  const spec = getDefence(where).params[key];
+  const spec = getDefence(where).params.properties[key];
   if (spec?.labels && !NUMBER.test(text)) return labelIndex(where, key, spec, text);
   if (!NUMBER.test(text)) throw new Error(`pipeline: ${where}: ${key} must be a number, got '${text}'`);
   return Number(text);
@@ -89,7 +89,7 @@ function setParam(stage: { name: string; given: Record<string, number> }, item: 
   const eq = item.indexOf('=');
   const key = item.slice(0, eq).trim();
   const value = item.slice(eq + 1).trim();
-  const valid = Object.keys(getDefence(stage.name).params);
+  const valid = Object.keys(getDefence(stage.name).params.properties);
   if (!valid.includes(key)) throw new Error(`pipeline: ${stage.name}: unknown parameter '${key}' (valid: ${valid.join(', ')})`);
   if (key in stage.given) throw new Error(`pipeline: ${stage.name}: ${key} given twice`);
   stage.given[key] = parseValue(stage.name, key, value);
@@ -111,7 +111,7 @@ export function parsePipelineJson(value: unknown): StageSpec[] {
     }
     const specs = getDefence(name).params;
     for (const [k, v] of Object.entries(params)) {
-      if (typeof v === 'string' && specs[k]?.labels) continue;
+      if (typeof v === 'string' && specs.properties[k]?.labels) continue;
       if (typeof v !== 'number') throw new Error(`pipeline: stage ${i} (${name}): ${k} must be a number, got ${JSON.stringify(v)}`);
     }
     try {
@@ -136,9 +136,9 @@ export function formatPipelineShort(stages: readonly StageSpec[]): string {
   return stages
     .map((s) => {
       const entry = getDefence(s.name);
-      const others = Object.keys(s.params).filter((k) => k !== entry.main && s.params[k] !== entry.params[k].default);
+      const others = Object.keys(s.params).filter((k) => k !== entry.main && s.params[k] !== entry.params.properties[k].default);
       if (others.length > 0) return formatToken(s.name, s.params, entry.params);
-      return entry.main ? `${s.name}:${formatValue(entry.params[entry.main], s.params[entry.main])}` : s.name;
+      return entry.main ? `${s.name}:${formatValue(entry.params.properties[entry.main], s.params[entry.main])}` : s.name;
     })
     .join(',');
 }

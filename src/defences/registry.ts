@@ -35,8 +35,8 @@ const registry = new Map<string, DefenceEntry>();
 
 function makeEntry(name: string, factory: DefenceFactory, params: ParamSpecs, opts: RegisterOptions): DefenceEntry {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`registerDefence: invalid name '${name}' (lower-case letters, digits, '_')`);
-  if (opts.main !== undefined && !(opts.main in params)) {
-    throw new Error(`registerDefence: ${name}: main parameter '${opts.main}' is not one of its parameters (${Object.keys(params).join(', ')})`);
+  if (opts.main !== undefined && !(opts.main in params.properties)) {
+    throw new Error(`registerDefence: ${name}: main parameter '${opts.main}' is not one of its parameters (${Object.keys(params.properties).join(', ')})`);
   }
   return { name, params, main: opts.main, description: opts.description ?? name, factory };
 }

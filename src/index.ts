@@ -32,7 +32,7 @@ export { backboneSource, openBackbone, type Backbone, type BackboneSource } from
 export { registerRecogniserPreset, recogniserPresets, resolveSpec, RecogniserSpecSchema, type RecogniserSpec, type RecogniserSpecInput } from './models/recogniser.js';
 
 export {
-  type EvasionAttack, type Norm, type AttackHooks, type AttackProgress, project, checkLabels,
+  type EvasionAttack, type Norm, type AttackHooks, type AttackProgress, SpecifiedAttack, project, checkLabels,
   ProjectedGradientDescent, FastGradientMethod, BasicIterativeMethod, AutoProjectedGradientDescent, TargetedAutoProjectedGradientDescent, SquareAttack,
   ExpectationOverTransformation, PGD_SPEC, type PgdParams,
   P, resolveAttackParams, describeParams, type AttackParams,

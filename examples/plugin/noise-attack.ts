@@ -1,10 +1,10 @@
 /**
  * A plugin attack: uniform random noise in the L∞ eps-ball, `nb_trials` draws, keeping for each image the
  * first draw that changes the label. Score-based (it only calls `predict`); its parameters are a TypeBox spec
- * built from the shared blocks `P`, so the CLI, study configs and `createAttack` validate them alike.
+ * built from the shared blocks `P` and validated by `SpecifiedAttack`, so the CLI, study configs and `createAttack` validate them alike.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { P, resolveAttackParams, type EvasionAttack } from 'robustify/attacks';
+import { P, SpecifiedAttack } from 'robustify/attacks';
 import { predictLabels, tf, type Classifier } from 'robustify';
 
 export const NOISE_SPEC = Type.Object({
@@ -15,13 +15,9 @@ export const NOISE_SPEC = Type.Object({
 
 export type NoiseParams = Static<typeof NOISE_SPEC>;
 
-export class UniformNoiseAttack implements EvasionAttack {
-  readonly name = 'noise';
-  readonly access = 'score' as const;
-  readonly params: Readonly<NoiseParams>;
-
+export class UniformNoiseAttack extends SpecifiedAttack<typeof NOISE_SPEC> {
   constructor(params: Partial<NoiseParams> = {}) {
-    this.params = Object.freeze(resolveAttackParams(this.name, NOISE_SPEC, params));
+    super('noise', 'score', NOISE_SPEC, params);
   }
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[]): Promise<tf.Tensor4D> {

@@ -11,9 +11,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
 import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom } from '../util/random.js';
-import { checkLabels, L2_TOL, mapBatches, perSampleL2, project, selectRows, type AttackHooks, type EvasionAttack, type Norm } from './attack.js';
+import { checkLabels, L2_TOL, mapBatches, perSampleL2, project, selectRows, SpecifiedAttack, type AttackHooks, type Norm } from './attack.js';
 import { LOSS_TYPES, lossAndGradient, type LossLabels } from './loss.js';
-import { P, resolveAttackParams } from './params.js';
+import { P } from './params.js';
 
 /** APGD's parameters (TypeBox): ART's AutoProjectedGradientDescent names, defaults and bounds. */
 export const APGD_SPEC = Type.Object({
@@ -99,13 +99,9 @@ export class ApgdStepSchedule {
   }
 }
 
-export class AutoProjectedGradientDescent implements EvasionAttack {
-  readonly name = 'apgd';
-  readonly access = 'gradient' as const;
-  readonly params: Readonly<ApgdParams>;
-
+export class AutoProjectedGradientDescent extends SpecifiedAttack<typeof APGD_SPEC> {
   constructor(params: Partial<ApgdParams> = {}) {
-    this.params = Object.freeze(resolveAttackParams(this.name, APGD_SPEC, params));
+    super('apgd', 'gradient', APGD_SPEC, params);
   }
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks: AttackHooks = {}): Promise<tf.Tensor4D> {

@@ -3,7 +3,9 @@
  * predicted labels, per-sample norms, projection onto the eps-ball, random starts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Static, TObject } from '@sinclair/typebox';
 import type { Classifier } from '../models/classifier.js';
+import { resolveAttackParams } from './params.js';
 
 /** The perturbation norm: L∞ ('inf') or L2 (2). */
 export type Norm = 'inf' | 2;
@@ -39,6 +41,20 @@ export interface EvasionAttack {
    * labels) or, without it, from the classifier's own predictions; targeted ones move towards `y`.
    */
   generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks?: AttackHooks): Promise<tf.Tensor4D>;
+}
+
+/**
+ * The common body of an attack with a TypeBox parameter spec: its name, what it needs of the classifier, and
+ * its parameters validated against the spec with defaults filled (frozen). Subclasses only `generate`.
+ */
+export abstract class SpecifiedAttack<S extends TObject> implements EvasionAttack {
+  readonly params: Readonly<Static<S>>;
+
+  protected constructor(readonly name: string, readonly access: 'gradient' | 'score', spec: S, given: Readonly<Partial<Static<S>>>) {
+    this.params = Object.freeze(resolveAttackParams(name, spec, given as Record<string, unknown>));
+  }
+
+  abstract generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks?: AttackHooks): Promise<tf.Tensor4D>;
 }
 
 export const L2_TOL = 1e-7;

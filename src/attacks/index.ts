@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-export { type EvasionAttack, type Norm, type AttackProgress, type AttackHooks, project, checkLabels } from './attack.js';
+export { type EvasionAttack, type Norm, type AttackProgress, type AttackHooks, SpecifiedAttack, project, checkLabels } from './attack.js';
 export { ProjectedGradientDescent, PGD_DEFAULTS, PGD_SPEC, type PgdParams } from './pgd.js';
 export { FastGradientMethod, FGSM_SPEC } from './fgsm.js';
 export { BasicIterativeMethod, BIM_SPEC } from './bim.js';

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
 import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom } from '../util/random.js';
-import { checkLabels, L2_TOL, perSampleL2, project, randomStart, selectRows, type AttackHooks, type EvasionAttack } from './attack.js';
+import { checkLabels, L2_TOL, perSampleL2, project, randomStart, selectRows, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { P, resolveAttackParams } from './params.js';
 
 /** PGD's parameters (TypeBox): ART's ProjectedGradientDescent names, defaults and bounds. */
@@ -29,12 +29,10 @@ export type PgdParams = Static<typeof PGD_SPEC>;
 /** PGD's defaults (the paper's attack: L∞, eps 4, eps_step 0.1, 100 iterations). */
 export const PGD_DEFAULTS: PgdParams = resolveAttackParams('pgd', PGD_SPEC);
 
-export class ProjectedGradientDescent implements EvasionAttack {
-  readonly params: Readonly<PgdParams>;
-  readonly access = 'gradient' as const;
-
-  constructor(params: Partial<PgdParams> = {}, readonly name = 'pgd') {
-    this.params = Object.freeze(resolveAttackParams(name, PGD_SPEC, params));
+export class ProjectedGradientDescent extends SpecifiedAttack<typeof PGD_SPEC> {
+  /** `name`: the attack's own when it is PGD with fixed settings (fgsm, bim). */
+  constructor(params: Partial<PgdParams> = {}, name = 'pgd') {
+    super(name, 'gradient', PGD_SPEC, params);
   }
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks: AttackHooks = {}): Promise<tf.Tensor4D> {

@@ -13,9 +13,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
 import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom, type Random } from '../util/random.js';
-import { checkLabels, mapBatches, type AttackHooks, type EvasionAttack } from './attack.js';
+import { checkLabels, mapBatches, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { squareMargin, type LossLabels } from './loss.js';
-import { P, resolveAttackParams } from './params.js';
+import { P } from './params.js';
 
 /** Square's parameters (TypeBox): ART's SquareAttack. */
 export const SQUARE_SPEC = Type.Object({
@@ -48,13 +48,9 @@ interface Geometry {
   d: number;
 }
 
-export class SquareAttack implements EvasionAttack {
-  readonly name = 'square';
-  readonly access = 'score' as const;
-  readonly params: Readonly<SquareParams>;
-
+export class SquareAttack extends SpecifiedAttack<typeof SQUARE_SPEC> {
   constructor(params: Partial<SquareParams> = {}) {
-    this.params = Object.freeze(resolveAttackParams(this.name, SQUARE_SPEC, params));
+    super('square', 'score', SQUARE_SPEC, params);
   }
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks: AttackHooks = {}): Promise<tf.Tensor4D> {

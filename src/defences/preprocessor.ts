@@ -161,6 +161,13 @@ export function identityGradient(defence: string, x: tf.Tensor4D, grad: tf.Tenso
 /**
  * Run a typed-array transform over a batch: reads the values once, hands them (a private copy) to `fn`,
  * and wraps the returned array as a tensor of the same shape.
+ *
+ * @example
+ * ```ts
+ * import { mapBatch, tf } from 'robustify';
+ * const x = tf.fill([1, 2, 2, 3], 100) as tf.Tensor4D;
+ * const inverted = await mapBatch('invert', x, (data) => data.map((v) => 255 - v));
+ * ```
  */
 export async function mapBatch(
   defence: string,

@@ -44,6 +44,14 @@ function makeEntry(name: string, factory: DefenceFactory, params: ParamSpecs, op
 /**
  * Make `name` usable in pipelines. `paramSpec` gives each parameter's default and valid range (in the order
  * the canonical token prints them); `opts.main` the parameter a bare number sets.
+ *
+ * @example
+ * ```ts
+ * import { registerDefence, paramSpecs, D, buildPipeline } from 'robustify/defences';
+ * import { Pixelate } from './pixelate.js'; // an IdentityGradientDefence subclass (examples/plugin)
+ * registerDefence('pixelate', (p) => new Pixelate(p), paramSpecs({ block_size: D.integer(2, 1, 32, 'block side') }), { main: 'block_size' });
+ * const pipeline = await buildPipeline('pixelate:4,jpeg:20');
+ * ```
  */
 export function registerDefence(name: string, factory: DefenceFactory, paramSpec: ParamSpecs, opts: RegisterOptions = {}): void {
   const existing = registry.get(name);

@@ -36,6 +36,12 @@ export function parseBackend(name: string): BackendName {
 /**
  * Initialise the engine once; later calls with the same backend return the same info.
  * Falls back to `cpu` when wasm cannot start (unless wasm was asked for explicitly via `strict`).
+ *
+ * @example
+ * ```ts
+ * import { initEngine, describeEngine } from 'robustify';
+ * console.log(describeEngine(await initEngine({ threads: 1 })));
+ * ```
  */
 export async function initEngine(
   opts: { backend?: BackendName; strict?: boolean; threads?: number } = {},

@@ -155,7 +155,16 @@ const dotted = (pointer: string): string => pointer.split('/').slice(1).map((k, 
 type Where = string | readonly Part[];
 const refuse = (where: Where, message: string): ParameterError => new ParameterError([...(typeof where === 'string' ? [where] : where), `: ${message}`]);
 
-/** Merge `over` into `base` (sections merged key by key, lists replaced) and validate the result. */
+/**
+ * Merge `over` into `base` (sections merged key by key, lists replaced) and validate the result; errors name
+ * the key (`study config: attack.eps must be …`).
+ *
+ * @example
+ * ```ts
+ * import { mergeConfig, PAPER_CONFIG } from 'robustify';
+ * const config = mergeConfig(PAPER_CONFIG, { identities: 5, attack: { eps: 8 }, curves: { eps: [0, 8] } });
+ * ```
+ */
 export function mergeConfig(base: StudyConfig, over: unknown, where: Where = 'study config'): StudyConfig {
   if (!isObject(over)) throw refuse(where, 'expected a JSON object');
   const out: Record<string, unknown> = structuredClone(base);

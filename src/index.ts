@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { tf, initEngine, classifierFromLogits, createAttack, buildPipeline, DefendedClassifier, predictLabels } from 'robustify';
- * await initEngine({ backend: 'cpu' });
+ * await initEngine();
  * const w = tf.randomNormal([12 * 12 * 3, 3], 0, 0.01, 'float32', 1);
  * const model = classifierFromLogits(3, (x) => tf.matMul(tf.reshape(tf.div(x, 255), [x.shape[0], -1]), w) as tf.Tensor2D);
  * const x = tf.randomUniform([4, 12, 12, 3], 0, 255, 'float32', 2) as tf.Tensor4D;

@@ -164,8 +164,9 @@ export async function createDefence(name: string, params: Readonly<Record<string
  *
  * @example
  * ```ts
- * import * as tf from '@tensorflow/tfjs-core';
+ * import { initEngine, tf } from 'robustify';
  * import { buildPipeline } from 'robustify/defences';
+ * await initEngine();
  * const pipeline = await buildPipeline('median:3,jpeg:20');
  * const x = tf.fill([1, 16, 16, 3], 128) as tf.Tensor4D;
  * const y = await pipeline.apply(x, { seed: 1 });

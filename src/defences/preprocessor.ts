@@ -164,7 +164,8 @@ export function identityGradient(defence: string, x: tf.Tensor4D, grad: tf.Tenso
  *
  * @example
  * ```ts
- * import { mapBatch, tf } from 'robustify';
+ * import { initEngine, mapBatch, tf } from 'robustify';
+ * await initEngine();
  * const x = tf.fill([1, 2, 2, 3], 100) as tf.Tensor4D;
  * const inverted = await mapBatch('invert', x, (data) => data.map((v) => 255 - v));
  * ```

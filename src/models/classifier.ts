@@ -91,7 +91,8 @@ export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: t
  *
  * @example
  * ```ts
- * import { tf, classifierFromLogits, predictLabels } from 'robustify';
+ * import { tf, initEngine, classifierFromLogits, predictLabels } from 'robustify';
+ * await initEngine();
  * const w = tf.randomNormal([12 * 12 * 3, 3], 0, 0.01, 'float32', 1);
  * const model = classifierFromLogits(3, (x) => tf.matMul(tf.reshape(tf.div(x, 255), [x.shape[0], -1]), w) as tf.Tensor2D);
  * console.log(await predictLabels(model, tf.fill([2, 12, 12, 3], 100) as tf.Tensor4D));

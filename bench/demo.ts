@@ -4,7 +4,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { describeEngine, initEngine } from '../src/engine/backend.js';
-import { runDemo } from '../src/study/demo.js';
+import { runDemo } from '../src/demo/run.js';
 
 export async function benchDemo(quick = false): Promise<object[]> {
   const engine = await initEngine({ backend: 'wasm', strict: true });

@@ -9,10 +9,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { Classifier } from '../models/classifier.js';
 import { hashSeed } from '../util/random.js';
 import { APGD_SPEC, AutoProjectedGradientDescent, scatterRows } from './apgd.js';
-import { checkLabels, mapBatches, type AttackHooks, type EvasionAttack } from './attack.js';
+import { checkLabels, mapBatches, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { LOSS_TYPES } from './loss.js';
-import { resolveAttackParams } from './params.js';
 
+/** APGD-T's parameters (TypeBox): APGD's plus `nb_target_classes`. */
 export const APGD_T_SPEC = Type.Object({
   ...APGD_SPEC.properties,
   loss_type: Type.Union(
@@ -22,15 +22,12 @@ export const APGD_T_SPEC = Type.Object({
   nb_target_classes: Type.Integer({ default: 9, minimum: 1, maximum: 1000, description: "untargeted: how many of the clean prediction's top other classes are tried as targets, in order (AutoAttack's n_target_classes)" }),
 });
 
+/** APGD-T's resolved parameters. */
 export type ApgdTParams = Static<typeof APGD_T_SPEC>;
 
-export class TargetedAutoProjectedGradientDescent implements EvasionAttack {
-  readonly name = 'apgd_t';
-  readonly access = 'gradient' as const;
-  readonly params: Readonly<ApgdTParams>;
-
+export class TargetedAutoProjectedGradientDescent extends SpecifiedAttack<typeof APGD_T_SPEC> {
   constructor(params: Partial<ApgdTParams> = {}) {
-    this.params = Object.freeze(resolveAttackParams(this.name, APGD_T_SPEC, params));
+    super('apgd_t', 'gradient', APGD_T_SPEC, params);
   }
 
   private inner(seed: number): AutoProjectedGradientDescent {

@@ -9,12 +9,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Classifier } from '../models/classifier.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom } from '../util/random.js';
-import { checkLabels, L2_TOL, labelsOf, mapBatches, perSampleL2, project, selectRows, type AttackHooks, type EvasionAttack, type Norm } from './attack.js';
+import { checkLabels, L2_TOL, mapBatches, perSampleL2, project, selectRows, SpecifiedAttack, type AttackHooks, type Norm } from './attack.js';
 import { LOSS_TYPES, lossAndGradient, type LossLabels } from './loss.js';
-import { P, resolveAttackParams } from './params.js';
+import { P } from './params.js';
 
+/** APGD's parameters (TypeBox): ART's AutoProjectedGradientDescent names, defaults and bounds. */
 export const APGD_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -30,6 +31,7 @@ export const APGD_SPEC = Type.Object({
   seed: P.seed(),
 });
 
+/** APGD's resolved parameters. */
 export type ApgdParams = Static<typeof APGD_SPEC>;
 
 const MOMENTUM = 0.75;
@@ -97,13 +99,9 @@ export class ApgdStepSchedule {
   }
 }
 
-export class AutoProjectedGradientDescent implements EvasionAttack {
-  readonly name = 'apgd';
-  readonly access = 'gradient' as const;
-  readonly params: Readonly<ApgdParams>;
-
+export class AutoProjectedGradientDescent extends SpecifiedAttack<typeof APGD_SPEC> {
   constructor(params: Partial<ApgdParams> = {}) {
-    this.params = Object.freeze(resolveAttackParams(this.name, APGD_SPEC, params));
+    super('apgd', 'gradient', APGD_SPEC, params);
   }
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks: AttackHooks = {}): Promise<tf.Tensor4D> {
@@ -114,7 +112,7 @@ export class AutoProjectedGradientDescent implements EvasionAttack {
     let done = 0;
     const tick = () => hooks.onProgress?.(++done, total);
     return mapBatches(x, p.batch_size, async (x0, start, size) => {
-      const clean = await labelsOf(classifier, x0);
+      const clean = await predictLabels(classifier, x0);
       const given = y ? y.slice(start, start + size) : clean;
       // Targeted: move from the clean prediction towards the given labels.
       const labels: LossLabels = p.targeted ? { y: clean, target: given } : { y: given };

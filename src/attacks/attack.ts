@@ -3,8 +3,11 @@
  * predicted labels, per-sample norms, projection onto the eps-ball, random starts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Static, TObject } from '@sinclair/typebox';
 import type { Classifier } from '../models/classifier.js';
+import { resolveAttackParams } from './params.js';
 
+/** The perturbation norm: L∞ ('inf') or L2 (2). */
 export type Norm = 'inf' | 2;
 
 /** Progress of an attack: steps done out of all steps (e.g. batches × restarts × iterations). */
@@ -40,15 +43,30 @@ export interface EvasionAttack {
   generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks?: AttackHooks): Promise<tf.Tensor4D>;
 }
 
+/**
+ * The common body of an attack with a TypeBox parameter spec: its name, what it needs of the classifier, and
+ * its parameters validated against the spec with defaults filled (frozen). Subclasses only `generate`.
+ */
+export abstract class SpecifiedAttack<S extends TObject> implements EvasionAttack {
+  readonly params: Readonly<Static<S>>;
+
+  protected constructor(readonly name: string, readonly access: 'gradient' | 'score', spec: S, given: Readonly<Partial<Static<S>>>) {
+    this.params = Object.freeze(resolveAttackParams(name, spec, given as Record<string, unknown>));
+  }
+
+  abstract generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks?: AttackHooks): Promise<tf.Tensor4D>;
+}
+
 export const L2_TOL = 1e-7;
 
-/** Predicted labels of a batch. */
-export async function labelsOf(classifier: Classifier, x: tf.Tensor4D): Promise<number[]> {
-  const logits = await classifier.predict(x);
-  const arg = tf.argMax(logits, 1);
-  const out = Array.from(await arg.data());
-  tf.dispose([logits, arg]);
-  return out;
+/** |a − b|∞ of each image of two batches of the same shape (the perturbation's size an attack reports). */
+export async function perSampleLinf(a: tf.Tensor4D, b: tf.Tensor4D): Promise<number[]> {
+  const m = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b)), [1, 2, 3]));
+  try {
+    return Array.from(await m.data());
+  } finally {
+    m.dispose();
+  }
 }
 
 /** ‖v‖₂ of each sample, shaped [n,1,1,1] for broadcasting. */

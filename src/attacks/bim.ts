@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { resolveAttackParams } from './params.js';
 import { PGD_SPEC, ProjectedGradientDescent } from './pgd.js';
 
+/** BIM's parameters (TypeBox): ART's BasicIterativeMethod. */
 export const BIM_SPEC = Type.Pick(PGD_SPEC, ['eps', 'eps_step', 'max_iter', 'targeted', 'batch_size', 'seed']);
 export type BimParams = Static<typeof BIM_SPEC>;
 

@@ -16,6 +16,7 @@ import type { Classifier, Labels } from '../models/classifier.js';
 import type { DefendedClassifier } from '../models/defended.js';
 import { hashSeed } from '../util/random.js';
 
+/** Expectation over transformation: draws of the stochastic defences per gradient. */
 export interface EotParams {
   /** Draws of the defences per gradient (ART's nb_samples). */
   nb_samples: number;
@@ -23,8 +24,10 @@ export interface EotParams {
   seed: number;
 }
 
+/** EOT's default parameters. */
 export const EOT_DEFAULTS: Readonly<Omit<EotParams, 'seed'>> = Object.freeze({ nb_samples: 10 });
 
+/** Validate EOT's parameters (resolved with defaults); the error names the parameter. */
 export function checkEotParams(p: EotParams): EotParams {
   if (!(Number.isInteger(p.nb_samples) && p.nb_samples >= 1)) throw new Error(`eot: nb_samples must be a whole number ≥ 1, got ${String(p.nb_samples)}`);
   if (!Number.isInteger(p.seed)) throw new Error(`eot: seed must be an integer, got ${String(p.seed)}`);

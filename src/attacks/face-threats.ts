@@ -18,9 +18,12 @@ import { ACCEPT, classMeans, DEFAULT_TEMPERATURE, GalleryClassifier, REJECT, thr
 import type { AttackRequest } from './registry.js';
 import { mergeSuites, predictAll, runSuite, runSuitePart, type SuiteOptions, type SuitePart, type SuiteResult } from './suite.js';
 
+/** The threat models of an embedding: classifier head, identification, verification. */
 export const RECOGNISERS = ['classifier', 'identification', 'verification'] as const;
+/** One of `RECOGNISERS`. */
 export type Recogniser = (typeof RECOGNISERS)[number];
 
+/** Options of `faceThreatSuite`: the suite and the embedding's threat models. */
 export interface FaceThreatOptions extends Omit<SuiteOptions, 'bare'> {
   metric?: Metric;
   temperature?: number;
@@ -30,6 +33,7 @@ export interface FaceThreatOptions extends Omit<SuiteOptions, 'bare'> {
   defend?: (c: Classifier) => Classifier;
 }
 
+/** A suite's results on each threat model of an embedding (identification, verification). */
 export interface FaceThreatResult {
   recogniser: 'identification' | 'verification';
   suite: SuiteResult;

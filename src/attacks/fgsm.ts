@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { resolveAttackParams } from './params.js';
 import { PGD_SPEC, ProjectedGradientDescent } from './pgd.js';
 
+/** FGSM's parameters (TypeBox): ART's FastGradientMethod. */
 export const FGSM_SPEC = Type.Pick(PGD_SPEC, ['norm', 'eps', 'targeted', 'num_random_init', 'batch_size', 'seed']);
 export type FgsmParams = Static<typeof FGSM_SPEC>;
 

@@ -8,7 +8,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.js';
 
+/** The losses APGD can follow: ART's cross_entropy and difference_logits_ratio. */
 export const LOSS_TYPES = ['cross_entropy', 'difference_logits_ratio'] as const;
+/** One of `LOSS_TYPES`. */
 export type LossType = (typeof LOSS_TYPES)[number];
 
 /**

@@ -5,10 +5,11 @@
  * the samples that try the same eps are attacked together, so step k makes at most 2^k batched runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Classifier } from '../models/classifier.js';
-import { labelsOf, median } from './attack.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
+import { median } from './attack.js';
 import { createAttack, getAttack, type AttackRequest } from './registry.js';
 
+/** Options of `minimumPerturbation`: the attack, the eps range, the search steps. */
 export interface MinPerturbationOptions {
   /** The fixed attack; its eps is set by the search (and eps_step to `step_ratio`·eps where it has one). */
   attack: AttackRequest;
@@ -25,6 +26,7 @@ export interface MinPerturbationOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** The smallest eps that breaks each sample (RobFR's minimum perturbation), and its median. */
 export interface MinPerturbationResult {
   attack: AttackRequest;
   eps_max: number;
@@ -36,6 +38,7 @@ export interface MinPerturbationResult {
   curve: { eps: number; success_rate: number }[];
 }
 
+/** RobFR's minimum perturbation: per sample, the smallest eps at which the attack breaks it (binary search). */
 export async function minimumPerturbation(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], opts: MinPerturbationOptions): Promise<MinPerturbationResult> {
   const n = x.shape[0];
   const epsMax = opts.eps_max ?? 16;
@@ -45,7 +48,7 @@ export async function minimumPerturbation(classifier: Classifier, x: tf.Tensor4D
   const targeted = opts.targets !== undefined;
   const wanted = opts.targets ?? labels;
   const fooled = (pred: number, i: number) => (targeted ? pred === opts.targets![i] : pred !== labels[i]);
-  const clean = await labelsOf(classifier, x);
+  const clean = await predictLabels(classifier, x);
   const lo = new Float64Array(n);
   const hi = new Float64Array(n).fill(epsMax);
   const result = clean.map((p, i) => (p !== labels[i] ? 0 : NaN));
@@ -68,7 +71,7 @@ export async function minimumPerturbation(classifier: Classifier, x: tf.Tensor4D
       const attack = createAttack(opts.attack.name, params);
       const xs = tf.gather(x, members) as tf.Tensor4D;
       const adv = await attack.generate(classifier, xs, members.map((i) => wanted[i]));
-      const pred = await labelsOf(classifier, adv);
+      const pred = await predictLabels(classifier, adv);
       tf.dispose([xs, adv]);
       members.forEach((i, k) => out.set(i, fooled(pred[k], i)));
     }

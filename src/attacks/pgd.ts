@@ -6,11 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Classifier } from '../models/classifier.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom } from '../util/random.js';
-import { checkLabels, L2_TOL, labelsOf, perSampleL2, project, randomStart, selectRows, type AttackHooks, type EvasionAttack } from './attack.js';
+import { checkLabels, L2_TOL, perSampleL2, project, randomStart, selectRows, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { P, resolveAttackParams } from './params.js';
 
+/** PGD's parameters (TypeBox): ART's ProjectedGradientDescent names, defaults and bounds. */
 export const PGD_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -22,16 +23,16 @@ export const PGD_SPEC = Type.Object({
   seed: P.seed(),
 });
 
+/** PGD's resolved parameters. */
 export type PgdParams = Static<typeof PGD_SPEC>;
 
+/** PGD's defaults (the paper's attack: L∞, eps 4, eps_step 0.1, 100 iterations). */
 export const PGD_DEFAULTS: PgdParams = resolveAttackParams('pgd', PGD_SPEC);
 
-export class ProjectedGradientDescent implements EvasionAttack {
-  readonly params: Readonly<PgdParams>;
-  readonly access = 'gradient' as const;
-
-  constructor(params: Partial<PgdParams> = {}, readonly name = 'pgd') {
-    this.params = Object.freeze(resolveAttackParams(name, PGD_SPEC, params));
+export class ProjectedGradientDescent extends SpecifiedAttack<typeof PGD_SPEC> {
+  /** `name`: the attack's own when it is PGD with fixed settings (fgsm, bim). */
+  constructor(params: Partial<PgdParams> = {}, name = 'pgd') {
+    super(name, 'gradient', PGD_SPEC, params);
   }
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks: AttackHooks = {}): Promise<tf.Tensor4D> {
@@ -48,7 +49,7 @@ export class ProjectedGradientDescent implements EvasionAttack {
       for (let start = 0; start < n; start += p.batch_size) {
         const size = Math.min(p.batch_size, n - start);
         const x0 = tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]);
-        const clean = await labelsOf(classifier, x0);
+        const clean = await predictLabels(classifier, x0);
         const wanted = y ? y.slice(start, start + size) : clean;
         const labels = tf.tensor1d(wanted, 'int32');
         let best: tf.Tensor4D | undefined;
@@ -110,7 +111,7 @@ export class ProjectedGradientDescent implements EvasionAttack {
    * clean predictions (untargeted: success = different).
    */
   private async keepSuccesses(classifier: Classifier, best: tf.Tensor4D, candidate: tf.Tensor4D, reference: readonly number[]): Promise<tf.Tensor4D> {
-    const pred = await labelsOf(classifier, candidate);
+    const pred = await predictLabels(classifier, candidate);
     const ok = pred.map((v, i) => (this.params.targeted ? v === reference[i] : v !== reference[i]));
     const out = selectRows(ok, candidate, best);
     tf.dispose([best, candidate]);

@@ -12,6 +12,7 @@ import { parseParamPairs, resolveAttackParams } from './params.js';
 import { PGD_SPEC, ProjectedGradientDescent } from './pgd.js';
 import { SquareAttack, SQUARE_SPEC } from './square.js';
 
+/** One row of the attack registry: name, parameter spec, what it needs of the classifier, factory. */
 export interface AttackEntry {
   readonly name: string;
   readonly description: string;
@@ -43,7 +44,18 @@ const BUILTIN: AttackEntry[] = [
 
 const registry = new Map<string, AttackEntry>(BUILTIN.map((e) => [e.name, e]));
 
-/** Make an attack nameable. Refuses a taken name unless `replace`. */
+/**
+ * Make an attack nameable (`createAttack`, suites, study configs, the CLI's `--attack`). Refuses a taken name
+ * unless `replace`.
+ *
+ * @example
+ * ```ts
+ * import { registerAttack, createAttack } from 'robustify/attacks';
+ * import { NOISE_SPEC, UniformNoiseAttack } from './noise-attack.js'; // a SpecifiedAttack subclass (examples/plugin)
+ * registerAttack({ name: 'noise', access: 'score', description: 'uniform noise', spec: NOISE_SPEC, factory: (p) => new UniformNoiseAttack(p) });
+ * const attack = createAttack('noise', { eps: 8 });
+ * ```
+ */
 export function registerAttack(attack: AttackEntry, opts: { replace?: boolean } = {}): void {
   if (!/^[a-z][a-z0-9_]*$/.test(attack.name)) throw new Error(`registerAttack: invalid name '${attack.name}' (lower-case letters, digits, '_')`);
   if (registry.has(attack.name) && !opts.replace) throw new Error(`registerAttack: '${attack.name}' is already registered`);
@@ -55,13 +67,24 @@ export function attackNames(): string[] {
   return [...registry.keys()];
 }
 
+/** A registered attack's entry; the error lists the registered names. */
 export function getAttack(name: string): AttackEntry {
   const e = registry.get(name);
   if (!e) throw new Error(`unknown attack '${name}' (valid: ${attackNames().join(', ')})`);
   return e;
 }
 
-/** Validate `given` against the attack's spec (defaults filled) and build it. */
+/**
+ * Validate `given` against the attack's spec (defaults filled) and build it; errors name the attack and the
+ * parameter (`pgd: eps_step must be a number > 0 and ≤ 255, got 0`).
+ *
+ * @example
+ * ```ts
+ * import { createAttack } from 'robustify/attacks';
+ * const apgd = createAttack('apgd', { loss_type: 'difference_logits_ratio', max_iter: 50 });
+ * console.log(apgd.params.eps); // 4
+ * ```
+ */
 export function createAttack(name: string, given: Readonly<Record<string, unknown>> = {}): EvasionAttack {
   const e = getAttack(name);
   return e.factory(resolveAttackParams(name, e.spec, given));

@@ -11,12 +11,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Classifier } from '../models/classifier.js';
+import { predictLabels, type Classifier } from '../models/classifier.js';
 import { createRandom, type Random } from '../util/random.js';
-import { checkLabels, labelsOf, mapBatches, type AttackHooks, type EvasionAttack } from './attack.js';
+import { checkLabels, mapBatches, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { squareMargin, type LossLabels } from './loss.js';
-import { P, resolveAttackParams } from './params.js';
+import { P } from './params.js';
 
+/** Square's parameters (TypeBox): ART's SquareAttack. */
 export const SQUARE_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -28,6 +29,7 @@ export const SQUARE_SPEC = Type.Object({
   seed: P.seed(),
 });
 
+/** Square's resolved parameters. */
 export type SquareParams = Static<typeof SQUARE_SPEC>;
 
 /** The paper's schedule of p, the fraction of pixels a window covers, at iteration `it` of `budget`. */
@@ -46,13 +48,9 @@ interface Geometry {
   d: number;
 }
 
-export class SquareAttack implements EvasionAttack {
-  readonly name = 'square';
-  readonly access = 'score' as const;
-  readonly params: Readonly<SquareParams>;
-
+export class SquareAttack extends SpecifiedAttack<typeof SQUARE_SPEC> {
   constructor(params: Partial<SquareParams> = {}) {
-    this.params = Object.freeze(resolveAttackParams(this.name, SQUARE_SPEC, params));
+    super('square', 'score', SQUARE_SPEC, params);
   }
 
   async generate(classifier: Classifier, x: tf.Tensor4D, y?: readonly number[], hooks: AttackHooks = {}): Promise<tf.Tensor4D> {
@@ -65,7 +63,7 @@ export class SquareAttack implements EvasionAttack {
     let batchesDone = 0;
     return mapBatches(x, p.batch_size, async (x0t, start, size) => {
       const x0 = Float32Array.from(await x0t.data());
-      const clean = y ? undefined : await labelsOf(classifier, x0t);
+      const clean = y ? undefined : await predictLabels(classifier, x0t);
       const given = y ? y.slice(start, start + size) : clean!;
       const labels: LossLabels = p.targeted ? { y: given, target: given } : { y: given };
       const best = Float32Array.from(x0);

@@ -12,16 +12,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
 import { hashSeed } from '../util/random.js';
-import { median, type EvasionAttack } from './attack.js';
+import { median, perSampleLinf, type EvasionAttack } from './attack.js';
 import { createAttack, formatAttackToken, getAttack, parseAttackToken, type AttackRequest } from './registry.js';
 
+/** Named attack suites: `standard` (AutoAttack's APGD-CE, APGD-T, Square) and `quick`. */
 export const SUITES: Readonly<Record<string, readonly string[]>> = {
   /** AutoAttack's standard version without FAB-T: APGD-CE, APGD-T (9 targets), Square (5000 queries). */
   standard: ['apgd', 'apgd_t', 'square'],
   quick: ['apgd:max_iter=20', 'square:nb_queries=500'],
 };
 
+/** The threat settings of a suite: dodging (untargeted) or impersonation (targeted). */
 export const THREATS = ['dodging', 'impersonation'] as const;
+/** One of `THREATS`. */
 export type Threat = (typeof THREATS)[number];
 
 /** `standard`, `quick`, or a comma-separated list of attack tokens (`apgd:max_iter=50,square`). */
@@ -31,6 +34,7 @@ export function parseSuite(spec: string): AttackRequest[] {
   return tokens.map(parseAttackToken);
 }
 
+/** Options of `runSuite`: threat, eps, batch size, masking checks. */
 export interface SuiteOptions {
   threat?: Threat;
   /** Set on every attack that has the parameter, unless its token sets it. */
@@ -47,6 +51,7 @@ export interface SuiteOptions {
   onProgress?: (step: string, done: number, total: number) => void;
 }
 
+/** One attack of a suite and the accuracy left after it. */
 export interface SuiteStep {
   attack: string;
   access: 'gradient' | 'score';
@@ -61,12 +66,14 @@ export interface SuiteStep {
   queries?: { median: number; mean: number; median_successful: number | null };
 }
 
+/** One gradient-masking check of the suite and whether it flagged the model. */
 export interface MaskingCheck {
   check: string;
   flagged: boolean;
   detail: string;
 }
 
+/** Robust accuracy per attack of a suite, the per-sample worst case, and masking checks. */
 export interface SuiteResult {
   threat: Threat;
   eps: number;
@@ -94,6 +101,7 @@ export interface SuitePart {
   queries: { all: number[]; successful: number[] }[];
 }
 
+/** One attack of a suite on the samples still robust (the suite's step, for callers that spread a suite). */
 export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], attacks: readonly AttackRequest[], opts: SuiteOptions): Promise<SuitePart> {
   const threat = opts.threat ?? 'dodging';
   const n = x.shape[0];
@@ -268,10 +276,7 @@ async function attackRows(
     const adv = await attack.generate(classifier, xs, y, hooks);
     try {
       const { pred } = await predictAll(classifier, adv, batch);
-      const d = tf.tidy(() => tf.max(tf.abs(tf.sub(adv, xs)), [1, 2, 3]));
-      const linf = Array.from(await d.data());
-      d.dispose();
-      return { pred, linf };
+      return { pred, linf: await perSampleLinf(adv, xs) };
     } finally {
       adv.dispose();
     }

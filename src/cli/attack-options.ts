@@ -5,8 +5,9 @@
  * defaults and refuses parameters it does not have, and its error is reported against the flag.
  */
 import { Command, Option } from 'commander';
-import type { TSchema } from '@sinclair/typebox';
-import { attackNames, createAttack, getAttack, parseParamPairs, parseParamText, describeSchema, type EvasionAttack } from '../attacks/index.js';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { attackNames, createAttack, getAttack, parseParamPairs, parseParamText, describeSchema, P, type EvasionAttack } from '../attacks/index.js';
 import { UsageError } from './run.js';
 
 export interface AttackFlags {
@@ -68,3 +69,16 @@ export function attackFromFlags(flags: AttackFlags, extra: Record<string, unknow
     throw new UsageError(m && flagOf.has(m[1]) ? `${flagOf.get(m[1])}: ${msg}` : msg);
   }
 }
+
+/**
+ * An attack parameter given as a flag outside any one attack (`robustness --eps`), checked against the
+ * attacks' own schema for it (`P` in attacks/params.ts), so the CLI accepts what the attacks do.
+ */
+export function attackParamOption(flag: string, schema: TSchema, text: string): number {
+  const v = parseParamText(Type.Object({ v: schema }), 'v', text);
+  if (typeof v !== 'number' || !Value.Check(schema, v)) throw new UsageError(`${flag}: expected ${describeSchema(schema)}, got '${text}'`);
+  return v;
+}
+
+/** The attacks' eps schema (`attackParamOption('--eps', EPS, …)`). */
+export const EPS = P.eps();

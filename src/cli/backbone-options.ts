@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { promises as fs } from 'node:fs';
 import { backboneSource, BUILTIN, type BackboneSource } from '../models/backbones.js';
-import { PRESETS, readSpecFile, specHelp, type RecogniserSpecInput } from '../models/recogniser.js';
+import { recogniserPresets, readSpecFile, specHelp, type RecogniserSpecInput } from '../models/recogniser.js';
 import { UsageError } from './run.js';
 
 export interface BackboneFlags {
@@ -17,7 +17,7 @@ export function addBackboneOptions(cmd: Command, what = "the face network: 'buil
     .addOption(
       new Option(
         '--backbone-spec <spec>',
-        `the network's input contract: a preset (${Object.keys(PRESETS).join(', ')}), a JSON file or inline JSON, over the sidecar <model>.robustify.json. Fields: ${specHelp()}`,
+        `the network's input contract: a preset (${recogniserPresets().join(', ')}), a JSON file or inline JSON, over the sidecar <model>.robustify.json. Fields: ${specHelp()}`,
       ),
     );
 }
@@ -37,7 +37,7 @@ export async function backboneFromFlags(f: BackboneFlags): Promise<BackboneSourc
 
 async function parseSpecFlag(value: string | undefined): Promise<RecogniserSpecInput> {
   if (value === undefined) return {};
-  if (value in PRESETS) return { preset: value };
+  if (recogniserPresets().includes(value)) return { preset: value };
   if (value.trim().startsWith('{')) {
     try {
       return JSON.parse(value) as RecogniserSpecInput;
@@ -49,6 +49,6 @@ async function parseSpecFlag(value: string | undefined): Promise<RecogniserSpecI
     () => true,
     () => false,
   );
-  if (!exists) throw new UsageError(`--backbone-spec: '${value}' is neither a preset (${Object.keys(PRESETS).join(', ')}), a file nor JSON`);
+  if (!exists) throw new UsageError(`--backbone-spec: '${value}' is neither a preset (${recogniserPresets().join(', ')}), a file nor JSON`);
   return readSpecFile(value);
 }

@@ -10,7 +10,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { listImages } from '../denoise/train.js';
 import { decodeImage, encodePng, imageToTensor, tensorToImage, writeF32, type DecodeOptions } from '../image/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
-import { claimOutput, UsageError } from './run.js';
+import type { Command } from 'commander';
+import { parseMaxPixels, type Warnings } from './decode-options.js';
+import { claimOutput, globalOptions, UsageError } from './run.js';
 
 export const FORMATS = ['png', 'f32'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -61,6 +63,21 @@ export interface TransformOptions {
   /** The pixel budget and where warnings go. */
   decode?: DecodeOptions;
   log?: (line: string) => void;
+}
+
+/**
+ * The options of image command `name` from its flags (`--format`, `--max-pixels`, the global `--quiet`):
+ * decode warnings go to `warnings`, log lines (unless quiet) to stderr prefixed with the command's name.
+ */
+export function transformOptions(name: string, flags: { format: string; maxPixels: string }, cmd: Command, warnings: Warnings): TransformOptions & { quiet: boolean } {
+  const quiet = Boolean(globalOptions(cmd).quiet);
+  return {
+    quiet,
+    format: parseFormat(flags.format),
+    explicit: cmd.getOptionValueSource('format') === 'cli',
+    decode: { maxPixels: parseMaxPixels(flags.maxPixels), onWarning: warnings.add },
+    log: quiet ? undefined : (line: string) => process.stderr.write(`${name} ${line}\n`),
+  };
 }
 
 /** Run `job` over IN → OUT; returns how many images were written. */

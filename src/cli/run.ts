@@ -8,6 +8,7 @@ import type { EngineInfo } from '../engine/backend.js';
 import { runInterruptCleanups } from '../util/interrupt.js';
 import { hasFormat } from '../util/fs.js';
 import { checkOutput, OutputRefused, type OutputInput, type OutputSpec, type OutputState } from '../util/output.js';
+import { cliMessage } from './flags.js';
 import { note, stopAllProgress } from './progress.js';
 
 /** An error whose message is already fit for the user (names the file or parameter). */
@@ -99,8 +100,7 @@ export async function runCli(program: Command, argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`robustify: ${msg}\n`);
+    process.stderr.write(`robustify: ${cliMessage(err)}\n`);
     if (process.env.ROBUSTIFY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     process.exitCode = err instanceof UsageError || err instanceof OutputRefused ? 2 : 1;
   } finally {

@@ -10,6 +10,7 @@
 import type { RgbImage } from '../image/index.js';
 import { resizeBilinear } from '../image/index.js';
 import { fitSimilarity, TEMPLATES, warpSimilarity } from './prepare/align.js';
+import { ParameterError, param } from '../util/errors.js';
 
 export const CHIP_MODES = ['auto', 'arcface112', 'resize'] as const;
 /**
@@ -21,7 +22,7 @@ export type ChipMode = (typeof CHIP_MODES)[number];
 
 export function parseChipMode(name: string): ChipMode {
   if ((CHIP_MODES as readonly string[]).includes(name)) return name as ChipMode;
-  throw new Error(`--chip: unknown mode '${name}' (valid: ${CHIP_MODES.join(', ')})`);
+  throw ParameterError.of`${param('chip')}: unknown mode '${name}' (valid: ${CHIP_MODES.join(', ')})`;
 }
 
 /** Alignment templates a network can be trained on. */
@@ -34,7 +35,7 @@ export type ChipTemplate = 'dlib150' | 'arcface112';
 export function toChip(img: RgbImage, size: number, mode: ChipMode, template: ChipTemplate = 'dlib150'): RgbImage {
   const arcface = mode === 'arcface112' || (mode === 'auto' && img.width === 112 && img.height === 112);
   if (!arcface || template === 'arcface112') return resizeBilinear(img, size, size);
-  if (img.width !== img.height) throw new Error(`--chip arcface112: expected a square ArcFace crop, got ${img.width}×${img.height}`);
+  if (img.width !== img.height) throw ParameterError.of`${param('chip')} arcface112: expected a square ArcFace crop, got ${img.width}×${img.height}`;
   const src = TEMPLATES.arcface112;
   const dst = TEMPLATES.dlib150;
   const scaleFrom = img.width / src.size;

@@ -9,6 +9,7 @@
  */
 import { promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
+import { ParameterError, param } from '../util/errors.js';
 
 export type DatasetLayout = 'folder' | 'celeba';
 export const DATASET_LAYOUTS: readonly DatasetLayout[] = ['folder', 'celeba'];
@@ -17,8 +18,8 @@ export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.w
 export const CELEBA_IDENTITY_FILE = 'identity_CelebA.txt';
 export const CELEBA_IMAGE_DIR = 'img_align_celeba';
 
-/** A dataset problem fit for the user: names the option (`--data`, `--identities`) and the file or folder. */
-export class DatasetError extends Error {
+/** A dataset problem fit for the user: names the parameter (`data`, `identities`) and the file or folder. */
+export class DatasetError extends ParameterError {
   override name = 'DatasetError';
 }
 
@@ -28,6 +29,7 @@ export interface IdentityFiles {
   files: string[];
 }
 
+/** A dataset's identities and their image files, as listed from disk. */
 export interface DatasetListing {
   root: string;
   layout: DatasetLayout;
@@ -44,7 +46,7 @@ export interface ListOptions {
 
 export function parseDatasetLayout(name: string): DatasetLayout | 'auto' {
   if (name === 'auto' || (DATASET_LAYOUTS as readonly string[]).includes(name)) return name as DatasetLayout | 'auto';
-  throw new Error(`--layout: unknown layout '${name}' (valid: auto, ${DATASET_LAYOUTS.join(', ')})`);
+  throw ParameterError.of`${param('layout')}: unknown layout '${name}' (valid: auto, ${DATASET_LAYOUTS.join(', ')})`;
 }
 
 /** Code-unit order: locale-independent, so labels are the same on every machine. */
@@ -94,15 +96,13 @@ async function listFolderLayout(root: string): Promise<IdentityFiles[]> {
       if (isImageFile(f.name) && (await entryIs(dir, f, 'file'))) files.push(f.name);
     }
     if (files.length === 0) {
-      throw new DatasetError(`--data: identity folder '${dir}' has no images (${IMAGE_EXTENSIONS.join(', ')})`);
+      throw DatasetError.of`${param('data')}: identity folder '${dir}' has no images (${IMAGE_EXTENSIONS.join(', ')})`;
     }
     files.sort(compareText);
     identities.push({ name: e.name, files: files.map((f) => path.join(dir, f)) });
   }
   if (identities.length === 0) {
-    throw new DatasetError(
-      `--data: no identity folders in '${root}' (expected DIR/<identity>/*.png|jpg|jpeg|webp, or DIR/${CELEBA_IMAGE_DIR} with DIR/${CELEBA_IDENTITY_FILE})`,
-    );
+    throw DatasetError.of`${param('data')}: no identity folders in '${root}' (expected DIR/<identity>/*.png|jpg|jpeg|webp, or DIR/${CELEBA_IMAGE_DIR} with DIR/${CELEBA_IDENTITY_FILE})`;
   }
   return identities;
 }
@@ -114,9 +114,9 @@ async function listCelebaLayout(root: string): Promise<{ identities: IdentityFil
   try {
     text = await fsp.readFile(listFile, 'utf8');
   } catch {
-    throw new DatasetError(`--data: CelebA layout needs '${listFile}'`);
+    throw DatasetError.of`${param('data')}: CelebA layout needs '${listFile}'`;
   }
-  if (!(await isDir(imageDir))) throw new DatasetError(`--data: CelebA layout needs the folder '${imageDir}'`);
+  if (!(await isDir(imageDir))) throw DatasetError.of`${param('data')}: CelebA layout needs the folder '${imageDir}'`;
   const present = new Set(await fsp.readdir(imageDir));
   const byIdentity = new Map<string, string[]>();
   const missing: string[] = [];
@@ -124,7 +124,7 @@ async function listCelebaLayout(root: string): Promise<{ identities: IdentityFil
     const fields = line.trim().split(/\s+/);
     if (fields[0] === '') return;
     if (fields.length !== 2 || !/^\d+$/.test(fields[1])) {
-      throw new DatasetError(`--data: '${listFile}' line ${i + 1}: expected '<file> <identity>', got '${line.trim()}'`);
+      throw DatasetError.of`${param('data')}: '${listFile}' line ${i + 1}: expected '<file> <identity>', got '${line.trim()}'`;
     }
     const [file, identity] = fields;
     if (!present.has(file)) {
@@ -136,7 +136,7 @@ async function listCelebaLayout(root: string): Promise<{ identities: IdentityFil
     byIdentity.set(identity, files);
   });
   if (byIdentity.size === 0) {
-    throw new DatasetError(`--data: none of the ${missing.length} files named in '${listFile}' is in '${imageDir}'`);
+    throw DatasetError.of`${param('data')}: none of the ${missing.length} files named in '${listFile}' is in '${imageDir}'`;
   }
   const identities = [...byIdentity].map(([name, files]) => ({ name, files: files.sort(compareText).map((f) => path.join(imageDir, f)) }));
   return { identities, missing };
@@ -151,8 +151,8 @@ export async function detectLayout(dir: string): Promise<DatasetLayout> {
 /** Every identity of the dataset in `dir` with its image files. */
 export async function listDataset(dir: string, opts: ListOptions = {}): Promise<DatasetListing> {
   const st = await fsp.stat(dir).catch(() => undefined);
-  if (!st) throw new DatasetError(`--data: no such directory '${dir}'`);
-  if (!st.isDirectory()) throw new DatasetError(`--data: '${dir}' is not a directory`);
+  if (!st) throw DatasetError.of`${param('data')}: no such directory '${dir}'`;
+  if (!st.isDirectory()) throw DatasetError.of`${param('data')}: '${dir}' is not a directory`;
   const layout = opts.layout === undefined || opts.layout === 'auto' ? await detectLayout(dir) : opts.layout;
   const { identities, missing } = layout === 'celeba' ? await listCelebaLayout(dir) : { identities: await listFolderLayout(dir), missing: [] };
   const order = identityComparator(identities.map((i) => i.name));

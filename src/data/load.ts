@@ -4,6 +4,7 @@ import { decodeImage, ImageDecodeError, imagesToBatch, type RgbImage } from '../
 import { toChip, type ChipMode, type ChipTemplate } from './chip.js';
 import type { Sample } from './select.js';
 
+/** How images are decoded and made into network inputs (size, chip mode, budgets). */
 export interface LoadOptions {
   /** Square side to resize to, bilinear (default 150, the backbone's input); `null` keeps decoded sizes. */
   size?: number | null;
@@ -34,6 +35,7 @@ export interface Skipped {
   reason: string;
 }
 
+/** Decoded images with their samples, and what was skipped. */
 export interface Loaded<S extends Sample = Sample> {
   images: RgbImage[];
   /** The samples that loaded, in input order, parallel to `images`. */
@@ -94,6 +96,7 @@ export async function loadImages<S extends Sample>(samples: readonly S[], opts: 
   return out;
 }
 
+/** One batch of decoded images with their samples (and the files skipped in it). */
 export interface Batch<S extends Sample = Sample> {
   /** `[n, size, size, 3]`, 0–255; the caller disposes it. */
   x: tf.Tensor4D;

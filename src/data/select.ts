@@ -2,13 +2,16 @@
 import path from 'node:path';
 import { createRandom } from '../util/random.js';
 import { compareText, DatasetError, identityComparator, type DatasetListing } from './listing.js';
+import { param } from '../util/errors.js';
 
+/** One image of a dataset: file, identity, label. */
 export interface Sample {
   file: string;
   identity: string;
   label: number;
 }
 
+/** The identities chosen from a listing and their samples. */
 export interface Selection {
   /** The chosen identities; label i is identities[i]. */
   identities: string[];
@@ -25,9 +28,9 @@ export interface Selection {
  */
 export function selectTopK(listing: DatasetListing, k: number): Selection {
   const available = listing.identities.length;
-  if (!Number.isInteger(k) || k < 1) throw new DatasetError(`--identities: expected a whole number ≥ 1, got ${k}`);
+  if (!Number.isInteger(k) || k < 1) throw DatasetError.of`${param('identities')}: expected a whole number ≥ 1, got ${k}`;
   if (k > available) {
-    throw new DatasetError(`--identities: ${k} requested but '${listing.root}' has only ${available} identit${available === 1 ? 'y' : 'ies'}`);
+    throw DatasetError.of`${param('identities')}: ${k} requested but '${listing.root}' has only ${available} identit${available === 1 ? 'y' : 'ies'}`;
   }
   const order = identityComparator(listing.identities.map((i) => i.name));
   const chosen = [...listing.identities]
@@ -46,7 +49,7 @@ export function selectIdentities(listing: DatasetListing, names: readonly string
   const byName = new Map(listing.identities.map((i) => [i.name, i]));
   const missing = names.filter((n) => !byName.has(n));
   if (missing.length > 0) {
-    throw new DatasetError(`--data: '${listing.root}' lacks ${missing.length} of the model's identities (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`);
+    throw DatasetError.of`${param('data')}: '${listing.root}' lacks ${missing.length} of the model's identities (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`;
   }
   const chosen = names.map((n) => byName.get(n)!);
   return {
@@ -76,6 +79,7 @@ export interface SplitOptions {
   testOffset?: number;
 }
 
+/** A train/test split of samples. */
 export interface Split {
   train: Sample[];
   test: Sample[];

@@ -6,11 +6,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
-import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
+import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-export const GAUSS_PARAMS: ParamSpecs = {
-  sigma: { default: 1, min: 0, max: 255 },
-};
+/** `gauss`'s parameters: sigma, the noise std on 0–255. */
+export const GAUSS_PARAMS: ParamSpecs = paramSpecs({
+  sigma: D.number(1, 0, 255, 'noise standard deviation on 0–255'),
+});
 
 export class GaussianAugmentation extends IdentityGradientDefence<{ sigma: number }> {
   // ART passes the gradient through (its estimate_gradient returns grad); so do we. The exact derivative

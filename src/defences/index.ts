@@ -1,25 +1,39 @@
-/** Preprocessing defences (ART semantics, see ../../../shared/spec/art-semantics.md) and ordered pipelines. */
+/**
+ * `robustify/defences`: preprocessing defences with ART's semantics, ordered pipelines, and what a plugin
+ * needs to write and register its own (`registerDefence`, `IdentityGradientDefence`, `checkBatch`,
+ * `mapBatch`, `resolveSeed`, `imageSeeds`).
+ *
+ * @example
+ * ```ts
+ * import { buildPipeline, defenceNames } from 'robustify/defences';
+ * console.log(defenceNames()); // ['jpeg', 'gauss', 'median', 'tvm', 'squeeze', 'bmcnn']
+ * const pipeline = await buildPipeline('median:3,jpeg:20');
+ * ```
+ * @module
+ */
 export {
   type Preprocessor,
   type ApplyContext,
   type ParamSpec,
   type ParamSpecs,
+  D,
+  paramSpecs,
+  describeDefenceParams,
+  IdentityGradientDefence,
+  identityGradient,
+  checkBatch,
+  mapBatch,
+  resolveSeed,
+  imageSeeds,
   resolveParams,
   formatToken,
-  formatValue,
-  imageSeeds,
-  identityGradient,
-  IdentityGradientDefence,
+  clip255,
 } from './preprocessor.js';
-export { JpegCompression, JPEG_PARAMS, jpegRoundTrip } from './jpeg.js';
+export { JpegCompression, JPEG_PARAMS } from './jpeg.js';
 export { GaussianAugmentation, GAUSS_PARAMS } from './gaussian.js';
-export { SpatialSmoothing, MEDIAN_PARAMS, medianFilter } from './median.js';
-export { TvmPlaneObjective, type TvmLbfgsOptions, type TvmLbfgsStats } from './tvm-lbfgs.js';
-export { totalVarMinimise, totalVarMinimiseLbfgs } from './tvm-planes.js';
-export type { TvmOptions } from './tvm-pdhg.js';
-export { PipelineApplier, imageKeys, stageContext, prefixesOf, type PackedImages } from './applier.js';
-export { TotalVarMin, TVM_PARAMS, TVM_SOLVER, ITERATIONS_PER_MAX_ITER, pdhgIterations, tvmObjective, drawMask } from './tvm.js';
-export { FeatureSqueezing, SQUEEZE_PARAMS, squeezeValues } from './squeeze.js';
+export { SpatialSmoothing, MEDIAN_PARAMS } from './median.js';
+export { TotalVarMin, TVM_PARAMS } from './tvm.js';
+export { FeatureSqueezing, SQUEEZE_PARAMS } from './squeeze.js';
 export {
   Pipeline,
   parsePipeline,
@@ -27,11 +41,7 @@ export {
   formatPipeline,
   formatPipelineShort,
   buildPipeline,
-  registerDefence,
-  defenceNames,
-  getDefence,
+  createDefence,
   type StageSpec,
-  type DefenceFactory,
-  type DefenceEntry,
-  type RegisterOptions,
 } from './pipeline.js';
+export { registerDefence, defenceNames, getDefence, type DefenceFactory, type DefenceEntry, type RegisterOptions } from './registry.js';

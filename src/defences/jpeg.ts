@@ -8,11 +8,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { roundToUint8 } from '../image/round-uint8.js';
 import { JPEG_MAX_SIDE, stackImages, stackLayout, unstackImage } from './jpeg-stack.js';
-import { IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
+import { IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-export const JPEG_PARAMS: ParamSpecs = {
-  quality: { default: 50, min: 1, max: 100, integer: true },
-};
+/** `jpeg`'s parameters: quality. */
+export const JPEG_PARAMS: ParamSpecs = paramSpecs({
+  quality: D.integer(50, 1, 100, 'JPEG quality (1 worst, 100 best)'),
+});
 
 const ENCODER_OPTIONS = {
   chromaSubsampling: '4:2:0',

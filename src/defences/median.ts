@@ -3,11 +3,12 @@
  * separately, border mode 'reflect' (half-sample symmetric: d c b a | a b c d).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
+import { IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-export const MEDIAN_PARAMS: ParamSpecs = {
-  window_size: { default: 3, min: 1, max: 63, integer: true },
-};
+/** `median`'s parameters: window_size. */
+export const MEDIAN_PARAMS: ParamSpecs = paramSpecs({
+  window_size: D.integer(3, 1, 63, 'side of the square median window in pixels'),
+});
 
 /** scipy's 'reflect' index for any offset, also when the window is wider than the image. */
 export function reflectIndex(i: number, n: number): number {

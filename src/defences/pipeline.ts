@@ -29,7 +29,7 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const NAME = /^[a-z][a-z0-9_]*$/;
 
 function parseValue(where: string, key: string, text: string): number {
-  const spec = getDefence(where).params[key];
+  const spec = getDefence(where).params.properties[key];
   if (spec?.labels && !NUMBER.test(text)) return labelIndex(where, key, spec, text);
   if (!NUMBER.test(text)) throw new Error(`pipeline: ${where}: ${key} must be a number, got '${text}'`);
   return Number(text);
@@ -89,7 +89,7 @@ function setParam(stage: { name: string; given: Record<string, number> }, item: 
   const eq = item.indexOf('=');
   const key = item.slice(0, eq).trim();
   const value = item.slice(eq + 1).trim();
-  const valid = Object.keys(getDefence(stage.name).params);
+  const valid = Object.keys(getDefence(stage.name).params.properties);
   if (!valid.includes(key)) throw new Error(`pipeline: ${stage.name}: unknown parameter '${key}' (valid: ${valid.join(', ')})`);
   if (key in stage.given) throw new Error(`pipeline: ${stage.name}: ${key} given twice`);
   stage.given[key] = parseValue(stage.name, key, value);
@@ -111,7 +111,7 @@ export function parsePipelineJson(value: unknown): StageSpec[] {
     }
     const specs = getDefence(name).params;
     for (const [k, v] of Object.entries(params)) {
-      if (typeof v === 'string' && specs[k]?.labels) continue;
+      if (typeof v === 'string' && specs.properties[k]?.labels) continue;
       if (typeof v !== 'number') throw new Error(`pipeline: stage ${i} (${name}): ${k} must be a number, got ${JSON.stringify(v)}`);
     }
     try {
@@ -136,14 +136,43 @@ export function formatPipelineShort(stages: readonly StageSpec[]): string {
   return stages
     .map((s) => {
       const entry = getDefence(s.name);
-      const others = Object.keys(s.params).filter((k) => k !== entry.main && s.params[k] !== entry.params[k].default);
+      const others = Object.keys(s.params).filter((k) => k !== entry.main && s.params[k] !== entry.params.properties[k].default);
       if (others.length > 0) return formatToken(s.name, s.params, entry.params);
-      return entry.main ? `${s.name}:${formatValue(entry.params[entry.main], s.params[entry.main])}` : s.name;
+      return entry.main ? `${s.name}:${formatValue(entry.params.properties[entry.main], s.params[entry.main])}` : s.name;
     })
     .join(',');
 }
 
-/** Build the preprocessors of a pipeline (text, JSON text, or parsed stages). */
+/**
+ * One registered defence, its parameters validated and defaults filled; errors name the defence and the
+ * parameter.
+ *
+ * @example
+ * ```ts
+ * import { createDefence } from 'robustify/defences';
+ * const jpeg = await createDefence('jpeg', { quality: 30 });
+ * console.log(String(jpeg)); // jpeg:quality=30
+ * ```
+ */
+export async function createDefence(name: string, params: Readonly<Record<string, number | string>> = {}): Promise<Preprocessor> {
+  const stage = resolveStage(name, params);
+  return getDefence(name).factory(stage.params);
+}
+
+/**
+ * Build the preprocessors of a pipeline (text, JSON text, or parsed stages).
+ *
+ * @example
+ * ```ts
+ * import { initEngine, tf } from 'robustify';
+ * import { buildPipeline } from 'robustify/defences';
+ * await initEngine();
+ * const pipeline = await buildPipeline('median:3,jpeg:20');
+ * const x = tf.fill([1, 16, 16, 3], 128) as tf.Tensor4D;
+ * const y = await pipeline.apply(x, { seed: 1 });
+ * tf.dispose([x, y]);
+ * ```
+ */
 export async function buildPipeline(spec: string | readonly StageSpec[]): Promise<Pipeline> {
   const stages = typeof spec === 'string' ? parsePipeline(spec) : spec.map((s) => resolveStage(s.name, s.params));
   const built: Preprocessor[] = [];

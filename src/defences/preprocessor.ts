@@ -6,8 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { randomInt } from 'node:crypto';
+import { Type, type TNumber, type TObject } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { hashSeed } from '../util/random.js';
 
+/** Per-call options of `Preprocessor.apply`: the seed(s) of stochastic defences. */
 export interface ApplyContext {
   /** Seed for stochastic defences (noise, masks); without it every call draws afresh. */
   seed?: number;
@@ -18,6 +21,7 @@ export interface ApplyContext {
   seeds?: readonly number[];
 }
 
+/** A preprocessing defence: NHWC 0–255 batch in, same shape out, with ART's estimate_gradient. */
 export interface Preprocessor {
   /** Pipeline token: 'jpeg', 'gauss', 'median', 'tvm', 'squeeze', 'bmcnn'. */
   readonly name: string;
@@ -35,27 +39,40 @@ export interface Preprocessor {
   toString(): string;
 }
 
-/** One numeric parameter of a defence: default, bounds, and whether it must be whole. */
-export interface ParamSpec {
-  readonly default: number;
-  readonly min: number;
-  readonly max: number;
-  readonly integer?: boolean;
-  /** When set, the only accepted values. */
-  readonly oneOf?: readonly number[];
-  /**
-   * A choice: the value is an index into `labels`, written and parsed as the label (`solver=lbfgs`); min/max
-   * must span the indices.
-   */
-  readonly labels?: readonly string[];
-}
+/**
+ * One numeric parameter of a defence, a TypeBox schema (JSON Schema: `default`, `minimum`, `maximum`,
+ * `multipleOf` 1 for whole numbers, `enum` for a set of values, `description`). A choice is a whole-number
+ * index into `labels`, written and parsed as the label (`solver=lbfgs`).
+ */
+export type ParamSpec = TNumber & { readonly labels?: readonly string[]; readonly enum?: readonly number[] };
 
-export type ParamSpecs = Readonly<Record<string, ParamSpec>>;
+/** A defence's parameters: a TypeBox object of `ParamSpec`s, in the order its pipeline token prints them. */
+export type ParamSpecs = TObject<Record<string, ParamSpec>>;
+
+/** Building blocks of defence parameter schemas (`paramSpecs({ quality: D.integer(50, 1, 100, 'JPEG quality') })`). */
+export const D = {
+  number: (def: number, minimum: number, maximum: number, description: string): ParamSpec => Type.Number({ default: def, minimum, maximum, description }),
+  integer: (def: number, minimum: number, maximum: number, description: string): ParamSpec => Type.Number({ default: def, minimum, maximum, multipleOf: 1, description }),
+  oneOf: (def: number, values: readonly number[], description: string): ParamSpec =>
+    Type.Number({ default: def, minimum: Math.min(...values), maximum: Math.max(...values), enum: [...values], description }),
+  choice: (def: string, labels: readonly string[], description: string): ParamSpec =>
+    Type.Number({ default: labels.indexOf(def), minimum: 0, maximum: labels.length - 1, multipleOf: 1, labels: [...labels], description }),
+};
+
+/** A defence's parameter schemas, as `registerDefence` takes them. */
+export function paramSpecs(properties: Record<string, ParamSpec>): ParamSpecs {
+  return Type.Object(properties, { additionalProperties: false });
+}
 
 function describeRange(spec: ParamSpec): string {
   if (spec.labels) return `one of ${spec.labels.join(', ')}`;
-  if (spec.oneOf) return `one of ${spec.oneOf.join(', ')}`;
-  return `${spec.integer ? 'an integer' : 'a number'} in [${spec.min}, ${spec.max}]`;
+  if (spec.enum) return `one of ${spec.enum.join(', ')}`;
+  return `${spec.multipleOf === 1 ? 'an integer' : 'a number'} in [${spec.minimum}, ${spec.maximum}]`;
+}
+
+/** One help line per parameter: `quality: an integer in [1, 100], default 50 — JPEG quality`. */
+export function describeDefenceParams(specs: ParamSpecs): string[] {
+  return Object.entries(specs.properties).map(([k, s]) => `${k}: ${describeRange(s)}, default ${formatValue(s, s.default as number)} — ${s.description ?? ''}`);
 }
 
 /**
@@ -86,20 +103,18 @@ export abstract class IdentityGradientDefence<P extends Record<string, number>> 
  * valid range. Unknown keys are refused with the list of valid ones.
  */
 export function resolveParams(defence: string, specs: ParamSpecs, given: Readonly<Record<string, number | string | undefined>> = {}): Record<string, number> {
-  const keys = Object.keys(specs);
+  const keys = Object.keys(specs.properties);
   for (const k of Object.keys(given)) {
-    if (!(k in specs)) {
+    if (!(k in specs.properties)) {
       throw new Error(`${defence}: unknown parameter '${k}' (valid: ${keys.length ? keys.join(', ') : 'none'})`);
     }
   }
   const out: Record<string, number> = {};
   for (const k of keys) {
-    const spec = specs[k];
-    const raw = given[k] ?? spec.default;
+    const spec = specs.properties[k];
+    const raw = given[k] ?? (spec.default as number);
     const v = typeof raw === 'string' ? labelIndex(defence, k, spec, raw) : raw;
-    const ok = typeof v === 'number' && Number.isFinite(v) && (spec.oneOf
-      ? spec.oneOf.includes(v)
-      : v >= spec.min && v <= spec.max && (!spec.integer || Number.isInteger(v)));
+    const ok = typeof v === 'number' && Number.isFinite(v) && Value.Check(spec, v) && (!spec.enum || spec.enum.includes(v));
     if (!ok) throw new Error(`${defence}: ${k} must be ${describeRange(spec)}, got ${String(v)}`);
     out[k] = v;
   }
@@ -123,7 +138,7 @@ export function formatValue(spec: ParamSpec | undefined, v: number): string {
  * defence's specs, choices are written by label.
  */
 export function formatToken(name: string, params: Readonly<Record<string, number>>, specs?: ParamSpecs): string {
-  const parts = Object.entries(params).map(([k, v]) => `${k}=${formatValue(specs?.[k], v)}`);
+  const parts = Object.entries(params).map(([k, v]) => `${k}=${formatValue(specs?.properties[k], v)}`);
   return parts.length ? `${name}:${parts.join(',')}` : name;
 }
 
@@ -146,6 +161,14 @@ export function identityGradient(defence: string, x: tf.Tensor4D, grad: tf.Tenso
 /**
  * Run a typed-array transform over a batch: reads the values once, hands them (a private copy) to `fn`,
  * and wraps the returned array as a tensor of the same shape.
+ *
+ * @example
+ * ```ts
+ * import { initEngine, mapBatch, tf } from 'robustify';
+ * await initEngine();
+ * const x = tf.fill([1, 2, 2, 3], 100) as tf.Tensor4D;
+ * const inverted = await mapBatch('invert', x, (data) => data.map((v) => 255 - v));
+ * ```
  */
 export async function mapBatch(
   defence: string,

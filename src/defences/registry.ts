@@ -13,6 +13,7 @@ import type { ParamSpecs, Preprocessor } from './preprocessor.js';
 /** Builds a defence from fully resolved (validated, defaults filled) parameters. */
 export type DefenceFactory = (params: Readonly<Record<string, number>>) => Preprocessor | Promise<Preprocessor>;
 
+/** One row of the defence registry: name, parameter specs, main parameter, factory. */
 export interface DefenceEntry {
   readonly name: string;
   readonly params: ParamSpecs;
@@ -22,6 +23,7 @@ export interface DefenceEntry {
   readonly factory: DefenceFactory;
 }
 
+/** Options of `registerDefence`: main parameter, description, replace. */
 export interface RegisterOptions {
   main?: string;
   description?: string;
@@ -33,8 +35,8 @@ const registry = new Map<string, DefenceEntry>();
 
 function makeEntry(name: string, factory: DefenceFactory, params: ParamSpecs, opts: RegisterOptions): DefenceEntry {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`registerDefence: invalid name '${name}' (lower-case letters, digits, '_')`);
-  if (opts.main !== undefined && !(opts.main in params)) {
-    throw new Error(`registerDefence: ${name}: main parameter '${opts.main}' is not one of its parameters (${Object.keys(params).join(', ')})`);
+  if (opts.main !== undefined && !(opts.main in params.properties)) {
+    throw new Error(`registerDefence: ${name}: main parameter '${opts.main}' is not one of its parameters (${Object.keys(params.properties).join(', ')})`);
   }
   return { name, params, main: opts.main, description: opts.description ?? name, factory };
 }
@@ -42,6 +44,14 @@ function makeEntry(name: string, factory: DefenceFactory, params: ParamSpecs, op
 /**
  * Make `name` usable in pipelines. `paramSpec` gives each parameter's default and valid range (in the order
  * the canonical token prints them); `opts.main` the parameter a bare number sets.
+ *
+ * @example
+ * ```ts
+ * import { registerDefence, paramSpecs, D, buildPipeline } from 'robustify/defences';
+ * import { Pixelate } from './pixelate.js'; // an IdentityGradientDefence subclass (examples/plugin)
+ * registerDefence('pixelate', (p) => new Pixelate(p), paramSpecs({ block_size: D.integer(2, 1, 32, 'block side') }), { main: 'block_size' });
+ * const pipeline = await buildPipeline('pixelate:4,jpeg:20');
+ * ```
  */
 export function registerDefence(name: string, factory: DefenceFactory, paramSpec: ParamSpecs, opts: RegisterOptions = {}): void {
   const existing = registry.get(name);
@@ -54,6 +64,7 @@ export function defenceNames(): string[] {
   return [...registry.keys()];
 }
 
+/** A registered defence's entry; the error lists the registered names. */
 export function getDefence(name: string): DefenceEntry {
   const entry = registry.get(name);
   if (!entry) throw new Error(`unknown defence '${name}' (valid: ${defenceNames().join(', ')})`);

@@ -2,11 +2,12 @@
  * ART's FeatureSqueezing: reduce each value to `bit_depth` bits of the 0–255 range.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { clip255, IdentityGradientDefence, mapBatch, type ParamSpecs } from './preprocessor.js';
+import { clip255, IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-export const SQUEEZE_PARAMS: ParamSpecs = {
-  bit_depth: { default: 8, min: 1, max: 32, integer: true },
-};
+/** `squeeze`'s parameters: bit_depth. */
+export const SQUEEZE_PARAMS: ParamSpecs = paramSpecs({
+  bit_depth: D.integer(8, 1, 32, 'bits kept per value'),
+});
 
 const f32 = Math.fround;
 

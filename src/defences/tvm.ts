@@ -24,16 +24,17 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
 import { poolThreads } from '../engine/threads.js';
-import { type ApplyContext, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs } from './preprocessor.js';
+import { type ApplyContext, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 import { solveTvmBatch } from './tvm-planes.js';
 
-export const TVM_PARAMS: ParamSpecs = {
-  prob: { default: 0.3, min: 0, max: 1 },
-  norm: { default: 2, min: 1, max: 2, oneOf: [1, 2] },
-  lamb: { default: 0.5, min: 0, max: 1e6 },
-  max_iter: { default: 10, min: 1, max: 100000, integer: true },
-  solver: { default: 0, min: 0, max: 1, integer: true, labels: ['lbfgs', 'pdhg'] },
-};
+/** `tvm`'s parameters: prob, norm, lamb, max_iter, solver. */
+export const TVM_PARAMS: ParamSpecs = paramSpecs({
+  prob: D.number(0.3, 0, 1, 'share of pixels kept (drawn at random) as the data term'),
+  norm: D.oneOf(2, [1, 2], 'norm of the total variation'),
+  lamb: D.number(0.5, 0, 1e6, 'weight of the total variation'),
+  max_iter: D.integer(10, 1, 100000, 'solver iterations'),
+  solver: D.choice('lbfgs', ['lbfgs', 'pdhg'], "ART's L-BFGS-B (lbfgs) or our primal–dual solver (pdhg)"),
+});
 
 /** TVM_PARAMS.solver's values. */
 export const TVM_SOLVER = { lbfgs: 0, pdhg: 1 } as const;

@@ -4,15 +4,14 @@
  * held fixed (matching itself is piecewise constant). The defence registry lists it among the built-ins.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { checkBatch, formatToken, type ParamSpecs, type Preprocessor } from '../defences/preprocessor.js';
+import { checkBatch, formatToken, type ParamSpecs, D, paramSpecs, type Preprocessor } from '../defences/preprocessor.js';
 import { nativeRuntime } from '../engine/onnx/runtime.js';
 import { Bmcnn, SIGMA_LIMITS } from './model.js';
 
-export const BMCNN_PARAMS: ParamSpecs = {
-  sigma: { default: 20, min: SIGMA_LIMITS[0], max: SIGMA_LIMITS[1] },
-  /** 1: flip self-ensemble (Bmcnn.ensemble), 0: one pass. */
-  ensemble: { default: 0, min: 0, max: 1, integer: true },
-};
+export const BMCNN_PARAMS: ParamSpecs = paramSpecs({
+  sigma: D.number(20, SIGMA_LIMITS[0], SIGMA_LIMITS[1], 'noise level to remove, std on 0–255'),
+  ensemble: D.integer(0, 0, 1, '1: flip self-ensemble (twice the time), 0: one pass'),
+});
 
 export class BmcnnDefence implements Preprocessor {
   readonly name = 'bmcnn';

@@ -47,6 +47,7 @@ export const OUT_PATCH = 4;
 /** σ values accepted (0–255 scale). The shipped weights were trained on σ ∈ [5, 50]; outside it the σ map extrapolates. */
 export const SIGMA_LIMITS = [0.5, 100] as const;
 
+/** BMCNN's network configuration (pilot and main nets, block matching). */
 export interface BmcnnConfig {
   format: typeof FORMAT;
   match: MatchOptions;
@@ -245,6 +246,7 @@ export interface WeightsManifestFile {
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
+/** The BMCNN denoiser (block-matching CNN): its two nets, block matching, and `denoise`. */
 export class Bmcnn {
   /**
    * Flip self-ensemble: denoise the image and its left-right mirror image and average (twice the work).

@@ -31,6 +31,7 @@ export interface ConvLayer {
   bias: tf.Tensor1D;
 }
 
+/** A plain convolutional network's layers (BMCNN's pilot and main nets). */
 export interface ConvNet {
   config: NetConfig;
   layers: ConvLayer[];

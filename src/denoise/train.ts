@@ -16,6 +16,7 @@ import { DEFAULT_MATCH } from './match.js';
 import { Bmcnn, defaultConfig, FORMAT, mainForward, matchIndices, pilotForward, readWeights, widenReferenceKernel, type BmcnnConfig } from './model.js';
 import { disposeNet, netFromTensors, netVariables, trainableNet, type ConvNet, type NamedTensor } from './net.js';
 import { addNoise, psnr } from './noise.js';
+import { ParameterError, param } from '../util/errors.js';
 
 export interface TrainOptions {
   /** Folder of training images (searched recursively: png, jpg, jpeg, webp). */
@@ -254,24 +255,9 @@ async function loadCheckpoint(out: string): Promise<{ ck: Checkpoint; map: tf.Na
   return { ck, map };
 }
 
-/** Train (or resume) and write the final model and its record into o.out. */
-export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
-  if (o.patch % 2 !== 0 || o.patch < 8) throw new Error(`--patch: expected an even number ≥ 8, got ${o.patch}`);
-  if (!(o.sigmaMin > 0 && o.sigmaMax >= o.sigmaMin)) throw new Error(`--sigma-min/--sigma-max: need 0 < min ≤ max, got ${o.sigmaMin}, ${o.sigmaMax}`);
-  const files = await listImages(o.data);
-  if (files.length < 10) throw new Error(`--data ${o.data}: found ${files.length} images, need at least 10`);
-  const images = await Promise.all(files.map((f) => decodeImage(f, undefined, { maxPixels: o.maxPixels, onWarning: o.onWarning })));
-  for (const [i, img] of images.entries()) {
-    if (img.height < o.patch || img.width < o.patch) throw new Error(`${files[i]}: ${img.height}×${img.width} is smaller than --patch ${o.patch}`);
-  }
-  const { train, val: heldOut } = splitTrainVal(images);
-  const stride = Math.max(1, Math.floor(heldOut.length / o.valImages));
-  const val = heldOut.filter((_, i) => i % stride === 0).slice(0, o.valImages);
-  o.log(`bmcnn train: ${train.length} training images, ${heldOut.length} held out (${val.length} used for validation), backend ${tf.getBackend()}`);
-
-  await fsp.mkdir(o.out, { recursive: true });
-  const config = defaultConfig({ matches: o.matches, radius: o.radius }, o.width, o.depth);
-  if (o.pilotFrom && o.initFrom) throw new Error('--pilot-from and --init-from exclude each other');
+/** Where training starts: a checkpoint (o.resume), a trained model (o.initFrom), a trained pilot (o.pilotFrom), or afresh. */
+async function startingPoint(o: TrainOptions, config: BmcnnConfig): Promise<{ model: Bmcnn; stage: Stage; startStep: number; wallBefore: number; history: HistoryEntry[]; optState?: NamedTensor[] }> {
+  if (o.pilotFrom && o.initFrom) throw ParameterError.of`${param('pilotFrom')} and ${param('initFrom')} exclude each other`;
   let stage: Stage = o.pilotFrom || o.initFrom ? 'main' : 'pilot';
   let startStep = 0;
   let wallBefore = 0;
@@ -280,10 +266,10 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
   let optState: NamedTensor[] | undefined;
 
   const resumed = o.resume ? await loadCheckpoint(o.out) : undefined;
-  if (o.resume && !resumed) throw new Error(`--resume: no checkpoint.json in ${o.out} (finished runs keep none)`);
+  if (o.resume && !resumed) throw ParameterError.of`${param('resume')}: no checkpoint.json in ${o.out} (finished runs keep none)`;
   if (resumed) {
     const { ck, map } = resumed;
-    if (JSON.stringify(ck.config) !== JSON.stringify(config)) throw new Error(`--resume: the checkpoint in ${o.out} has a different network configuration`);
+    if (JSON.stringify(ck.config) !== JSON.stringify(config)) throw ParameterError.of`${param('resume')}: the checkpoint in ${o.out} has a different network configuration`;
     model = Bmcnn.fromNets(config, netFromTensors(config.pilot, map, 'pilot', o.out), netFromTensors(config.main, map, 'main', o.out));
     optState = Object.keys(map).filter((k) => k.startsWith('opt/')).sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]))
       .map((k) => ({ name: k.slice(k.indexOf('/', 4) + 1), tensor: map[k] }));
@@ -298,12 +284,12 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
       model.main.layers[0].kernel.dispose();
       model = Bmcnn.fromNets(config, model.pilot, { config: config.main, layers });
     }
-    if (JSON.stringify(model.config) !== JSON.stringify(config)) throw new Error(`--init-from ${o.initFrom}: network configuration differs from the options`);
+    if (JSON.stringify(model.config) !== JSON.stringify(config)) throw ParameterError.of`${param('initFrom')} ${o.initFrom}: network configuration differs from the options`;
   } else {
     model = Bmcnn.create(config, o.seed);
     if (o.pilotFrom) {
       const donor = await Bmcnn.load(o.pilotFrom);
-      if (JSON.stringify(donor.config.pilot) !== JSON.stringify(config.pilot)) throw new Error(`--pilot-from ${o.pilotFrom}: pilot configuration differs`);
+      if (JSON.stringify(donor.config.pilot) !== JSON.stringify(config.pilot)) throw ParameterError.of`${param('pilotFrom')} ${o.pilotFrom}: pilot configuration differs`;
       const main = model.main;
       const pilot = donor.pilot;
       disposeNet(donor.main);
@@ -311,6 +297,35 @@ export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
       model = Bmcnn.fromNets(config, pilot, main);
     }
   }
+  return { model, stage, startStep, wallBefore, history, optState };
+}
+
+/** The options checked and o.data decoded: training images and the validation subset of the held-out ones. */
+async function trainingImages(o: TrainOptions): Promise<{ train: RgbImage[]; val: RgbImage[] }> {
+  if (o.patch % 2 !== 0 || o.patch < 8) throw ParameterError.of`${param('patch')}: expected an even number ≥ 8, got ${o.patch}`;
+  if (!(o.sigmaMin > 0 && o.sigmaMax >= o.sigmaMin)) throw ParameterError.of`${param('sigmaMin')}/${param('sigmaMax')}: need 0 < min ≤ max, got ${o.sigmaMin}, ${o.sigmaMax}`;
+  const files = await listImages(o.data);
+  if (files.length < 10) throw ParameterError.of`${param('data')} ${o.data}: found ${files.length} images, need at least 10`;
+  const images = await Promise.all(files.map((f) => decodeImage(f, undefined, { maxPixels: o.maxPixels, onWarning: o.onWarning })));
+  for (const [i, img] of images.entries()) {
+    if (img.height < o.patch || img.width < o.patch) throw ParameterError.of`${files[i]}: ${img.height}×${img.width} is smaller than ${param('patch')} ${o.patch}`;
+  }
+  const { train, val: heldOut } = splitTrainVal(images);
+  const stride = Math.max(1, Math.floor(heldOut.length / o.valImages));
+  const val = heldOut.filter((_, i) => i % stride === 0).slice(0, o.valImages);
+  o.log(`bmcnn train: ${train.length} training images, ${heldOut.length} held out (${val.length} used for validation), backend ${tf.getBackend()}`);
+  return { train, val };
+}
+
+/** Train (or resume) and write the final model and its record into o.out. */
+export async function trainBmcnn(o: TrainOptions): Promise<TrainRecord> {
+  const { train, val } = await trainingImages(o);
+
+  await fsp.mkdir(o.out, { recursive: true });
+  const config = defaultConfig({ matches: o.matches, radius: o.radius }, o.width, o.depth);
+  const start = await startingPoint(o, config);
+  let { model, stage, startStep, optState } = start;
+  const { wallBefore, history } = start;
 
   const t0 = Date.now();
   const wall = (): number => wallBefore + (Date.now() - t0) / 1000;

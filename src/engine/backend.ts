@@ -11,10 +11,13 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs';
 import { registerFastKernels } from './kernels/register.js';
 import { resolveThreads, useThreadedWasm, wasmThreads } from './threads.js';
+import { ParameterError, param } from '../util/errors.js';
 
+/** The TF.js backends robustify runs on. */
 export type BackendName = 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
 
+/** What `initEngine` set up: backend, threads, SIMD, TF.js version. */
 export interface EngineInfo {
   backend: BackendName;
   /** Threads the backend computes with (asked of the wasm backend's XNNPACK pool; cpu: 1). */
@@ -27,12 +30,18 @@ let active: EngineInfo | undefined;
 
 export function parseBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
-  throw new Error(`--backend: unknown backend '${name}' (valid: ${BACKENDS.join(', ')})`);
+  throw ParameterError.of`${param('backend')}: unknown backend '${name}' (valid: ${BACKENDS.join(', ')})`;
 }
 
 /**
  * Initialise the engine once; later calls with the same backend return the same info.
  * Falls back to `cpu` when wasm cannot start (unless wasm was asked for explicitly via `strict`).
+ *
+ * @example
+ * ```ts
+ * import { initEngine, describeEngine } from 'robustify';
+ * console.log(describeEngine(await initEngine({ threads: 1 })));
+ * ```
  */
 export async function initEngine(
   opts: { backend?: BackendName; strict?: boolean; threads?: number } = {},
@@ -69,6 +78,7 @@ export function engineInfo(): EngineInfo | undefined {
   return active;
 }
 
+/** One line naming the engine (`wasm, 2 threads, SIMD, tfjs 4.22.0`). */
 export function describeEngine(info: EngineInfo): string {
   return `${info.backend}${info.simd ? ' (SIMD)' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}, tfjs ${info.tfjsVersion}`;
 }

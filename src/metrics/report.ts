@@ -5,6 +5,7 @@
  */
 import { npAverage, npMean } from './numpy.js';
 
+/** Precision, recall, f1 and support of one class. */
 export interface ClassMetrics {
   label: number;
   name: string;
@@ -15,6 +16,7 @@ export interface ClassMetrics {
   support: number;
 }
 
+/** Averaged precision, recall, f1 and support (sklearn's macro / weighted avg rows). */
 export interface AverageMetrics {
   precision: number;
   recall: number;
@@ -22,6 +24,7 @@ export interface AverageMetrics {
   support: number;
 }
 
+/** sklearn's classification_report as data: per class, accuracy, macro and weighted averages. */
 export interface ClassificationReport {
   per_class: ClassMetrics[];
   macro_avg: AverageMetrics;

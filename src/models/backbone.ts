@@ -13,6 +13,7 @@ import { frozenConv2d } from '../engine/ops/frozen_conv2d.js';
 import type { Backbone } from './backbones.js';
 import { loadWeightsManifest } from './weights.js';
 
+/** The built-in network's input side in pixels (dlib's 150×150 chips). */
 export const BACKBONE_INPUT_SIZE = 150;
 export const BACKBONE_NAME = 'face-api/face_recognition_model (dlib ResNet-34 style, 128-d)';
 export const POOLED_DIM = 256;
@@ -68,6 +69,7 @@ export interface BackboneOutput {
   descriptor: tf.Tensor2D;
 }
 
+/** The built-in face network (dlib's ResNet-34-style recogniser, weights from @vladmandic/face-api). */
 export class FaceRecognitionNet implements Backbone {
   readonly name = BACKBONE_NAME;
   readonly inputSize = BACKBONE_INPUT_SIZE;

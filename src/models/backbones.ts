@@ -11,6 +11,7 @@ import { FaceRecognitionNet } from './backbone.js';
 import { OnnxBackbone } from './onnx-backbone.js';
 import type { RecogniserSpec, RecogniserSpecInput } from './recogniser.js';
 
+/** A frozen face network: features for the head, descriptors for galleries, its input contract. */
 export interface Backbone {
   /** Identifies the network (recorded in a saved classifier). */
   readonly name: string;
@@ -39,6 +40,7 @@ export function backboneSource(ref: string | undefined, spec: RecogniserSpecInpu
   return ref === undefined || ref === BUILTIN ? { kind: 'builtin' } : { kind: 'file', path: ref, spec };
 }
 
+/** Open the network a `BackboneSource` names (the built-in one, or an ONNX / TF.js file with its spec). */
 export async function openBackbone(source: BackboneSource): Promise<Backbone> {
   return source.kind === 'builtin' ? FaceRecognitionNet.load() : OnnxBackbone.open(source.path, source.spec);
 }

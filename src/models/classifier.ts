@@ -11,6 +11,7 @@ import { DenseHead, type HeadConfig } from './head.js';
 import { loadWeightsManifest, saveWeightsManifest } from './weights.js';
 import { hasFormat } from '../util/fs.js';
 import type { OutputKind } from '../util/output.js';
+import { ParameterError, param } from '../util/errors.js';
 
 export const MODEL_FORMAT = 'robustify-classifier';
 
@@ -84,6 +85,28 @@ export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: t
   return tf.tidy(() => tf.grad((xi: tf.Tensor) => crossEntropy(logits(xi as tf.Tensor4D), labels))(x) as tf.Tensor4D);
 }
 
+/**
+ * A `Classifier` from a differentiable TF.js logits function (your own model): `predict` is the function,
+ * `lossGradient` its cross-entropy gradient by autodiff. The function must not dispose its input.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, predictLabels } from 'robustify';
+ * await initEngine();
+ * const w = tf.randomNormal([12 * 12 * 3, 3], 0, 0.01, 'float32', 1);
+ * const model = classifierFromLogits(3, (x) => tf.matMul(tf.reshape(tf.div(x, 255), [x.shape[0], -1]), w) as tf.Tensor2D);
+ * console.log(await predictLabels(model, tf.fill([2, 12, 12, 3], 100) as tf.Tensor4D));
+ * ```
+ */
+export function classifierFromLogits(classes: number, logits: (x: tf.Tensor4D) => tf.Tensor2D): Classifier {
+  return {
+    classes,
+    predict: async (x) => tf.tidy(() => logits(x)),
+    lossGradient: async (x, labels) => logitsLossGradient(logits, x, labels),
+  };
+}
+
+/** The trained face classifier: the frozen backbone and the head `robustify train` fitted on its features. */
 export class FaceClassifier implements Classifier {
   constructor(
     readonly backbone: Backbone,
@@ -120,7 +143,7 @@ export class FaceClassifier implements Classifier {
       meta = JSON.parse(await fs.readFile(metaFile, 'utf8')) as ClassifierMeta;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new Error(e.code === 'ENOENT' ? `--model: no model at '${dir}' (missing model.json)` : `--model: cannot read '${metaFile}': ${e.message}`);
+      throw e.code === 'ENOENT' ? ParameterError.of`${param('model')}: no model at '${dir}' (missing model.json)` : ParameterError.of`${param('model')}: cannot read '${metaFile}': ${e.message}`;
     }
     checkMeta(meta, metaFile);
     const source = backbone ?? meta.backbone_source ?? { kind: 'builtin' };
@@ -132,7 +155,7 @@ export class FaceClassifier implements Classifier {
     });
     try {
       if (net.name !== meta.backbone || net.featureDim !== meta.head.inputDim || net.inputSize !== meta.input_size) {
-        throw new Error(`--model: '${metaFile}' was trained on backbone '${meta.backbone}' (${meta.head.inputDim}-d, ${meta.input_size} px), not '${net.name}' (${net.featureDim}-d, ${net.inputSize} px)`);
+        throw ParameterError.of`${param('model')}: '${metaFile}' was trained on backbone '${meta.backbone}' (${meta.head.inputDim}-d, ${meta.input_size} px), not '${net.name}' (${net.featureDim}-d, ${net.inputSize} px)`;
       }
       return new FaceClassifier(net, DenseHead.fromTensors(meta.head, weights), meta);
     } catch (err) {
@@ -162,7 +185,7 @@ export class FaceClassifier implements Classifier {
 
 /** model.json must be a classifier of a version and shape this code reads; errors name the file. */
 function checkMeta(meta: ClassifierMeta, file: string): void {
-  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  const bad = (why: string) => ParameterError.of`${param('model')}: '${file}' ${why}`;
   if (!meta || typeof meta !== 'object' || meta.format !== MODEL_FORMAT) {
     const other = meta && typeof meta === 'object' && 'config' in meta ? ' (it looks like BMCNN denoiser weights)' : '';
     throw bad(`is not a robustify classifier${other}`);
@@ -181,7 +204,7 @@ function checkMeta(meta: ClassifierMeta, file: string): void {
 
 /** On the built-in backbone, model.json must name it and match its input and feature sizes. */
 function checkBuiltinMeta(meta: ClassifierMeta, file: string): void {
-  const bad = (why: string) => new Error(`--model: '${file}' ${why}`);
+  const bad = (why: string) => ParameterError.of`${param('model')}: '${file}' ${why}`;
   if (meta.backbone !== BACKBONE_NAME) throw bad(`has backbone '${meta.backbone}', not supported (this version has '${BACKBONE_NAME}')`);
   if (meta.input_size !== BACKBONE_INPUT_SIZE) throw bad(`has input_size ${JSON.stringify(meta.input_size)}, expected ${BACKBONE_INPUT_SIZE}`);
   if (meta.head.inputDim !== POOLED_DIM) throw bad(`has head ${JSON.stringify(meta.head)}; expected inputDim ${POOLED_DIM}`);

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { classificationReport, uniqueLabels, type ClassificationReport } from '../metrics/index.js';
 import { predictLabels, type Classifier } from './classifier.js';
 
+/** Predicted and true labels of a set. */
 export interface Predictions {
   yTrue: number[];
   yPred: number[];

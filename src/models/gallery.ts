@@ -61,6 +61,7 @@ function checkMetric(name: string, m: string): void {
   if (!(METRICS as readonly string[]).includes(m)) throw new Error(`${name}: metric must be one of ${METRICS.join(', ')}, got '${m}'`);
 }
 
+/** How a gallery classifier scores: metric and softmax temperature. */
 export interface GalleryOptions {
   metric: Metric;
   temperature: number;

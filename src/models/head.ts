@@ -23,6 +23,7 @@ export interface FeatureStats {
   std: Float32Array;
 }
 
+/** The classification head trained on the frozen features (Dense → ReLU → Dropout → Dense). */
 export class DenseHead {
   private constructor(
     readonly config: HeadConfig,

@@ -10,6 +10,7 @@ import path from 'node:path';
 
 const Triple = Type.Union([Type.Number(), Type.Tuple([Type.Number(), Type.Number(), Type.Number()])]);
 
+/** The recogniser input contract as a TypeBox schema (validation, help, sidecar files). */
 export const RecogniserSpecSchema = Type.Object(
   {
     input_size: Type.Optional(Type.Integer({ minimum: 8, maximum: 1024, description: 'square input side in pixels (default: from the graph)' })),
@@ -26,16 +27,48 @@ export const RecogniserSpecSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A recogniser's input contract, every field resolved. */
 export type RecogniserSpec = Static<typeof RecogniserSpecSchema>;
 /** A spec as a user writes it: any field may be left out, and a `preset` supplies defaults. */
 export type RecogniserSpecInput = Partial<RecogniserSpec> & { preset?: string };
 
-export const PRESETS: Readonly<Record<string, Partial<RecogniserSpec>>> = {
+/** The named input contracts (`--backbone-spec arcface112`, `{ "preset": … }`): built-ins, then plugins'. */
+const presets = new Map<string, Partial<RecogniserSpec>>([
   /** InsightFace ArcFace exports (iresnet, MobileFaceNet): 112×112 ArcFace crops, NCHW, (x − 127.5)/127.5. */
-  arcface112: { input_size: 112, layout: 'NCHW', channel_order: 'RGB', mean: 127.5, std: 127.5, alignment: 'arcface112' },
+  ['arcface112', { input_size: 112, layout: 'NCHW', channel_order: 'RGB', mean: 127.5, std: 127.5, alignment: 'arcface112' }],
   /** facenet-pytorch InceptionResnetV1: 160×160, NCHW, (x − 127.5)/128 (the crop scaled from the ArcFace one). */
-  facenet160: { input_size: 160, layout: 'NCHW', channel_order: 'RGB', mean: 127.5, std: 128, alignment: 'arcface112' },
-};
+  ['facenet160', { input_size: 160, layout: 'NCHW', channel_order: 'RGB', mean: 127.5, std: 128, alignment: 'arcface112' }],
+]);
+
+/**
+ * Name an input contract, so a model's spec (or `--backbone-spec`) can say `{ "preset": name }`. The fields
+ * are checked now, against the schema; refuses a taken name unless `replace`.
+ *
+ * @example
+ * ```ts
+ * import { registerRecogniserPreset, recogniserPresets } from 'robustify';
+ * registerRecogniserPreset('sphereface96', { input_size: 96, layout: 'NCHW', mean: 127.5, std: 128 });
+ * console.log(recogniserPresets()); // ['arcface112', 'facenet160', 'sphereface96']
+ * ```
+ */
+export function registerRecogniserPreset(name: string, spec: Partial<RecogniserSpec>, opts: { replace?: boolean } = {}): void {
+  if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`registerRecogniserPreset: invalid name '${name}' (lower-case letters, digits, '_')`);
+  if (presets.has(name) && !opts.replace) throw new Error(`registerRecogniserPreset: '${name}' is already registered`);
+  checkSpec(spec, `preset ${name}`);
+  presets.set(name, { ...spec });
+}
+
+/** Names of the registered recogniser presets, built-ins first. */
+export function recogniserPresets(): string[] {
+  return [...presets.keys()];
+}
+
+/** A registered preset's fields; the error lists the valid names. */
+export function getRecogniserPreset(name: string): Partial<RecogniserSpec> {
+  const p = presets.get(name);
+  if (!p) throw new Error(`recogniser: unknown preset '${name}' (valid: ${recogniserPresets().join(', ')})`);
+  return p;
+}
 
 /** The sidecar that describes `model` (`dir/name.robustify.json` for `dir/name.onnx` / `dir/name.json`). */
 export function sidecarPath(model: string): string {
@@ -68,12 +101,7 @@ export async function resolveSpec(model: string, given: RecogniserSpecInput = {}
     () => ({}) as RecogniserSpecInput,
   );
   const presetName = given.preset ?? sidecar.preset;
-  let preset: Partial<RecogniserSpec> = {};
-  if (presetName !== undefined) {
-    const p = PRESETS[presetName];
-    if (!p) throw new Error(`recogniser: unknown preset '${presetName}' (valid: ${Object.keys(PRESETS).join(', ')})`);
-    preset = p;
-  }
+  const preset = presetName === undefined ? {} : getRecogniserPreset(presetName);
   const { preset: _a, ...s } = sidecar;
   const { preset: _b, ...g } = given;
   void _a;

@@ -13,7 +13,7 @@ import { decodeImage, encodePng, ImageDecodeError, imagesToBatch, tensorToImage,
 import type { FaceRecognitionNet } from '../models/backbone.js';
 import { DefendedClassifier } from '../models/defended.js';
 import { GalleryClassifier, squaredDistances } from '../models/gallery.js';
-import { perturbationImage } from '../study/demo/report.js';
+import { perturbationImage } from '../demo/report.js';
 import type { TaskRef } from '../engine/pool/pool.js';
 import { descriptorModel, loadDescriptorNet } from './descriptor-model.js';
 

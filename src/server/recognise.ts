@@ -4,6 +4,7 @@ import { HttpError } from './errors.js';
 import { ownBytes } from './images.js';
 import { ANALYSE, ATTACK, type AnalysePayload, type AnalyseResult, type AttackPayload, type AttackResult, type TaskError } from './inference.js';
 import type { MatchT } from './schemas.js';
+import { roundTo } from '../util/round.js';
 
 function unwrap<T>(r: T | TaskError): T {
   if (r && typeof r === 'object' && 'error' in r) throw new HttpError((r as TaskError).error.status, (r as TaskError).error.message);
@@ -34,5 +35,5 @@ export function matchesOf(ctx: ServerContext, d: Float32Array, k: number): Match
   return ctx.gallery.search(d, k).map((m) => ({ ...m, distance: round(m.distance), same: m.distance < ctx.options.threshold }));
 }
 
-export const round = (v: number): number => Number(v.toFixed(4));
+export const round = (v: number): number => roundTo(v, 4);
 export const roundBox = (b: { x: number; y: number; width: number; height: number }) => ({ x: round(b.x), y: round(b.y), width: round(b.width), height: round(b.height) });

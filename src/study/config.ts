@@ -3,60 +3,117 @@
  * validation of a user's `study.json` (every key optional, unknown keys refused, values checked by name).
  */
 import { promises as fsp } from 'node:fs';
-import { parseAttackToken, parseSuite } from '../attacks/index.js';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parseAttackToken, parseSuite, PGD_SPEC, P, describeSchema } from '../attacks/index.js';
 import { parsePipeline, formatPipeline } from '../defences/index.js';
+import { ParameterError, param, type Part } from '../util/errors.js';
 
-export interface StudyConfig {
-  seed: number;
-  /** K: the most populated identities. */
-  identities: number;
-  split: { test_every: number; test_offset: number };
-  train: { hidden: number; dropout: number; learning_rate: number; batch_size: number; max_epochs: number; patience: number; validation: number; flip: boolean };
-  /** The paper's attack (Table 3 and every oblivious set): PGD, ART parameter names. */
-  attack: { norm: 'inf' | 2; eps: number; eps_step: number; max_iter: number; batch_size: number };
-  /** The single defences of Tables 4, 5 and the other single-defence rows. */
-  defences: string[];
-  /** The paper's pipelines (Tables 6–9) and its best pipeline (Table 10, also on clean data). */
-  pipelines: { table6: string; table7: string; table8: string; table9: string; best: string };
-  /** Further pipelines for the defence table (the paper's intermediate combinations). */
-  more_pipelines: string[];
-  /** Robustness curves: accuracy vs eps (at max_iter) and vs iterations (at eps), per pipeline. */
-  curves: { eps: number[]; iterations: number[]; pipelines: string[] };
-  /** Every ordered pipeline of distinct candidates up to max_length, ranked under a clean-accuracy bound. */
-  search: { candidates: string[]; max_length: number; min_clean_accuracy: number; top: number };
-  /** BPDA PGD against defended models, on the first `samples` attacked images; '@best' = the search's best. */
-  adaptive: { pipelines: string[]; samples: number; eps: number; eps_step: number; max_iter: number };
-  /** The robust-accuracy section (bare, the paper's best, the searched best; adaptive's faces and eps). */
-  robust: { suite: string; eot_samples: number; square_queries: number; min_attack: string; eps_max: number; checks: boolean };
-  figures: { /** index into the attacked (correctly classified) test images */ face: number; attack_eps: number[]; gauss_sigmas: number[]; jpeg_qualities: number[] };
-}
+const Int = (def: number, minimum: number, maximum: number | undefined, description: string) => Type.Integer({ default: def, minimum, ...(maximum === undefined ? {} : { maximum }), description });
+const Num = (def: number, minimum: number, maximum: number, description: string) => Type.Number({ default: def, minimum, maximum, description });
+const Flag = (def: boolean, description: string) => Type.Boolean({ default: def, description });
+const Pipe = (def: string, description: string) => Type.String({ default: def, description: `${description} (a pipeline, e.g. 'median:3,jpeg:20')` });
+const Pipes = (def: string[], minItems: number, description: string) => Type.Array(Type.String(), { default: def, minItems, description: `${description} (pipelines)` });
+const Nums = <T extends TSchema>(def: number[], item: T, description: string) => Type.Array(item, { default: def, minItems: 1, description });
+const Section = <T extends Parameters<typeof Type.Object>[0]>(properties: T, description: string) => Type.Object(properties, { additionalProperties: false, default: {}, description });
+const Eps = Type.Number({ minimum: 0, maximum: 255 });
 
-export const PAPER_CONFIG: StudyConfig = {
-  seed: 0,
-  identities: 14,
-  split: { test_every: 5, test_offset: 4 },
-  train: { hidden: 2048, dropout: 0.5, learning_rate: 0.01, batch_size: 1, max_epochs: 32, patience: 5, validation: 0.1, flip: true },
-  attack: { norm: 'inf', eps: 4, eps_step: 0.1, max_iter: 100, batch_size: 32 },
-  /** 'tvm' is ART's solver (the paper's defence); 'tvm:solver=pdhg' ours, reported beside it. */
-  defences: ['jpeg:20', 'jpeg:40', 'jpeg:80', 'gauss:15', 'median:3', 'tvm', 'tvm:solver=pdhg', 'squeeze:5', 'bmcnn:20'],
-  pipelines: {
-    table6: 'median:3,jpeg:20,gauss:15,tvm,bmcnn:20',
-    table7: 'median:3,jpeg:20,gauss:15,bmcnn:20',
-    table8: 'median:3,jpeg:20',
-    table9: 'jpeg:20,gauss:15,bmcnn:20',
-    best: 'jpeg:20,gauss:15,bmcnn:20',
+/**
+ * The study's parameters, defaults = the paper's protocol. One schema gives the validation, the help text
+ * (`robustify study --help`) and the JSON Schema (`robustify study --config-schema`); the attack's bounds are
+ * PGD's own spec (attacks/pgd.ts), so the study accepts what the attack does.
+ */
+export const StudyConfigSchema = Type.Object(
+  {
+    seed: Type.Integer({ default: 0, minimum: 0, maximum: 2 ** 31 - 1, description: 'seed of every random draw (split order, head init, attacks, stochastic defences)' }),
+    identities: Int(14, 2, undefined, 'K: the most populated identities'),
+    split: Section({ test_every: Int(5, 2, 1000, 'every n-th image of an identity is a test image'), test_offset: Int(4, 0, 999, 'which one (< test_every)') }, 'the deterministic train/test split'),
+    train: Section(
+      {
+        hidden: Int(2048, 1, 65536, 'hidden units of the head'),
+        dropout: Num(0.5, 0, 0.99, 'dropout rate'),
+        learning_rate: Num(0.01, 1e-9, 100, 'SGD learning rate'),
+        batch_size: Int(1, 1, undefined, 'SGD batch size'),
+        max_epochs: Int(32, 1, 10000, 'epochs at most'),
+        patience: Int(5, 1, undefined, 'epochs without validation gain before stopping'),
+        validation: Num(0.1, 0.01, 0.9, 'share of the training split held out for early stopping'),
+        flip: Flag(true, 'add mirrored training faces'),
+      },
+      'the head (Dense → ReLU → Dropout → softmax) on the frozen backbone',
+    ),
+    attack: Type.Pick(PGD_SPEC, ['norm', 'eps', 'eps_step', 'max_iter', 'batch_size'], {
+      additionalProperties: false,
+      default: {},
+      description: "the paper's attack (Table 3 and every oblivious set): PGD, ART's parameter names and bounds",
+    }),
+    defences: Pipes(['jpeg:20', 'jpeg:40', 'jpeg:80', 'gauss:15', 'median:3', 'tvm', 'tvm:solver=pdhg', 'squeeze:5', 'bmcnn:20'], 0, "the single defences of Tables 4, 5 and the other single-defence rows; 'tvm' is ART's solver, 'tvm:solver=pdhg' ours"),
+    pipelines: Section(
+      {
+        table6: Pipe('median:3,jpeg:20,gauss:15,tvm,bmcnn:20', 'Table 6'),
+        table7: Pipe('median:3,jpeg:20,gauss:15,bmcnn:20', 'Table 7'),
+        table8: Pipe('median:3,jpeg:20', 'Table 8'),
+        table9: Pipe('jpeg:20,gauss:15,bmcnn:20', 'Table 9'),
+        best: Pipe('jpeg:20,gauss:15,bmcnn:20', "the paper's best (Table 10, also on clean data)"),
+      },
+      "the paper's pipelines",
+    ),
+    more_pipelines: Pipes(['jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15,tvm'], 0, "further rows of the defence table (the paper's intermediate combinations)"),
+    curves: Section(
+      {
+        eps: Nums([0, 0.5, 1, 2, 4, 8], Eps, 'accuracy vs eps (at attack.max_iter); must include attack.eps'),
+        iterations: Nums([1, 5, 10, 25, 100], Type.Integer({ minimum: 1 }), 'accuracy vs iterations (at attack.eps); each ≤ attack.max_iter, must include it'),
+        pipelines: Pipes(['none', 'jpeg:20', 'median:3,jpeg:20', 'jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15,tvm', 'jpeg:20,gauss:15,bmcnn:20', '@best'], 1, "one curve each; '@best' = the search's best"),
+      },
+      'robustness curves',
+    ),
+    search: Section(
+      {
+        candidates: Pipes(['median:3', 'jpeg:20', 'gauss:15', 'tvm', 'squeeze:5', 'bmcnn:20'], 1, 'the stages every ordered pipeline is made of'),
+        max_length: Int(3, 1, 6, 'stages per pipeline at most'),
+        min_clean_accuracy: Num(0.9, 0, 1, 'pipelines below this clean accuracy are not ranked'),
+        top: Int(15, 1, undefined, 'rows of the ranking'),
+      },
+      'the pipeline search (every ordered pipeline of distinct candidates)',
+    ),
+    adaptive: Section(
+      {
+        pipelines: Pipes(['jpeg:20,gauss:15,bmcnn:20', '@best'], 0, "attacked through (BPDA); '@best' = the search's best"),
+        samples: Int(32, 1, undefined, 'the first attacked test images'),
+        eps: P.eps(4),
+        eps_step: P.epsStep(0.5),
+        max_iter: P.maxIter(40),
+      },
+      'BPDA PGD against defended models',
+    ),
+    robust: Section(
+      {
+        suite: Type.String({ default: 'standard', description: "attack suite: 'standard', 'quick' or a list like 'apgd,square:nb_queries=1000'" }),
+        eot_samples: Int(10, 1, 10000, 'EOT draws where the forward pass is random'),
+        square_queries: Int(5000, 1, 1e7, "Square's query budget"),
+        min_attack: Type.String({ default: 'pgd:max_iter=10', description: 'the attack of the minimum-perturbation search (a token)' }),
+        eps_max: Num(16, 1e-3, 255, 'upper end of the minimum-perturbation search'),
+        checks: Flag(true, 'gradient-masking checks'),
+      },
+      "the robust-accuracy section (bare, the paper's best, the searched best; adaptive's faces and eps)",
+    ),
+    figures: Section(
+      {
+        face: Int(0, 0, undefined, 'index into the attacked (correctly classified) test images'),
+        attack_eps: Nums([0, 1, 2, 4, 8, 16], Eps, 'Figure 1: the face attacked at these eps'),
+        gauss_sigmas: Nums([51, 15, 85], Eps, 'Gaussian-noise figure: sigmas'),
+        jpeg_qualities: Nums([20, 40, 80], Type.Integer({ minimum: 1, maximum: 100 }), 'JPEG figure: qualities'),
+      },
+      'figures',
+    ),
   },
-  more_pipelines: ['jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15,tvm'],
-  curves: {
-    eps: [0, 0.5, 1, 2, 4, 8],
-    iterations: [1, 5, 10, 25, 100],
-    pipelines: ['none', 'jpeg:20', 'median:3,jpeg:20', 'jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15', 'median:3,jpeg:20,gauss:15,tvm', 'jpeg:20,gauss:15,bmcnn:20', '@best'],
-  },
-  search: { candidates: ['median:3', 'jpeg:20', 'gauss:15', 'tvm', 'squeeze:5', 'bmcnn:20'], max_length: 3, min_clean_accuracy: 0.9, top: 15 },
-  adaptive: { pipelines: ['jpeg:20,gauss:15,bmcnn:20', '@best'], samples: 32, eps: 4, eps_step: 0.5, max_iter: 40 },
-  robust: { suite: 'standard', eot_samples: 10, square_queries: 5000, min_attack: 'pgd:max_iter=10', eps_max: 16, checks: true },
-  figures: { face: 0, attack_eps: [0, 1, 2, 4, 8, 16], gauss_sigmas: [51, 15, 85], jpeg_qualities: [20, 40, 80] },
-};
+  { additionalProperties: false, description: 'robustify study configuration (every key optional; defaults: the paper)' },
+);
+
+/** The study's configuration, every key resolved (see `StudyConfigSchema`). */
+export type StudyConfig = Static<typeof StudyConfigSchema>;
+
+/** The paper's protocol: every default of the schema. */
+export const PAPER_CONFIG: StudyConfig = Value.Default(StudyConfigSchema, {}) as StudyConfig;
 
 /** Few identities, few iterations, short pipelines: minutes on 2 cores, for tests and CI. */
 export const QUICK_OVERRIDES: PartialConfig = {
@@ -71,109 +128,124 @@ export const QUICK_OVERRIDES: PartialConfig = {
   figures: { attack_eps: [0, 2, 4] },
 };
 
-type Partial2<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? Partial<T[K]> : T[K] };
-export type PartialConfig = Partial2<StudyConfig>;
+/** A configuration as a user writes it: any key left out, sections partly. */
+export type PartialConfig = { [K in keyof StudyConfig]?: StudyConfig[K] extends unknown[] ? StudyConfig[K] : StudyConfig[K] extends object ? Partial<StudyConfig[K]> : StudyConfig[K] };
 
-const fail = (key: string, what: string, v: unknown): never => {
-  throw new Error(`study config: ${key} must be ${what}, got ${JSON.stringify(v)}`);
-};
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Merge `over` into `base` (one level of nesting, arrays replaced), refusing unknown keys. */
-export function mergeConfig(base: StudyConfig, over: unknown, where = 'study config'): StudyConfig {
-  if (typeof over !== 'object' || over === null || Array.isArray(over)) throw new Error(`${where}: expected a JSON object`);
-  const out = structuredClone(base) as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
-    if (!(k in base)) throw new Error(`${where}: unknown key '${k}' (valid: ${Object.keys(base).join(', ')})`);
-    const cur = out[k];
-    if (typeof cur === 'object' && cur !== null && !Array.isArray(cur)) {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(k, 'an object', v);
-      for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
-        if (!(k2 in (cur as object))) throw new Error(`${where}: unknown key '${k}.${k2}' (valid: ${Object.keys(cur as object).join(', ')})`);
-        (cur as Record<string, unknown>)[k2] = v2;
-      }
-    } else {
-      out[k] = v;
+/** What a schema accepts, for messages and help: "a whole number in [1, 6]", "a list of at least 1". */
+function expected(s: TSchema): string {
+  if (s.type === 'object') return 'an object';
+  if (s.type === 'array') return s.minItems ? `a list of at least ${s.minItems}` : 'a list';
+  if (s.type === 'string') return 'a string';
+  return describeSchema(s);
+}
+
+/** The sub-schema at a JSON pointer into the config. */
+function schemaAt(pointer: string): TSchema | undefined {
+  let s: TSchema | undefined = StudyConfigSchema;
+  for (const key of pointer.split('/').slice(1)) s = s?.type === 'array' ? s.items : s?.properties?.[key];
+  return s;
+}
+
+/** '/curves/eps/1' → 'curves.eps[1]'. */
+const dotted = (pointer: string): string => pointer.split('/').slice(1).map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : i ? `.${k}` : k)).join('');
+
+/** Where a configuration came from, as errors name it: text, or parts naming a parameter (the config file). */
+type Where = string | readonly Part[];
+const refuse = (where: Where, message: string): ParameterError => new ParameterError([...(typeof where === 'string' ? [where] : where), `: ${message}`]);
+
+/**
+ * Merge `over` into `base` (sections merged key by key, lists replaced) and validate the result; errors name
+ * the key (`study config: attack.eps must be …`).
+ *
+ * @example
+ * ```ts
+ * import { mergeConfig, PAPER_CONFIG } from 'robustify';
+ * const config = mergeConfig(PAPER_CONFIG, { identities: 5, attack: { eps: 8 }, curves: { eps: [0, 8] } });
+ * ```
+ */
+export function mergeConfig(base: StudyConfig, over: unknown, where: Where = 'study config'): StudyConfig {
+  if (!isObject(over)) throw refuse(where, 'expected a JSON object');
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [k, v] of Object.entries(over)) out[k] = isObject(out[k]) && isObject(v) ? { ...out[k], ...v } : v;
+  return validateConfig(out, where);
+}
+
+/** Check a whole configuration against the schema and across keys; the error names the key. */
+export function validateConfig(c: unknown, where: Where = 'study config'): StudyConfig {
+  const first = Value.Errors(StudyConfigSchema, c).First();
+  if (first) {
+    const key = dotted(first.path);
+    const parent = schemaAt(first.path.replace(/\/[^/]*$/, ''));
+    if (parent?.type === 'object' && !parent.properties?.[first.path.split('/').pop()!]) {
+      throw refuse(where, `unknown key '${key}' (valid: ${Object.keys(parent.properties ?? {}).join(', ')})`);
     }
+    throw refuse(where, `${key} must be ${expected(first.schema)}, got ${JSON.stringify(first.value)}`);
   }
-  return validateConfig(out as unknown as StudyConfig);
-}
-
-const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): boolean => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const isNum = (v: unknown, min: number, max = Infinity): boolean => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
-
-function checkInt(key: string, v: unknown, min: number, max?: number): void {
-  if (!isInt(v, min, max)) fail(key, `a whole number ≥ ${min}${max === undefined ? '' : ` and ≤ ${max}`}`, v);
-}
-function checkNum(key: string, v: unknown, min: number, max = Infinity): void {
-  if (!isNum(v, min, max)) fail(key, `a number in [${min}, ${max}]`, v);
-}
-function checkPipeline(key: string, v: unknown, allowBest: boolean): void {
-  if (typeof v !== 'string') fail(key, 'a pipeline string', v);
-  if (allowBest && v === '@best') return;
+  const config = c as StudyConfig;
+  const fail = (key: string, what: string, v: unknown): never => {
+    throw refuse(where, `${key} must be ${what}, got ${JSON.stringify(v)}`);
+  };
+  const { split, attack, curves } = config;
+  if (split.test_offset >= split.test_every) fail('split.test_offset', `less than split.test_every (${split.test_every})`, split.test_offset);
+  if (!curves.eps.includes(attack.eps)) fail('curves.eps', `a list that includes attack.eps (${attack.eps})`, curves.eps);
+  curves.iterations.forEach((it, i) => it > attack.max_iter && fail(`curves.iterations[${i}]`, `at most attack.max_iter (${attack.max_iter})`, it));
+  if (!curves.iterations.includes(attack.max_iter)) fail('curves.iterations', `a list that includes attack.max_iter (${attack.max_iter})`, curves.iterations);
+  for (const [key, list, best] of pipelineFields(config)) {
+    list.forEach((p, i) => {
+      if (best && p === '@best') return;
+      try {
+        parsePipeline(p);
+      } catch (err) {
+        throw refuse(where, `${key}${Array.isArray(pick(config, key)) ? `[${i}]` : ''}: ${(err as Error).message}`);
+      }
+    });
+  }
   try {
-    parsePipeline(v as string);
+    parseSuite(config.robust.suite);
+    parseAttackToken(config.robust.min_attack);
   } catch (err) {
-    throw new Error(`study config: ${key}: ${(err as Error).message}`);
+    throw refuse(where, `robust: ${(err as Error).message}`);
   }
-}
-function checkList(key: string, v: unknown, each: (k: string, x: unknown) => void, minLength = 1): void {
-  if (!Array.isArray(v) || v.length < minLength) fail(key, `a list of at least ${minLength}`, v);
-  (v as unknown[]).forEach((x, i) => each(`${key}[${i}]`, x));
+  return canonical(config);
 }
 
-export function validateConfig(c: StudyConfig): StudyConfig {
-  checkInt('seed', c.seed, 0, 2 ** 31 - 1);
-  checkInt('identities', c.identities, 2);
-  checkInt('split.test_every', c.split.test_every, 2, 1000);
-  checkInt('split.test_offset', c.split.test_offset, 0, c.split.test_every - 1);
-  const t = c.train;
-  checkInt('train.hidden', t.hidden, 1, 65536);
-  checkNum('train.dropout', t.dropout, 0, 0.99);
-  checkNum('train.learning_rate', t.learning_rate, 1e-9, 100);
-  checkInt('train.batch_size', t.batch_size, 1);
-  checkInt('train.max_epochs', t.max_epochs, 1, 10000);
-  checkInt('train.patience', t.patience, 1);
-  checkNum('train.validation', t.validation, 0.01, 0.9);
-  if (typeof t.flip !== 'boolean') fail('train.flip', 'true or false', t.flip);
-  const a = c.attack;
-  if (a.norm !== 'inf' && a.norm !== 2) fail('attack.norm', "'inf' or 2", a.norm);
-  checkNum('attack.eps', a.eps, 0, 255);
-  checkNum('attack.eps_step', a.eps_step, 1e-6, 255);
-  checkInt('attack.max_iter', a.max_iter, 1, 100000);
-  checkInt('attack.batch_size', a.batch_size, 1, 4096);
-  checkList('defences', c.defences, (k, v) => checkPipeline(k, v, false), 0);
-  for (const [k, v] of Object.entries(c.pipelines)) checkPipeline(`pipelines.${k}`, v, false);
-  checkList('more_pipelines', c.more_pipelines, (k, v) => checkPipeline(k, v, false), 0);
-  checkList('curves.eps', c.curves.eps, (k, v) => checkNum(k, v, 0, 255));
-  checkList('curves.iterations', c.curves.iterations, (k, v) => checkInt(k, v, 1, a.max_iter));
-  if (!c.curves.eps.includes(a.eps)) fail('curves.eps', `a list that includes attack.eps (${a.eps})`, c.curves.eps);
-  if (!c.curves.iterations.includes(a.max_iter)) fail('curves.iterations', `a list that includes attack.max_iter (${a.max_iter})`, c.curves.iterations);
-  checkList('curves.pipelines', c.curves.pipelines, (k, v) => checkPipeline(k, v, true));
-  checkList('search.candidates', c.search.candidates, (k, v) => checkPipeline(k, v, false));
-  checkInt('search.max_length', c.search.max_length, 1, 6);
-  checkNum('search.min_clean_accuracy', c.search.min_clean_accuracy, 0, 1);
-  checkInt('search.top', c.search.top, 1);
-  checkList('adaptive.pipelines', c.adaptive.pipelines, (k, v) => checkPipeline(k, v, true), 0);
-  checkInt('adaptive.samples', c.adaptive.samples, 1);
-  checkNum('adaptive.eps', c.adaptive.eps, 0, 255);
-  checkNum('adaptive.eps_step', c.adaptive.eps_step, 1e-6, 255);
-  checkInt('adaptive.max_iter', c.adaptive.max_iter, 1, 100000);
-  const r = c.robust;
-  try {
-    parseSuite(r.suite);
-    parseAttackToken(r.min_attack);
-  } catch (err) {
-    throw new Error(`study config: robust: ${(err as Error).message}`);
-  }
-  checkInt('robust.eot_samples', r.eot_samples, 1, 10000);
-  checkInt('robust.square_queries', r.square_queries, 1, 1e7);
-  checkNum('robust.eps_max', r.eps_max, 1e-3, 255);
-  if (typeof r.checks !== 'boolean') fail('robust.checks', 'true or false', r.checks);
-  checkInt('figures.face', c.figures.face, 0);
-  checkList('figures.attack_eps', c.figures.attack_eps, (k, v) => checkNum(k, v, 0, 255));
-  checkList('figures.gauss_sigmas', c.figures.gauss_sigmas, (k, v) => checkNum(k, v, 0, 255));
-  checkList('figures.jpeg_qualities', c.figures.jpeg_qualities, (k, v) => checkInt(k, v, 1, 100));
-  return canonical(c);
+const pick = (c: StudyConfig, key: string): unknown => key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], c);
+
+/** Every pipeline-valued key: its dotted name, its pipelines, whether '@best' may stand for one. */
+function pipelineFields(c: StudyConfig): [string, string[], boolean][] {
+  return [
+    ['defences', c.defences, false],
+    ...Object.entries(c.pipelines).map(([k, v]): [string, string[], boolean] => [`pipelines.${k}`, [v], false]),
+    ['more_pipelines', c.more_pipelines, false],
+    ['curves.pipelines', c.curves.pipelines, true],
+    ['search.candidates', c.search.candidates, false],
+    ['adaptive.pipelines', c.adaptive.pipelines, true],
+  ];
+}
+
+/** The JSON Schema of a user's study.json: the configuration's, every key optional (each default is the paper's). */
+export function studyFileSchema(): Record<string, unknown> {
+  const optional = (s: TSchema): TSchema =>
+    s.type === 'object' && s.properties
+      ? { ...s, required: undefined, properties: Object.fromEntries(Object.entries(s.properties as Record<string, TSchema>).map(([k, v]) => [k, optional(v)])) }
+      : s;
+  return { $schema: 'http://json-schema.org/draft-07/schema#', ...optional(StudyConfigSchema) };
+}
+
+/** One help line per key: `attack.eps_step: a number > 0 and ≤ 255, default 0.1 — step size, same units as eps`. */
+export function configHelp(): string[] {
+  const lines: string[] = [];
+  const walk = (s: TSchema, key: string): void => {
+    if (s.type === 'object' && s.properties) {
+      for (const [k, sub] of Object.entries(s.properties as Record<string, TSchema>)) walk(sub, key ? `${key}.${k}` : k);
+      return;
+    }
+    lines.push(`${key}: ${expected(s)}, default ${JSON.stringify(pick(PAPER_CONFIG, key))} — ${s.description ?? ''}`);
+  };
+  walk(StudyConfigSchema, '');
+  return lines;
 }
 
 /** Pipelines in canonical text, so equal configurations hash equally however they were written. */
@@ -198,15 +270,15 @@ export async function loadStudyConfig(file: string | undefined, quick: boolean):
     try {
       text = await fsp.readFile(file, 'utf8');
     } catch (err) {
-      throw new Error(`--config: cannot read '${file}': ${(err as Error).message}`);
+      throw ParameterError.of`${param('config')}: cannot read '${file}': ${(err as Error).message}`;
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new Error(`--config: '${file}' is not valid JSON (${(err as Error).message})`);
+      throw ParameterError.of`${param('config')}: '${file}' is not valid JSON (${(err as Error).message})`;
     }
-    config = mergeConfig(config, value, `--config '${file}'`);
+    config = mergeConfig(config, value, [param('config'), ` '${file}'`]);
   }
   return config;
 }

@@ -36,6 +36,7 @@ export interface RobustRow {
   min_perturbation_median: number | null;
 }
 
+/** The study's robust-accuracy section: one row per pipeline (bare, paper's best, searched best). */
 export interface RobustSection {
   eps: number;
   params: { suite: string; eot_samples: number; square_queries: number; min_attack: string; eps_max: number; checks: boolean };

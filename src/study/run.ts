@@ -29,6 +29,7 @@ import { enumeratePipelines, paretoFront, rank, type SearchRow } from './search.
 import { adversarialSets, linfDistances, studyData, studyModel, testSet, type StepProgress } from './steps.js';
 import { paperTables, type TableSpec } from './tables.js';
 import { robustSection, type RobustSection } from './robust.js';
+import { roundTo } from '../util/round.js';
 
 export interface StudyHooks {
   /** A step starts (name, what it does). */
@@ -367,7 +368,4 @@ async function seq<T, R>(items: readonly T[], f: (x: T) => Promise<R>): Promise<
 
 const shortName = (file: string): string => file.split(/[\\/]/).slice(-2).join('/');
 
-function round(x: number, digits: number): number {
-  const k = 10 ** digits;
-  return Math.round(x * k) / k;
-}
+const round = roundTo;

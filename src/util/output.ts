@@ -7,9 +7,10 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { clearStale, fsReason } from './fs.js';
+import { ParameterError, param } from './errors.js';
 
 /** A refused output: the user named a path robustify will not write (the CLI exits 2). */
-export class OutputRefused extends Error {}
+export class OutputRefused extends ParameterError {}
 
 /** What robustify writes of one kind, and how it recognises its own. */
 export interface OutputKind {
@@ -139,8 +140,8 @@ export async function checkOutput(spec: OutputSpec): Promise<OutputState> {
   if (!(await spec.kind.owns(target))) {
     const what = spec.type === 'dir' ? 'exists and holds files robustify did not write' : 'exists and was not written by robustify';
     const kind = ` (it is not ${spec.kind.what})`;
-    const force = spec.replace ? '; --force replaces only robustify\'s own outputs' : '';
-    throw new OutputRefused(`${label} '${target}' ${what}${kind}${force}; choose a new ${spec.type === 'dir' ? 'or empty folder' : 'file'}`);
+    const force = spec.replace ? ['; ', param('force'), " replaces only robustify's own outputs"] : [];
+    throw new OutputRefused([`${label} '${target}' ${what}${kind}`, ...force, `; choose a new ${spec.type === 'dir' ? 'or empty folder' : 'file'}`]);
   }
   if (spec.existing === 'replace' && !spec.replace) {
     throw new OutputRefused(`${label} '${target}' holds ${spec.kind.what} from an earlier run; ${spec.replaceHint ?? 'choose another path'}`);

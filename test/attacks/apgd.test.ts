@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { apgdCheckpoints, ApgdStepSchedule, AutoProjectedGradientDescent, ProjectedGradientDescent } from '../../src/attacks/index.js';
+import { AutoProjectedGradientDescent, ProjectedGradientDescent } from '../../src/attacks/index.js';
+import { apgdCheckpoints, ApgdStepSchedule } from '../../src/attacks/apgd.js';
 import { predictLabels } from '../../src/models/classifier.js';
 import { mlpClassifier, toyImages } from '../helpers/toy-classifier.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { SquareAttack, squareP } from '../../src/attacks/index.js';
+import { SquareAttack, squareP } from '../../src/attacks/square.js';
 import { predictLabels } from '../../src/models/classifier.js';
 import { mlpClassifier, toyImages } from '../helpers/toy-classifier.js';
 

@@ -44,5 +44,5 @@ test('resize mode and other sizes keep plain resizing; bad modes are named', () 
   const out = toChip(img, 150, 'auto');
   assert.equal(out.width, 150);
   assert.ok(out.data.every((v) => Math.abs(v - 7) < 1e-4));
-  assert.throws(() => parseChipMode('crop'), /--chip: unknown mode 'crop'/);
+  assert.throws(() => parseChipMode('crop'), /chip: unknown mode 'crop'/);
 });

@@ -107,19 +107,19 @@ test('top-K: most populated first, ties broken by name; labels follow name order
 
 test('bad --identities values name the option and the number available', async () => {
   const listing = await listDataset(FACES14);
-  assert.equal(await datasetError(Promise.resolve().then(() => selectTopK(listing, 0))), '--identities: expected a whole number ≥ 1, got 0');
-  assert.match(await datasetError(Promise.resolve().then(() => selectTopK(listing, 15))), /^--identities: 15 requested but '.*faces14' has only 14 identities$/);
+  assert.equal(await datasetError(Promise.resolve().then(() => selectTopK(listing, 0))), 'identities: expected a whole number ≥ 1, got 0');
+  assert.match(await datasetError(Promise.resolve().then(() => selectTopK(listing, 15))), /^identities: 15 requested but '.*faces14' has only 14 identities$/);
 });
 
 test('missing directory, empty dataset and an empty identity folder are errors naming the path', async () => {
   const missing = path.join(tmp, 'does-not-exist');
-  assert.equal(await datasetError(listDataset(missing)), `--data: no such directory '${missing}'`);
+  assert.equal(await datasetError(listDataset(missing)), `data: no such directory '${missing}'`);
   const empty = await fixture('empty', ['README.md']);
-  assert.match(await datasetError(listDataset(empty)), /^--data: no identity folders in '.*empty'/);
+  assert.match(await datasetError(listDataset(empty)), /^data: no identity folders in '.*empty'/);
   const hollow = await fixture('hollow', ['ann/1.png', 'ben/notes.txt', 'ben/.x.png']);
-  assert.equal(await datasetError(listDataset(hollow)), `--data: identity folder '${path.join(hollow, 'ben')}' has no images (.png, .jpg, .jpeg, .webp)`);
+  assert.equal(await datasetError(listDataset(hollow)), `data: identity folder '${path.join(hollow, 'ben')}' has no images (.png, .jpg, .jpeg, .webp)`);
   const file = path.join(hollow, 'ann', '1.png');
-  assert.equal(await datasetError(listDataset(file)), `--data: '${file}' is not a directory`);
+  assert.equal(await datasetError(listDataset(file)), `data: '${file}' is not a directory`);
 });
 
 test('CelebA layout: detected, identities ordered numerically, missing files reported', async () => {

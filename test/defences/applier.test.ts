@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { buildPipeline, parsePipeline, PipelineApplier } from '../../src/defences/index.js';
+import { buildPipeline, parsePipeline } from '../../src/defences/index.js';
+import { PipelineApplier } from '../../src/defences/applier.js';
 
 function images(n: number, seed: number): Float32Array {
   return tf.tidy(() => tf.randomUniform([n, 16, 16, 3], 0, 255, 'float32', seed).dataSync() as Float32Array).slice();

@@ -3,7 +3,10 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { FeatureSqueezing, JpegCompression, pdhgIterations, SpatialSmoothing, totalVarMinimise, totalVarMinimiseLbfgs, tvmObjective, type Preprocessor, type TvmLbfgsStats } from '../../src/defences/index.js';
+import { FeatureSqueezing, JpegCompression, SpatialSmoothing, type Preprocessor } from '../../src/defences/index.js';
+import { pdhgIterations, tvmObjective } from '../../src/defences/tvm.js';
+import { totalVarMinimise, totalVarMinimiseLbfgs } from '../../src/defences/tvm-planes.js';
+import type { TvmLbfgsStats } from '../../src/defences/tvm-lbfgs.js';
 import { loadCase, loadCases, loadMask, type VectorCase } from './vectors.js';
 
 before(async () => {

@@ -10,15 +10,12 @@ import {
   JpegCompression,
   SpatialSmoothing,
   TotalVarMin,
-  drawMask,
-  medianFilter,
-  totalVarMinimise,
-  tvmObjective,
   type Preprocessor,
 } from '../../src/defences/index.js';
-import { reflectIndex } from '../../src/defences/median.js';
+import { drawMask, tvmObjective } from '../../src/defences/tvm.js';
+import { medianFilter, reflectIndex } from '../../src/defences/median.js';
 import { normalSampler } from '../../src/defences/normal.js';
-import { solveTvmBatch, type TvmSolve } from '../../src/defences/tvm-planes.js';
+import { solveTvmBatch, totalVarMinimise, type TvmSolve } from '../../src/defences/tvm-planes.js';
 
 before(async () => {
   await initEngine({ backend: 'wasm' });

@@ -13,6 +13,8 @@ import {
   formatPipelineShort,
   parsePipeline,
   registerDefence,
+  D,
+  paramSpecs,
   type Preprocessor,
 } from '../../src/defences/index.js';
 
@@ -91,7 +93,7 @@ test('malformed pipelines name the problem and the valid choices', () => {
 test('bmcnn is a built-in of the one table (no import registers it); a taken name needs replace', () => {
   assert.deepEqual(defenceNames(), ['jpeg', 'gauss', 'median', 'tvm', 'squeeze', 'bmcnn']);
   assert.deepEqual(parsePipeline('bmcnn:20;ensemble=1'), [{ name: 'bmcnn', params: { sigma: 20, ensemble: 1 } }]);
-  assert.throws(() => registerDefence('jpeg', () => new JpegCompression(), {}), /registerDefence: 'jpeg' is already registered/);
+  assert.throws(() => registerDefence('jpeg', () => new JpegCompression(), paramSpecs({})), /registerDefence: 'jpeg' is already registered/);
 });
 
 /** A differentiable test defence: y = x/2 + 64, exact gradient grad/2. */
@@ -113,9 +115,9 @@ class Halve implements Preprocessor {
 }
 
 test('registerDefence plugs a defence in without touching the parser', async () => {
-  registerDefence('halve', (p) => new Halve(p), { k: { default: 1, min: 0, max: 9, integer: true } }, { main: 'k' });
-  assert.throws(() => registerDefence('halve', (p) => new Halve(p), {}), /'halve' is already registered/);
-  assert.throws(() => registerDefence('Bad-Name', (p) => new Halve(p), {}), /invalid name/);
+  registerDefence('halve', (p) => new Halve(p), paramSpecs({ k: D.integer(1, 0, 9, 'k') }), { main: 'k' });
+  assert.throws(() => registerDefence('halve', (p) => new Halve(p), paramSpecs({})), /'halve' is already registered/);
+  assert.throws(() => registerDefence('Bad-Name', (p) => new Halve(p), paramSpecs({})), /invalid name/);
   assert.deepEqual(parsePipeline('halve:3'), [{ name: 'halve', params: { k: 3 } }]);
   const p = await buildPipeline('median:3,halve');
   assert.ok(p.stages[1] instanceof Halve);

@@ -43,5 +43,5 @@ test('bad configurations name the key', async () => {
   ];
   for (const [over, re] of bad) assert.throws(() => mergeConfig(PAPER_CONFIG, over), re);
   assert.throws(() => validateConfig({ ...PAPER_CONFIG, identities: 1 }), /identities must be a whole number ≥ 2/);
-  await assert.rejects(loadStudyConfig('/nonexistent/study.json', false), /--config: cannot read '\/nonexistent\/study.json'/);
+  await assert.rejects(loadStudyConfig('/nonexistent/study.json', false), /config: cannot read '\/nonexistent\/study.json'/);
 });

@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { ADV_OUTPUT, AdversarialSetConflict, AdversarialSetWriter } from '../../attacks/adversarial-set.js';
-import { median } from '../../attacks/attack.js';
+import { median, perSampleLinf } from '../../attacks/attack.js';
 import { ExpectationOverTransformation, type EvasionAttack } from '../../attacks/index.js';
 import { readBatches, type Sample, type Skipped } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
@@ -155,13 +155,10 @@ async function attackBatch(
   const adv = await attack.generate(target, x, labels, { onProgress: (d, t) => onFraction(d / t), onQueries: (_, q) => queries.push(...q) });
   try {
     const advPred = await predictLabels(target, adv);
-    const [linf, l2] = tf.tidy(() => {
-      const d = tf.sub(adv, x);
-      return [tf.max(tf.abs(d), [1, 2, 3]), tf.sqrt(tf.sum(tf.square(d), [1, 2, 3]))];
-    });
-    const li = await linf.data();
+    const li = await perSampleLinf(adv, x);
+    const l2 = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])));
     const l2d = await l2.data();
-    tf.dispose([linf, l2]);
+    l2.dispose();
     await writer.add(
       adv,
       rows.map((r, k) => ({ source: samples[r].file, identity: samples[r].identity, label: samples[r].label, clean_pred: clean[r], adv_pred: advPred[k], linf: li[k], l2: l2d[k] })),

@@ -9,11 +9,11 @@
  */
 import { Command } from 'commander';
 import { hashSeed } from '../../util/random.js';
-import { buildPipeline, parsePipeline, formatPipeline, type Pipeline } from '../../defences/index.js';
+import { buildPipeline, defenceNames, describeDefenceParams, getDefence, parsePipeline, formatPipeline, type Pipeline } from '../../defences/index.js';
 // Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
-import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
-import { parseFormat, transformImages } from '../image-files.js';
-import { globalOptions, intOption, startEngine, UsageError } from '../run.js';
+import { addMaxPixelsOption, Warnings } from '../decode-options.js';
+import { transformImages, transformOptions } from '../image-files.js';
+import { intOption, startEngine, UsageError } from '../run.js';
 
 interface DefendFlags {
   pipeline: string;
@@ -34,6 +34,7 @@ export function registerDefend(program: Command): void {
     )
     .option('--seed <n>', 'seed for stochastic stages (gauss, tvm); default: fresh randomness each run')
     .option('--format <fmt>', 'output format for a folder: png or f32 (raw float32 HWC, lossless)', 'png')
+    .addHelpText('after', () => `\nDefences (a bare number sets the main parameter: jpeg:20 = jpeg:quality=20):\n${defenceHelp()}`)
     .action(async (input: string, output: string, flags: DefendFlags, cmd: Command) => {
       let stages;
       try {
@@ -42,15 +43,9 @@ export function registerDefend(program: Command): void {
         throw new UsageError(`--pipeline: ${(err as Error).message.replace(/^pipeline: /, '')}`);
       }
       const seed = flags.seed === undefined ? undefined : intOption('--seed', flags.seed, 0, 2 ** 32 - 1);
-      const format = parseFormat(flags.format);
-      const quiet = Boolean(globalOptions(cmd).quiet);
       const warnings = new Warnings();
-      const opts = {
-        format,
-        explicit: cmd.getOptionValueSource('format') === 'cli',
-        decode: { maxPixels: parseMaxPixels(flags.maxPixels), onWarning: warnings.add },
-        log: quiet ? undefined : (line: string) => process.stderr.write(`defend ${line}\n`),
-      };
+      const opts = transformOptions('defend', flags, cmd, warnings);
+      const { quiet } = opts;
       let pipeline: Pipeline | undefined;
       const count = await transformImages(input, output, opts, {
         prepare: async () => {
@@ -63,4 +58,15 @@ export function registerDefend(program: Command): void {
       warnings.print();
       if (!quiet) process.stderr.write(`defend: ${count} images through ${formatPipeline(stages)} → ${output}\n`);
     });
+}
+
+/** Each registered defence and its parameters, from their schemas. */
+function defenceHelp(): string {
+  return defenceNames()
+    .map((name) => {
+      const e = getDefence(name);
+      const params = describeDefenceParams(e.params).map((l) => (l.startsWith(`${e.main}:`) ? `    ${l} (main)` : `    ${l}`));
+      return [`  ${name} — ${e.description}`, ...params].join('\n');
+    })
+    .join('\n');
 }

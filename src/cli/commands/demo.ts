@@ -1,10 +1,10 @@
 /**
- * `robustify demo [--out DIR] [--quick] [--seed N]`: the zero-data demo (see src/study/demo.ts) — gallery
+ * `robustify demo [--out DIR] [--quick] [--seed N]`: the zero-data demo (see src/demo/run.ts) — gallery
  * re-identification on face-api's sample photos, a PGD dodging attack, the defences; a table on stdout and
  * report.md, results.json and contact-sheet.png in DIR (default ./demo-out).
  */
 import { Command } from 'commander';
-import { adaptiveLine, DEMO_OUTPUT, formatTable, headline, runDemo, tableRows, writeDemo, REPORT_FILE } from '../../study/demo.js';
+import { adaptiveLine, DEMO_OUTPUT, formatTable, headline, runDemo, tableRows, writeDemo, REPORT_FILE } from '../../demo/run.js';
 import { labelledProgress, note } from '../progress.js';
 import { claimOutput, globalOptions, intOption, numberOption, startEngine } from '../run.js';
 

@@ -5,9 +5,9 @@
  */
 import { Command } from 'commander';
 import { Bmcnn, DEFAULT_WEIGHTS_DIR } from '../../denoise/model.js';
-import { addMaxPixelsOption, parseMaxPixels, Warnings } from '../decode-options.js';
-import { parseFormat, transformImages } from '../image-files.js';
-import { globalOptions, numberOption, startEngine } from '../run.js';
+import { addMaxPixelsOption, Warnings } from '../decode-options.js';
+import { transformImages, transformOptions } from '../image-files.js';
+import { numberOption, startEngine } from '../run.js';
 
 interface DenoiseFlags {
   sigma: string;
@@ -29,15 +29,8 @@ export function registerDenoise(program: Command): void {
     .option('--format <fmt>', 'output format for a folder: png or f32 (raw float32 HWC, lossless)', 'png')
     .action(async (input: string, output: string, flags: DenoiseFlags, cmd: Command) => {
       const sigma = numberOption('--sigma', flags.sigma, 0.5, 100);
-      const format = parseFormat(flags.format);
-      const quiet = Boolean(globalOptions(cmd).quiet);
       const warnings = new Warnings();
-      const opts = {
-        format,
-        explicit: cmd.getOptionValueSource('format') === 'cli',
-        decode: { maxPixels: parseMaxPixels(flags.maxPixels), onWarning: warnings.add },
-        log: quiet ? undefined : (line: string) => process.stderr.write(`denoise ${line}\n`),
-      };
+      const opts = transformOptions('denoise', flags, cmd, warnings);
       let model: Bmcnn | undefined;
       try {
         await transformImages(input, output, opts, {

@@ -10,7 +10,7 @@
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { faceThreatSuite, formatSuite, minimumPerturbation, RECOGNISERS, type FaceThreatResult, type Recogniser, parseAttackToken, parseSuite, runSuite, THREATS, type MinPerturbationResult, type SuiteResult, type Threat } from '../../attacks/index.js';
+import { faceThreatSuite, formatSuite, minimumPerturbation, RECOGNISERS, type FaceThreatResult, type Recogniser, parseAttackToken, parseSuite, runSuite, THREATS, type MinPerturbationResult, type SuiteResult, type Threat, describeSchema } from '../../attacks/index.js';
 import { loadImages } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import { imagesToBatch } from '../../image/index.js';
@@ -18,6 +18,7 @@ import type { Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { METRICS, type Metric } from '../../models/gallery.js';
 import { writeFileAtomic } from '../../util/fs.js';
+import { attackParamOption, EPS } from '../attack-options.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
 import { labelledProgress, note } from '../progress.js';
@@ -56,7 +57,7 @@ export function registerRobustness(program: Command): void {
     .addOption(new Option('--recogniser <kind>', "what is attacked: the model's classifier head, or its embedding against a gallery enrolled from the other split (rank-1 identification, 1:1 verification)").choices([...RECOGNISERS]).default('classifier'))
     .option('--far <rate>', 'verification: the false-accept rate the threshold is set at, from the clean genuine/impostor distances', '1e-3')
     .addOption(new Option('--metric <metric>', 'identification/verification: descriptor distance').choices([...METRICS]).default('euclidean'))
-    .option('--eps <eps>', 'perturbation budget of every attack, 0–255 units', '4')
+    .option('--eps <eps>', `${EPS.description} for every attack: ${describeSchema(EPS)}`, '4')
     .addOption(new Option('--norm <norm>', 'perturbation norm of every attack').choices(['inf', '2']).default('inf'))
     .option('--batch-size <n>', 'images attacked together', '32')
     .option('--seed <n>', 'seed of the attacks and of stochastic defences', '0')
@@ -68,7 +69,7 @@ export function registerRobustness(program: Command): void {
     .option('--json <file>', 'also write the results as JSON')
     .action(async (flags: RobustnessFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
-      const eps = numberOption('--eps', flags.eps, 0, 255);
+      const eps = attackParamOption('--eps', EPS, flags.eps);
       const batch = intOption('--batch-size', flags.batchSize, 1, 4096);
       const seed = intOption('--seed', flags.seed, 0, 2 ** 31 - 1);
       const limit = flags.limit === undefined ? Infinity : intOption('--limit', flags.limit, 1);

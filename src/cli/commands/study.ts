@@ -4,13 +4,13 @@
  * report.html, report.md, results.json, the tables and figures in REPORT_DIR. REPORT_DIR must be new, empty or an
  * earlier study's; nothing else is ever written into.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { promises as fsp } from 'node:fs';
 import { STUDY_CACHE } from '../../study/cache.js';
 import { clearStale } from '../../util/fs.js';
 import path from 'node:path';
 import { describeEngine } from '../../engine/backend.js';
-import { loadStudyConfig } from '../../study/config.js';
+import { configHelp, loadStudyConfig, studyFileSchema } from '../../study/config.js';
 import { writeStudy, STUDY_FILES, STUDY_OUTPUT } from '../../study/output.js';
 import { runStudy } from '../../study/run.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
@@ -32,6 +32,13 @@ export function registerStudy(program: Command): void {
     .option('--config <file>', 'study.json: any part of the configuration (defaults: the paper\'s protocol)')
     .option('--quick', 'few identities, iterations and pipelines (a smoke test; minutes)')
     .option('--cache <dir>', 'where finished steps are kept (default REPORT_DIR/cache)')
+    .option('--config-schema', 'print the JSON Schema of study.json (for editors and validators) and exit')
+    .on('option:config-schema', () => {
+      process.stdout.write(`${JSON.stringify(studyFileSchema(), null, 2)}\n`);
+      // Answered like --help: before the required options are checked, exit 0.
+      throw new CommanderError(0, 'robustify.configSchema', '(config schema printed)');
+    })
+    .addHelpText('after', `\nstudy.json keys (--config; every key optional):\n  ${configHelp().join('\n  ')}`)
     .action(async (flags: StudyFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));

@@ -16,6 +16,7 @@ import { claimOutput, globalOptions, intOption, numberOption, startEngine } from
 import { describeEngine } from '../../engine/backend.js';
 import { loadFor } from '../../models/backbones.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
+import { roundTo } from '../../util/round.js';
 
 interface TrainFlags extends DataFlags, BackboneFlags {
   out: string;
@@ -140,6 +141,4 @@ export function registerTrain(program: Command): void {
     });
 }
 
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
-}
+const round = (x: number): number => roundTo(x, 2);

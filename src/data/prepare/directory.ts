@@ -13,6 +13,8 @@ import type { OutputKind } from '../../util/output.js';
 import type { Point, TemplateName } from './align.js';
 import type { Box } from './detector.js';
 import { prepareImage, type PrepareOptions } from './prepare.js';
+import { ParameterError, param } from '../../util/errors.js';
+import { roundTo } from '../../util/round.js';
 
 export type Layout = 'folder' | 'celeba';
 export const LAYOUTS: readonly Layout[] = ['folder', 'celeba'];
@@ -82,6 +84,7 @@ export interface Manifest {
   images: ManifestEntry[];
 }
 
+/** What `prepareDirectory` did: photos, faces, failures. */
 export interface PrepareDirSummary {
   images: number;
   /** Photos done in earlier runs and skipped now. */
@@ -181,7 +184,7 @@ async function readManifest(file: string, settings: ManifestSettings): Promise<M
   return new Map(m.images.map((e) => [e.source, e]));
 }
 
-const round2 = (v: number): number => Math.round(v * 100) / 100;
+const round2 = (v: number): number => roundTo(v, 2);
 
 /** Detect, align and crop every photo under `rawDir` into `outDir`, resuming a previous run. */
 export async function prepareDirectory(rawDir: string, outDir: string, opts: PrepareDirOptions = {}): Promise<PrepareDirSummary> {
@@ -285,8 +288,8 @@ async function prepareOne(rawDir: string, outDir: string, src: Source, opts: Pre
   } catch (err) {
     if (!(err instanceof ImageDecodeError)) throw err;
     if (!opts.skipBad) {
-      const hint = /exceeds/.test(err.message) ? 'raise --max-pixels to allow it, or ' : '';
-      throw new Error(`${err.message} (${hint}use --skip-bad to list bad photos as failed and go on)`);
+      const hint = /exceeds/.test(err.message) ? ['raise ', param('maxPixels'), ' to allow it, or '] : [];
+      throw new ParameterError([`${err.message} (`, ...hint, 'use ', param('skipBad'), ' to list bad photos as failed and go on)']);
     }
     return { source: src.rel, status: 'failed', identity: src.identity, faces: [], error: err.message };
   }

@@ -53,6 +53,7 @@ export interface PreparedFace extends DetectedFace {
   toChip: Similarity;
 }
 
+/** The aligned face chips found in one photo. */
 export interface PreparedImage {
   height: number;
   width: number;

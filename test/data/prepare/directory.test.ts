@@ -65,7 +65,7 @@ test('a corrupt photo stops the run with an error naming it; work before it is k
   await assert.rejects(prepareDirectory(raw, out), (err: Error) => {
     assert.match(err.message, /bob\/broken\.jpg/);
     assert.match(err.message, /corrupt JPEG/);
-    assert.match(err.message, /--skip-bad/);
+    assert.match(err.message, /use skipBad to list bad photos/);
     return true;
   });
   const m = await readManifest(out);
@@ -80,7 +80,7 @@ test('a 20000×20000 photo is refused from its header, before any pixel is decod
   await assert.rejects(prepareDirectory(only, path.join(dir, 'huge-out')), (err: Error) => {
     assert.match(err.message, /x\/huge\.png/);
     assert.match(err.message, /exceeds/);
-    assert.match(err.message, /--max-pixels/);
+    assert.match(err.message, /raise maxPixels to allow it/);
     return true;
   });
 });

@@ -12,10 +12,10 @@ import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createAttack } from '../attacks/index.js';
+import { perSampleLinf } from '../attacks/attack.js';
 import { invertSimilarity, prepareImage } from '../data/prepare/index.js';
 import { buildPipeline, formatPipeline, parsePipeline, type Pipeline } from '../defences/index.js';
 import { DEFAULT_WEIGHTS_DIR } from '../denoise/model.js';
-// Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
 import { engineInfo } from '../engine/backend.js';
 import { decodeImage, encodePng, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../models/backbone.js';
@@ -26,12 +26,14 @@ import { hasFormat, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { OutputKind } from '../util/output.js';
 import { createRandom, hashSeed } from '../util/random.js';
 import { DEFAULT_TEMPERATURE, GalleryClassifier, matchBatch, type ProbeMatch } from '../models/gallery.js';
-import { drawTransform, makeProbe, type ProbeTransform } from './demo/probes.js';
-import { contactSheet, markdownTable, MATCH_THRESHOLD, perturbationImage, summarise, type MatchSummary, type TableRow, type Tile } from './demo/report.js';
+import { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
+import { contactSheet, markdownTable, MATCH_THRESHOLD, perturbationImage, summarise, type MatchSummary, type TableRow, type Tile } from './report.js';
+import { ParameterError, param } from '../util/errors.js';
+import { roundTo } from '../util/round.js';
 
 export { GalleryClassifier, squaredDistances, matchesFromDistances, DEFAULT_TEMPERATURE, type ProbeMatch } from '../models/gallery.js';
-export { drawTransform, makeProbe, type ProbeTransform } from './demo/probes.js';
-export { formatTable, type MatchSummary, type TableRow } from './demo/report.js';
+export { drawTransform, makeProbe, type ProbeTransform } from './probes.js';
+export { formatTable, type MatchSummary, type TableRow } from './report.js';
 
 const DEMO_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
 /** face-api's six group photos (1920 px wide): the demo's only input. */
@@ -111,8 +113,8 @@ function resolveSettings(o: DemoOptions): Settings {
     maxFaces: o.maxFaces ?? (quick ? 4 : Infinity),
     adaptive: o.adaptive ?? true,
   };
-  if (!Number.isInteger(s.seed) || s.seed < 0) throw new Error(`--seed: expected a whole number ≥ 0, got ${s.seed}`);
-  if (!(s.eps > 0 && s.eps <= 255)) throw new Error(`--eps: expected a number in (0, 255], got ${s.eps}`);
+  if (!Number.isInteger(s.seed) || s.seed < 0) throw ParameterError.of`${param('seed')}: expected a whole number ≥ 0, got ${s.seed}`;
+  if (!(s.eps > 0 && s.eps <= 255)) throw ParameterError.of`${param('eps')}: expected a number in (0, 255], got ${s.eps}`;
   if (!(s.maxFaces >= 2)) throw new Error(`demo: need at least 2 faces, got maxFaces ${s.maxFaces}`);
   if (s.photos.length === 0) throw new Error('demo: no photos');
   return s;
@@ -173,7 +175,7 @@ export interface DemoRun {
   timings: Record<string, number>;
 }
 
-const r4 = (v: number): number => Number(v.toFixed(4));
+const r4 = (v: number): number => roundTo(v, 4);
 const roundMatch = (m: ProbeMatch): ProbeMatch => ({ pred: m.pred, nearest_distance: r4(m.nearest_distance), true_distance: r4(m.true_distance) });
 
 /** Whether BMCNN weights are installed (the `bmcnn` defence needs them). */
@@ -199,26 +201,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   };
 
   note(`faces: detecting and aligning the faces of ${s.photos.length} photo(s)`);
-  const faces: GalleryFace[] = [];
-  const chips: RgbImage[] = [];
-  const probeImages: RgbImage[] = [];
-  const transforms: ProbeTransform[] = [];
-  const rng = createRandom(hashSeed(s.seed, 'demo-probes'));
-  for (const [k, file] of s.photos.entries()) {
-    const photo = await decodeImage(file);
-    const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE });
-    for (const f of prepared.faces) {
-      if (faces.length >= s.maxFaces) break;
-      const id = faces.length;
-      const t = drawTransform(rng.fork(id));
-      faces.push({ id, photo: path.basename(file), box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => Number(v.toFixed(1))) as GalleryFace['box'], score: r4(f.score) });
-      chips.push(f.chip);
-      transforms.push(t);
-      probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), BACKBONE_INPUT_SIZE, t));
-    }
-    hooks.progress?.('faces', k + 1, s.photos.length);
-  }
-  if (faces.length < 2) throw new Error(`demo: found ${faces.length} face(s) in ${s.photos.join(', ')}; a gallery needs at least 2`);
+  const { faces, chips, probeImages, transforms } = await galleryFaces(s, hooks);
   const truth = faces.map((f) => f.id);
   lap('faces');
 
@@ -254,33 +237,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     const linf = await perSampleLinf(adv, probes);
     lap('attack');
 
-    const defences: DefenceResult[] = [];
-    const skipped: DemoResults['skipped'] = [];
-    const built = new Map<string, Pipeline>();
-    const advThrough = new Map<string, ProbeMatch[]>();
-    for (const [k, spec] of s.pipelines.entries()) {
-      const stages = parsePipeline(spec);
-      if (stages.some((st) => st.name === 'bmcnn') && !(await bmcnnAvailable())) {
-        skipped.push({ pipeline: spec, reason: `no BMCNN weights in ${DEFAULT_WEIGHTS_DIR} (train them with \`robustify bmcnn\`)` });
-        note(`defence ${spec}: skipped, no BMCNN weights`);
-        continue;
-      }
-      let pipeline: Pipeline;
-      try {
-        pipeline = await buildPipeline(stages);
-      } catch (err) {
-        skipped.push({ pipeline: spec, reason: (err as Error).message });
-        note(`defence ${spec}: skipped (${(err as Error).message})`);
-        continue;
-      }
-      pipelines.push(pipeline);
-      built.set(spec, pipeline);
-      const c = await defendedMatches(model, gallery, pipeline, probes, truth, hashSeed(s.seed, 'clean', spec));
-      const a = await defendedMatches(model, gallery, pipeline, adv, truth, hashSeed(s.seed, 'adversarial', spec));
-      advThrough.set(spec, a);
-      defences.push({ pipeline: spec, canonical: formatPipeline(stages), clean: summarise(c, truth), adversarial: summarise(a, truth) });
-      hooks.progress?.('defences', k + 1, s.pipelines.length);
-    }
+    const { defences, skipped, built, advThrough } = await defenceResults(s, hooks, { model, gallery, probes, adv, truth }, pipelines);
     lap('defences');
 
     const best = bestDefence(defences);
@@ -353,6 +310,71 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   }
 }
 
+/** The faces of the sample photos (at most `maxFaces`), their chips, and one transformed probe of each. */
+async function galleryFaces(s: Settings, hooks: DemoHooks): Promise<{ faces: GalleryFace[]; chips: RgbImage[]; probeImages: RgbImage[]; transforms: ProbeTransform[] }> {
+  const faces: GalleryFace[] = [];
+  const chips: RgbImage[] = [];
+  const probeImages: RgbImage[] = [];
+  const transforms: ProbeTransform[] = [];
+  const rng = createRandom(hashSeed(s.seed, 'demo-probes'));
+  for (const [k, file] of s.photos.entries()) {
+    const photo = await decodeImage(file);
+    const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE });
+    for (const f of prepared.faces) {
+      if (faces.length >= s.maxFaces) break;
+      const id = faces.length;
+      const t = drawTransform(rng.fork(id));
+      faces.push({ id, photo: path.basename(file), box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => Number(v.toFixed(1))) as GalleryFace['box'], score: r4(f.score) });
+      chips.push(f.chip);
+      transforms.push(t);
+      probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), BACKBONE_INPUT_SIZE, t));
+    }
+    hooks.progress?.('faces', k + 1, s.photos.length);
+  }
+  if (faces.length < 2) throw new Error(`demo: found ${faces.length} face(s) in ${s.photos.join(', ')}; a gallery needs at least 2`);
+  return { faces, chips, probeImages, transforms };
+}
+
+/**
+ * Each pipeline on the clean and the (oblivious) adversarial probes; one that cannot be built is skipped
+ * with its reason. Built pipelines are added to `pipelines` (the caller disposes them).
+ */
+async function defenceResults(
+  s: Settings,
+  hooks: DemoHooks,
+  m: { model: Classifier; gallery: GalleryClassifier; probes: tf.Tensor4D; adv: tf.Tensor4D; truth: readonly number[] },
+  pipelines: Pipeline[],
+): Promise<{ defences: DefenceResult[]; skipped: DemoResults['skipped']; built: Map<string, Pipeline>; advThrough: Map<string, ProbeMatch[]> }> {
+  const defences: DefenceResult[] = [];
+  const skipped: DemoResults['skipped'] = [];
+  const built = new Map<string, Pipeline>();
+  const advThrough = new Map<string, ProbeMatch[]>();
+  for (const [k, spec] of s.pipelines.entries()) {
+    const stages = parsePipeline(spec);
+    if (stages.some((st) => st.name === 'bmcnn') && !(await bmcnnAvailable())) {
+      skipped.push({ pipeline: spec, reason: `no BMCNN weights in ${DEFAULT_WEIGHTS_DIR} (train them with \`robustify bmcnn\`)` });
+      hooks.note?.(`defence ${spec}: skipped, no BMCNN weights`);
+      continue;
+    }
+    let pipeline: Pipeline;
+    try {
+      pipeline = await buildPipeline(stages);
+    } catch (err) {
+      skipped.push({ pipeline: spec, reason: (err as Error).message });
+      hooks.note?.(`defence ${spec}: skipped (${(err as Error).message})`);
+      continue;
+    }
+    pipelines.push(pipeline);
+    built.set(spec, pipeline);
+    const c = await defendedMatches(m.model, m.gallery, pipeline, m.probes, m.truth, hashSeed(s.seed, 'clean', spec));
+    const a = await defendedMatches(m.model, m.gallery, pipeline, m.adv, m.truth, hashSeed(s.seed, 'adversarial', spec));
+    advThrough.set(spec, a);
+    defences.push({ pipeline: spec, canonical: formatPipeline(stages), clean: summarise(c, m.truth), adversarial: summarise(a, m.truth) });
+    hooks.progress?.('defences', k + 1, s.pipelines.length);
+  }
+  return { defences, skipped, built, advThrough };
+}
+
 /** Rank-1 matches of `x` after the pipeline (one seeded draw for stochastic stages), `model` the gallery's classifier. */
 async function defendedMatches(model: Classifier, gallery: GalleryClassifier, pipeline: Pipeline, x: tf.Tensor4D, truth: readonly number[], seed: number): Promise<ProbeMatch[]> {
   const xd = await pipeline.apply(x, { seed });
@@ -370,15 +392,6 @@ function bestDefence(defences: readonly DefenceResult[]): DefenceResult | undefi
     if (!best || d.adversarial.correct > best.adversarial.correct || (d.adversarial.correct === best.adversarial.correct && d.clean.correct > best.clean.correct)) best = d;
   }
   return best;
-}
-
-async function perSampleLinf(a: tf.Tensor4D, b: tf.Tensor4D): Promise<number[]> {
-  const m = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b)), [1, 2, 3]));
-  try {
-    return Array.from(await m.data());
-  } finally {
-    m.dispose();
-  }
 }
 
 async function galleryClosePairs(gallery: GalleryClassifier, descriptors: tf.Tensor2D): Promise<DemoResults['gallery_close_pairs']> {

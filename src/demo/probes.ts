@@ -3,9 +3,10 @@
  * photo with a small shift, scale and rotation, mirrored, and slightly brighter or darker — as a second
  * photo of the same person would be.
  */
-import { CHANNELS, type RgbImage } from '../../image/index.js';
-import { warpSimilarity, type Similarity } from '../../data/prepare/index.js';
-import type { Random } from '../../util/random.js';
+import { CHANNELS, type RgbImage } from '../image/index.js';
+import { warpSimilarity, type Similarity } from '../data/prepare/index.js';
+import type { Random } from '../util/random.js';
+import { roundTo } from '../util/round.js';
 
 export interface ProbeTransform {
   /** Shift of the crop in chip pixels. */
@@ -21,13 +22,12 @@ export interface ProbeTransform {
 /** Draw a transform: shift 1–3 px, scale ±3–6 %, rotation ±2–4°, brightness ±6–12 %; every probe mirrored. */
 export function drawTransform(rng: Random): ProbeTransform {
   const signed = (lo: number, hi: number): number => (rng.next() < 0.5 ? -1 : 1) * (lo + (hi - lo) * rng.next());
-  const round = (v: number, digits: number): number => Number(v.toFixed(digits));
   return {
-    shift: [round(signed(1, 3), 2), round(signed(1, 3), 2)],
-    scale: round(1 + signed(0.03, 0.06), 4),
-    rotation_deg: round(signed(2, 4), 2),
+    shift: [roundTo(signed(1, 3), 2), roundTo(signed(1, 3), 2)],
+    scale: roundTo(1 + signed(0.03, 0.06), 4),
+    rotation_deg: roundTo(signed(2, 4), 2),
     flip: true,
-    brightness: round(1 + signed(0.06, 0.12), 4),
+    brightness: roundTo(1 + signed(0.06, 0.12), 4),
   };
 }
 

@@ -10,7 +10,7 @@ import { loadDetector, warpSimilarity } from '../../src/data/prepare/index.js';
 import { initEngine } from '../../src/engine/backend.js';
 import type { FaceRecognitionNet } from '../../src/models/backbone.js';
 import { checkOutput } from '../../src/util/output.js';
-import { DEMO_OUTPUT, GalleryClassifier, makeProbe, matchesFromDistances, squaredDistances, type DemoResults } from '../../src/study/demo.js';
+import { DEMO_OUTPUT, GalleryClassifier, makeProbe, matchesFromDistances, squaredDistances, type DemoResults } from '../../src/demo/run.js';
 
 test('gallery logits: argmax is the nearest descriptor and distances come back from the logits', async () => {
   await initEngine({ backend: 'wasm', strict: true });

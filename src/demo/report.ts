@@ -1,8 +1,10 @@
 /**
  * The demo's outputs: the text table (stdout and report.md) and the contact sheet.
  */
-import { CHANNELS, type RgbImage } from '../../image/index.js';
-import type { ProbeMatch } from '../../models/gallery.js';
+import { CHANNELS, type RgbImage } from '../image/index.js';
+import type { ProbeMatch } from '../models/gallery.js';
+import { renderMarkdownTable } from '../study/report/markdown.js';
+import { roundTo } from '../util/round.js';
 
 /** Rank-1 and distance summary of one set of probes. */
 export interface MatchSummary {
@@ -18,7 +20,7 @@ export interface MatchSummary {
 /** The face-api / dlib verification threshold on descriptor distance (same person below it). */
 export const MATCH_THRESHOLD = 0.6;
 
-const round = (v: number, digits = 4): number => Number(v.toFixed(digits));
+const round = (v: number): number => roundTo(v, 4);
 
 export function summarise(matches: readonly ProbeMatch[], truth: readonly number[]): MatchSummary {
   const correct = matches.filter((m, i) => m.pred === truth[i]).length;
@@ -54,14 +56,17 @@ export function formatTable(rows: readonly TableRow[]): string {
   return [head, '-'.repeat(head.length), ...lines].join('\n') + '\n';
 }
 
-/** The same table in Markdown. */
+/** The same table in Markdown (the report's table writer, study/report/markdown.ts). */
 export function markdownTable(rows: readonly TableRow[]): string {
   const pct = (s: MatchSummary): string => `${s.correct}/${s.total} (${(100 * s.rank1).toFixed(1)} %)`;
-  return [
-    '| defence | clean rank-1 | adversarial rank-1 (oblivious) | adaptive (BPDA) rank-1 | mean own-face distance clean / adv |',
-    '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| \`${r.pipeline}\` | ${pct(r.clean)} | ${pct(r.adversarial)} | ${r.adaptive ? pct(r.adaptive) : '—'} | ${dist(r.clean)} / ${dist(r.adversarial)} |`),
-  ].join('\n') + '\n';
+  return renderMarkdownTable({
+    kind: 'table',
+    id: 'defences',
+    caption: 'Rank-1 re-identification per defence',
+    columns: ['defence', 'clean rank-1', 'adversarial rank-1 (oblivious)', 'adaptive (BPDA) rank-1', 'mean own-face distance clean / adv'],
+    rows: rows.map((r) => [`\`${r.pipeline}\``, pct(r.clean), pct(r.adversarial), r.adaptive ? pct(r.adaptive) : '—', `${dist(r.clean)} / ${dist(r.adversarial)}`]),
+    align: ['left', 'right', 'right', 'right', 'right'],
+  }) + '\n';
 }
 
 /** A tile of the sheet: the image and whether the face was matched to its own identity (frame colour). */

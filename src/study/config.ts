@@ -64,7 +64,8 @@ export const QUICK_OVERRIDES: PartialConfig = {
   train: { hidden: 256, max_epochs: 4, patience: 2 },
   attack: { eps_step: 1, max_iter: 6 },
   defences: ['jpeg:20', 'gauss:15', 'median:3', 'bmcnn:20'],
-  curves: { eps: [0, 2, 4], iterations: [1, 3, 6], pipelines: ['none', 'median:3,jpeg:20', '@best'] },
+  // One PGD set (eps 4, its iterates the iterations curve): each further eps is a PGD run.
+  curves: { eps: [0, 4], iterations: [1, 3, 6], pipelines: ['none', 'median:3,jpeg:20', '@best'] },
   search: { candidates: ['median:3', 'jpeg:20', 'gauss:15'], max_length: 2, min_clean_accuracy: 0.5, top: 5 },
   // The adaptive and robust sections attack through the paper's best pipeline (BMCNN's exact gradient): 2 faces.
   adaptive: { pipelines: ['@best'], samples: 2, eps_step: 1, max_iter: 2 },

@@ -7,6 +7,24 @@ import path from 'node:path';
 export const CLI = path.resolve('dist/src/cli/main.js');
 export const FACES14 = path.resolve('../shared/data/faces14');
 
+/**
+ * A `--config` over `--quick` for tests whose point is not the study's numbers (preparing, resuming, another
+ * backbone): every section still runs, on 2 identities, with cheap pipelines and a few attack steps.
+ */
+export const TINY_STUDY = {
+  identities: 2,
+  train: { hidden: 32 },
+  attack: { max_iter: 2 },
+  defences: ['jpeg:20'],
+  pipelines: { table6: 'median:3,jpeg:20', table7: 'jpeg:20', table8: 'median:3,jpeg:20', table9: 'jpeg:20', best: 'jpeg:20' },
+  more_pipelines: [],
+  curves: { eps: [0, 4], iterations: [1, 2], pipelines: ['none'] },
+  search: { candidates: ['jpeg:20'], max_length: 1, min_clean_accuracy: 0 },
+  adaptive: { pipelines: [] },
+  robust: { suite: 'apgd:max_iter=1,square:nb_queries=2', square_queries: 2, min_attack: 'pgd:max_iter=1:eps_step=1' },
+  figures: { attack_eps: [0, 4] },
+};
+
 export interface CliResult {
   code: number;
   stdout: string;

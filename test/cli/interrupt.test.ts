@@ -1,8 +1,8 @@
 /**
  * Interrupted runs: each long command SIGKILLed at three points (after the k-th progress line), then run again:
  * after every kill there is no half-written output (nothing, or a state the next run resumes, which it says in
- * its first line), and the last run ends complete and correct. SIGINT removes the temporaries in flight; a
- * study in a terminal exits (its progress bars stop).
+ * its first line), and the last run ends complete and correct. SIGINT removes the temporaries in flight.
+ * The study's kills and its terminal check are in test/study/study.test.ts, on its one quick study.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -146,55 +146,4 @@ test('prepare killed at 3 points: its manifest lists what is on disk after the r
   assert.equal(JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8')).images.length, 10);
   assert.deepEqual(await chips(), await listed(), 'every chip listed, every listed chip there');
   assert.deepEqual(await leftovers(out), []);
-});
-
-const STUDY_CONFIG = {
-  identities: 2,
-  train: { hidden: 32, max_epochs: 30, patience: 1 },
-  attack: { max_iter: 2 },
-  defences: ['jpeg:20'],
-  curves: { eps: [0, 4], iterations: [1, 2], pipelines: ['none'] },
-  search: { candidates: ['jpeg:20'], max_length: 1, min_clean_accuracy: 0 },
-  adaptive: { pipelines: [] },
-  figures: { attack_eps: [0, 4] },
-};
-
-test('study --quick: exits in a terminal (early-stopped bars stop); killed at 3 points it resumes to the same results.json', async () => {
-  const { data } = await shared;
-  const work = await tempDir('kill-study');
-  const config = path.join(work, 'study.json');
-  await fsp.writeFile(config, JSON.stringify(STUDY_CONFIG));
-  const base = ['study', '--data', data, '--quick', '--config', config];
-  // Under a pseudo-terminal (util-linux `script`): progress bars draw, and must all stop for the process to exit.
-  const a = path.join(work, 'a');
-  const pty = await new Promise<{ code: number | null; out: string; hung: boolean }>((resolve) => {
-    const cmd = [process.execPath, CLI, ...base, '--out', a].map((s) => `'${s.replace(/'/g, "'\\''")}'`).join(' ');
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let hung = false;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      // Give it a while after the last line; a hung process is killed and reported.
-      if (/report: .*report\.html/.test(out)) setTimeout(() => {
-        if (child.exitCode === null) {
-          hung = true;
-          child.kill('SIGKILL');
-        }
-      }, 60000).unref();
-    });
-    child.on('exit', (code) => resolve({ code, out, hung }));
-  });
-  assert.equal(pty.hung, false, 'the study printed its report path and then did not exit');
-  assert.equal(pty.code, 0, pty.out);
-  assert.match(pty.out, /\[[█░]+\]/, 'bars were drawn');
-  const reference = await fsp.readFile(path.join(a, 'results.json'), 'utf8');
-
-  const b = path.join(work, 'b');
-  const args = [...base, '--out', b];
-  const check = async (): Promise<void> => assert.ok(!existsSync(path.join(b, 'results.json')), 'no results.json for an unfinished report');
-  await killThrice(args, [nth(/^study: load /, 1), nth(/^study: tables /, 1), nth(/^study: search /, 1)], check, /^study: resuming from the cache/);
-  const last = await robustify(args);
-  assert.equal(last.code, 0, last.stderr);
-  assert.equal(await fsp.readFile(path.join(b, 'results.json'), 'utf8'), reference, 'same results as the uninterrupted run');
-  assert.deepEqual(await leftovers(path.join(b, 'cache')), []);
 });

@@ -1,13 +1,14 @@
 /**
  * The output discipline seen from the command line: --force replaces only robustify's own outputs and never an
  * input, outputs are checked before any work with one clear line naming the user's path, resumed sets are
- * verified, exit codes (2 usage, 1 failure), --version, unknown options first.
+ * verified, exit codes (2 usage, 1 failure), --version, unknown options first. The commands run in-process
+ * (robustifyHere) but for the shared model and the --version/--help/usage cases, which want a fresh process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { robustify, smallDataset, tempDir } from './helpers.js';
+import { robustify, robustifyHere, smallDataset, tempDir } from './helpers.js';
 
 const TRAIN = ['--identities', '2', '--epochs', '2', '--hidden', '16', '--patience', '1', '--quiet'];
 const ATTACK = ['--eps', '4', '--eps-step', '1', '--max-iter', '2', '--batch-size', '1', '--quiet'];
@@ -51,7 +52,7 @@ test('--force never deletes an input or a folder robustify did not write (train,
     { args: ['train', '--data', path.join(data, (await fsp.readdir(data))[0]), '--out', data, ...TRAIN], expect: /--out '.*' contains the input --data/ },
   ];
   for (const c of cases) {
-    const r = await robustify(c.args);
+    const r = await robustifyHere(c.args);
     assert.equal(r.code, 2, `${c.args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, c.expect);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -65,11 +66,11 @@ test('--force never deletes an input or a folder robustify did not write (train,
 test('--force replaces a model robustify saved; without it the model is kept', async () => {
   const { data, work } = await shared;
   const out = path.join(work, 'model2');
-  assert.equal((await robustify(['train', '--data', data, '--out', out, ...TRAIN])).code, 0);
-  const again = await robustify(['train', '--data', data, '--out', out, ...TRAIN]);
+  assert.equal((await robustifyHere(['train', '--data', data, '--out', out, ...TRAIN])).code, 0);
+  const again = await robustifyHere(['train', '--data', data, '--out', out, ...TRAIN]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /holds a classifier saved by robustify train from an earlier run; use --force/);
-  const forced = await robustify(['train', '--data', data, '--out', out, '--force', ...TRAIN, '--seed', '3']);
+  const forced = await robustifyHere(['train', '--data', data, '--out', out, '--force', ...TRAIN, '--seed', '3']);
   assert.equal(forced.code, 0, forced.stderr);
   assert.equal(JSON.parse(await fsp.readFile(path.join(out, 'model.json'), 'utf8')).training.seed, 3);
   assert.deepEqual((await fsp.readdir(work)).filter((n) => n.startsWith('.')), [], 'no temporaries left');
@@ -77,35 +78,35 @@ test('--force replaces a model robustify saved; without it the model is kept', a
 
 test('outputs are checked before any work, in one line naming the user\'s path (not a temporary, no errno)', async () => {
   const { data, model, notes, work } = await shared;
-  const json = await robustify(['evaluate', '--model', model, '--data', data, '--json', path.join(work, 'missing', 'r.json'), '--quiet']);
+  const json = await robustifyHere(['evaluate', '--model', model, '--data', data, '--json', path.join(work, 'missing', 'r.json'), '--quiet']);
   assert.equal(json.code, 2);
   assert.equal(json.stdout, '', 'refused before the evaluation (no report printed, then lost)');
   clearLine(json.stderr, `--json '${path.join(work, 'missing', 'r.json')}': its folder`);
-  const other = await robustify(['evaluate', '--model', model, '--data', data, '--json', path.join(notes, 'mine.txt'), '--quiet']);
+  const other = await robustifyHere(['evaluate', '--model', model, '--data', data, '--json', path.join(notes, 'mine.txt'), '--quiet']);
   assert.equal(other.code, 2);
   assert.match(other.stderr, /--json '.*mine\.txt' exists and was not written by robustify/);
   const underFile = path.join(notes, 'mine.txt', 'model');
-  const r = await robustify(['train', '--data', data, '--out', underFile, ...TRAIN]);
+  const r = await robustifyHere(['train', '--data', data, '--out', underFile, ...TRAIN]);
   assert.equal(r.code, 2);
   clearLine(r.stderr, `--out '${underFile}': cannot create it, '${path.join(notes, 'mine.txt')}' is a file`);
-  const isFile = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(notes, 'mine.txt'), ...ATTACK]);
+  const isFile = await robustifyHere(['attack', '--model', model, '--data', data, '--out', path.join(notes, 'mine.txt'), ...ATTACK]);
   assert.equal(isFile.code, 2);
   clearLine(isFile.stderr, `--out '${path.join(notes, 'mine.txt')}' is a file, not a folder`);
   // A report evaluate wrote may be rewritten.
   const ok = path.join(work, 'r.json');
   for (let i = 0; i < 2; i++) {
-    const ev = await robustify(['evaluate', '--model', model, '--data', data, '--json', ok, '--quiet']);
+    const ev = await robustifyHere(['evaluate', '--model', model, '--data', data, '--json', ok, '--quiet']);
     assert.equal(ev.code, 0, ev.stderr);
   }
   assert.equal(JSON.parse(await fsp.readFile(ok, 'utf8')).format, 'robustify-evaluation/1');
   const dir = await tempDir('outputs-defend');
   const face = path.join(data, (await fsp.readdir(data))[0], '000.png');
-  const same = await robustify(['defend', '--pipeline', 'jpeg:50', face, face]);
+  const same = await robustifyHere(['defend', '--pipeline', 'jpeg:50', face, face]);
   assert.equal(same.code, 2);
   assert.match(same.stderr, /OUT '.*000\.png' is the input IN/);
   const out = path.join(dir, 'o.png');
-  assert.equal((await robustify(['defend', '--pipeline', 'jpeg:50', face, out])).code, 0);
-  const twice = await robustify(['defend', '--pipeline', 'jpeg:50', face, out]);
+  assert.equal((await robustifyHere(['defend', '--pipeline', 'jpeg:50', face, out])).code, 0);
+  const twice = await robustifyHere(['defend', '--pipeline', 'jpeg:50', face, out]);
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /OUT '.*o\.png' exists; robustify does not overwrite files/);
 });
@@ -117,18 +118,18 @@ test('attack: a bad image without --skip-bad leaves no set; a lost image of a fi
   const first = (await fsp.readdir(bad)).sort()[0];
   await fsp.writeFile(path.join(bad, first, '0.png'), 'not a png');
   const out = path.join(work, 'adv-bad');
-  const r = await robustify(['attack', '--model', model, '--data', bad, '--split', 'all', '--out', out, ...ATTACK]);
+  const r = await robustifyHere(['attack', '--model', model, '--data', bad, '--split', 'all', '--out', out, ...ATTACK]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /0\.png/);
   assert.ok(!existsSync(out), 'no 0-item set left behind');
 
   const adv = path.join(work, 'adv');
   const args = ['attack', '--model', model, '--data', data, '--out', adv, ...ATTACK];
-  assert.equal((await robustify(args)).code, 0);
+  assert.equal((await robustifyHere(args)).code, 0);
   const index = JSON.parse(await fsp.readFile(path.join(adv, 'index.json'), 'utf8'));
   assert.equal(index.items.length, 2);
   await fsp.rm(path.join(adv, index.items[0].file));
-  const again = await robustify(args.filter((a) => a !== '--quiet'));
+  const again = await robustifyHere(args.filter((a) => a !== '--quiet'));
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr.split('\n')[0], /resuming the adversarial set .*1 image done/);
   assert.match(again.stderr, /1 listed image is missing or damaged and will be attacked again/);

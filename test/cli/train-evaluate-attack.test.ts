@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { robustify, smallDataset, tempDir } from './helpers.js';
+import { robustify, robustifyHere, smallDataset, tempDir } from './helpers.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { listDataset, selectIdentities } from '../../src/data/index.js';
 import { FaceClassifier } from '../../src/models/classifier.js';
@@ -32,13 +32,14 @@ async function studyEvaluation(modelDir: string, data: string, pipeline: string,
 }
 
 // Small and quick: 3 identities × 10 faces (8 train / 2 test each), a narrow head, few epochs, 3 PGD steps.
+// Commands run in-process (robustifyHere: no start-up per command), but for the TF.js-only evaluations.
 const QUICK_TRAIN = ['--identities', '3', '--epochs', '4', '--hidden', '64', '--patience', '2', '--validation', '0.15', '--quiet'];
 
 test('train → evaluate → attack → evaluate the adversarial set, with and without a defence', async () => {
   const data = await smallDataset(3, 10);
   const work = await tempDir('work');
   const model = path.join(work, 'model');
-  const tr = await robustify(['train', '--data', data, '--out', model, ...QUICK_TRAIN]);
+  const tr = await robustifyHere(['train', '--data', data, '--out', model, ...QUICK_TRAIN]);
   assert.equal(tr.code, 0, tr.stderr);
   assert.match(tr.stdout, /balanced accuracy/);
   const meta = JSON.parse(await fsp.readFile(path.join(model, 'model.json'), 'utf8'));
@@ -46,14 +47,14 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
   assert.equal(meta.clean_scores.samples, 6);
 
   const json = path.join(work, 'eval.json');
-  const ev = await robustify(['evaluate', '--model', model, '--data', data, '--json', json, '--quiet']);
+  const ev = await robustifyHere(['evaluate', '--model', model, '--data', data, '--json', json, '--quiet']);
   assert.equal(ev.code, 0, ev.stderr);
   const report = JSON.parse(await fsp.readFile(json, 'utf8'));
   for (const k of ['accuracy', 'balanced_accuracy', 'macro_avg', 'weighted_avg', 'per_class']) assert.ok(k in report, k);
   assert.equal(report.accuracy, meta.clean_scores.accuracy);
 
   const adv = path.join(work, 'adv');
-  const at = await robustify(['attack', '--model', model, '--data', data, '--out', adv, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '4', '--quiet']);
+  const at = await robustifyHere(['attack', '--model', model, '--data', data, '--out', adv, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '4', '--quiet']);
   assert.equal(at.code, 0, at.stderr);
   const index = JSON.parse(await fsp.readFile(path.join(adv, 'index.json'), 'utf8'));
   assert.equal(index.complete, true);
@@ -63,7 +64,7 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
     assert.ok(existsSync(path.join(adv, item.file)) && existsSync(path.join(adv, item.preview)));
   }
   // Resuming a finished run recomputes nothing and keeps the items.
-  const again = await robustify(['attack', '--model', model, '--data', data, '--out', adv, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '4', '--quiet']);
+  const again = await robustifyHere(['attack', '--model', model, '--data', data, '--out', adv, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '4', '--quiet']);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(await fsp.readFile(path.join(adv, 'index.json'), 'utf8')).items.length, 6);
 
@@ -83,29 +84,29 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
     assert.equal(eot.accuracy, study.accuracy);
     assert.equal(eot.eot.draws, 1);
   }
-  const e5 = await robustify(['evaluate', '--model', model, '--data', data, '--defence', 'gauss:90', '--eot', '5', '--quiet']);
+  const e5 = await robustifyHere(['evaluate', '--model', model, '--data', data, '--defence', 'gauss:90', '--eot', '5', '--quiet']);
   assert.equal(e5.code, 0, e5.stderr);
   assert.match(e5.stdout, /eot: 5 draws; majority-vote accuracy [\d.]+; wrong draws [\d.]+/);
-  const noDefence = await robustify(['evaluate', '--model', model, '--data', data, '--eot', '3', '--quiet']);
+  const noDefence = await robustifyHere(['evaluate', '--model', model, '--data', data, '--eot', '3', '--quiet']);
   assert.notEqual(noDefence.code, 0);
   assert.match(noDefence.stderr, /--eot: needs --defence/);
 
-  const ea = await robustify(['evaluate', '--model', model, '--adversarial', adv, '--defence', 'median:3,jpeg:40', '--quiet']);
+  const ea = await robustifyHere(['evaluate', '--model', model, '--adversarial', adv, '--defence', 'median:3,jpeg:40', '--quiet']);
   assert.equal(ea.code, 0, ea.stderr);
   assert.match(ea.stdout, /accuracy/);
 
   // Any registered attack by name, its parameters as flags or --param; a parameter it lacks is a usage error.
-  const sq = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-square'), '--attack', 'square', '--param', 'nb_queries=5', '--quiet']);
+  const sq = await robustifyHere(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-square'), '--attack', 'square', '--param', 'nb_queries=5', '--quiet']);
   assert.equal(sq.code, 0, sq.stderr);
   assert.match(sq.stdout, /square: model queries per image median \d/);
-  const badParam = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--attack', 'fgsm', '--max-iter', '3']);
+  const badParam = await robustifyHere(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--attack', 'fgsm', '--max-iter', '3']);
   assert.notEqual(badParam.code, 0);
   assert.match(badParam.stderr, /--max-iter: the fgsm attack has no parameter max_iter/);
-  const step0 = await robustify(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--eps-step', '0']);
+  const step0 = await robustifyHere(['attack', '--model', model, '--data', data, '--out', path.join(work, 'adv-bad'), '--eps-step', '0']);
   assert.match(step0.stderr, /--eps-step: pgd: eps_step must be a number > 0/);
 
   const rjson = path.join(work, 'robustness.json');
-  const rb = await robustify(['robustness', '--model', model, '--data', data, '--defence', 'jpeg:40', '--suite', 'apgd:max_iter=4,square:nb_queries=5', '--limit', '4', '--min-perturbation', '--min-attack', 'pgd:max_iter=2', '--json', rjson, '--quiet']);
+  const rb = await robustifyHere(['robustness', '--model', model, '--data', data, '--defence', 'jpeg:40', '--suite', 'apgd:max_iter=4,square:nb_queries=5', '--limit', '4', '--min-perturbation', '--min-attack', 'pgd:max_iter=2', '--json', rjson, '--quiet']);
   assert.equal(rb.code, 0, rb.stderr);
   assert.match(rb.stdout, /after apgd:max_iter=4: robust accuracy/);
   assert.match(rb.stdout, /worst case over the suite/);
@@ -116,7 +117,7 @@ test('train → evaluate → attack → evaluate the adversarial set, with and w
   assert.ok(rr.suite.checks.some((c: { check: string }) => c.check === 'oblivious number'));
   assert.equal(rr.min_perturbation.eps.length, 4);
 
-  const emb = await robustify(['embed', path.join(data, (await fsp.readdir(data))[0], '000.png'), '--json']);
+  const emb = await robustifyHere(['embed', path.join(data, (await fsp.readdir(data))[0], '000.png'), '--json']);
   assert.equal(emb.code, 0, emb.stderr);
   const rows = JSON.parse(emb.stdout);
   assert.equal(rows[0].descriptor.length, 128);
@@ -135,7 +136,7 @@ test('bad inputs: one clear line naming the file or parameter, non-zero exit, no
   for (const c of cases) {
     await c.setup?.();
     const out = path.join(work, c.name.replace(/\W+/g, '_'));
-    const r = await robustify(c.args(out));
+    const r = await robustifyHere(c.args(out));
     assert.notEqual(r.code, 0, `${c.name}: exit code`);
     assert.match(r.stderr, c.expect, c.name);
     assert.equal(r.stderr.trim().split('\n').length, 1, `${c.name}: one line, got ${r.stderr}`);
@@ -149,13 +150,13 @@ test('bad inputs: one clear line naming the file or parameter, non-zero exit, no
   await fsp.writeFile(path.join(first, '101_truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
   await fsp.writeFile(path.join(first, '102_text.jpg'), 'not an image\n');
   const out = path.join(work, 'corrupt');
-  const r = await robustify(['train', '--data', data, '--identities', '2', '--out', out, '--quiet', '--epochs', '1', '--hidden', '16']);
+  const r = await robustifyHere(['train', '--data', data, '--identities', '2', '--out', out, '--quiet', '--epochs', '1', '--hidden', '16']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /cannot decode image '.*(100_empty\.png|101_truncated\.png|102_text\.jpg)'/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.ok(!existsSync(out));
 
-  const ok = await robustify(['train', '--data', data, '--identities', '2', '--out', out, '--quiet', '--epochs', '1', '--hidden', '16', '--skip-bad']);
+  const ok = await robustifyHere(['train', '--data', data, '--identities', '2', '--out', out, '--quiet', '--epochs', '1', '--hidden', '16', '--skip-bad']);
   assert.equal(ok.code, 0, ok.stderr);
   for (const f of ['100_empty.png', '101_truncated.png', '102_text.jpg']) assert.match(ok.stderr, new RegExp(`skipped .*${f.replace('.', '\\.')}`));
   assert.ok(existsSync(path.join(out, 'model.json')));
@@ -171,12 +172,12 @@ test('train --prepare detects and aligns raw photos first, and reuses the cache'
   const work = await tempDir('prep');
   const cache = path.join(work, 'cache');
   const args = ['train', '--data', raw, '--prepare', '--prepare-cache', cache, '--identities', '2', '--epochs', '1', '--hidden', '8', '--validation', '0.34'];
-  const r = await robustify([...args, '--out', path.join(work, 'm1')]);
+  const r = await robustifyHere([...args, '--out', path.join(work, 'm1')]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /prepare: 6 faces from 6 photos/);
   const manifest = await fsp.readFile(path.join(cache, 'manifest.json'), 'utf8');
   assert.match(manifest, /p1\.jpg/);
-  const again = await robustify([...args, '--out', path.join(work, 'm2')]);
+  const again = await robustifyHere([...args, '--out', path.join(work, 'm2')]);
   assert.equal(again.code, 0, again.stderr);
   assert.ok(existsSync(path.join(work, 'm2', 'model.json')));
 });

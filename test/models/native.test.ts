@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -38,6 +38,32 @@ async function randomHeadModel(x: tf.Tensor4D): Promise<FaceClassifier> {
   return new FaceClassifier(backbone, head, newMeta(['a', 'b', 'c', 'd', 'e'], { hidden: 32, dropout: 0.5 }));
 }
 
+interface Shared {
+  x: tf.Tensor4D;
+  labels: number[];
+  model: FaceClassifier;
+  native: NativeClassifier;
+}
+let shared: Shared | undefined;
+
+/** The six faces, the random-head model on them and its native twin, built once for the tests that compare them. */
+async function fixture(): Promise<Shared> {
+  if (!shared) {
+    await initEngine({ backend: 'wasm', strict: true });
+    const { x, labels } = await faces();
+    const model = await randomHeadModel(x);
+    shared = { x, labels, model, native: await NativeClassifier.create(ort!, model) };
+  }
+  return shared;
+}
+
+after(async () => {
+  if (!shared) return;
+  await shared.native.dispose();
+  shared.model.dispose();
+  shared.x.dispose();
+});
+
 async function compare(native: Classifier, model: Classifier, x: tf.Tensor4D, labels: number[], what: string) {
   const y = tf.tensor1d(labels, 'int32');
   const [ln, lt, gn, gt] = [await native.predict(x), await model.predict(x), await native.lossGradient(x, y), await model.lossGradient(x, y)];
@@ -52,12 +78,9 @@ async function compare(native: Classifier, model: Classifier, x: tf.Tensor4D, la
 }
 
 test('native classifier: logits and input gradient equal the TF.js (wasm) classifier\'s on real faces', { skip }, async (t) => {
-  await initEngine({ backend: 'wasm', strict: true });
-  const { x, labels } = await faces();
-  const model = await randomHeadModel(x);
+  const { x, labels, model, native } = await fixture();
   const x150 = tf.image.resizeBilinear(x, [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true);
   const noise = tf.randomUniform([3, BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, 3], 0, 255, 'float32', 5) as tf.Tensor4D;
-  const native = await NativeClassifier.create(ort!, model);
   const cases: Array<[string, tf.Tensor4D, number[]]> = [
     ['150×150 faces, batch 1', tf.slice(x150, 0, 1), labels.slice(0, 1)],
     ['150×150 faces, batch 3', tf.slice(x150, 1, 3), labels.slice(1, 4)],
@@ -69,16 +92,11 @@ test('native classifier: logits and input gradient equal the TF.js (wasm) classi
     t.diagnostic(`${what}: logits ${logitsErr.toExponential(1)}, gradient ${gradErr.toExponential(1)}`);
     if (xs !== noise) xs.dispose();
   }
-  await native.dispose();
-  tf.dispose([x, x150, noise]);
-  model.dispose();
+  tf.dispose([x150, noise]);
 });
 
 test('native classifier: no tensors leak across calls; PGD finds the same adversarial predictions as TF.js', { skip }, async (t) => {
-  await initEngine({ backend: 'wasm', strict: true });
-  const { x, labels } = await faces();
-  const model = await randomHeadModel(x);
-  const native = await NativeClassifier.create(ort!, model);
+  const { x, labels, model, native } = await fixture();
   assert.equal(native.classes, CLASSES);
   const y = tf.tensor1d(labels, 'int32');
   const call = async () => tf.dispose([await native.predict(x), await native.lossGradient(x, y)]);
@@ -101,16 +119,11 @@ test('native classifier: no tensors leak across calls; PGD finds the same advers
   const meanDiff = tf.tidy(() => tf.mean(tf.abs(tf.sub(advNative, advTfjs))).dataSync()[0]);
   t.diagnostic(`mean |adv native − adv TF.js| = ${meanDiff.toFixed(4)}`);
   assert.ok(meanDiff < 0.1, `mean |adv native − adv TF.js| = ${meanDiff}`);
-  tf.dispose([x, y, advNative, advTfjs]);
-  await native.dispose();
-  model.dispose();
+  tf.dispose([y, advNative, advTfjs]);
 });
 
 test('native PGD iterations: every iterate equals PGD stepping in TF.js on the native gradient (L∞, L2, targeted)', { skip }, async (t) => {
-  await initEngine({ backend: 'wasm', strict: true });
-  const { x: x112, labels } = await faces();
-  const model = await randomHeadModel(x112);
-  const native = await NativeClassifier.create(ort!, model);
+  const { x: x112, labels, native } = await fixture();
   // The same gradients without the native loop: pgd.ts then steps in TF.js.
   const stepwise: Classifier = { classes: native.classes, predict: (x) => native.predict(x), lossGradient: (x, y) => native.lossGradient(x, y) };
   const x = tf.image.resizeBilinear(tf.slice(x112, 0, 4), [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true) as tf.Tensor4D;
@@ -147,9 +160,7 @@ test('native PGD iterations: every iterate equals PGD stepping in TF.js on the n
   let asked = 0;
   const adv = await new ProjectedGradientDescent({ max_iter: 5 }).generate(native, x, y, { iterates: [2, 4], onIteration: (i) => void (asked += i) });
   assert.equal(asked, 6, 'onIteration called for other iterations than asked');
-  tf.dispose([x, x112, adv]);
-  await native.dispose();
-  model.dispose();
+  tf.dispose([x, adv]);
 });
 
 test('native gallery classifier: logits and input gradient equal the TF.js GalleryClassifier\'s', { skip }, async (t) => {

@@ -1,36 +1,65 @@
 /**
- * `robustify study --quick` end to end: the tables, curves, search and report; the same seed gives the same
- * results.json bytes; a run killed midway resumes from its cache and ends with those same bytes.
+ * `robustify study --quick` end to end: the tables, curves, search, adaptive and robust sections and the
+ * report; a study in a terminal exits (its progress bars stop); a run killed at three points resumes from its
+ * cache and ends with the same results.json bytes as the uninterrupted one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { CLI, FACES14, robustify, tempDir } from '../cli/helpers.js';
+import { CLI, FACES14, robustify, TINY_STUDY, tempDir } from '../cli/helpers.js';
 import type { StudyResults } from '../../src/study/run.js';
 import { checkReportInBrowser } from '../../src/study/report/index.js';
 
 const QUICK = ['study', '--data', FACES14, '--quick'];
 
-/** Start a study and SIGKILL it once its stderr announces `step`. */
-function killAt(out: string, step: string): Promise<void> {
+/** Start a study and SIGKILL it once its stderr announces `step`; its stderr so far. */
+function killAt(args: string[], step: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...QUICK, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
       if (err.includes(`study: ${step} `)) child.kill('SIGKILL');
     });
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`study ended (${code}) before '${step}': ${err}`))));
+    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(err) : reject(new Error(`study ended (${code}) before '${step}': ${err}`))));
   });
 }
 
-test('quick study: tables 2–10, curves, search, adaptive rows; killed and resumed run gives the same results.json', async () => {
-  const a = await tempDir('study-a');
-  const first = await robustify([...QUICK, '--out', a]);
-  assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /clean accuracy [\d.]+ on 21 test images; PGD eps 4: [\d.]+ on \d+/);
+/** Run the CLI under a pseudo-terminal (util-linux `script`), where progress bars draw and must all stop for the process to exit. */
+function inTerminal(args: string[]): Promise<{ code: number | null; out: string; hung: boolean }> {
+  return new Promise((resolve) => {
+    const cmd = [process.execPath, CLI, ...args].map((s) => `'${s.replace(/'/g, "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let hung = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // Give it a while after the last line; a hung process is killed and reported.
+      if (/report: .*report\.html/.test(out)) setTimeout(() => {
+        if (child.exitCode === null) {
+          hung = true;
+          child.kill('SIGKILL');
+        }
+      }, 60000).unref();
+    });
+    child.on('exit', (code) => resolve({ code, out, hung }));
+  });
+}
+
+test('quick study in a terminal: tables 2–10, curves, search, adaptive and robust rows, report; killed at 3 points it resumes to the same results.json', async () => {
+  const work = await tempDir('study');
+  // Early stopping within max_epochs: the terminal check is that an unfinished epochs bar stops too.
+  const config = path.join(work, 'study.json');
+  await fsp.writeFile(config, JSON.stringify({ train: { max_epochs: 30, patience: 1 } }));
+  const base = [...QUICK, '--config', config];
+  const a = path.join(work, 'a');
+  const first = await inTerminal([...base, '--out', a]);
+  assert.equal(first.hung, false, 'the study printed its report path and then did not exit');
+  assert.equal(first.code, 0, first.out);
+  assert.match(first.out, /\[[█░]+\]/, 'bars were drawn');
+  assert.match(first.out, /clean accuracy [\d.]+ on 21 test images; PGD eps 4: [\d.]+ on \d+/);
   const text = await fsp.readFile(path.join(a, 'results.json'), 'utf8');
   const r = JSON.parse(text) as StudyResults;
   assert.deepEqual(r.tables.map((t) => t.id), ['table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'table8', 'table9', 'table10']);
@@ -80,14 +109,19 @@ test('quick study: tables 2–10, curves, search, adaptive rows; killed and resu
   assert.deepEqual(seen.externalRequests, []);
   assert.deepEqual(seen.errors, []);
 
-  const b = await tempDir('study-b');
-  await killAt(b, 'search');
-  await assert.rejects(fsp.access(path.join(b, 'results.json')), 'a killed run leaves no results.json');
-  const resumed = await robustify([...QUICK, '--out', b]);
+  // Killed at three points from an empty cache, each next run says first what it resumes; the last completes.
+  const b = path.join(work, 'b');
+  for (const [i, step] of ['load', 'tables', 'search'].entries()) {
+    const stderr = await killAt([...base, '--out', b], step);
+    if (i > 0) assert.match(stderr.split('\n')[0], /^study: resuming from the cache/, `run ${i + 1} says first what the killed one left`);
+    await assert.rejects(fsp.access(path.join(b, 'results.json')), 'a killed run leaves no results.json');
+  }
+  const resumed = await robustify([...base, '--out', b]);
   assert.equal(resumed.code, 0, resumed.stderr);
   const [, reused] = /\((\d+) cached steps reused/.exec(resumed.stdout) ?? [];
   assert.ok(Number(reused) > 0, resumed.stdout);
   assert.equal(await fsp.readFile(path.join(b, 'results.json'), 'utf8'), text, 'same seed, same bytes');
+  assert.deepEqual((await fsp.readdir(path.join(b, 'cache'))).filter((n) => /\.tmp(\.old|\.owner)?$/.test(n)), [], 'no temporaries left in the cache');
 });
 
 test('study: a bad configuration names the key, exits non-zero, writes nothing', async () => {
@@ -115,17 +149,7 @@ test('study --prepare: raw photos are detected and aligned first (cached), then 
   }
   const work = await tempDir('study-prep');
   const config = path.join(work, 'study.json');
-  await fsp.writeFile(
-    config,
-    JSON.stringify({
-      identities: 2,
-      attack: { max_iter: 2 },
-      defences: ['jpeg:20'],
-      curves: { eps: [0, 4], iterations: [1, 2], pipelines: ['none'] },
-      search: { candidates: ['jpeg:20'], max_length: 1, min_clean_accuracy: 0 },
-      adaptive: { pipelines: [] },
-    }),
-  );
+  await fsp.writeFile(config, JSON.stringify(TINY_STUDY));
   const cache = path.join(work, 'prepared');
   const out = path.join(work, 'report');
   const r = await robustify(['study', '--data', raw, '--prepare', '--prepare-cache', cache, '--quick', '--config', config, '--out', out]);

@@ -18,10 +18,10 @@ import { DEFAULT_WEIGHTS_DIR } from '../denoise/model.js';
 // Registers the `bmcnn` stage (its weights load only when a pipeline uses it).
 import { engineInfo } from '../engine/backend.js';
 import { decodeImage, encodePng, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
-import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../models/backbone.js';
+import { openBackbone, type BackboneSource } from '../models/backbones.js';
 import type { Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
-import { NativeClassifier, nativeGalleryWeights, nativeRuntime } from '../models/native.js';
+import { accelerateGallery, type NativeClassifier } from '../models/native.js';
 import { hasFormat, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { OutputKind } from '../util/output.js';
 import { createRandom, hashSeed } from '../util/random.js';
@@ -73,6 +73,8 @@ export interface DemoOptions {
   maxFaces?: number;
   /** Attack the best pipeline with BPDA as well (default true). */
   adaptive?: boolean;
+  /** The face network whose descriptors form the gallery (default the built-in one). */
+  backbone?: BackboneSource;
 }
 
 export interface DemoHooks {
@@ -96,6 +98,7 @@ interface Settings {
   photos: string[];
   maxFaces: number;
   adaptive: boolean;
+  backbone: BackboneSource;
 }
 
 function resolveSettings(o: DemoOptions): Settings {
@@ -110,6 +113,7 @@ function resolveSettings(o: DemoOptions): Settings {
     photos: [...(o.photos ?? (quick ? SAMPLE_PHOTOS.slice(0, 1) : SAMPLE_PHOTOS))],
     maxFaces: o.maxFaces ?? (quick ? 4 : Infinity),
     adaptive: o.adaptive ?? true,
+    backbone: o.backbone ?? { kind: 'builtin' },
   };
   if (!Number.isInteger(s.seed) || s.seed < 0) throw new Error(`--seed: expected a whole number ≥ 0, got ${s.seed}`);
   if (!(s.eps > 0 && s.eps <= 255)) throw new Error(`--eps: expected a number in (0, 255], got ${s.eps}`);
@@ -140,6 +144,8 @@ export interface DemoResults {
   settings: {
     seed: number;
     quick: boolean;
+    /** The face network (the built-in one's name, or the model file's). */
+    backbone: string;
     backend: string;
     photos: string[];
     temperature: number;
@@ -198,31 +204,37 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     t0 = now;
   };
 
-  note(`faces: detecting and aligning the faces of ${s.photos.length} photo(s)`);
+  // The network first: the chips and probes follow its alignment template and input size.
+  const net = await openBackbone(s.backbone);
+  note(`faces: detecting and aligning the faces of ${s.photos.length} photo(s) (${net.alignment} chips, ${net.inputSize}×${net.inputSize})`);
   const faces: GalleryFace[] = [];
   const chips: RgbImage[] = [];
   const probeImages: RgbImage[] = [];
   const transforms: ProbeTransform[] = [];
   const rng = createRandom(hashSeed(s.seed, 'demo-probes'));
-  for (const [k, file] of s.photos.entries()) {
-    const photo = await decodeImage(file);
-    const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE });
-    for (const f of prepared.faces) {
-      if (faces.length >= s.maxFaces) break;
-      const id = faces.length;
-      const t = drawTransform(rng.fork(id));
-      faces.push({ id, photo: path.basename(file), box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => Number(v.toFixed(1))) as GalleryFace['box'], score: r4(f.score) });
-      chips.push(f.chip);
-      transforms.push(t);
-      probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), BACKBONE_INPUT_SIZE, t));
+  try {
+    for (const [k, file] of s.photos.entries()) {
+      const photo = await decodeImage(file);
+      const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE, template: net.alignment, size: net.inputSize });
+      for (const f of prepared.faces) {
+        if (faces.length >= s.maxFaces) break;
+        const id = faces.length;
+        const t = drawTransform(rng.fork(id));
+        faces.push({ id, photo: path.basename(file), box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => Number(v.toFixed(1))) as GalleryFace['box'], score: r4(f.score) });
+        chips.push(f.chip);
+        transforms.push(t);
+        probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), net.inputSize, t));
+      }
+      hooks.progress?.('faces', k + 1, s.photos.length);
     }
-    hooks.progress?.('faces', k + 1, s.photos.length);
+    if (faces.length < 2) throw new Error(`demo: found ${faces.length} face(s) in ${s.photos.join(', ')}; a gallery needs at least 2`);
+  } catch (err) {
+    net.dispose();
+    throw err;
   }
-  if (faces.length < 2) throw new Error(`demo: found ${faces.length} face(s) in ${s.photos.join(', ')}; a gallery needs at least 2`);
   const truth = faces.map((f) => f.id);
   lap('faces');
 
-  const net = await FaceRecognitionNet.load();
   const owned: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => {
     owned.push(t);
@@ -237,8 +249,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     const descriptors = keep(net.descriptor(galleryX));
     gallery = new GalleryClassifier(net, descriptors, DEFAULT_TEMPERATURE);
     // Every model call below (matching, attacks, defended passes) on the native engine when it loads.
-    const ort = await nativeRuntime();
-    native = ort ? await NativeClassifier.fromWeights(ort, nativeGalleryWeights(net, descriptors, DEFAULT_TEMPERATURE)) : undefined;
+    native = await accelerateGallery(net, gallery);
     const model: Classifier = native ?? gallery;
     const closePairs = await galleryClosePairs(gallery, descriptors);
 
@@ -327,6 +338,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
       settings: {
         seed: s.seed,
         quick: s.quick,
+        backbone: net.name,
         backend: native ? 'onnxruntime' : (engineInfo()?.backend ?? tf.getBackend()),
         photos: s.photos.map((p) => path.basename(p)),
         temperature: DEFAULT_TEMPERATURE,

@@ -84,12 +84,21 @@ def input_grad(m, xx):
     g, = torch.autograd.grad(F.cross_entropy(out, labels, reduction='sum'), xg)
     return out, g
 
+def cast(m, dtype):
+    """m.to(dtype), weights kept in plain dicts of tensors too (the twin's W)."""
+    m.to(dtype)
+    for mod in m.modules():
+        for k, v in vars(mod).items():
+            if not k.startswith('_') and isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()):
+                for n in v: v[n] = v[n].to(dtype)
+    return m
+
 logits, grad = input_grad(model, x)
-grad64 = input_grad(model.double(), x.double())[1].float()
-model.float()
+grad64 = input_grad(cast(model, torch.float64), x.double())[1].float()
+cast(model, torch.float32)
 x.numpy().tofile(os.path.join(a.out, 'x.f32')); labels.numpy().tofile(os.path.join(a.out, 'labels.i64'))
 grad.numpy().tofile(os.path.join(a.out, 'grad.f32')); grad64.numpy().tofile(os.path.join(a.out, 'grad64.f32'))
- logits.detach().numpy().tofile(os.path.join(a.out, 'logits.f32'))
+logits.detach().numpy().tofile(os.path.join(a.out, 'logits.f32'))
 
 def pgd():
     x0 = x; xa = x.clone()

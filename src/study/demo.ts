@@ -443,7 +443,7 @@ export function reportMarkdown(r: DemoResults, timings: Record<string, number>):
     'Rank-1: the probe\'s nearest gallery descriptor is its own face. *Oblivious*: the adversarial probes were made ' +
       'against the bare model and then passed through the defence. *Adaptive*: PGD run through the defence itself ' +
       '(BPDA: non-differentiable stages pass the gradient unchanged); the attacker knows the pipeline. ' +
-      'Distances are Euclidean between 128-d descriptors; face-api treats < 0.6 as the same person.',
+      `Distances are Euclidean between ${r.settings.backbone}'s descriptors (face-api treats < 0.6 as the same person for its built-in net's).`,
     '',
   ];
   if (r.adaptive) lines.push(`${adaptiveLine(r).trim()} (the oblivious attack left ${r.defences.find((d) => d.pipeline === r.adaptive!.pipeline)!.adversarial.correct}).`, '');

@@ -2,7 +2,9 @@
  * The ONNX input-gradient compiler (src/engine/onnx/autodiff) on PyTorch models exported with
  * torch.onnx.export (bench/torch_onnx.py: the face-api twin in ../shared/bench/facenet_torch.py with a 14-way
  * head, and a torchvision-style ResNet-18): our compiled gradient vs PyTorch autograd's on the same batch, and
- * PGD s/image on onnxruntime-node vs PyTorch (`onnx:torch` records).
+ * PGD s/image on onnxruntime-node vs PyTorch (`onnx:torch` records). Gradients are compared with autograd's in
+ * float32 and in float64: the float64 one separates our error from float32 rounding, which autograd's own float32
+ * gradient shows too (`torch_grad_rel_error_f32_vs_f64`).
  * ROBUSTIFY_BENCH_ITERS (default 100) and ROBUSTIFY_BENCH_BATCH (default 8) size the PGD runs.
  */
 import { execFile } from 'node:child_process';
@@ -36,7 +38,7 @@ async function torchModel(ort: OrtModule, name: 'facenet' | 'resnet18'): Promise
     const args = [path.resolve('bench/torch_onnx.py'), name, dir, '--model-dir', faceApiModelDir(), '--shared', SHARED, '--batch', String(BATCH), '--iters', String(ITERS), '--threads', String(os.availableParallelism())];
     const loadBefore = load();
     const { stdout } = await run('/usr/bin/python3', args, { maxBuffer: 1 << 22 });
-    const torch = JSON.parse(stdout.trim().split('\n').pop()!) as { size: number; pgd_s_per_image: number; load_avg: number };
+    const torch = JSON.parse(stdout.trim().split('\n').pop()!) as { size: number; pgd_s_per_image: number; load_avg: number; grad_rel_error_f32_vs_f64: number };
     const file = path.join(dir, 'model.onnx');
     // Small files come back as views into Node's shared buffer pool: copy exactly their bytes.
     const bytes = (f: string) => {
@@ -58,6 +60,7 @@ async function torchModel(ort: OrtModule, name: 'facenet' | 'resnet18'): Promise
       session.run({ x: new ort.Tensor('float32', x, dims), onehot: new ort.Tensor('float32', onehot, [BATCH, 14]) });
     const first = await step(x0);
     const gradErr = relError(first.grad_x.data as Float32Array, f32('grad.f32'));
+    const gradErr64 = relError(first.grad_x.data as Float32Array, f32('grad64.f32'));
     const logitsErr = relError(first.logits.data as Float32Array, f32('logits.f32'));
     // The same PGD as the PyTorch side: sign step, projection onto the eps-ball, clip to 0..255.
     const x = Float32Array.from(x0);
@@ -79,6 +82,8 @@ async function torchModel(ort: OrtModule, name: 'facenet' | 'resnet18'): Promise
       nodes_gradient_graph: graph.graph!.node!.length,
       compile_ms: Math.round(compileMs),
       grad_rel_error_vs_autograd: gradErr,
+      grad_rel_error_vs_autograd_f64: gradErr64,
+      torch_grad_rel_error_f32_vs_f64: torch.grad_rel_error_f32_vs_f64,
       logits_rel_error: logitsErr,
       iters: ITERS,
       pgd_s_per_image_ours: round(pgdS),

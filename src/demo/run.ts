@@ -18,10 +18,10 @@ import { buildPipeline, formatPipeline, parsePipeline, type Pipeline } from '../
 import { DEFAULT_WEIGHTS_DIR } from '../denoise/model.js';
 import { engineInfo } from '../engine/backend.js';
 import { decodeImage, encodePng, imagesToBatch, tensorToImage, type RgbImage } from '../image/index.js';
-import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from '../models/backbone.js';
+import { openBackbone, type Backbone, type BackboneSource } from '../models/backbones.js';
 import type { Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
-import { NativeClassifier, nativeGalleryWeights, nativeRuntime } from '../models/native.js';
+import { accelerateGallery, type NativeClassifier } from '../models/native.js';
 import { hasFormat, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { OutputKind } from '../util/output.js';
 import { createRandom, hashSeed } from '../util/random.js';
@@ -75,6 +75,8 @@ export interface DemoOptions {
   maxFaces?: number;
   /** Attack the best pipeline with BPDA as well (default true). */
   adaptive?: boolean;
+  /** The face network whose descriptors form the gallery (default the built-in one). */
+  backbone?: BackboneSource;
 }
 
 export interface DemoHooks {
@@ -98,6 +100,7 @@ interface Settings {
   photos: string[];
   maxFaces: number;
   adaptive: boolean;
+  backbone: BackboneSource;
 }
 
 function resolveSettings(o: DemoOptions): Settings {
@@ -112,6 +115,7 @@ function resolveSettings(o: DemoOptions): Settings {
     photos: [...(o.photos ?? (quick ? SAMPLE_PHOTOS.slice(0, 1) : SAMPLE_PHOTOS))],
     maxFaces: o.maxFaces ?? (quick ? 4 : Infinity),
     adaptive: o.adaptive ?? true,
+    backbone: o.backbone ?? { kind: 'builtin' },
   };
   if (!Number.isInteger(s.seed) || s.seed < 0) throw ParameterError.of`${param('seed')}: expected a whole number ≥ 0, got ${s.seed}`;
   if (!(s.eps > 0 && s.eps <= 255)) throw ParameterError.of`${param('eps')}: expected a number in (0, 255], got ${s.eps}`;
@@ -142,6 +146,8 @@ export interface DemoResults {
   settings: {
     seed: number;
     quick: boolean;
+    /** The face network (the built-in one's name, or the model file's). */
+    backbone: string;
     backend: string;
     photos: string[];
     temperature: number;
@@ -200,12 +206,20 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     t0 = now;
   };
 
-  note(`faces: detecting and aligning the faces of ${s.photos.length} photo(s)`);
-  const { faces, chips, probeImages, transforms } = await galleryFaces(s, hooks);
+  // The network first: the chips and probes follow its alignment template and input size.
+  const net = await openBackbone(s.backbone);
+  note(`faces: detecting and aligning the faces of ${s.photos.length} photo(s) (${net.alignment} chips, ${net.inputSize}×${net.inputSize})`);
+  let found: Awaited<ReturnType<typeof galleryFaces>>;
+  try {
+    found = await galleryFaces(s, net, hooks);
+  } catch (err) {
+    net.dispose();
+    throw err;
+  }
+  const { faces, chips, probeImages, transforms } = found;
   const truth = faces.map((f) => f.id);
   lap('faces');
 
-  const net = await FaceRecognitionNet.load();
   const owned: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => {
     owned.push(t);
@@ -220,8 +234,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     const descriptors = keep(net.descriptor(galleryX));
     gallery = new GalleryClassifier(net, descriptors, DEFAULT_TEMPERATURE);
     // Every model call below (matching, attacks, defended passes) on the native engine when it loads.
-    const ort = await nativeRuntime();
-    native = ort ? await NativeClassifier.fromWeights(ort, nativeGalleryWeights(net, descriptors, DEFAULT_TEMPERATURE)) : undefined;
+    native = await accelerateGallery(net, gallery);
     const model: Classifier = native ?? gallery;
     const closePairs = await galleryClosePairs(gallery, descriptors);
 
@@ -284,6 +297,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
       settings: {
         seed: s.seed,
         quick: s.quick,
+        backbone: net.name,
         backend: native ? 'onnxruntime' : (engineInfo()?.backend ?? tf.getBackend()),
         photos: s.photos.map((p) => path.basename(p)),
         temperature: DEFAULT_TEMPERATURE,
@@ -311,7 +325,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
 }
 
 /** The faces of the sample photos (at most `maxFaces`), their chips, and one transformed probe of each. */
-async function galleryFaces(s: Settings, hooks: DemoHooks): Promise<{ faces: GalleryFace[]; chips: RgbImage[]; probeImages: RgbImage[]; transforms: ProbeTransform[] }> {
+async function galleryFaces(s: Settings, net: Backbone, hooks: DemoHooks): Promise<{ faces: GalleryFace[]; chips: RgbImage[]; probeImages: RgbImage[]; transforms: ProbeTransform[] }> {
   const faces: GalleryFace[] = [];
   const chips: RgbImage[] = [];
   const probeImages: RgbImage[] = [];
@@ -319,7 +333,7 @@ async function galleryFaces(s: Settings, hooks: DemoHooks): Promise<{ faces: Gal
   const rng = createRandom(hashSeed(s.seed, 'demo-probes'));
   for (const [k, file] of s.photos.entries()) {
     const photo = await decodeImage(file);
-    const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE });
+    const prepared = await prepareImage(photo, { allFaces: true, minFaceSize: MIN_FACE, template: net.alignment, size: net.inputSize });
     for (const f of prepared.faces) {
       if (faces.length >= s.maxFaces) break;
       const id = faces.length;
@@ -327,7 +341,7 @@ async function galleryFaces(s: Settings, hooks: DemoHooks): Promise<{ faces: Gal
       faces.push({ id, photo: path.basename(file), box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => Number(v.toFixed(1))) as GalleryFace['box'], score: r4(f.score) });
       chips.push(f.chip);
       transforms.push(t);
-      probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), BACKBONE_INPUT_SIZE, t));
+      probeImages.push(makeProbe(photo, invertSimilarity(f.toChip), net.inputSize, t));
     }
     hooks.progress?.('faces', k + 1, s.photos.length);
   }
@@ -444,7 +458,7 @@ export function reportMarkdown(r: DemoResults, timings: Record<string, number>):
     'Rank-1: the probe\'s nearest gallery descriptor is its own face. *Oblivious*: the adversarial probes were made ' +
       'against the bare model and then passed through the defence. *Adaptive*: PGD run through the defence itself ' +
       '(BPDA: non-differentiable stages pass the gradient unchanged); the attacker knows the pipeline. ' +
-      'Distances are Euclidean between 128-d descriptors; face-api treats < 0.6 as the same person.',
+      `Distances are Euclidean between ${r.settings.backbone}'s descriptors (face-api treats < 0.6 as the same person for its built-in net's).`,
     '',
   ];
   if (r.adaptive) lines.push(`${adaptiveLine(r).trim()} (the oblivious attack left ${r.defences.find((d) => d.pipeline === r.adaptive!.pipeline)!.adversarial.correct}).`, '');

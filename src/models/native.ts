@@ -13,7 +13,9 @@ import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, type ConvLayer } from './backb
 import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
 import type { ModelProto } from '../engine/onnx/proto.js';
 import { encodeModel } from '../engine/onnx/autodiff/model.js';
-import { classifierModel, denseHead, ortInput, throughResize, type OnnxHead } from './native-onnx.js';
+import { classifierModel, denseHead, galleryHead, ortInput, throughResize, type OnnxHead } from './native-onnx.js';
+import type { Backbone } from './backbones.js';
+import type { GalleryClassifier } from './gallery.js';
 import { LogitsClassifier } from './logits.js';
 import { nativeRuntime, OnnxBackbone } from './onnx-backbone.js';
 import { classifierGradientGraph, classifierGraph, lossGradientGraph, type ClassifierWeights } from './native-graph.js';
@@ -184,6 +186,23 @@ const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
 export function nativeGalleryWeights(net: FaceRecognitionNet, gallery: tf.Tensor2D, temperature: number): ClassifierWeights {
   const [classes, descriptorDim] = gallery.shape;
   return withBackbone(net, { fc: f32(net.layers().fc), gallery: f32(gallery), descriptorDim, temperature, classes });
+}
+
+/**
+ * `gallery` (on the built-in net or a user backbone) on the native engine, or undefined where onnxruntime-node
+ * does not load: the same logits and input gradient as the TF.js classifier.
+ */
+export async function accelerateGallery(backbone: Backbone, gallery: GalleryClassifier, opts: NativeOptions = {}): Promise<NativeClassifier | undefined> {
+  const ort = await nativeRuntime();
+  if (!ort) return undefined;
+  const descriptors = gallery.descriptors();
+  if (backbone instanceof OnnxBackbone) {
+    const head = galleryHead(descriptors.dataSync() as Float32Array, gallery.classes, gallery.metric, gallery.temperature);
+    return accelerateGraph(ort, backbone, head, gallery.classes, opts);
+  }
+  if (!(backbone instanceof FaceRecognitionNet)) throw new Error(`native: no native graph for backbone '${backbone.name}'`);
+  if (gallery.metric !== 'euclidean') throw new Error(`native: the built-in net's gallery graph is Euclidean, not ${gallery.metric}`);
+  return NativeClassifier.fromWeights(ort, nativeGalleryWeights(backbone, descriptors, gallery.temperature), opts);
 }
 
 /** The folded weights of `model` as plain arrays. */

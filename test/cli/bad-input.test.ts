@@ -11,6 +11,7 @@ import path from 'node:path';
 import * as gen from '../helpers/bad-inputs.js';
 import { StepCache } from '../../src/study/cache.js';
 import { robustifyHere as run, smallDataset, tempDir, type CliResult } from './helpers.js';
+import { tinyOnnx } from '../helpers/tiny-onnx.js';
 
 interface Case {
   name: string;
@@ -225,6 +226,19 @@ test('numeric parameters out of range', async (t) => {
     // --flag must come after the subcommand's words: append it.
     return { name: `${cmd} ${flag} ${v}`, args: (out) => [...base(out), flag, v], error: new RegExp(`${esc(flag)}: .*(expected|must be) .*got '?${v}'?$`, 'm') };
   }));
+});
+
+/** Broken user backbones (`--backbone`): each refused at load in one line naming the file and the cause. */
+test('bad backbones: corrupt ONNX, unsupported op, declared size the graph disagrees with, TF.js shard missing', async (t) => {
+  const train = (backbone: string, ...more: string[]) => (out: string) => ['train', '--data', data, '--identities', '2', '--out', out, '--backbone', backbone, ...more];
+  const tiny = await tinyOnnx(await fsp.mkdtemp(path.join(work, 'tiny-')));
+  const cases: Case[] = [
+    { name: 'corrupt ONNX', args: train(await write('nets/corrupt.onnx', Buffer.from([0x08, 0x07, 0xff, 0xff, 0xff, 0x01, 0x42]))), error: /corrupt\.onnx: not an ONNX model/ },
+    { name: 'ONNX with an unsupported op', args: train(await write('nets/lrn.onnx', gen.onnxWithOp('LRN'))), error: /lrn\.onnx: ONNX op 'LRN' is not supported .*\(node 'l'\)/ },
+    { name: 'declared input size the graph disagrees with', args: train(tiny, '--backbone-spec', '{"input_size":112}'), error: /tiny\.onnx: declared input_size 112 disagrees with graph input 'input' \[\?,3,9,9\]/ },
+    { name: 'TF.js model.json with its shard missing', args: train(await write('nets/tfjs/model.json', gen.tfjsWithoutShard())), error: /model\.json: weight shard '.*w\.bin' is missing/ },
+  ];
+  await runCases(t, cases);
 });
 
 /** Damaged robustify files: model folders, BMCNN weights, adversarial sets, the study cache. */

@@ -5,11 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
 import { registerDemo } from '../../src/cli/commands/demo.js';
 import { loadDetector, warpSimilarity } from '../../src/data/prepare/index.js';
 import { initEngine } from '../../src/engine/backend.js';
 import type { FaceRecognitionNet } from '../../src/models/backbone.js';
 import { checkOutput } from '../../src/util/output.js';
+import { mobileFaceNetPath } from '../helpers/test-models.js';
 import { DEMO_OUTPUT, GalleryClassifier, makeProbe, matchesFromDistances, squaredDistances, type DemoResults } from '../../src/demo/run.js';
 
 test('gallery logits: argmax is the nearest descriptor and distances come back from the logits', async () => {
@@ -65,14 +67,10 @@ test('--out that holds something else is refused before any work', async () => {
   }
 });
 
-test('robustify demo --quick: report files, sane results, no tensor leak', async () => {
-  await initEngine({ backend: 'wasm', strict: true });
-  await loadDetector(); // its weights stay loaded for the process: load them before counting tensors
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'demo-'));
-  const out = path.join(dir, 'demo-out');
+/** `robustify --quiet demo ARGS` in this process; its stdout. */
+async function demoCli(args: string[]): Promise<string> {
   const program = new Command('robustify').option('--backend <name>').option('--quiet').exitOverride();
   registerDemo(program);
-  const before = tf.memory().numTensors;
   let stdout = '';
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array) => {
@@ -80,10 +78,20 @@ test('robustify demo --quick: report files, sane results, no tensor leak', async
     return true;
   }) as typeof process.stdout.write;
   try {
-    await program.parseAsync(['node', 'robustify', '--quiet', 'demo', '--quick', '--seed', '3', '--out', out]);
+    await program.parseAsync(['node', 'robustify', '--quiet', 'demo', ...args]);
   } finally {
     process.stdout.write = write;
   }
+  return stdout;
+}
+
+test('robustify demo --quick: report files, sane results, no tensor leak', async () => {
+  await initEngine({ backend: 'wasm', strict: true });
+  await loadDetector(); // its weights stay loaded for the process: load them before counting tensors
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'demo-'));
+  const out = path.join(dir, 'demo-out');
+  const before = tf.memory().numTensors;
+  const stdout = await demoCli(['--quick', '--seed', '3', '--out', out]);
   try {
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.match(stdout, /clean rank-1/);
@@ -120,6 +128,34 @@ test('robustify demo --quick: report files, sane results, no tensor leak', async
     }
     assert.ok(r.best_pipeline && r.defences.some((d) => d.pipeline === r.best_pipeline));
     assert.ok(r.adaptive && r.adaptive.pipeline === r.best_pipeline && r.adaptive.defended.total === n);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('robustify demo --backbone MobileFaceNet (TF.js): its 112×112 ArcFace chips form the gallery, PGD moves probes away', async () => {
+  const file = await mobileFaceNetPath();
+  if (!file) return;
+  await initEngine({ backend: 'wasm', strict: true });
+  await loadDetector();
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'demo-mfn-'));
+  const out = path.join(dir, 'demo-out');
+  const before = tf.memory().numTensors;
+  try {
+    const stdout = await demoCli(['--quick', '--seed', '3', '--out', out, '--backbone', file]);
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    assert.match(stdout, /^none\s/m);
+    const r = JSON.parse(await fsp.readFile(path.join(out, 'results.json'), 'utf8')) as DemoResults;
+    assert.equal(r.settings.backbone, "mobilefacenet.json (embedding 'embeddings')");
+    const n = r.gallery.length;
+    assert.ok(n >= 2 && r.probes.length === n, `gallery of ${n}`);
+    for (const p of r.probes) assert.ok(p.linf <= r.settings.attack.eps + 1e-3, `|δ|∞ ${p.linf} over eps`);
+    assert.ok(r.adversarial.mean_true_distance > r.clean.mean_true_distance, `attack did not move probes away (${r.adversarial.mean_true_distance} vs ${r.clean.mean_true_distance})`);
+    assert.ok(r.adversarial.correct <= r.clean.correct);
+    // One contact-sheet row per face, each tile the network's 112×112 input (not the built-in net's 150×150),
+    // framed (3 px a side) and spaced (2 px).
+    const { height } = await sharp(path.join(out, 'contact-sheet.png')).metadata();
+    assert.equal(height, n * (112 + 2 * 3 + 2) + 2);
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,13 @@
 /**
  * Generators of hostile and odd inputs, written at test time (nothing binary is committed): broken and unusual
- * images, a decompression bomb, paths that cannot be read, and damaged robustify files.
+ * images, a decompression bomb, paths that cannot be read, damaged robustify files, and face networks a
+ * user might bring broken (an op we lack, a TF.js model without its weights).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { crc32, createDeflate, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { encodeModel, floatValueInfo, model, node } from '../../src/engine/onnx/proto.js';
 
 /** A w×h RGB image with a gradient, so that decoders have real content to keep. */
 export function gradient(w: number, h: number, channels = 3): Buffer {
@@ -124,4 +126,21 @@ export async function symlinkLoop(dir: string, name: string): Promise<string> {
 /** Whether chmod 000 makes a file unreadable here (not as root, which reads it anyway). */
 export function chmodStopsReads(): boolean {
   return typeof process.getuid === 'function' && process.getuid() !== 0;
+}
+
+/** An ONNX embedding net whose first node is `op` (node 'l'), e.g. one outside the differentiator's set. */
+export function onnxWithOp(op: string): Buffer {
+  const nodes = [node(op, ['input'], ['l'], { size: { i: 3 } }), node('GlobalAveragePool', ['l'], ['p']), node('Flatten', ['p'], ['emb'])];
+  return Buffer.from(encodeModel(model({ name: 'odd', node: nodes, initializer: [], input: [floatValueInfo('input', ['N', 3, 9, 9])], output: [floatValueInfo('emb')] })));
+}
+
+/** A TF.js graph model.json (x · w) whose weights manifest names the shard `w.bin`, which is not written. */
+export function tfjsWithoutShard(): string {
+  const dims = (...d: number[]) => ({ dim: d.map((size) => ({ size: String(size) })) });
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { shape: { shape: dims(-1, 9, 9, 3) }, dtype: { type: 'DT_FLOAT' } } },
+    { name: 'w', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(1) } } } },
+    { name: 'y', op: 'Mul', input: ['x', 'w'] },
+  ];
+  return JSON.stringify({ format: 'graph-model', modelTopology: { node: nodes }, weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'w', shape: [1], dtype: 'float32' }] }] });
 }

@@ -6,7 +6,7 @@ import { formatPipeline, parsePipeline } from '../defences/index.js';
 import type { StudyConfig } from './config.js';
 import { step } from './graph.js';
 import { imageAt, subset, type ImageSet } from './imageset.js';
-import type { StudyContext, StudyOutputs, StudyStep, StudyTarget } from './plan.js';
+import { bare, type StudyContext, type StudyOutputs, type StudyStep, type StudyTarget } from './plan.js';
 import type { FigureCell, StudyFigures } from './run.js';
 import { adversarialSets, linfDistances } from './steps.js';
 
@@ -61,7 +61,7 @@ function figureStep(ctx: StudyContext, spec: FigureSpec): StudyStep {
         run: async ({ figface: { face }, attack: { params }, target }) => {
           const cells: FigureCell[] = [];
           for (const eps of ctx.config.figures.attack_eps) {
-            const set = eps === 0 ? face : (await adversarialSets(ctx.cache, face, { targetKey: target.key, target: target.model, params: { ...params, eps }, step: `figure 1, eps ${eps}` })).get(params.max_iter)!;
+            const set = eps === 0 ? face : (await adversarialSets(ctx.cache, face, { target: bare(target), params: { ...params, eps }, step: `figure 1, eps ${eps}`, runner: target.runner })).get(params.max_iter)!;
             const reached = Math.max(...linfDistances(face, set));
             cells.push(await cell(target, set, 'none', eps === 0 ? 'clean' : `eps ${eps} (|δ|∞ ${reached.toFixed(1)})`));
           }

@@ -9,7 +9,6 @@ import { buildPipeline, parsePipeline } from '../defences/index.js';
 import type { BackboneSource } from '../models/backbones.js';
 import type { FaceClassifier } from '../models/classifier.js';
 import type { Classifier } from '../models/classifier.js';
-import { DefendedClassifier } from '../models/defended.js';
 import { reportFor } from '../models/evaluate.js';
 import { accelerated } from '../models/native.js';
 import type { StepCache } from './cache.js';
@@ -21,7 +20,7 @@ import { subset, type ImageSet } from './imageset.js';
 import { robustSection, type RobustSection } from './robust.js';
 import type { AdaptiveRow, CurveData, DefenceRow, StudyHooks, TableResult } from './run.js';
 import { enumeratePipelines, paretoFront, rank, type SearchRow } from './search.js';
-import { adversarialSets, studyData, studyModel, testSet, type StudyData } from './steps.js';
+import { adversarialSets, LOCAL_RUNNER, studyData, studyModel, testSet, type AttackTarget, type BatchRunner, type StudyData } from './steps.js';
 import { paperTables } from './tables.js';
 
 /** The model the attacks and evaluations run on (the fastest engine here; its key names that engine). */
@@ -29,8 +28,16 @@ export interface StudyTarget {
   model: Classifier;
   engine: string;
   key: string;
+  seed: number;
   evaluator: PipelineEvaluator;
   identities: string[];
+  /** Where attack batches run (here, or a queue's workers). */
+  runner: BatchRunner;
+}
+
+/** The bare model as an attack target. */
+export function bare(t: StudyTarget): AttackTarget {
+  return { model: t.model, modelKey: t.key, seed: t.seed };
 }
 
 /** PGD's sets: the paper's one, one per eps of the curve (at max_iter) and one per iteration (at eps). */
@@ -50,7 +57,7 @@ export interface FirstFaces {
 
 export interface StudyOutputs extends FigureOutputs {
   data: StudyData;
-  train: { model: FaceClassifier; key: string };
+  train: { model: FaceClassifier; key: string; dir: string };
   target: StudyTarget;
   load: ImageSet;
   clean: { predictions: number[]; correct: ImageSet };
@@ -64,6 +71,16 @@ export interface StudyOutputs extends FigureOutputs {
   robust: RobustSection;
 }
 
+/** The trained head (its cache folder and key) and the engine the study's model runs on, for a remote runner. */
+export interface TrainedModel {
+  dir: string;
+  key: string;
+  engine: string;
+  identities: string[];
+}
+
+export type RemoteRunner = (model: TrainedModel) => Promise<BatchRunner>;
+
 export interface StudyContext {
   selection: Selection;
   load: LoadOptions;
@@ -73,6 +90,8 @@ export interface StudyContext {
   backbone: BackboneSource;
   /** The backbone's identity (backboneIdentity), which the data key covers. */
   network: string;
+  /** Attack batches on a queue's workers (src/queue): the runner for the trained model in `dir`. */
+  remote?: RemoteRunner;
   /** Run at the end of the study, last first (models and engines to release). */
   release: (() => unknown)[];
 }
@@ -116,7 +135,8 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
         const key = `${train.key}@${engine}`;
         const evaluator = new PipelineEvaluator(classifier, key, cache, config.seed);
         ctx.release.push(release, () => evaluator.clear());
-        return { model: classifier, engine, key, evaluator, identities: train.model.identities };
+        const runner = ctx.remote ? await ctx.remote({ dir: train.dir, key, engine, identities: train.model.identities }) : LOCAL_RUNNER;
+        return { model: classifier, engine, key, seed: config.seed, evaluator, identities: train.model.identities, runner };
       },
     }),
     define({ id: 'load', what: 'loading the test faces', inputs: ['data'], run: ({ data }) => testSet(data, ctx.load) }),
@@ -147,7 +167,7 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
           const made = await adversarialSets(
             cache,
             correct,
-            { targetKey: target.key, target: target.model, params: { ...params, eps }, snapshots: atEps ? config.curves.iterations : [], step: `pgd eps ${eps}` },
+            { target: bare(target), params: { ...params, eps }, snapshots: atEps ? config.curves.iterations : [], step: `pgd eps ${eps}`, runner: target.runner },
             hooks.onProgress,
           );
           byEps.set(eps, made.get(params.max_iter)!);
@@ -264,8 +284,8 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
         for (const p of withBest(config.adaptive.pipelines, search.best).filter((q) => q !== 'none')) {
           const pipeline = await buildPipeline(p);
           try {
-            const defended = new DefendedClassifier(target.model, pipeline, config.seed);
-            const made = await adversarialSets(cache, first.faces, { targetKey: `${target.key}+${p}`, target: defended, params: first.params, step: `adaptive ${p}` }, hooks.onProgress);
+            const defended = { ...bare(target), defence: { text: p, pipeline } };
+            const made = await adversarialSets(cache, first.faces, { target: defended, params: first.params, step: `adaptive ${p}`, runner: target.runner }, hooks.onProgress);
             out.push({
               pipeline: p,
               samples: first.faces.labels.length,
@@ -290,8 +310,8 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
         robustSection({
           cache,
           config,
-          model: target.model,
-          modelKey: target.key,
+          target: bare(target),
+          runner: target.runner,
           faces: first.faces,
           oblivious: first.oblivious,
           params: first.params,

@@ -16,10 +16,11 @@ import type { RgbImage } from '../image/index.js';
 import { backboneIdentity, loadFor, openBackbone, type BackboneSource } from '../models/backbones.js';
 import type { ClassificationReport } from '../metrics/index.js';
 import type { TrainProgress } from '../models/train.js';
+import type { QueueStats } from '../queue/coordinator.js';
 import { StepCache } from './cache.js';
 import type { StudyConfig } from './config.js';
 import { walk } from './graph.js';
-import { studySteps } from './plan.js';
+import { studySteps, type RemoteRunner } from './plan.js';
 import type { SearchRow } from './search.js';
 import { linfDistances, type StepProgress } from './steps.js';
 import type { TableSpec } from './tables.js';
@@ -94,6 +95,8 @@ export interface StudyRun {
   /** Seconds per phase of this run (not part of results.json). */
   timings: Record<string, number>;
   cache: { reused: number; computed: number };
+  /** What the queue did, when the attacks ran on one (timings.json `queue`). */
+  queue?: QueueStats;
 }
 
 export interface StudyInput {
@@ -104,9 +107,11 @@ export interface StudyInput {
   hooks?: StudyHooks;
   /** The face network the head is trained on (default: the built-in one). */
   backbone?: BackboneSource;
+  /** Attack batches on a queue's workers (src/queue); without it everything runs here. */
+  remote?: RemoteRunner;
 }
 
-export async function runStudy({ selection, load: given, config, cacheDir, hooks = {}, backbone = { kind: 'builtin' } }: StudyInput): Promise<StudyRun> {
+export async function runStudy({ selection, load: given, config, cacheDir, hooks = {}, backbone = { kind: 'builtin' }, remote }: StudyInput): Promise<StudyRun> {
   const cache = new StepCache(cacheDir);
   const timings: Record<string, number> = {};
   const t0 = performance.now();
@@ -117,7 +122,7 @@ export async function runStudy({ selection, load: given, config, cacheDir, hooks
   net.dispose();
   const release: (() => unknown)[] = [];
   try {
-    const steps = studySteps({ selection, load, config, cache, hooks, backbone, network: network.identity, release });
+    const steps = studySteps({ selection, load, config, cache, hooks, backbone, network: network.identity, remote, release });
     const { outputs: o } = await walk(steps, { config, cache, onStep: hooks.onStep, timings });
     const { correct, predictions } = o.clean;
     const { pgd, params } = o.attack;

@@ -37,7 +37,9 @@ export function connectionOptions(a: QueueAddress): RedisOptions {
 /** First contact: fails within `timeoutMs` with one line naming the address; returns the server's version. */
 export async function probe(a: QueueAddress, timeoutMs = 3000): Promise<string> {
   const redis = new Redis({ ...connectionOptions(a), lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs, maxRetriesPerRequest: 0 });
-  redis.on('error', () => undefined);
+  // ioredis rejects with "Connection is closed"; the reason is in the error event before it.
+  let reason: Error | undefined;
+  redis.on('error', (e: Error) => (reason = e));
   try {
     await redis.connect();
     const info = await redis.info('server');
@@ -46,7 +48,7 @@ export async function probe(a: QueueAddress, timeoutMs = 3000): Promise<string> 
     return version;
   } catch (err) {
     if ((err as Error).message.startsWith('queue:')) throw err;
-    throw new Error(`queue: cannot reach Redis at ${a.shown} (${(err as Error).message})`);
+    throw new Error(`queue: cannot reach Redis at ${a.shown} (${(reason ?? (err as Error)).message})`);
   } finally {
     redis.disconnect();
   }

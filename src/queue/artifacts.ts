@@ -21,7 +21,9 @@ export interface ArtifactStore {
   find(hash: string): Promise<Uint8Array | undefined>;
 }
 
-function checked(hash: string, bytes: Uint8Array, where: string): Uint8Array {
+/** The bytes as a plain Uint8Array (not a Buffer), once their hash is checked. */
+function checked(hash: string, buf: Buffer, where: string): Uint8Array {
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   if (contentHash(bytes) !== hash) throw new Error(`artifact store: ${where} holds bytes that do not hash to ${hash} (corrupt)`);
   return bytes;
 }

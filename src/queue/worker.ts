@@ -63,7 +63,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const say = opts.onLine ?? (() => undefined);
   const redis = new Redis(connectionOptions(address));
   redis.on('error', () => undefined);
-  await checkVersion(redis, name, version, address.shown);
+  await checkVersion(redis, name, version, address.shown).catch((err: Error) => {
+    redis.disconnect();
+    throw err;
+  });
   const artifacts = new Artifacts(new RedisArtifacts(redis), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
   const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'robustify-worker');
 

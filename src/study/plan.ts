@@ -104,6 +104,12 @@ export function withBest(pipelines: readonly string[], best: string): string[] {
   return [...new Set(pipelines.map((p) => (p === '@best' ? best : p)))];
 }
 
+async function seq<T, R>(items: readonly T[], f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const x of items) out.push(await f(x));
+  return out;
+}
+
 export function studySteps(ctx: StudyContext): StudyStep[] {
   const { config, cache, hooks } = ctx;
   return [
@@ -161,8 +167,7 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
         const params: PgdParams = { ...PGD_DEFAULTS, ...config.attack, seed: config.seed, num_random_init: 0, targeted: false };
         const byEps = new Map<number, ImageSet>([[0, correct]]);
         const byIteration = new Map<number, ImageSet>();
-        for (const eps of config.curves.eps) {
-          if (eps === 0) continue;
+        const one = async (eps: number) => {
           const atEps = eps === params.eps;
           const made = await adversarialSets(
             cache,
@@ -170,6 +175,12 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
             { target: bare(target), params: { ...params, eps }, snapshots: atEps ? config.curves.iterations : [], step: `pgd eps ${eps}`, runner: target.runner },
             hooks.onProgress,
           );
+          return { eps, atEps, made };
+        };
+        const epsilons = config.curves.eps.filter((e) => e !== 0);
+        // On a queue every set's batches are out at once; here one set after the other.
+        const sets = target.runner.parallel ? await Promise.all(epsilons.map(one)) : await seq(epsilons, one);
+        for (const { eps, atEps, made } of sets) {
           byEps.set(eps, made.get(params.max_iter)!);
           if (atEps) for (const [it, s] of made) byIteration.set(it, s);
         }

@@ -1,0 +1,99 @@
+/**
+ * A study through the queue: three worker processes (each with its own cache folder, nothing shared but Redis),
+ * one SIGKILLed mid-run, give the local run's results.json byte for byte. And the bad configurations: a worker
+ * of another version refused in one line, a job that keeps failing reported by name after its attempts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { QueueCoordinator } from '../../src/queue/coordinator.js';
+import { startWorker } from '../../src/queue/worker.js';
+import { CLI, FACES14, robustify, tempDir } from '../cli/helpers.js';
+import { testRedis } from '../helpers/redis.js';
+
+/** A tiny study (seconds of PGD): many small attack batches, stochastic pipelines (BPDA and EOT jobs). */
+const TINY = {
+  identities: 3,
+  train: { hidden: 32, max_epochs: 1, patience: 1 },
+  attack: { eps_step: 1, max_iter: 3, batch_size: 4 },
+  defences: ['jpeg:20', 'gauss:15'],
+  pipelines: { table6: 'median:3,jpeg:20,gauss:15', table7: 'median:3,jpeg:20', table8: 'median:3,jpeg:20', table9: 'jpeg:20,gauss:15', best: 'jpeg:20,gauss:15' },
+  more_pipelines: [],
+  curves: { eps: [0, 2, 4], iterations: [1, 3], pipelines: ['none', '@best'] },
+  search: { candidates: ['jpeg:20', 'gauss:15'], max_length: 1, min_clean_accuracy: 0.5, top: 3 },
+  adaptive: { pipelines: ['jpeg:20,gauss:15'], samples: 4, eps_step: 1, max_iter: 2 },
+  robust: { suite: 'apgd:max_iter=2', eot_samples: 2, square_queries: 5, min_attack: 'pgd:max_iter=1:eps_step=1', eps_max: 8, checks: false },
+  figures: { attack_eps: [0, 4], gauss_sigmas: [15], jpeg_qualities: [20] },
+};
+
+interface Proc {
+  child: ChildProcess;
+  err: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(args: string[]): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROBUSTIFY_PROGRESS_SECONDS: '0' } });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, err: () => err, exit };
+}
+
+test('study --queue: 3 workers, one SIGKILLed mid-run, give the local run\'s results.json byte for byte', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const work = await tempDir('queue-study');
+  const config = path.join(work, 'tiny.json');
+  await fsp.writeFile(config, JSON.stringify(TINY));
+  const study = ['study', '--data', FACES14, '--config', config];
+
+  const workers = [1, 2, 3].map((i) => run(['worker', '--queue', redis.url, '--stall-seconds', '2', '--name', `w${i}`, '--cache', path.join(work, `worker${i}`)]));
+  t.after(() => workers.forEach((w) => w.child.exitCode === null && w.child.kill('SIGKILL')));
+  // The victim dies right after its first job, while it holds its next one (or is about to take it).
+  const victim = workers[0];
+  victim.child.stderr!.on('data', () => {
+    if (/w1: \S+ done/.test(victim.err()) && victim.child.exitCode === null) victim.child.kill('SIGKILL');
+  });
+  const [local, queued] = await Promise.all([robustify([...study, '--out', path.join(work, 'local')]), (async () => {
+    const c = run([...study, '--out', path.join(work, 'queued'), '--queue', redis.url]);
+    return { ...(await c.exit), stderr: c.err() };
+  })()]);
+  assert.equal(local.code, 0, local.stderr);
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.equal((await victim.exit).signal, 'SIGKILL', 'the victim was killed mid-run');
+  assert.match(queued.stderr, /queue: (\d+)\/\1 jobs done; depth 0 waiting, 0 active, 0 failed; [\d.]+ jobs\/s; workers: /);
+  const timings = JSON.parse(await fsp.readFile(path.join(work, 'queued', 'timings.json'), 'utf8')) as { queue: { completed: number; failed: number; workers: Record<string, { jobs: number }> } };
+  assert.equal(timings.queue.failed, 0);
+  assert.ok(timings.queue.completed >= 10, `${timings.queue.completed} jobs`);
+  assert.ok(Object.keys(timings.queue.workers).length >= 2, `jobs spread over ${Object.keys(timings.queue.workers).join(', ')}`);
+  const [a, b] = await Promise.all(['local', 'queued'].map((d) => fsp.readFile(path.join(work, d, 'results.json'), 'utf8')));
+  assert.equal(b, a, 'the same bytes through the queue');
+  for (const w of workers.slice(1)) w.child.kill('SIGTERM');
+  for (const w of workers.slice(1)) assert.equal((await w.exit).code, 0, w.err());
+});
+
+test('bad configuration: a worker of another version refused in one line; a job that keeps failing reported by name after its attempts', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const other = await QueueCoordinator.open({ url: redis.url, version: '0.0.0-other' });
+  t.after(() => other.close());
+  await assert.rejects(startWorker({ url: redis.url }), /^Error: worker: the queue at redis:\/\/127\.0\.0\.1:\d+ serves studies of robustify 0\.0\.0-other; this worker is robustify [\d.]+ \(start a worker of that version\)$/);
+  await assert.rejects(startWorker({ url: 'http://127.0.0.1:1' }), /queue: 'http:\/\/127.0.0.1:1' has the scheme 'http'/);
+
+  // A head that is no model: every attempt fails, the coordinator names the job once the attempts are spent.
+  const junk = await tempDir('queue-junk');
+  const worker = await startWorker({ url: redis.url, version: '0.0.0-other', stallSeconds: 2, cacheDir: path.join(junk, 'worker') });
+  t.after(() => worker.close());
+  await fsp.mkdir(path.join(junk, 'head'));
+  await fsp.writeFile(path.join(junk, 'head', 'model.json'), '{"format":"nothing"}');
+  const runner = await other.runner({ dir: path.join(junk, 'head'), key: 'model-0000000000000000', engine: 'onnxruntime', identities: ['a'] });
+  const batch = { key: 'pgd-0000000000000000-b0', index: 0, params: { norm: 'inf' as const, eps: 4, eps_step: 1, max_iter: 1, batch_size: 1, num_random_init: 0, targeted: false, seed: 0 }, iterations: [1], images: new Float32Array(150 * 150 * 3), shape: [1, 150, 150, 3] as [number, number, number, number], labels: [0] };
+  await assert.rejects(
+    runner.run({ model: undefined as never, modelKey: 'model-0000000000000000@onnxruntime', seed: 0 }, batch),
+    /^Error: queue: job pgd-0000000000000000-b0-i[0-9a-f]{8} \(PGD batch 0 \(1 images\)\) failed after 3 attempt\(s\): /,
+  );
+  assert.equal(other.stats().failed, 1);
+});

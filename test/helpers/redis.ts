@@ -27,7 +27,7 @@ export function freePort(): Promise<number> {
 }
 
 /** A started server, or undefined (the test skipped) when redis-server is not installed outside CI. */
-export async function testRedis(t: TestContext): Promise<TestRedis | undefined> {
+export async function testRedis(t: TestContext, opts: { bind?: string[] } = {}): Promise<TestRedis | undefined> {
   if (spawnSync('redis-server', ['--version']).error) {
     const why = 'redis-server not found: apt-get install -y redis-server';
     if (process.env.CI) throw new Error(why);
@@ -39,7 +39,10 @@ export async function testRedis(t: TestContext): Promise<TestRedis | undefined> 
   let child: ChildProcess | undefined;
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const bind = opts.bind ?? ['127.0.0.1'];
+      // Other addresses than loopback (other network namespaces) need protected mode off: no password here.
+      const args = ['--port', String(port), '--bind', ...bind, '--protected-mode', bind.length > 1 ? 'no' : 'yes', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+      const c = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       let out = '';
       c.stdout!.on('data', (d: Buffer) => {

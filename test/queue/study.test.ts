@@ -5,42 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { QueueCoordinator } from '../../src/queue/coordinator.js';
 import { startWorker } from '../../src/queue/worker.js';
-import { CLI, FACES14, robustify, tempDir } from '../cli/helpers.js';
+import { FACES14, robustify, spawnCli, tempDir } from '../cli/helpers.js';
 import { testRedis } from '../helpers/redis.js';
-
-/** A tiny study (seconds of PGD): many small attack batches, stochastic pipelines (BPDA and EOT jobs). */
-const TINY = {
-  identities: 3,
-  train: { hidden: 32, max_epochs: 1, patience: 1 },
-  attack: { eps_step: 1, max_iter: 3, batch_size: 4 },
-  defences: ['jpeg:20', 'gauss:15'],
-  pipelines: { table6: 'median:3,jpeg:20,gauss:15', table7: 'median:3,jpeg:20', table8: 'median:3,jpeg:20', table9: 'jpeg:20,gauss:15', best: 'jpeg:20,gauss:15' },
-  more_pipelines: [],
-  curves: { eps: [0, 2, 4], iterations: [1, 3], pipelines: ['none', '@best'] },
-  search: { candidates: ['jpeg:20', 'gauss:15'], max_length: 1, min_clean_accuracy: 0.5, top: 3 },
-  adaptive: { pipelines: ['jpeg:20,gauss:15'], samples: 4, eps_step: 1, max_iter: 2 },
-  robust: { suite: 'apgd:max_iter=2', eot_samples: 2, square_queries: 5, min_attack: 'pgd:max_iter=1:eps_step=1', eps_max: 8, checks: false },
-  figures: { attack_eps: [0, 4], gauss_sigmas: [15], jpeg_qualities: [20] },
-};
-
-interface Proc {
-  child: ChildProcess;
-  err: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function run(args: string[]): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROBUSTIFY_PROGRESS_SECONDS: '0' } });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, err: () => err, exit };
-}
+import { TINY_STUDY as TINY } from '../helpers/tiny-study.js';
 
 test('study --queue: 3 workers, one SIGKILLed mid-run, give the local run\'s results.json byte for byte', async (t) => {
   const redis = await testRedis(t);
@@ -50,7 +21,7 @@ test('study --queue: 3 workers, one SIGKILLed mid-run, give the local run\'s res
   await fsp.writeFile(config, JSON.stringify(TINY));
   const study = ['study', '--data', FACES14, '--config', config];
 
-  const workers = [1, 2, 3].map((i) => run(['worker', '--queue', redis.url, '--stall-seconds', '2', '--name', `w${i}`, '--cache', path.join(work, `worker${i}`)]));
+  const workers = [1, 2, 3].map((i) => spawnCli(['worker', '--queue', redis.url, '--stall-seconds', '2', '--name', `w${i}`, '--cache', path.join(work, `worker${i}`)]));
   t.after(() => workers.forEach((w) => w.child.exitCode === null && w.child.kill('SIGKILL')));
   // The victim dies right after its first job, while it holds its next one (or is about to take it).
   const victim = workers[0];
@@ -58,7 +29,7 @@ test('study --queue: 3 workers, one SIGKILLed mid-run, give the local run\'s res
     if (/w1: \S+ done/.test(victim.err()) && victim.child.exitCode === null) victim.child.kill('SIGKILL');
   });
   const [local, queued] = await Promise.all([robustify([...study, '--out', path.join(work, 'local')]), (async () => {
-    const c = run([...study, '--out', path.join(work, 'queued'), '--queue', redis.url]);
+    const c = spawnCli([...study, '--out', path.join(work, 'queued'), '--queue', redis.url]);
     return { ...(await c.exit), stderr: c.err() };
   })()]);
   assert.equal(local.code, 0, local.stderr);

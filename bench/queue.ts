@@ -59,7 +59,7 @@ export async function benchQueue(): Promise<object[]> {
   const modelDir = process.env.ROBUSTIFY_BENCH_MODEL ?? path.join(os.tmpdir(), 'robustify-bench-faces14-model');
   const modelKey = `bench-faces14@${engineName}`;
   const jobs = Math.ceil(faces.length / params.batch_size);
-  const common = { bench: 'queue', faces: faces.length, max_iter: params.max_iter, faces_per_job: params.batch_size, jobs, engine: describeEngine(engine), load_average: os.loadavg().map((x) => Number(x.toFixed(2))) };
+  const common = { bench: 'queue', faces: faces.length, max_iter: params.max_iter, faces_per_job: params.batch_size, jobs, attack_engine: engineName, engine: describeEngine(engine), load_average: os.loadavg().map((x) => Number(x.toFixed(2))) };
 
   const attack = async (runner: BatchRunner) => {
     const cache = new StepCache(await fsp.mkdtemp(path.join(os.tmpdir(), 'robustify-bench-queue-')));

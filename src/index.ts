@@ -15,3 +15,5 @@ export { decodeImage, encodePng, encodeJpeg, type RgbImage } from './image/index
 export { runStudy, type StudyRun, type StudyResults } from './study/run.js';
 export { loadStudyConfig, PAPER_CONFIG, type StudyConfig } from './study/config.js';
 export { writeStudy } from './study/output.js';
+export { QueueCoordinator, type QueueStats } from './queue/coordinator.js';
+export { startWorker, type WorkerOptions } from './queue/worker.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { QueueCoordinator } from '../../src/queue/coordinator.js';
 import { startWorker } from '../../src/queue/worker.js';
 import { FACES14, robustify, spawnCli, tempDir } from '../cli/helpers.js';
-import { testRedis } from '../helpers/redis.js';
+import { freePort, testRedis } from '../helpers/redis.js';
 import { TINY_STUDY as TINY } from '../helpers/tiny-study.js';
 
 test('study --queue: 3 workers, one SIGKILLed mid-run, the coordinator killed and restarted, Redis restarted: the local run\'s results.json byte for byte', async (t) => {
@@ -71,6 +71,15 @@ test('bad configuration: a worker of another version refused in one line; a job 
   t.after(() => other.close());
   await assert.rejects(startWorker({ url: redis.url }), /^Error: worker: the queue at redis:\/\/127\.0\.0\.1:\d+ serves studies of robustify 0\.0\.0-other; this worker is robustify [\d.]+ \(start a worker of that version\)$/);
   await assert.rejects(startWorker({ url: 'http://127.0.0.1:1' }), /queue: 'http:\/\/127.0.0.1:1' has the scheme 'http'/);
+  // The CLI: a wrong URL is a usage error naming the flag; an unreachable Redis one line; nothing written.
+  const out = path.join(await tempDir('queue-bad'), 'report');
+  const wrong = await robustify(['study', '--data', FACES14, '--quick', '--out', out, '--queue', 'http://127.0.0.1:1']);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /^robustify: --queue: 'http:\/\/127.0.0.1:1' has the scheme 'http'; expected redis:\/\/HOST:PORT/m);
+  const away = await robustify(['worker', '--queue', `redis://127.0.0.1:${await freePort()}`]);
+  assert.equal(away.code, 1);
+  assert.match(away.stderr, /^robustify: queue: cannot reach Redis at redis:\/\/127.0.0.1:\d+ \(connect ECONNREFUSED/m);
+  await assert.rejects(fsp.access(out), 'nothing written');
 
   // A head that is no model: every attempt fails, the coordinator names the job once the attempts are spent.
   const junk = await tempDir('queue-junk');

@@ -17,7 +17,7 @@ import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../ba
 import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
 import { labelledProgress, note, progressInterval } from '../progress.js';
-import { claimOutput, globalOptions, setInterruptHint, startEngine, UsageError } from '../run.js';
+import { claimOutput, globalOptions, queueUrlFlag, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 interface StudyFlags extends SourceFlags, BackboneFlags {
   out: string;
@@ -40,7 +40,7 @@ export function registerStudy(program: Command): void {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));
       if (flags.artifacts && !flags.queue) throw new UsageError('--artifacts: only with --queue');
-      if (flags.queue) (await import('../../queue/address.js')).parseQueueUrl(flags.queue);
+      if (flags.queue) queueUrlFlag((await import('../../queue/address.js')).parseQueueUrl, flags.queue);
       const warnings = new Warnings();
       const load = loadOptions(flags, warnings);
       const inputs = [{ label: '--data', path: flags.data }, { label: '--config', path: flags.config }, { label: '--prepare-cache', path: flags.prepareCache }];

@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { describeEngine } from '../../engine/backend.js';
 import { note } from '../progress.js';
-import { globalOptions, intOption, numberOption, startEngine, takeOverSignals } from '../run.js';
+import { globalOptions, intOption, numberOption, queueUrlFlag, startEngine, takeOverSignals } from '../run.js';
 
 interface WorkerFlags {
   queue: string;
@@ -30,8 +30,7 @@ export function registerWorker(program: Command): void {
       const { quiet } = globalOptions(cmd);
       const concurrency = intOption('--concurrency', flags.concurrency ?? '1', 1, 64);
       const stallSeconds = numberOption('--stall-seconds', flags.stallSeconds ?? '30', 0.5, 3600);
-      const { parseQueueUrl } = await import('../../queue/address.js');
-      parseQueueUrl(flags.queue);
+      queueUrlFlag((await import('../../queue/address.js')).parseQueueUrl, flags.queue);
       const engine = await startEngine(cmd);
       note(quiet, `engine: ${describeEngine(engine)}`);
       const { startWorker } = await import('../../queue/worker.js');

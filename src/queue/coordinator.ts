@@ -28,7 +28,7 @@ export interface CoordinatorOptions {
 /** What the queue did for a run: the progress line's figures, as JSON (timings.json `queue`). */
 export interface QueueStats {
   queue: string;
-  /** Jobs added by this run, found already done, added again (gone from Redis), finished. */
+  /** Jobs this run awaited (added, or found waiting), found already done, added again (gone from Redis), finished here. */
   submitted: number;
   reused: number;
   resubmitted: number;
@@ -176,9 +176,9 @@ export class QueueCoordinator {
           this.counts.failed++;
           p.reject(new Error(`queue: job ${id} (${p.what}) failed after ${job?.attemptsMade ?? '?'} attempt(s): ${job?.failedReason ?? 'no reason recorded'}`));
         } else if (state === 'unknown') {
-          this.counts.resubmitted++;
           this.line(`queue: job ${id} is gone from ${this.address.shown} (restarted without its data?); adding it again`);
           await p.submit();
+          this.counts.resubmitted++;
         }
       }
       const every = (this.opts.progressSeconds ?? 15) * 1000;

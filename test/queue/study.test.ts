@@ -95,3 +95,25 @@ test('bad configuration: a worker of another version refused in one line; a job 
   );
   assert.equal(other.stats().failed, 1);
 });
+
+test('a job gone from Redis (restarted without its data) is added again, with its inputs, by the coordinator', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const coordinator = await QueueCoordinator.open({ url: redis.url, version: '0.0.0-gone' });
+  t.after(() => coordinator.close());
+  const head = await tempDir('queue-gone');
+  await fsp.writeFile(path.join(head, 'model.json'), '{}');
+  const runner = await coordinator.runner({ dir: head, key: 'model-0000000000000000', engine: 'onnxruntime', identities: ['a'] });
+  const batch = { key: 'pgd-1111111111111111-b0', index: 0, params: { norm: 'inf' as const, eps: 4, eps_step: 1, max_iter: 1, batch_size: 1, num_random_init: 0, targeted: false, seed: 0 }, iterations: [1], images: new Float32Array(12).fill(7), shape: [1, 2, 2, 3] as [number, number, number, number], labels: [0] };
+  const result = runner.run({ model: undefined as never, modelKey: 'model-0000000000000000@onnxruntime', seed: 0 }, batch);
+  result.catch(() => undefined);
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url);
+  t.after(() => client.disconnect());
+  const jobKeys = async () => (await client.keys('robustify:study-v0.0.0-gone:pgd-1111111111111111-b0*')).length;
+  while ((await jobKeys()) === 0) await new Promise((r) => setTimeout(r, 50));
+  await client.flushall();
+  while (coordinator.stats().resubmitted === 0) await new Promise((r) => setTimeout(r, 50));
+  assert.ok((await jobKeys()) > 0, 'the job is back');
+  assert.ok((await client.keys('robustify:artifact:*')).length >= 3, 'with its images and the head (manifest and file)');
+});

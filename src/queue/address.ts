@@ -53,3 +53,17 @@ export async function probe(a: QueueAddress, timeoutMs = 3000): Promise<string> 
     redis.disconnect();
   }
 }
+
+/**
+ * Close a BullMQ object, but not wait for ever on a Redis that is gone: after `ms` its connection is dropped
+ * (a job it held comes back through the stalled-job check).
+ */
+export async function closeWithin(obj: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 3000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  try {
+    if ((await Promise.race([obj.close().then(() => 'closed' as const), late])) === 'late') await obj.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}

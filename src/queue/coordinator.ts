@@ -10,7 +10,7 @@ import { Job, Queue, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { TrainedModel } from '../study/plan.js';
 import type { AttackTarget, BatchRunner, PgdBatch } from '../study/steps.js';
-import { connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
+import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
 import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 
@@ -230,7 +230,7 @@ export class QueueCoordinator {
     if (this.timer) clearInterval(this.timer);
     for (const p of this.pending.values()) p.reject(new Error('queue: the coordinator was closed'));
     this.pending.clear();
-    await this.queue.close();
+    await closeWithin(this.queue);
     this.redis.disconnect();
   }
 }

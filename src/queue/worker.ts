@@ -16,7 +16,7 @@ import { FaceClassifier } from '../models/classifier.js';
 import { accelerated, type Accelerated } from '../models/native.js';
 import { attackBatch, type AttackTarget } from '../study/steps.js';
 import { writeDirAtomic } from '../util/fs.js';
-import { connectionOptions, parseQueueUrl, probe } from './address.js';
+import { closeWithin, connectionOptions, parseQueueUrl, probe } from './address.js';
 import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { canonicalJson } from '../study/cache.js';
 import { JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type PgdJob, type PgdResult } from './jobs.js';
@@ -143,7 +143,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   return {
     name: me,
     close: async () => {
-      await worker.close();
+      await closeWithin(worker);
       for (const m of models.values()) await m.then((x) => x.release().then(() => x.model.dispose()), () => undefined);
       for (const p of pipelines.values()) await p.then((x) => x.dispose(), () => undefined);
       redis.disconnect();

@@ -68,7 +68,6 @@ test('bad configuration: a worker of another version refused in one line; a job 
   const redis = await testRedis(t);
   if (!redis) return;
   const other = await QueueCoordinator.open({ url: redis.url, version: '0.0.0-other' });
-  t.after(() => other.close());
   await assert.rejects(startWorker({ url: redis.url }), /^Error: worker: the queue at redis:\/\/127\.0\.0\.1:\d+ serves studies of robustify 0\.0\.0-other; this worker is robustify [\d.]+ \(start a worker of that version\)$/);
   await assert.rejects(startWorker({ url: 'http://127.0.0.1:1' }), /queue: 'http:\/\/127.0.0.1:1' has the scheme 'http'/);
   // The CLI: a wrong URL is a usage error naming the flag; an unreachable Redis one line; nothing written.
@@ -84,7 +83,6 @@ test('bad configuration: a worker of another version refused in one line; a job 
   // A head that is no model: every attempt fails, the coordinator names the job once the attempts are spent.
   const junk = await tempDir('queue-junk');
   const worker = await startWorker({ url: redis.url, version: '0.0.0-other', stallSeconds: 2, cacheDir: path.join(junk, 'worker') });
-  t.after(() => worker.close());
   await fsp.mkdir(path.join(junk, 'head'));
   await fsp.writeFile(path.join(junk, 'head', 'model.json'), '{"format":"nothing"}');
   const runner = await other.runner({ dir: path.join(junk, 'head'), key: 'model-0000000000000000', engine: 'onnxruntime', identities: ['a'] });
@@ -94,13 +92,15 @@ test('bad configuration: a worker of another version refused in one line; a job 
     /^Error: queue: job pgd-0000000000000000-b0-i[0-9a-f]{8} \(PGD batch 0 \(1 images\)\) failed after 3 attempt\(s\): /,
   );
   assert.equal(other.stats().failed, 1);
+  // Closed before the test's Redis goes.
+  await worker.close();
+  await other.close();
 });
 
 test('a job gone from Redis (restarted without its data) is added again, with its inputs, by the coordinator', async (t) => {
   const redis = await testRedis(t);
   if (!redis) return;
   const coordinator = await QueueCoordinator.open({ url: redis.url, version: '0.0.0-gone' });
-  t.after(() => coordinator.close());
   const head = await tempDir('queue-gone');
   await fsp.writeFile(path.join(head, 'model.json'), '{}');
   const runner = await coordinator.runner({ dir: head, key: 'model-0000000000000000', engine: 'onnxruntime', identities: ['a'] });
@@ -116,4 +116,5 @@ test('a job gone from Redis (restarted without its data) is added again, with it
   while (coordinator.stats().resubmitted === 0) await new Promise((r) => setTimeout(r, 50));
   assert.ok((await jobKeys()) > 0, 'the job is back');
   assert.ok((await client.keys('robustify:artifact:*')).length >= 3, 'with its images and the head (manifest and file)');
+  await coordinator.close();
 });

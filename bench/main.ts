@@ -12,6 +12,7 @@ import { benchOnnx } from './onnx.js';
 import { benchPgd } from './pgd.js';
 import { benchPools } from './pools.js';
 import { benchPrepare } from './prepare.js';
+import { benchQueue } from './queue.js';
 import { benchServer } from './server.js';
 import { benchThreads } from './threads.js';
 
@@ -41,6 +42,8 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   demo: () => benchDemo(),
   server: benchServer,
   pools: benchPools,
+  // ROBUSTIFY_BENCH_QUEUE_FACES / _ITERS / _BATCH / _WORKERS reduce it (see bench/queue.ts).
+  queue: benchQueue,
 };
 
 function selected(argv: string[]): string[] {

@@ -59,3 +59,5 @@ export { runStudy, type StudyInput, type StudyRun, type StudyResults, type Study
 export type { RobustSection } from './study/robust.js';
 export { loadStudyConfig, mergeConfig, PAPER_CONFIG, QUICK_OVERRIDES, type StudyConfig, type PartialConfig } from './study/config.js';
 export { writeStudy } from './study/output.js';
+export { QueueCoordinator, type QueueStats } from './queue/coordinator.js';
+export { startWorker, type WorkerOptions } from './queue/worker.js';

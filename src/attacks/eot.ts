@@ -41,13 +41,16 @@ export function eotDrawSeed(seed: number, call: number, j: number): number {
 
 export class ExpectationOverTransformation implements Classifier {
   readonly params: Readonly<EotParams>;
-  private calls = 0;
+  private calls: number;
   private predictions = 0;
 
+  /** `firstCall`: the number of the first gradient call (as DefendedClassifier's). */
   constructor(
     readonly defended: DefendedClassifier,
     params: Partial<EotParams> = {},
+    firstCall = 0,
   ) {
+    this.calls = firstCall;
     this.params = Object.freeze(checkEotParams({ ...EOT_DEFAULTS, seed: defended.seed, ...params }));
   }
 

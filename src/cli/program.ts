@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   bmcnn: async () => (await import('./commands/bmcnn.js')).registerBmcnn,
   denoise: async () => (await import('./commands/denoise.js')).registerDenoise,
   serve: async () => (await import('./commands/serve.js')).registerServe,
+  worker: async () => (await import('./commands/worker.js')).registerWorker,
 };
 
 // dist/src/cli/program.js → the package's package.json.

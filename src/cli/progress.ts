@@ -60,13 +60,14 @@ export function note(quiet: boolean | undefined, text: string): void {
   if (!quiet) process.stderr.write(`${text}\n`);
 }
 
-function lineInterval(): number {
+/** Milliseconds between off-terminal progress lines. */
+export function progressInterval(): number {
   const s = Number(process.env.ROBUSTIFY_PROGRESS_SECONDS ?? 15);
   return Number.isFinite(s) && s >= 0 ? s * 1000 : 15000;
 }
 
 function lineProgress(label: string, total: number): Progress {
-  const every = lineInterval();
+  const every = progressInterval();
   let last = performance.now();
   return {
     update: (done, info = '') => {

@@ -14,14 +14,20 @@ import { hashSeed } from '../util/random.js';
 import type { Classifier, Labels } from './classifier.js';
 
 export class DefendedClassifier implements Classifier {
-  private calls = 0;
+  private calls: number;
 
-  /** `seed` makes every draw of stochastic defences reproducible. */
+  /**
+   * `seed` makes every draw of stochastic defences reproducible. `firstCall`: the number of the first gradient
+   * call, so a part of an attack (one batch) draws what it would have drawn inside the whole attack.
+   */
   constructor(
     readonly model: Classifier,
     readonly pipeline: Pipeline,
     readonly seed = 0,
-  ) {}
+    firstCall = 0,
+  ) {
+    this.calls = firstCall;
+  }
 
   get classes(): number {
     return this.model.classes;

@@ -54,7 +54,7 @@ export async function writeStudy(dir: string, run: StudyRun): Promise<void> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await writeFileAtomic(file, f.bytes);
   }
-  await writeFileAtomic(path.join(dir, STUDY_FILES.timings), JSON.stringify({ seconds: run.timings, cache: run.cache }, null, 2) + '\n');
+  await writeFileAtomic(path.join(dir, STUDY_FILES.timings), JSON.stringify({ seconds: run.timings, cache: run.cache, ...(run.queue ? { queue: run.queue } : {}) }, null, 2) + '\n');
   // Last: its presence says the report beside it is complete.
   await writeFileAtomic(path.join(dir, STUDY_FILES.results), JSON.stringify(run.results, null, 2) + '\n');
 }

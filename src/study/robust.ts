@@ -7,7 +7,7 @@
  * same bytes a fresh one computes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createAttack, ExpectationOverTransformation, minimumPerturbation, parseAttackToken, parseSuite, runSuite, type PgdParams } from '../attacks/index.js';
+import { createAttack, minimumPerturbation, parseAttackToken, parseSuite, runSuite, type PgdParams } from '../attacks/index.js';
 import { buildPipeline, type Pipeline } from '../defences/index.js';
 import { predictLabels, type Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
@@ -16,7 +16,7 @@ import type { StepCache } from './cache.js';
 import type { StudyConfig } from './config.js';
 import { accuracyOf } from './evaluator.js';
 import { batchOf, setLength, type ImageSet } from './imageset.js';
-import { adversarialSets, type StepProgress } from './steps.js';
+import { adversarialSets, type AttackTarget, type BatchRunner, type StepProgress } from './steps.js';
 
 export interface RobustRow {
   pipeline: string;
@@ -46,8 +46,9 @@ export interface RobustSection {
 export interface RobustInput {
   cache: StepCache;
   config: StudyConfig;
-  model: Classifier;
-  modelKey: string;
+  /** The bare model. */
+  target: AttackTarget;
+  runner: BatchRunner;
   /** The faces attacked (the adaptive section's first ones) and their oblivious PGD versions. */
   faces: ImageSet;
   oblivious: ImageSet;
@@ -61,14 +62,15 @@ export async function robustSection(inp: RobustInput): Promise<RobustSection> {
   const r = inp.config.robust;
   const rows: RobustRow[] = [];
   for (const p of inp.pipelines) {
-    const key = inp.cache.key('robust', { model: inp.modelKey, pipeline: p, faces: inp.faces.key, oblivious: inp.oblivious.key, params: inp.params, robust: r, seed: inp.config.seed });
+    const key = inp.cache.key('robust', { model: inp.target.modelKey, pipeline: p, faces: inp.faces.key, oblivious: inp.oblivious.key, params: inp.params, robust: r, seed: inp.config.seed });
     rows.push(await inp.cache.json(key, () => robustRow(inp, p)));
   }
   return { eps: inp.params.eps, params: { ...r }, rows };
 }
 
 async function robustRow(inp: RobustInput, p: string): Promise<RobustRow> {
-  const { config, model, faces, params } = inp;
+  const { config, faces, params } = inp;
+  const { model } = inp.target;
   const r = config.robust;
   const seed = config.seed;
   const pipeline: Pipeline | undefined = p === 'none' ? undefined : await buildPipeline(p);
@@ -87,15 +89,10 @@ async function robustRow(inp: RobustInput, p: string): Promise<RobustRow> {
   const step = (what: string) => `robust ${p}: ${what}`;
   try {
     const stochastic = pipeline ? await randomForward(pipeline, x, seed) : false;
-    const bpda = pipeline
-      ? (await adversarialSets(inp.cache, faces, { targetKey: `${inp.modelKey}+${p}`, target: target(), params, step: step('BPDA PGD') }, inp.onProgress)).get(params.max_iter)!
-      : (await adversarialSets(inp.cache, faces, { targetKey: inp.modelKey, target: model, params, step: step('PGD') }, inp.onProgress)).get(params.max_iter)!;
-    let eot: number | null = null;
-    if (stochastic && pipeline) {
-      const expectation = new ExpectationOverTransformation(new DefendedClassifier(model, pipeline, seed), { nb_samples: r.eot_samples });
-      const sets = await adversarialSets(inp.cache, faces, { targetKey: `${inp.modelKey}+${p}+eot${r.eot_samples}`, target: expectation, params, step: step(`EOT PGD (${r.eot_samples} draws)`) }, inp.onProgress);
-      eot = await accuracy(sets.get(params.max_iter)!);
-    }
+    const defended: AttackTarget = pipeline ? { ...inp.target, defence: { text: p, pipeline } } : inp.target;
+    const attacked = async (t: AttackTarget, what: string) => (await adversarialSets(inp.cache, faces, { target: t, params, step: step(what), runner: inp.runner }, inp.onProgress)).get(params.max_iter)!;
+    const bpda = await attacked(defended, pipeline ? 'BPDA PGD' : 'PGD');
+    const eot = stochastic && pipeline ? await accuracy(await attacked({ ...defended, eot: r.eot_samples }, `EOT PGD (${r.eot_samples} draws)`)) : null;
     const square = createAttack('square', { eps: params.eps, norm: params.norm, nb_queries: r.square_queries, seed, batch_size: params.batch_size });
     const squareAdv = await square.generate(target(), x, labels, { onProgress: (d, t) => inp.onProgress?.(step('Square'), d, t) });
     const squareAccuracy = await accuracy(squareAdv);

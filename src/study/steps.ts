@@ -6,14 +6,18 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { ExpectationOverTransformation, ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
+import type { Pipeline } from '../defences/index.js';
+import { CHANNELS } from '../image/index.js';
+import { DefendedClassifier } from '../models/defended.js';
 import { loadImages, splitDataset, type LoadOptions, type Sample, type Selection } from '../data/index.js';
 import { BUILTIN, type BackboneSource } from '../models/backbones.js';
 import { FaceClassifier, type Classifier } from '../models/classifier.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier, type TrainProgress } from '../models/train.js';
 import type { StepCache } from './cache.js';
 import type { StudyConfig } from './config.js';
-import { batchOf, imageSize, packImages, setLength, type ImageSet } from './imageset.js';
+import { imageSize, packImages, setLength, type ImageSet } from './imageset.js';
 
 export type StepProgress = (step: string, done: number, total: number) => void;
 
@@ -47,7 +51,7 @@ export async function studyModel(
   load: LoadOptions,
   onProgress?: (p: TrainProgress) => void,
   backbone?: BackboneSource,
-): Promise<{ model: FaceClassifier; key: string }> {
+): Promise<{ model: FaceClassifier; key: string; dir: string }> {
   const key = cache.key('model', { data: data.key, train: config.train, seed: config.seed });
   const t = config.train;
   const dir = await cache.dir(key, async (tmp) => {
@@ -72,7 +76,7 @@ export async function studyModel(
       classifier.dispose();
     }
   });
-  return { model: await FaceClassifier.load(dir), key };
+  return { model: await FaceClassifier.load(dir), key, dir };
 }
 
 /** The test faces as the model sees them (150×150 chips), packed. */
@@ -88,14 +92,86 @@ export async function testSet(data: StudyData, load: LoadOptions): Promise<Image
   };
 }
 
+/** What an attack is against: the study's model, bare or behind a pipeline (BPDA), or EOT over its draws. */
+export interface AttackTarget {
+  model: Classifier;
+  /** The model's cache key (its training key and engine). */
+  modelKey: string;
+  defence?: { text: string; pipeline: Pipeline };
+  /** EOT's draws per gradient (only with a defence). */
+  eot?: number;
+  seed: number;
+}
+
+/** The target's part of the cache key (the bare model's key, or it plus the pipeline and EOT's draws). */
+export function targetKey(t: Pick<AttackTarget, 'modelKey' | 'eot'> & { defence?: { text: string } }): string {
+  return `${t.modelKey}${t.defence ? `+${t.defence.text}` : ''}${t.eot ? `+eot${t.eot}` : ''}`;
+}
+
+/**
+ * The target as a classifier whose draws start at gradient call `firstCall`: a batch's draws are then fixed by
+ * its place in the attack (batch b starts at b × max_iter, PGD's calls per batch), not by what ran before it
+ * here, so a resumed attack and a batch computed on another machine draw what the whole attack draws.
+ */
+export function targetClassifier(t: AttackTarget, firstCall: number): Classifier {
+  if (!t.defence) return t.model;
+  if (!t.eot) return new DefendedClassifier(t.model, t.defence.pipeline, t.seed, firstCall);
+  return new ExpectationOverTransformation(new DefendedClassifier(t.model, t.defence.pipeline, t.seed), { nb_samples: t.eot }, firstCall);
+}
+
+/** One batch of an attack: a unit of work, the same here and on a queue's worker. */
+export interface PgdBatch {
+  /** The cache key of the batch (its iterates are stored under `${key}-it${i}`). */
+  key: string;
+  index: number;
+  params: PgdParams;
+  /** The iterations kept, ascending; the last is max_iter. */
+  iterations: number[];
+  images: Float32Array;
+  shape: [number, number, number, number];
+  labels: number[];
+}
+
+/** PGD on one batch against `target`; the iterates asked for, in `batch.iterations` order. */
+export async function attackBatch(target: AttackTarget, batch: PgdBatch, onProgress?: (done: number, total: number) => void): Promise<Float32Array[]> {
+  const { params, iterations } = batch;
+  const kept = new Map<number, Float32Array>();
+  const x = tf.tensor4d(batch.images, batch.shape);
+  try {
+    const attack = new ProjectedGradientDescent(params);
+    const adv = await attack.generate(targetClassifier(target, batch.index * params.max_iter), x, batch.labels, {
+      iterates: iterations.filter((it) => it !== params.max_iter),
+      onIteration: async (it, a) => {
+        kept.set(it, (await a.data()) as Float32Array);
+      },
+      onProgress,
+    });
+    kept.set(params.max_iter, (await adv.data()) as Float32Array);
+    adv.dispose();
+  } finally {
+    x.dispose();
+  }
+  return iterations.map((it) => kept.get(it)!);
+}
+
+/**
+ * Where an attack's batches are computed: here, one after the other (the default), or on a queue's workers,
+ * all at once (src/queue). Either way a finished batch is stored in the cache at once.
+ */
+export interface BatchRunner {
+  readonly parallel: boolean;
+  run(target: AttackTarget, batch: PgdBatch, onProgress?: (done: number, total: number) => void): Promise<Float32Array[]>;
+}
+
+export const LOCAL_RUNNER: BatchRunner = { parallel: false, run: attackBatch };
+
 export interface AttackRequest {
-  /** What the attack is against, for the cache key (the bare model's key, or it plus a pipeline). */
-  targetKey: string;
-  target: Classifier;
+  target: AttackTarget;
   params: PgdParams;
   /** Iterations whose iterates to keep besides the last. */
   snapshots?: readonly number[];
   step: string;
+  runner?: BatchRunner;
 }
 
 /**
@@ -104,41 +180,47 @@ export interface AttackRequest {
  */
 export async function adversarialSets(cache: StepCache, clean: ImageSet, req: AttackRequest, onProgress?: StepProgress): Promise<Map<number, ImageSet>> {
   const { params } = req;
+  const runner = req.runner ?? LOCAL_RUNNER;
   const iterations = [...new Set([...(req.snapshots ?? []), params.max_iter])].sort((a, b) => a - b);
-  const base = cache.key('pgd', { target: req.targetKey, set: clean.key, params });
+  const base = cache.key('pgd', { target: targetKey(req.target), set: clean.key, params });
   const size = imageSize(clean);
   const n = setLength(clean);
   const out = new Map(iterations.map((it) => [it, new Float32Array(n * size)]));
-  const attack = new ProjectedGradientDescent(params);
   const batches = Math.ceil(n / params.batch_size);
-  for (let b = 0; b < batches; b++) {
+  const total = batches * params.max_iter;
+  const progress = new Array<number>(batches).fill(0);
+  const report = (b: number, done: number) => {
+    progress[b] = done;
+    onProgress?.(req.step, progress.reduce((s, v) => s + v, 0), total);
+  };
+  const one = async (b: number): Promise<void> => {
     const start = b * params.batch_size;
     const count = Math.min(params.batch_size, n - start);
     const keyOf = (it: number) => `${base}-b${b}-it${it}`;
-    const kept = new Map<number, Float32Array>();
+    let kept: Float32Array[];
     // The last iterate is written last: its presence means the batch is complete.
     if (await cache.hasFloats(keyOf(params.max_iter))) {
-      for (const it of iterations) kept.set(it, await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`)), count * size));
+      kept = [];
+      for (const it of iterations) kept.push(await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`)), count * size));
     } else {
-      const x = batchOf(clean, start, count);
-      try {
-        const adv = await attack.generate(req.target, x, clean.labels.slice(start, start + count), {
-          iterates: iterations.filter((it) => it !== params.max_iter),
-          onIteration: async (it, a) => {
-            kept.set(it, (await a.data()) as Float32Array);
-          },
-          onProgress: (d, t) => onProgress?.(req.step, b * params.max_iter + (d / t) * params.max_iter, batches * params.max_iter),
-        });
-        kept.set(params.max_iter, (await adv.data()) as Float32Array);
-        adv.dispose();
-      } finally {
-        x.dispose();
-      }
-      for (const it of iterations) await cache.putFloats(keyOf(it), kept.get(it)!);
+      const batch: PgdBatch = {
+        key: `${base}-b${b}`,
+        index: b,
+        params,
+        iterations,
+        images: clean.data.slice(start * size, (start + count) * size),
+        shape: [count, clean.height, clean.width, CHANNELS],
+        labels: clean.labels.slice(start, start + count),
+      };
+      kept = await runner.run(req.target, batch, (d, t) => report(b, (d / t) * params.max_iter));
+      for (const [i, it] of iterations.entries()) await cache.putFloats(keyOf(it), kept[i]);
     }
-    for (const it of iterations) out.get(it)!.set(kept.get(it)!, start * size);
-    onProgress?.(req.step, (b + 1) * params.max_iter, batches * params.max_iter);
-  }
+    for (const [i, it] of iterations.entries()) out.get(it)!.set(kept[i], start * size);
+    report(b, params.max_iter);
+  };
+  const indices = [...Array(batches).keys()];
+  if (runner.parallel) await Promise.all(indices.map(one));
+  else for (const b of indices) await one(b);
   return new Map(iterations.map((it) => [it, { ...clean, key: `${base}-it${it}`, data: out.get(it)! }]));
 }
 

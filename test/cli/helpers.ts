@@ -1,5 +1,5 @@
 /** Running the built CLI in a child process, and small datasets made from ../shared/data for CLI tests. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,23 @@ export function robustify(args: string[], env: Record<string, string> = {}): Pro
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Its stderr so far. */
+  err: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The CLI in a child process left running (progress lines on every update); `wrap`: a command to run it under. */
+export function spawnCli(args: string[], wrap: string[] = [], opts: { cwd?: string; env?: Record<string, string> } = {}): CliProcess {
+  const [cmd, ...pre] = [...wrap, process.execPath];
+  const child = spawn(cmd, [...pre, CLI, ...args], { cwd: opts.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROBUSTIFY_PROGRESS_SECONDS: '0', ...opts.env } });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, err: () => err, exit };
 }
 
 export async function tempDir(prefix: string): Promise<string> {

@@ -149,7 +149,7 @@ test('--version, --help; usage errors exit 2, failures 1; a mistyped option is n
   // Commands are imported lazily: the listing and each command's help stay complete.
   const help = await robustify(['--help']);
   assert.equal(help.code, 0);
-  for (const name of ['demo', 'study', 'train', 'evaluate', 'attack', 'robustness', 'embed', 'defend', 'prepare', 'bmcnn', 'denoise', 'serve']) {
+  for (const name of ['demo', 'study', 'train', 'evaluate', 'attack', 'robustness', 'embed', 'defend', 'prepare', 'bmcnn', 'denoise', 'serve', 'worker']) {
     assert.match(help.stdout, new RegExp(`^  ${name} `, 'm'), `--help lists ${name}`);
   }
   const attackHelp = await robustify(['attack', '--help']);

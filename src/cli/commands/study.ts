@@ -16,14 +16,16 @@ import { runStudy } from '../../study/run.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
-import { labelledProgress, note } from '../progress.js';
-import { claimOutput, globalOptions, setInterruptHint, startEngine } from '../run.js';
+import { labelledProgress, note, progressInterval } from '../progress.js';
+import { claimOutput, globalOptions, queueUrlFlag, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 interface StudyFlags extends SourceFlags, BackboneFlags {
   out: string;
   config?: string;
   quick?: boolean;
   cache?: string;
+  queue?: string;
+  artifacts?: string;
 }
 
 export function registerStudy(program: Command): void {
@@ -39,9 +41,13 @@ export function registerStudy(program: Command): void {
       throw new CommanderError(0, 'robustify.configSchema', '(config schema printed)');
     })
     .addHelpText('after', `\nstudy.json keys (--config; every key optional):\n  ${configHelp().join('\n  ')}`)
+    .option('--queue <url>', 'run the attack batches on workers of a Redis queue (redis://HOST:PORT; see `robustify worker`)')
+    .option('--artifacts <dir>', 'with --queue: large-object store, a directory every machine mounts (default: everything in Redis)')
     .action(async (flags: StudyFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));
+      if (flags.artifacts && !flags.queue) throw new UsageError('--artifacts: only with --queue');
+      if (flags.queue) queueUrlFlag((await import('../../queue/address.js')).parseQueueUrl, flags.queue);
       const warnings = new Warnings();
       const load = loadOptions(flags, warnings);
       const inputs = [{ label: '--data', path: flags.data }, { label: '--config', path: flags.config }, { label: '--prepare-cache', path: flags.prepareCache }];
@@ -57,19 +63,27 @@ export function registerStudy(program: Command): void {
       const selection = await openSelection(flags, { k: config.identities }, quiet);
       const t0 = performance.now();
       const progress = labelledProgress(quiet);
+      const backbone = await backboneFromFlags(flags);
+      if (flags.queue && backbone && backbone.kind !== 'builtin') throw new UsageError('--queue: workers run the built-in backbone only (a backbone file is not sent to them yet)');
+      const queue = flags.queue
+        ? await (await import('../../queue/coordinator.js')).QueueCoordinator.open({ url: flags.queue, artifactsDir: flags.artifacts, progressSeconds: progressInterval() / 1000, onLine: (l) => note(quiet, l) })
+        : undefined;
+      if (queue) note(quiet, `study: attack batches go to the queue ${queue.name} at ${flags.queue}`);
       const run = await runStudy({
         selection,
         load,
         config,
         cacheDir,
-        backbone: await backboneFromFlags(flags),
+        backbone,
+        remote: queue && ((model) => queue.runner(model)),
         hooks: {
           onStep: (step, what) => note(quiet, `study: ${step} — ${what}`),
           onProgress: progress,
           onTrain: (p) => progress(p.phase === 'features' ? 'features' : 'epochs', p.done, p.total),
         },
-      });
+      }).finally(() => queue?.close());
       run.timings.total = Number(((performance.now() - t0) / 1000).toFixed(1));
+      if (queue) run.queue = queue.stats();
       await writeStudy(flags.out, run);
       warnings.print();
       const r = run.results;

@@ -1,0 +1,236 @@
+/**
+ * The coordinator's side (`robustify study … --queue redis://…`): every attack batch the study needs and the
+ * cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's batches at once; the coordinator
+ * follows them by polling their state, reads each result from the artifact store and stores it in its own
+ * cache, as a local run would. Restarted, it adds the same job ids (BullMQ keeps one job per id) and reads what
+ * is done. A job that is gone (a Redis restarted without persistence) is added again; a job that failed after
+ * its attempts ends the study with one line naming it.
+ */
+import { Job, Queue, type ConnectionOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { TrainedModel } from '../study/plan.js';
+import type { AttackTarget, BatchRunner, PgdBatch } from '../study/steps.js';
+import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
+import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
+
+export interface CoordinatorOptions {
+  url: string;
+  artifactsDir?: string;
+  /** Attempts per job (a stalled or failed one is retried up to this many times in all). */
+  attempts?: number;
+  /** Seconds between progress lines (0: on every finished job). */
+  progressSeconds?: number;
+  onLine?: (line: string) => void;
+  version?: string;
+}
+
+/** What the queue did for a run: the progress line's figures, as JSON (timings.json `queue`). */
+export interface QueueStats {
+  queue: string;
+  /** Jobs this run awaited (added, or found waiting), found already done, added again (gone from Redis), finished here. */
+  submitted: number;
+  reused: number;
+  resubmitted: number;
+  completed: number;
+  failed: number;
+  /** From the first job added to the last one read back. */
+  seconds: number;
+  jobs_per_second: number;
+  /** Seconds the workers computed, in all and per worker. */
+  compute_seconds: number;
+  workers: Record<string, { jobs: number; compute_seconds: number }>;
+}
+
+interface Pending {
+  what: string;
+  submit: () => Promise<void>;
+  resolve: (r: PgdResult) => void;
+  reject: (e: Error) => void;
+}
+
+const POLL_MS = 200;
+
+export class QueueCoordinator {
+  private readonly pending = new Map<string, Pending>();
+  private timer?: NodeJS.Timeout;
+  private polling = false;
+  private t0?: number;
+  private t1 = 0;
+  private lastLine = 0;
+  private readonly counts = { submitted: 0, reused: 0, resubmitted: 0, completed: 0, failed: 0 };
+  private readonly workers: QueueStats['workers'] = {};
+  private readonly software: Record<string, string>;
+
+  private constructor(
+    private readonly address: QueueAddress,
+    private readonly redis: Redis,
+    private readonly queue: Queue<PgdJob, PgdResult>,
+    private readonly artifacts: Artifacts,
+    private readonly opts: CoordinatorOptions,
+  ) {
+    this.software = softwareFingerprint(opts.version);
+  }
+
+  static async open(opts: CoordinatorOptions): Promise<QueueCoordinator> {
+    const address = parseQueueUrl(opts.url);
+    await probe(address);
+    const redis = new Redis(connectionOptions(address));
+    redis.on('error', () => undefined);
+    const version = opts.version ?? projectVersion();
+    const name = queueName(version);
+    // The registry a worker reads to tell "no study yet" from "studies of another version".
+    await redis.hset(QUEUES_KEY, name, version);
+    const queue = new Queue<PgdJob, PgdResult>(name, { connection: connectionOptions(address) as ConnectionOptions, prefix: PREFIX });
+    queue.on('error', () => undefined);
+    await queue.waitUntilReady();
+    const artifacts = new Artifacts(new RedisArtifacts(redis), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
+    return new QueueCoordinator(address, redis, queue, artifacts, opts);
+  }
+
+  get name(): string {
+    return this.queue.name;
+  }
+
+  /** The runner of a trained model's attack batches: its head goes to the artifact store once. */
+  async runner(model: TrainedModel): Promise<BatchRunner> {
+    let head = await this.artifacts.putDir(model.dir);
+    const ref = (): ModelRef => ({ head, key: model.key, engine: model.engine });
+    return {
+      parallel: true,
+      run: async (target: AttackTarget, batch: PgdBatch) => {
+        const result = await this.result(batch, async (again) => {
+          // A job added again after Redis lost it: its inputs are gone too.
+          if (again) head = await this.artifacts.putDir(model.dir);
+          return this.payload(ref(), target, batch);
+        });
+        const length = batch.images.length;
+        return Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length)));
+      },
+    };
+  }
+
+  private async payload(model: ModelRef, target: AttackTarget, batch: PgdBatch): Promise<PgdJob> {
+    const { images, ...rest } = batch;
+    return {
+      format: JOB_FORMAT,
+      software: this.software,
+      model,
+      target: { defence: target.defence?.text, eot: target.eot, seed: target.seed },
+      batch: rest,
+      images: await this.artifacts.putFloats(images),
+    };
+  }
+
+  /** The result of a batch's job: read back when done, else added (or retried when it had failed) and awaited. */
+  private async result(batch: PgdBatch, payload: (again: boolean) => Promise<PgdJob>): Promise<PgdResult> {
+    const id = jobId(batch);
+    const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
+    this.t0 ??= performance.now();
+    const state = await this.queue.getJobState(id);
+    if (state === 'completed') {
+      const job = await Job.fromId<PgdJob, PgdResult>(this.queue, id);
+      if (job?.returnvalue) {
+        this.counts.reused++;
+        return job.returnvalue;
+      }
+    }
+    const add = async (again: boolean): Promise<void> => {
+      const options = { jobId: id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: false, removeOnFail: false };
+      await this.queue.add('pgd', await payload(again), options);
+    };
+    const done = new Promise<PgdResult>((resolve, reject) => this.pending.set(id, { what, submit: () => add(true), resolve, reject }));
+    // Waiting, active or delayed: a job an earlier coordinator added, awaited as it is.
+    if (state === 'failed') {
+      this.line(`queue: retrying the failed job ${id} (${what})`);
+      await (await Job.fromId(this.queue, id))?.retry('failed');
+    } else if (state === 'unknown') {
+      await add(false);
+    }
+    this.counts.submitted++;
+    this.timer ??= setInterval(() => void this.poll(), POLL_MS);
+    return done;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    let finished = false;
+    try {
+      for (const [id, p] of [...this.pending]) {
+        const state = await this.queue.getJobState(id);
+        if (state === 'completed') {
+          const job = await Job.fromId<PgdJob, PgdResult>(this.queue, id);
+          if (!job?.returnvalue) continue;
+          this.pending.delete(id);
+          this.counts.completed++;
+          const w = (this.workers[job.returnvalue.worker] ??= { jobs: 0, compute_seconds: 0 });
+          w.jobs++;
+          w.compute_seconds += job.returnvalue.seconds;
+          this.t1 = performance.now();
+          finished = true;
+          p.resolve(job.returnvalue);
+        } else if (state === 'failed') {
+          const job = await Job.fromId(this.queue, id);
+          this.pending.delete(id);
+          this.counts.failed++;
+          p.reject(new Error(`queue: job ${id} (${p.what}) failed after ${job?.attemptsMade ?? '?'} attempt(s): ${job?.failedReason ?? 'no reason recorded'}`));
+        } else if (state === 'unknown') {
+          this.line(`queue: job ${id} is gone from ${this.address.shown} (restarted without its data?); adding it again`);
+          await p.submit();
+          this.counts.resubmitted++;
+        }
+      }
+      const every = (this.opts.progressSeconds ?? 15) * 1000;
+      if ((every === 0 && finished) || (every > 0 && performance.now() - this.lastLine >= every)) await this.progressLine();
+    } catch (err) {
+      // Redis away: ioredis reconnects; the next poll goes on.
+      this.line(`queue: ${(err as Error).message}`);
+    } finally {
+      this.polling = false;
+      if (this.pending.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    }
+  }
+
+  private async progressLine(): Promise<void> {
+    this.lastLine = performance.now();
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    const s = this.stats();
+    const workers = Object.entries(s.workers)
+      .map(([w, x]) => `${w} ${x.jobs} (${s.seconds > 0 ? (x.jobs / s.seconds).toFixed(2) : '0'}/s)`)
+      .join(', ');
+    this.line(
+      `queue: ${s.completed + s.reused}/${s.completed + s.reused + this.pending.size} jobs done; depth ${c.waiting + c.delayed} waiting, ${c.active} active, ${c.failed} failed; ` +
+        `${s.jobs_per_second.toFixed(2)} jobs/s; workers: ${workers || 'none yet'}`,
+    );
+  }
+
+  private line(text: string): void {
+    this.opts.onLine?.(text);
+  }
+
+  stats(): QueueStats {
+    const seconds = this.t0 === undefined ? 0 : Math.max(0, (this.t1 || performance.now()) - this.t0) / 1000;
+    const compute = Object.values(this.workers).reduce((a, w) => a + w.compute_seconds, 0);
+    const r = (x: number) => Math.round(x * 1000) / 1000;
+    return {
+      queue: this.queue.name,
+      ...this.counts,
+      seconds: r(seconds),
+      jobs_per_second: r(seconds > 0 ? this.counts.completed / seconds : 0),
+      compute_seconds: r(compute),
+      workers: Object.fromEntries(Object.entries(this.workers).map(([k, w]) => [k, { jobs: w.jobs, compute_seconds: r(w.compute_seconds) }])),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const p of this.pending.values()) p.reject(new Error('queue: the coordinator was closed'));
+    this.pending.clear();
+    await closeWithin(this.queue);
+    this.redis.disconnect();
+  }
+}

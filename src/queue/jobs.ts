@@ -1,0 +1,68 @@
+/**
+ * The jobs on the queue: one PGD batch of one image set against one target. A job's id is the batch's cache
+ * key (plus the iterations it keeps), so adding it twice is adding it once, and a restarted coordinator finds
+ * the jobs it had added. The queue's name carries the project version, so workers of another version never
+ * take a job; the payload carries the software fingerprint, which a worker checks before computing.
+ */
+import { createRequire } from 'node:module';
+import type { PgdParams } from '../attacks/index.js';
+import { hashOf } from '../study/cache.js';
+
+/** BullMQ's key prefix and our own keys' (artifacts, the registry of queues). */
+export const PREFIX = 'robustify';
+export const QUEUES_KEY = `${PREFIX}:queues`;
+export const JOB_FORMAT = 1;
+
+const require = createRequire(import.meta.url);
+const versionOf = (pkg: string): string => {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return 'absent';
+  }
+};
+
+export function projectVersion(): string {
+  return (require('../../../package.json') as { version: string }).version;
+}
+
+/** The queue of a project version: a worker of another version listens on another one. */
+export function queueName(version = projectVersion()): string {
+  return `study-v${version}`;
+}
+
+/** What decides a job's numbers besides its payload: the versions of the code and of the weights it loads. */
+export function softwareFingerprint(version = projectVersion()): Record<string, string> {
+  return { robustify: version, 'face-api weights': versionOf('@vladmandic/face-api'), 'onnxruntime-node': versionOf('onnxruntime-node') };
+}
+
+/** The trained model a job runs: the head's files (a folder manifest in the artifact store), key and engine. */
+export interface ModelRef {
+  head: string;
+  key: string;
+  engine: string;
+}
+
+export interface PgdJob {
+  format: typeof JOB_FORMAT;
+  software: Record<string, string>;
+  model: ModelRef;
+  /** The attack's target relative to the model: a pipeline in front (BPDA), EOT's draws. */
+  target: { defence?: string; eot?: number; seed: number };
+  batch: { key: string; index: number; params: PgdParams; iterations: number[]; shape: [number, number, number, number]; labels: number[] };
+  /** The clean images (float32, the artifact store's address). */
+  images: string;
+}
+
+export interface PgdResult {
+  /** Addresses of the iterates, in `batch.iterations` order. */
+  iterates: string[];
+  worker: string;
+  /** Seconds the worker computed (not waiting, not transfers). */
+  seconds: number;
+}
+
+/** The job id of a batch: its cache key and the iterations it keeps (BullMQ ids must not hold ':'). */
+export function jobId(batch: { key: string; iterations: readonly number[] }): string {
+  return `${batch.key}-i${hashOf(batch.iterations).slice(0, 8)}`;
+}

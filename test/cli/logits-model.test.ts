@@ -10,7 +10,7 @@ import { accelerate, NativeClassifier } from '../../src/models/native.js';
 import { sidecarPath } from '../../src/models/recogniser.js';
 import { relError } from '../helpers/numeric.js';
 import { tinyOnnx } from '../helpers/tiny-onnx.js';
-import { robustify, smallDataset, tempDir } from './helpers.js';
+import { robustifyHere, smallDataset, tempDir } from './helpers.js';
 
 const ort = await loadOnnxRuntime();
 
@@ -44,24 +44,24 @@ test('a network whose output is logits is the classifier: TF.js and native agree
   assert.equal(tf.memory().numTensors, before);
   model.dispose();
 
-  const ev = await robustify(['evaluate', '--model', file, '--data', data, '--split', 'all', '--quiet']);
+  const ev = await robustifyHere(['evaluate', '--model', file, '--data', data, '--split', 'all', '--quiet']);
   assert.equal(ev.code, 0, ev.stderr);
   assert.match(ev.stdout, /accuracy/);
   const adv = path.join(await tempDir('logits-adv'), 'adv');
-  const at = await robustify(['attack', '--model', file, '--data', data, '--split', 'all', '--out', adv, '--eps', '8', '--eps-step', '2', '--max-iter', '5', '--quiet']);
+  const at = await robustifyHere(['attack', '--model', file, '--data', data, '--split', 'all', '--out', adv, '--eps', '8', '--eps-step', '2', '--max-iter', '5', '--quiet']);
   assert.equal(at.code, 0, at.stderr);
-  const ea = await robustify(['evaluate', '--model', file, '--adversarial', adv, '--quiet']);
+  const ea = await robustifyHere(['evaluate', '--model', file, '--adversarial', adv, '--quiet']);
   assert.equal(ea.code, 0, ea.stderr);
   const acc = (out: string) => Number(/^\s*accuracy\s+([\d.]+)/m.exec(out)![1]);
   assert.ok(acc(ea.stdout) <= acc(ev.stdout), `adversarial ${acc(ea.stdout)} vs clean ${acc(ev.stdout)}`);
 
   // An embedding network, or logits without class names, is refused in one line naming the file.
   await fs.writeFile(sidecarPath(file), JSON.stringify({ output_kind: 'logits' }));
-  const bad = await robustify(['evaluate', '--model', file, '--data', data, '--quiet']);
+  const bad = await robustifyHere(['evaluate', '--model', file, '--data', data, '--quiet']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: a logits output needs the spec's 'labels'`));
   await fs.rm(sidecarPath(file));
-  const emb = await robustify(['evaluate', '--model', file, '--data', data, '--quiet']);
+  const emb = await robustifyHere(['evaluate', '--model', file, '--data', data, '--quiet']);
   assert.match(emb.stderr, /is an embedding \(spec output_kind\)/);
   await Promise.all([data, path.dirname(file), path.dirname(adv)].map((d) => fs.rm(d, { recursive: true })));
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { CLI, FACES14, robustify, TINY_STUDY, tempDir } from '../cli/helpers.js';
+import { CLI, FACES14, robustify, robustifyHere, TINY_STUDY, tempDir } from '../cli/helpers.js';
 import type { StudyResults } from '../../src/study/run.js';
 import { checkReportInBrowser } from '../../src/study/report/index.js';
 
@@ -59,7 +59,7 @@ test('quick study in a terminal: tables 2–10, curves, search, adaptive and rob
   assert.equal(first.hung, false, 'the study printed its report path and then did not exit');
   assert.equal(first.code, 0, first.out);
   assert.match(first.out, /\[[█░]+\]/, 'bars were drawn');
-  assert.match(first.out, /clean accuracy [\d.]+ on 21 test images; PGD eps 4: [\d.]+ on \d+/);
+  assert.match(first.out, /clean accuracy [\d.]+ on 12 test images; PGD eps 4: [\d.]+ on \d+/);
   const text = await fsp.readFile(path.join(a, 'results.json'), 'utf8');
   const r = JSON.parse(text) as StudyResults;
   assert.deepEqual(r.tables.map((t) => t.id), ['table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'table8', 'table9', 'table10']);
@@ -129,13 +129,13 @@ test('study: a bad configuration names the key, exits non-zero, writes nothing',
   const config = path.join(dir, 'study.json');
   await fsp.writeFile(config, JSON.stringify({ attack: { eps_step: 0 } }));
   const out = path.join(dir, 'report');
-  const r = await robustify([...QUICK, '--out', out, '--config', config]);
+  const r = await robustifyHere([...QUICK, '--out', out, '--config', config]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /attack.eps_step must be a number in/);
+  assert.match(r.stderr, /attack\.eps_step must be a number > 0/);
   await assert.rejects(fsp.access(out));
   const notStudy = await tempDir('study-other');
   await fsp.writeFile(path.join(notStudy, 'notes.txt'), 'mine');
-  const r2 = await robustify([...QUICK, '--out', notStudy]);
+  const r2 = await robustifyHere([...QUICK, '--out', notStudy]);
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /--out '.*' exists and holds files robustify did not write \(it is not a study report\)/);
   assert.equal(await fsp.readFile(path.join(notStudy, 'notes.txt'), 'utf8'), 'mine');

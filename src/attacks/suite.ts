@@ -341,7 +341,10 @@ async function maskingChecks(
       const out = await attackRows(classifier, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), opts.batch_size ?? 32, {});
       return out.pred.filter((p, k) => (targets ? p !== targets[rows[k]] : p === labels[rows[k]])).length / rows.length;
     };
-    const atEps = await acc({});
+    // When the first gradient attack opened the suite it already ran at eps on every clean-correct face: its
+    // result is read back (the suite's own number, and a whole attack run saved) instead of run again.
+    const firstToken = formatAttackToken(first.req);
+    const atEps = built[0] === first ? rows.filter((i) => result.per_sample[i].broken_by !== firstToken).length / rows.length : await acc({});
     const at4 = await acc({ eps: Math.min(255, opts.eps * 4) });
     checks.push({
       check: 'accuracy falls with eps',

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { tinyOnnx } from '../helpers/tiny-onnx.js';
 import { robustify, smallDataset, tempDir } from './helpers.js';
 
-test('robustness on a user backbone loads faces at its input size (as evaluate does) and takes --backbone for a moved file', async () => {
+test('robustness on a user backbone loads faces at its input size (as evaluate does), takes --backbone for a moved file, and sets verification\'s threshold on the whole split', async () => {
   const dir = await tempDir('robustness-backbone');
   const data = await smallDataset(3, 5);
   // 9×9 input: faces loaded at 150×150 and shrunk inside the network would be other pixels than evaluate's.
@@ -32,5 +32,12 @@ test('robustness on a user backbone loads faces at its input size (as evaluate d
   const suite = (JSON.parse(await fs.readFile(rJson, 'utf8')) as { suite: { samples: number; clean_accuracy: number } }).suite;
   assert.equal(suite.samples, 15);
   assert.equal(suite.clean_accuracy, clean);
+
+  // Verification with --limit: τ from the whole split's clean probes (15 × 2 impostor pairs), 4 faces attacked.
+  const vJson = path.join(dir, 'v.json');
+  const v = await robustness(vJson, ['--backbone', moved, '--backbone-spec', spec, '--recogniser', 'verification', '--far', '0.1', '--limit', '4']);
+  assert.equal(v.code, 0, v.stderr);
+  const vr = JSON.parse(await fs.readFile(vJson, 'utf8')) as { threshold: { impostor_pairs: number; genuine_pairs: number }; suite: { samples: number } };
+  assert.deepEqual([vr.threshold.impostor_pairs, vr.threshold.genuine_pairs, vr.suite.samples], [30, 15, 4]);
   await Promise.all([dir, data].map((d) => fs.rm(d, { recursive: true })));
 });

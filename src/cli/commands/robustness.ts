@@ -56,7 +56,7 @@ export function registerRobustness(program: Command): void {
     .option('--suite <suite>', "standard (APGD-CE, APGD-T over 9 targets, Square), quick, none, or attack tokens such as 'apgd:max_iter=50,square:nb_queries=1000'", 'standard')
     .addOption(new Option('--threat <threat>', 'dodging (untargeted) or impersonation (targeted at the nearest other identity)').choices([...THREATS]).default('dodging'))
     .addOption(new Option('--recogniser <kind>', "what is attacked: the model's classifier head, or its embedding against a gallery enrolled from the other split (rank-1 identification, 1:1 verification)").choices([...RECOGNISERS]).default('classifier'))
-    .option('--far <rate>', 'verification: the false-accept rate the threshold is set at, from the clean genuine/impostor distances', '1e-3')
+    .option('--far <rate>', 'verification: the false-accept rate the threshold is set at, from the clean genuine/impostor distances of the whole split (also with --limit)', '1e-3')
     .addOption(new Option('--metric <metric>', 'identification/verification: descriptor distance').choices([...METRICS]).default('euclidean'))
     .option('--eps <eps>', 'perturbation budget of every attack, 0–255 units', '4')
     .addOption(new Option('--norm <norm>', 'perturbation norm of every attack').choices(['inf', '2']).default('inf'))
@@ -96,10 +96,12 @@ export function registerRobustness(program: Command): void {
       const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       let x: tf.Tensor4D | undefined;
       let enrol: tf.Tensor4D | undefined;
+      let calibrationX: tf.Tensor4D | undefined;
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
-        const samples = pickSplit(selection.samples, flags.split, splitOptions(flags)).slice(0, limit);
+        const split = pickSplit(selection.samples, flags.split, splitOptions(flags));
+        const samples = split.slice(0, limit);
         // Faces at the backbone's input size and alignment, so eps bounds the pixels the network sees.
         const load = { ...loadOptions(flags), ...loadFor(model.backbone) };
         const { images, samples: loaded } = await loadImages(samples, load);
@@ -117,11 +119,19 @@ export function registerRobustness(program: Command): void {
           const other = flags.split === 'train' ? 'test' : 'train';
           const enrolled = await loadImages(pickSplit(selection.samples, other, splitOptions(flags)), load);
           enrol = imagesToBatch(enrolled.images);
+          // Verification's τ comes from the whole split's clean probes, also when --limit attacks fewer.
+          let calibration: { x: tf.Tensor4D; labels: number[] } | undefined;
+          if (recogniser === 'verification' && samples.length < split.length) {
+            const all = await loadImages(split, load);
+            calibrationX = imagesToBatch(all.images);
+            calibration = { x: calibrationX, labels: all.samples.map((s) => s.label) };
+          }
           face = await faceThreatSuite(recogniser, model.backbone, { x: enrol, labels: enrolled.samples.map((s) => s.label) }, model.identities.length, x, labels, suite, {
             ...suiteOpts,
             far,
             metric: flags.metric as Metric,
             defend: pipeline ? (c) => new DefendedClassifier(c, pipeline, seed) : undefined,
+            calibration,
           });
           result = face.suite;
           note(quiet, `gallery: ${model.identities.length} identities enrolled from ${enrolled.images.length} faces of the ${other} split`);
@@ -144,6 +154,7 @@ export function registerRobustness(program: Command): void {
       } finally {
         x?.dispose();
         enrol?.dispose();
+        calibrationX?.dispose();
         await close();
         pipeline?.dispose();
       }

@@ -70,6 +70,14 @@ test('the suite runs each attack only on the samples still robust; robust accura
   // The classifier's gradients are all zero: flagged.
   assert.ok(r.checks.find((c) => c.check === 'zero or NaN gradients')!.flagged);
   assert.ok(!r.checks.find((c) => c.check === 'random forward pass')!.flagged);
+  // A first attack that leaves nothing robust: the eps and iteration checks cannot fire, so nothing is re-run.
+  seen.length = 0;
+  const all = await runSuite(clf, x, labels, parseSuite('probe_breaker:breaks=5'), { eps: 10, checks: true });
+  assert.equal(seen.length, 1);
+  for (const check of ['accuracy falls with eps', 'accuracy falls with iterations']) {
+    const c = all.checks.find((k) => k.check === check)!;
+    assert.deepEqual([c.flagged, /nothing left to fall/.test(c.detail)], [false, true], check);
+  }
   x.dispose();
 });
 

@@ -31,6 +31,12 @@ export interface FaceThreatOptions extends Omit<SuiteOptions, 'bare'> {
   far?: number;
   /** The defence in front of a threat model (absent: the bare recogniser). */
   defend?: (c: Classifier) => Classifier;
+  /**
+   * Verification: the clean probes whose genuine and impostor distances set τ (default: the attacked probes).
+   * τ belongs to the deployed recogniser, so it may come from more probes than are attacked: a stated FAR needs
+   * about 1/FAR impostor pairs to be met at all.
+   */
+  calibration?: { x: tf.Tensor4D; labels: readonly number[] };
 }
 
 /** A suite's results on each threat model of an embedding (identification, verification). */
@@ -65,9 +71,11 @@ export async function faceThreatSuite(
       return { recogniser, suite: await runSuite(target, x, labels, attacks, suiteOpts(bare)) };
     }
     // Distances in VerificationClassifier's units, from the (defended) gallery logits −dist/T.
-    const d = (await predictAll(guard(gallery).target, x, opts.batch_size ?? 32)).logits.map((z) => Math.max(0, -z * gallery.temperature));
-    const genuine = labels.map((y, i) => d[i * classes + y]);
-    const impostor = labels.flatMap((y, i) => Array.from({ length: classes }, (_, k) => k).filter((k) => k !== y).map((k) => d[i * classes + k]));
+    const distances = async (probes: tf.Tensor4D) => (await predictAll(guard(gallery).target, probes, opts.batch_size ?? 32)).logits.map((z) => Math.max(0, -z * gallery.temperature));
+    const d = await distances(x);
+    const cal = opts.calibration ? { d: await distances(opts.calibration.x), labels: opts.calibration.labels } : { d, labels };
+    const genuine = cal.labels.map((y, i) => cal.d[i * classes + y]);
+    const impostor = cal.labels.flatMap((y, i) => Array.from({ length: classes }, (_, k) => k).filter((k) => k !== y).map((k) => cal.d[i * classes + k]));
     const tau = thresholdAtFar(impostor, opts.far ?? 1e-3, genuine);
     const dodging = (opts.threat ?? 'dodging') === 'dodging';
     // The claimed identity: its own (dodging) or the nearest other (impersonation), on the clean probe.

@@ -346,21 +346,32 @@ async function maskingChecks(
       const out = await attackRows(classifier, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), opts.batch_size ?? 32, {});
       return out.pred.filter((p, k) => (targets ? p !== targets[rows[k]] : p === labels[rows[k]])).length / rows.length;
     };
-    const atEps = await acc({});
-    const at4 = await acc({ eps: Math.min(255, opts.eps * 4) });
-    checks.push({
-      check: 'accuracy falls with eps',
-      flagged: atEps > 0 && at4 >= atEps,
-      detail: `${first.req.name} on ${rows.length} faces: accuracy ${atEps.toFixed(3)} at eps ${opts.eps}, ${at4.toFixed(3)} at eps ${Math.min(255, opts.eps * 4)}`,
-    });
+    // When the first gradient attack opened the suite it already ran at eps on every clean-correct face: its
+    // result is read back (the suite's own number, and a whole attack run saved) instead of run again.
+    const firstToken = formatAttackToken(first.req);
+    const atEps = built[0] === first ? rows.filter((i) => result.per_sample[i].broken_by !== firstToken).length / rows.length : await acc({});
     const iters = Number(first.attack.params.max_iter);
-    if (Number.isInteger(iters) && iters >= 4) {
-      const atQuarter = await acc({ max_iter: Math.floor(iters / 4) });
+    const quarter = Number.isInteger(iters) && iters >= 4 ? Math.floor(iters / 4) : undefined;
+    if (atEps === 0) {
+      // Nothing left to fall: neither check can fire, so the two extra attack runs are skipped.
+      const detail = `${first.req.name} on ${rows.length} faces: accuracy 0.000 at eps ${opts.eps}, nothing left to fall (not re-run)`;
+      checks.push({ check: 'accuracy falls with eps', flagged: false, detail });
+      if (quarter !== undefined) checks.push({ check: 'accuracy falls with iterations', flagged: false, detail });
+    } else {
+      const at4 = await acc({ eps: Math.min(255, opts.eps * 4) });
       checks.push({
-        check: 'accuracy falls with iterations',
-        flagged: atEps > atQuarter + 1e-9,
-        detail: `${first.req.name}: accuracy ${atQuarter.toFixed(3)} after ${Math.floor(iters / 4)} iterations, ${atEps.toFixed(3)} after ${iters}`,
+        check: 'accuracy falls with eps',
+        flagged: at4 >= atEps,
+        detail: `${first.req.name} on ${rows.length} faces: accuracy ${atEps.toFixed(3)} at eps ${opts.eps}, ${at4.toFixed(3)} at eps ${Math.min(255, opts.eps * 4)}`,
       });
+      if (quarter !== undefined) {
+        const atQuarter = await acc({ max_iter: quarter });
+        checks.push({
+          check: 'accuracy falls with iterations',
+          flagged: atEps > atQuarter + 1e-9,
+          detail: `${first.req.name}: accuracy ${atQuarter.toFixed(3)} after ${quarter} iterations, ${atEps.toFixed(3)} after ${iters}`,
+        });
+      }
     }
     // 6. The oblivious number: the attack crafted on the bare model, scored through the defence.
     if (opts.bare) {

@@ -85,6 +85,12 @@ test('verification: the threshold holds the stated FAR on clean probes; dodging 
   assert.ok(imp.suite.per_sample.every((s) => s.label === 0 && s.target === 1));
   assert.ok(imp.suite.success_rate > 0, 'a large eps gets some impostors accepted');
   assert.equal(imp.suite.robust_accuracy, 1 - imp.suite.success_rate);
+  // τ set from more clean probes than are attacked: its pairs are the calibration set's, the attack the 3 probes'.
+  const few = tf.slice(x, 0, 3);
+  const calibrated = await faceThreatSuite('verification', net, enrol, CLASSES, few, labels.slice(0, 3), attacks, { eps: 64, far: 0, checks: false, calibration: { x, labels } });
+  assert.deepEqual([calibrated.threshold!.impostor_pairs, calibrated.threshold!.genuine_pairs, calibrated.suite.samples], [8 * (CLASSES - 1), 8, 3]);
+  assert.equal(calibrated.threshold!.threshold, t.threshold);
+  few.dispose();
   tf.dispose([x, enrol.x]);
   gallery.dispose();
   net.dispose();

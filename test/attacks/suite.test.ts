@@ -59,6 +59,10 @@ test('the suite runs each attack only on the samples still robust; robust accura
   assert.equal(r.clean_accuracy, 5 / 6);
   // Attack 1 sees the 5 clean-correct faces, breaks 2; attack 2 sees 3, breaks 1; attack 3 sees 2, breaks both.
   assert.deepEqual(seen.slice(0, 3).map((s) => s.length), [5, 3, 2]);
+  // The checks re-run the first attack only at 4·eps and with a quarter of its iterations: its accuracy at eps
+  // is the suite's own first step (3 of the 5 clean-correct faces left).
+  assert.equal(seen.length, 5);
+  assert.match(r.checks.find((c) => c.check === 'accuracy falls with eps')!.detail, /accuracy 0\.600 at eps 10, 0\.600 at eps 40/);
   assert.deepEqual(r.steps.map((s) => [s.attacked, s.broken]), [[5, 2], [3, 1], [2, 2]]);
   assert.deepEqual(r.steps.map((s) => s.robust_accuracy), [3 / 6, 2 / 6, 0]);
   assert.equal(r.robust_accuracy, 0);
@@ -66,6 +70,14 @@ test('the suite runs each attack only on the samples still robust; robust accura
   // The classifier's gradients are all zero: flagged.
   assert.ok(r.checks.find((c) => c.check === 'zero or NaN gradients')!.flagged);
   assert.ok(!r.checks.find((c) => c.check === 'random forward pass')!.flagged);
+  // A first attack that leaves nothing robust: the eps and iteration checks cannot fire, so nothing is re-run.
+  seen.length = 0;
+  const all = await runSuite(clf, x, labels, parseSuite('probe_breaker:breaks=5'), { eps: 10, checks: true });
+  assert.equal(seen.length, 1);
+  for (const check of ['accuracy falls with eps', 'accuracy falls with iterations']) {
+    const c = all.checks.find((k) => k.check === check)!;
+    assert.deepEqual([c.flagged, /nothing left to fall/.test(c.detail)], [false, true], check);
+  }
   x.dispose();
 });
 

@@ -17,8 +17,10 @@ import { imagesToBatch } from '../../image/index.js';
 import type { Classifier } from '../../models/classifier.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { METRICS, type Metric } from '../../models/gallery.js';
+import { loadFor } from '../../models/backbones.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { attackParamOption, EPS } from '../attack-options.js';
+import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
 import { labelledProgress, note } from '../progress.js';
@@ -26,7 +28,7 @@ import { claimJsonReport, globalOptions, intOption, numberOption, startEngine, U
 
 const REPORT_FORMAT = 'robustify-robustness/1';
 
-interface RobustnessFlags extends DataFlags {
+interface RobustnessFlags extends DataFlags, BackboneFlags {
   model: string;
   split: string;
   defence?: string;
@@ -48,14 +50,14 @@ interface RobustnessFlags extends DataFlags {
 }
 
 export function registerRobustness(program: Command): void {
-  addDataOptions(program.command('robustness').description('robust accuracy over an attack suite, masking checks, minimum perturbation'))
-    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`')
+  addBackboneOptions(addDataOptions(program.command('robustness').description('robust accuracy over an attack suite, masking checks, minimum perturbation')), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
+    .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`, or a network file (ONNX / TF.js model.json) whose recogniser spec says its output is logits')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
     .option('--defence <pipeline>', 'evaluate the defended model (BPDA through non-differentiable stages)')
     .option('--suite <suite>', "standard (APGD-CE, APGD-T over 9 targets, Square), quick, none, or attack tokens such as 'apgd:max_iter=50,square:nb_queries=1000'", 'standard')
     .addOption(new Option('--threat <threat>', 'dodging (untargeted) or impersonation (targeted at the nearest other identity)').choices([...THREATS]).default('dodging'))
     .addOption(new Option('--recogniser <kind>', "what is attacked: the model's classifier head, or its embedding against a gallery enrolled from the other split (rank-1 identification, 1:1 verification)").choices([...RECOGNISERS]).default('classifier'))
-    .option('--far <rate>', 'verification: the false-accept rate the threshold is set at, from the clean genuine/impostor distances', '1e-3')
+    .option('--far <rate>', 'verification: the false-accept rate the threshold is set at, from the clean genuine/impostor distances of the whole split (also with --limit)', '1e-3')
     .addOption(new Option('--metric <metric>', 'identification/verification: descriptor distance').choices([...METRICS]).default('euclidean'))
     .option('--eps <eps>', `${EPS.description} for every attack: ${describeSchema(EPS)}`, '4')
     .addOption(new Option('--norm <norm>', 'perturbation norm of every attack').choices(['inf', '2']).default('inf'))
@@ -92,14 +94,18 @@ export function registerRobustness(program: Command): void {
       if (flags.json) await claimJsonReport(flags.json, REPORT_FORMAT, 'robustness', [{ label: '--model', path: flags.model }, { label: '--data', path: flags.data }], quiet);
       await startEngine(cmd);
       const pipeline = stages ? await buildPipeline(stages) : undefined;
-      const { model, classifier, close } = await openModel(flags.model);
+      const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
       let x: tf.Tensor4D | undefined;
       let enrol: tf.Tensor4D | undefined;
+      let calibrationX: tf.Tensor4D | undefined;
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : classifier;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
-        const samples = pickSplit(selection.samples, flags.split, splitOptions(flags)).slice(0, limit);
-        const { images, samples: loaded } = await loadImages(samples, loadOptions(flags));
+        const split = pickSplit(selection.samples, flags.split, splitOptions(flags));
+        const samples = split.slice(0, limit);
+        // Faces at the backbone's input size and alignment, so eps bounds the pixels the network sees.
+        const load = { ...loadOptions(flags), ...loadFor(model.backbone) };
+        const { images, samples: loaded } = await loadImages(samples, load);
         if (images.length === 0) throw new UsageError(`--data: no faces of the model's identities in '${flags.data}'`);
         x = imagesToBatch(images);
         const labels = loaded.map((s) => s.label);
@@ -112,13 +118,21 @@ export function registerRobustness(program: Command): void {
         if (suite.length > 0 && recogniser === 'classifier') result = await runSuite(target, x, labels, suite, { ...suiteOpts, bare: pipeline ? classifier : undefined });
         if (suite.length > 0 && recogniser !== 'classifier') {
           const other = flags.split === 'train' ? 'test' : 'train';
-          const enrolled = await loadImages(pickSplit(selection.samples, other, splitOptions(flags)), loadOptions(flags));
+          const enrolled = await loadImages(pickSplit(selection.samples, other, splitOptions(flags)), load);
           enrol = imagesToBatch(enrolled.images);
+          // Verification's τ comes from the whole split's clean probes, also when --limit attacks fewer.
+          let calibration: { x: tf.Tensor4D; labels: number[] } | undefined;
+          if (recogniser === 'verification' && samples.length < split.length) {
+            const all = await loadImages(split, load);
+            calibrationX = imagesToBatch(all.images);
+            calibration = { x: calibrationX, labels: all.samples.map((s) => s.label) };
+          }
           face = await faceThreatSuite(recogniser, model.backbone, { x: enrol, labels: enrolled.samples.map((s) => s.label) }, model.identities.length, x, labels, suite, {
             ...suiteOpts,
             far,
             metric: flags.metric as Metric,
             defend: pipeline ? (c) => new DefendedClassifier(c, pipeline, seed) : undefined,
+            calibration,
           });
           result = face.suite;
           note(quiet, `gallery: ${model.identities.length} identities enrolled from ${enrolled.images.length} faces of the ${other} split`);
@@ -141,6 +155,7 @@ export function registerRobustness(program: Command): void {
       } finally {
         x?.dispose();
         enrol?.dispose();
+        calibrationX?.dispose();
         await close();
         pipeline?.dispose();
       }

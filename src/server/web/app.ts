@@ -96,8 +96,9 @@ async function enrol(): Promise<void> {
   if (!id) throw new Error('enter an identity name first');
   status(`enrolling ${id}…`);
   const r = await api<{ identity: string; faces: { id: number; quality: { size: number } }[] }>('POST', `/v1/identities/${encodeURIComponent(id)}/faces`, photo);
-  status(`enrolled face #${r.faces[0].id} as ${r.identity} (${Math.round(r.faces[0].quality.size)} px)`);
+  // The list first, so that when the status says enrolled, the gallery shows it.
   await refreshGallery();
+  status(`enrolled face #${r.faces[0].id} as ${r.identity} (${Math.round(r.faces[0].quality.size)} px)`);
 }
 
 async function refreshGallery(): Promise<void> {

@@ -35,12 +35,32 @@ export type BackboneSource = { kind: 'builtin' } | { kind: 'file'; path: string;
 
 export const BUILTIN = 'builtin';
 
-/** `ref` = 'builtin' (or undefined) or a path to an ONNX file / TF.js model.json. */
+/**
+ * `ref` = 'builtin' (or undefined) or a path to an ONNX file / TF.js model.json.
+ *
+ * @example
+ * ```ts
+ * import { backboneSource } from 'robustify';
+ * console.log(backboneSource(undefined)); // { kind: 'builtin' }
+ * console.log(backboneSource('nets/arcface.onnx', { preset: 'arcface112' })); // { kind: 'file', … }
+ * ```
+ */
 export function backboneSource(ref: string | undefined, spec: RecogniserSpecInput = {}): BackboneSource {
   return ref === undefined || ref === BUILTIN ? { kind: 'builtin' } : { kind: 'file', path: ref, spec };
 }
 
-/** Open the network a `BackboneSource` names (the built-in one, or an ONNX / TF.js file with its spec). */
+/**
+ * Open the network a `BackboneSource` names (the built-in one, or an ONNX / TF.js file with its spec).
+ *
+ * @example
+ * ```ts
+ * import { initEngine, backboneSource, openBackbone } from 'robustify';
+ * await initEngine();
+ * const net = await openBackbone(backboneSource('builtin'));
+ * console.log(net.name, net.inputSize, net.descriptorDim);
+ * net.dispose();
+ * ```
+ */
 export async function openBackbone(source: BackboneSource): Promise<Backbone> {
   return source.kind === 'builtin' ? FaceRecognitionNet.load() : OnnxBackbone.open(source.path, source.spec);
 }

@@ -91,7 +91,19 @@ abstract class DescriptorClassifier implements Classifier {
   abstract dispose(): void;
 }
 
-/** 1:N identification against a gallery of descriptors [K, D]. */
+/**
+ * 1:N identification against a gallery of descriptors [K, D].
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, GalleryClassifier, predictLabels } from 'robustify';
+ * await initEngine();
+ * const net = { descriptor: (x: tf.Tensor4D) => tf.div(tf.mean(x, [1, 2]), 255) as tf.Tensor2D }; // a toy 3-d descriptor
+ * const gallery = new GalleryClassifier(net, tf.tensor2d([[0, 0, 0], [1, 1, 1]]), { metric: 'euclidean' });
+ * console.log(await predictLabels(gallery, tf.fill([1, 8, 8, 3], 240) as tf.Tensor4D)); // [1]: nearest to the bright one
+ * gallery.dispose();
+ * ```
+ */
 export class GalleryClassifier extends DescriptorClassifier {
   /** Owned: disposed by dispose(). */
   private readonly gallery: tf.Tensor2D;
@@ -143,7 +155,18 @@ export class GalleryClassifier extends DescriptorClassifier {
   }
 }
 
-/** 1:1 verification of probes against one claimed identity's reference descriptor at threshold τ. */
+/**
+ * 1:1 verification of probes against one claimed identity's reference descriptor at threshold τ.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, VerificationClassifier, predictLabels } from 'robustify';
+ * await initEngine();
+ * const net = { descriptor: (x: tf.Tensor4D) => tf.div(tf.mean(x, [1, 2]), 255) as tf.Tensor2D };
+ * const verify = new VerificationClassifier(net, tf.tensor1d([1, 1, 1]), 0.5);
+ * console.log(await predictLabels(verify, tf.stack([tf.fill([8, 8, 3], 250), tf.fill([8, 8, 3], 0)]) as tf.Tensor4D)); // [1, 0]: accept, reject
+ * ```
+ */
 export class VerificationClassifier extends DescriptorClassifier {
   readonly classes = 2;
   private readonly reference: tf.Tensor2D;

@@ -39,6 +39,20 @@ export function eotDrawSeed(seed: number, call: number, j: number): number {
   return hashSeed(seed, 'eot', call, j);
 }
 
+/**
+ * Expectation over transformation (Athalye et al.): a defended classifier whose loss gradient is the mean over
+ * `nb_samples` draws of its stochastic defences — what an adaptive attack differentiates.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, buildPipeline, DefendedClassifier, ExpectationOverTransformation, createAttack } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const eot = new ExpectationOverTransformation(new DefendedClassifier(model, await buildPipeline('gauss:4')), { nb_samples: 2 });
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * console.log((await createAttack('pgd', { eps: 8, eps_step: 2, max_iter: 2 }).generate(eot, x, [0, 1])).shape);
+ * ```
+ */
 export class ExpectationOverTransformation implements Classifier {
   readonly params: Readonly<EotParams>;
   private calls: number;

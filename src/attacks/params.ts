@@ -6,7 +6,17 @@
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
-/** Building blocks shared by the attacks' schemas (units: the input's own, 0–255). */
+/**
+ * Building blocks shared by the attacks' schemas (units: the input's own, 0–255).
+ *
+ * @example
+ * ```ts
+ * import { Type } from '@sinclair/typebox';
+ * import { P, describeParams } from 'robustify';
+ * const spec = Type.Object({ eps: P.eps(8), max_iter: P.maxIter(10), seed: P.seed() }); // as in {@link SpecifiedAttack}
+ * console.log(describeParams(spec).join('\n'));
+ * ```
+ */
 export const P = {
   eps: (def = 4) => Type.Number({ default: def, minimum: 0, maximum: 1e7, description: 'perturbation budget on 0–255 (the bound on |δ|∞, or on ‖δ‖₂ for L2)' }),
   epsStep: (def: number) => Type.Number({ default: def, exclusiveMinimum: 0, maximum: 255, description: 'step size, same units as eps' }),
@@ -44,6 +54,13 @@ function literals(s: TSchema): (string | number | boolean)[] | undefined {
 /**
  * Fill defaults into `given` and validate it against `schema`; errors name the component (`name`) and the
  * parameter, say what is valid and what was given. Unknown keys are refused with the valid ones listed.
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, resolveAttackParams } from 'robustify';
+ * console.log(resolveAttackParams('pgd', PGD_SPEC, { eps: 8, norm: 2 }));
+ * try { resolveAttackParams('pgd', PGD_SPEC, { eps_step: 0 }); } catch (err) { console.log((err as Error).message); } // pgd: eps_step must be …
+ * ```
  */
 export function resolveAttackParams<S extends TObject>(name: string, schema: S, given: Readonly<Record<string, unknown>> = {}): Static<S> {
   const keys = Object.keys(schema.properties);
@@ -92,7 +109,15 @@ export function parseParamPairs(name: string, schema: TObject, pairs: readonly s
   return out;
 }
 
-/** One line per parameter: name, valid values, default, description (help text). */
+/**
+ * One line per parameter: name, valid values, default, description (help text).
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, describeParams } from 'robustify';
+ * console.log(describeParams(PGD_SPEC).join('\n')); // one help line per parameter
+ * ```
+ */
 export function describeParams(schema: TObject): string[] {
   return Object.entries(schema.properties).map(([k, s]) => {
     const t = s as TSchema;

@@ -85,6 +85,17 @@ export function drawMask(length: number, prob: number, seed: number): Uint8Array
   return mask;
 }
 
+/**
+ * Total variation minimisation (ART's TotalVarMin): a random `prob` pixel mask, then per channel the image that fits the kept values under a total-variation penalty `lamb` (see the module comment).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, TotalVarMin } from 'robustify';
+ * await initEngine();
+ * const y = await new TotalVarMin({ prob: 0.3, max_iter: 2 }).apply(tf.randomUniform([1, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D, { seed: 1 });
+ * console.log(y.shape);
+ * ```
+ */
 export class TotalVarMin extends IdentityGradientDefence<{ prob: number; norm: number; lamb: number; max_iter: number; solver: number }> {
   private readonly seed: number | undefined;
 

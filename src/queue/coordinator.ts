@@ -51,6 +51,26 @@ interface Pending {
 
 const POLL_MS = 200;
 
+/**
+ * The study's side of a queue (see the module comment): `runner(model)` gives the batch runner a study hands its
+ * attack batches to; `close()` disconnects.
+ *
+ * @example
+ * ```ts no-run
+ * import { QueueCoordinator } from 'robustify/queue';
+ * import { initEngine, runStudy, listDataset, selectTopK, loadStudyConfig } from 'robustify';
+ * await initEngine();
+ * const coordinator = await QueueCoordinator.open({ url: 'redis://localhost:6379', onLine: console.log });
+ * const config = await loadStudyConfig(undefined, true);
+ * const selection = selectTopK(await listDataset('data/faces14'), config.identities);
+ * try {
+ *   const run = await runStudy({ selection, load: {}, config, cacheDir: 'out/cache', remote: (model) => coordinator.runner(model) });
+ *   console.log(run.queue); // what the queue did
+ * } finally {
+ *   await coordinator.close();
+ * }
+ * ```
+ */
 export class QueueCoordinator {
   private readonly pending = new Map<string, Pending>();
   private timer?: NodeJS.Timeout;

@@ -53,6 +53,19 @@ async function checkVersion(redis: Redis, name: string, version: string, shown: 
   }
 }
 
+/**
+ * Serve a queue: take the attack batches studies add, compute them here and store the results (see the
+ * module comment); `close()` finishes the running jobs and disconnects.
+ *
+ * @example
+ * ```ts no-run
+ * import { startWorker } from 'robustify/queue';
+ * import { initEngine } from 'robustify';
+ * await initEngine();
+ * const worker = await startWorker({ url: 'redis://localhost:6379', concurrency: 2, onLine: console.log });
+ * process.once('SIGINT', () => void worker.close());
+ * ```
+ */
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const address = parseQueueUrl(opts.url);
   await probe(address);

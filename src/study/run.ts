@@ -112,6 +112,21 @@ export interface StudyInput {
   remote?: RemoteRunner;
 }
 
+/**
+ * Run the study (see the module comment): every step cached under `cacheDir`, so a rerun reuses what it can.
+ * The result's `results` is what results.json holds; `writeStudy` writes the whole report.
+ *
+ * @example
+ * ```ts no-run
+ * import { initEngine, runStudy, writeStudy, listDataset, selectTopK, loadStudyConfig } from 'robustify';
+ * await initEngine();
+ * const config = await loadStudyConfig(undefined, true); // the quick preset over the paper's protocol
+ * const selection = selectTopK(await listDataset('data/faces14'), config.identities);
+ * const run = await runStudy({ selection, load: {}, config, cacheDir: 'out/cache', hooks: { onStep: (s, what) => console.log(s, what) } });
+ * await writeStudy('out', run);
+ * console.log(run.results.attack.accuracy, run.cache);
+ * ```
+ */
 export async function runStudy({ selection, load: given, config, cacheDir, hooks = {}, backbone = { kind: 'builtin' }, remote }: StudyInput): Promise<StudyRun> {
   const cache = new StepCache(cacheDir);
   const timings: Record<string, number> = {};

@@ -12,7 +12,15 @@ import { APGD_SPEC, AutoProjectedGradientDescent, scatterRows } from './apgd.js'
 import { checkLabels, mapBatches, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { LOSS_TYPES } from './loss.js';
 
-/** APGD-T's parameters (TypeBox): APGD's plus `nb_target_classes`. */
+/**
+ * APGD-T's parameters (TypeBox): APGD's plus `nb_target_classes`.
+ *
+ * @example
+ * ```ts
+ * import { APGD_T_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(APGD_T_SPEC).join('\n'), resolveAttackParams('apgd_t', APGD_T_SPEC, { eps: 8 }));
+ * ```
+ */
 export const APGD_T_SPEC = Type.Object({
   ...APGD_SPEC.properties,
   loss_type: Type.Union(

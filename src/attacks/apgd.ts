@@ -15,7 +15,15 @@ import { checkLabels, L2_TOL, mapBatches, perSampleL2, project, selectRows, Spec
 import { LOSS_TYPES, lossAndGradient, type LossLabels } from './loss.js';
 import { P } from './params.js';
 
-/** APGD's parameters (TypeBox): ART's AutoProjectedGradientDescent names, defaults and bounds. */
+/**
+ * APGD's parameters (TypeBox): ART's AutoProjectedGradientDescent names, defaults and bounds.
+ *
+ * @example
+ * ```ts
+ * import { APGD_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(APGD_SPEC).join('\n'), resolveAttackParams('apgd', APGD_SPEC, { eps: 8 }));
+ * ```
+ */
 export const APGD_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),

@@ -3,7 +3,15 @@ import { Type, type Static } from '@sinclair/typebox';
 import { resolveAttackParams } from './params.js';
 import { PGD_SPEC, ProjectedGradientDescent } from './pgd.js';
 
-/** BIM's parameters (TypeBox): ART's BasicIterativeMethod. */
+/**
+ * BIM's parameters (TypeBox): ART's BasicIterativeMethod.
+ *
+ * @example
+ * ```ts
+ * import { BIM_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(BIM_SPEC).join('\n'), resolveAttackParams('bim', BIM_SPEC, { eps: 8 }));
+ * ```
+ */
 export const BIM_SPEC = Type.Pick(PGD_SPEC, ['eps', 'eps_step', 'max_iter', 'targeted', 'batch_size', 'seed']);
 export type BimParams = Static<typeof BIM_SPEC>;
 

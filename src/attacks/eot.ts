@@ -24,10 +24,26 @@ export interface EotParams {
   seed: number;
 }
 
-/** EOT's default parameters. */
+/**
+ * EOT's default parameters.
+ *
+ * @example
+ * ```ts
+ * import { EOT_DEFAULTS, checkEotParams } from 'robustify/attacks';
+ * console.log(checkEotParams({ ...EOT_DEFAULTS, seed: 0 })); // { nb_samples: 10, seed: 0 }
+ * ```
+ */
 export const EOT_DEFAULTS: Readonly<Omit<EotParams, 'seed'>> = Object.freeze({ nb_samples: 10 });
 
-/** Validate EOT's parameters (resolved with defaults); the error names the parameter. */
+/**
+ * Validate EOT's parameters (resolved with defaults); the error names the parameter.
+ *
+ * @example
+ * ```ts
+ * import { checkEotParams } from 'robustify/attacks';
+ * try { checkEotParams({ nb_samples: 0, seed: 0 }); } catch (err) { console.log((err as Error).message); } // names nb_samples
+ * ```
+ */
 export function checkEotParams(p: EotParams): EotParams {
   if (!(Number.isInteger(p.nb_samples) && p.nb_samples >= 1)) throw new Error(`eot: nb_samples must be a whole number ≥ 1, got ${String(p.nb_samples)}`);
   if (!Number.isInteger(p.seed)) throw new Error(`eot: seed must be an integer, got ${String(p.seed)}`);

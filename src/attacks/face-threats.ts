@@ -18,7 +18,15 @@ import { ACCEPT, classMeans, DEFAULT_TEMPERATURE, GalleryClassifier, REJECT, thr
 import type { AttackRequest } from './registry.js';
 import { mergeSuites, predictAll, runSuite, runSuitePart, type SuiteOptions, type SuitePart, type SuiteResult } from './suite.js';
 
-/** The threat models of an embedding: classifier head, identification, verification. */
+/**
+ * The threat models of an embedding: classifier head, identification, verification.
+ *
+ * @example
+ * ```ts
+ * import { RECOGNISERS } from 'robustify/attacks';
+ * console.log(RECOGNISERS); // ['classifier', 'identification', 'verification']
+ * ```
+ */
 export const RECOGNISERS = ['classifier', 'identification', 'verification'] as const;
 /** One of `RECOGNISERS`. */
 export type Recogniser = (typeof RECOGNISERS)[number];

@@ -3,7 +3,15 @@ import { Type, type Static } from '@sinclair/typebox';
 import { resolveAttackParams } from './params.js';
 import { PGD_SPEC, ProjectedGradientDescent } from './pgd.js';
 
-/** FGSM's parameters (TypeBox): ART's FastGradientMethod. */
+/**
+ * FGSM's parameters (TypeBox): ART's FastGradientMethod.
+ *
+ * @example
+ * ```ts
+ * import { FGSM_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(FGSM_SPEC).join('\n'), resolveAttackParams('fgsm', FGSM_SPEC, { eps: 8 }));
+ * ```
+ */
 export const FGSM_SPEC = Type.Pick(PGD_SPEC, ['norm', 'eps', 'targeted', 'num_random_init', 'batch_size', 'seed']);
 export type FgsmParams = Static<typeof FGSM_SPEC>;
 

@@ -32,7 +32,15 @@ export const P = {
 /** The resolved parameters of an attack: every key of its schema, defaults filled. */
 export type AttackParams<S extends TObject = TObject> = Static<S>;
 
-/** The valid values of one parameter, for messages and help: "a number > 0", "a whole number in [1, 100]". */
+/**
+ * The valid values of one parameter, for messages and help: "a number > 0", "a whole number in [1, 100]".
+ *
+ * @example
+ * ```ts
+ * import { P, describeSchema } from 'robustify/attacks';
+ * console.log(describeSchema(P.maxIter(10))); // a whole number in [1, 1000000]
+ * ```
+ */
 export function describeSchema(s: TSchema): string {
   const options = literals(s);
   if (options) return options.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' or ');
@@ -83,6 +91,12 @@ function show(v: unknown): string {
  * A parameter value written as text (a CLI flag, `--param k=v`, a token `apgd:loss_type=dlr`) as the schema's
  * type; the result still goes through `resolveAttackParams`. Unparseable text is returned as is, so the error
  * names the parameter and its valid values.
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, parseParamText } from 'robustify/attacks';
+ * console.log(parseParamText(PGD_SPEC, 'max_iter', '50'), parseParamText(PGD_SPEC, 'norm', '2')); // 50 2
+ * ```
  */
 export function parseParamText(schema: TObject, key: string, text: string): unknown {
   const s = schema.properties[key] as TSchema | undefined;
@@ -97,7 +111,15 @@ export function parseParamText(schema: TObject, key: string, text: string): unkn
   return text;
 }
 
-/** `k=v` pairs (as from repeated `--param k=v`) into typed values for `schema`; `name` names the component. */
+/**
+ * `k=v` pairs (as from repeated `--param k=v`) into typed values for `schema`; `name` names the component.
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, parseParamPairs } from 'robustify/attacks';
+ * console.log(parseParamPairs('pgd', PGD_SPEC, ['eps=8', 'targeted=true'])); // { eps: 8, targeted: true }
+ * ```
+ */
 export function parseParamPairs(name: string, schema: TObject, pairs: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {

@@ -34,7 +34,15 @@ export const PGD_SPEC = Type.Object({
 /** PGD's resolved parameters. */
 export type PgdParams = Static<typeof PGD_SPEC>;
 
-/** PGD's defaults (the paper's attack: L∞, eps 4, eps_step 0.1, 100 iterations). */
+/**
+ * PGD's defaults (the paper's attack: L∞, eps 4, eps_step 0.1, 100 iterations).
+ *
+ * @example
+ * ```ts
+ * import { PGD_DEFAULTS } from 'robustify/attacks';
+ * console.log(PGD_DEFAULTS); // { norm: 'inf', eps: 4, eps_step: 0.1, max_iter: 100, … }
+ * ```
+ */
 export const PGD_DEFAULTS: PgdParams = resolveAttackParams('pgd', PGD_SPEC);
 
 /**

@@ -130,7 +130,15 @@ export function parseAttackToken(token: string): AttackRequest {
   return { name, params };
 }
 
-/** `name:key=value…` for an attack request (the inverse of parseAttackToken). */
+/**
+ * `name:key=value…` for an attack request (the inverse of parseAttackToken).
+ *
+ * @example
+ * ```ts
+ * import { formatAttackToken, parseAttackToken } from 'robustify/attacks';
+ * console.log(formatAttackToken(parseAttackToken('apgd:max_iter=50'))); // apgd:max_iter=50
+ * ```
+ */
 export function formatAttackToken(req: AttackRequest): string {
   return [req.name, ...Object.entries(req.params).map(([k, v]) => `${k}=${String(v)}`)].join(':');
 }

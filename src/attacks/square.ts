@@ -17,7 +17,15 @@ import { checkLabels, mapBatches, SpecifiedAttack, type AttackHooks } from './at
 import { squareMargin, type LossLabels } from './loss.js';
 import { P } from './params.js';
 
-/** Square's parameters (TypeBox): ART's SquareAttack. */
+/**
+ * Square's parameters (TypeBox): ART's SquareAttack.
+ *
+ * @example
+ * ```ts
+ * import { SQUARE_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(SQUARE_SPEC).join('\n'), resolveAttackParams('square', SQUARE_SPEC, { eps: 8 }));
+ * ```
+ */
 export const SQUARE_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),

@@ -30,7 +30,15 @@ export const SUITES: Readonly<Record<string, readonly string[]>> = {
   quick: ['apgd:max_iter=20', 'square:nb_queries=500'],
 };
 
-/** The threat settings of a suite: dodging (untargeted) or impersonation (targeted). */
+/**
+ * The threat settings of a suite: dodging (untargeted) or impersonation (targeted).
+ *
+ * @example
+ * ```ts
+ * import { THREATS } from 'robustify/attacks';
+ * console.log(THREATS); // ['dodging', 'impersonation'], SuiteOptions' threat
+ * ```
+ */
 export const THREATS = ['dodging', 'impersonation'] as const;
 /** One of `THREATS`. */
 export type Threat = (typeof THREATS)[number];
@@ -129,7 +137,21 @@ export interface SuitePart {
   queries: { all: number[]; successful: number[] }[];
 }
 
-/** One attack of a suite on the samples still robust (the suite's step, for callers that spread a suite). */
+/**
+ * One attack of a suite on the samples still robust (the suite's step, for callers that spread a suite).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits } from 'robustify';
+ * import { parseSuite, runSuitePart, mergeSuites, formatSuite } from 'robustify/attacks';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const attacks = parseSuite('fgsm,pgd:max_iter=2');
+ * const groups = [[0, 1], [2, 0]].map((labels, i) => ({ x: tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', i) as tf.Tensor4D, labels }));
+ * const parts = await Promise.all(groups.map((g) => runSuitePart(model, g.x, g.labels, attacks, { eps: 8, checks: false })));
+ * console.log(formatSuite(mergeSuites(parts), 'two groups'));
+ * ```
+ */
 export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], attacks: readonly AttackRequest[], opts: SuiteOptions): Promise<SuitePart> {
   const threat = opts.threat ?? 'dodging';
   const n = x.shape[0];
@@ -204,6 +226,13 @@ function queryStats(all: readonly number[], successful: readonly number[]): Suit
  * One suite result from runs of the same attacks on disjoint sample groups (e.g. one verification threshold
  * model per claimed identity): counts and per-sample rows concatenated, rates recomputed, a check flagged when
  * it is flagged in any group.
+ *
+ * @example
+ * ```ts no-run
+ * import { mergeSuites, type SuitePart } from 'robustify/attacks';
+ * declare const parts: SuitePart[]; // from runSuitePart on each group, as in {@link runSuitePart}'s example
+ * console.log(mergeSuites(parts).robust_accuracy);
+ * ```
  */
 export function mergeSuites(parts: readonly SuitePart[]): SuiteResult {
   if (parts.length === 0) throw new Error('suite: nothing to merge');
@@ -422,7 +451,19 @@ async function maskingChecks(
   }
 }
 
-/** The human-readable report of a suite run. */
+/**
+ * The human-readable report of a suite run.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits } from 'robustify';
+ * import { parseSuite, runSuite, formatSuite } from 'robustify/attacks';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * console.log(formatSuite(await runSuite(model, x, [0, 1], parseSuite('fgsm'), { eps: 8, checks: false }), 'toy'));
+ * ```
+ */
 export function formatSuite(r: SuiteResult, title = ''): string {
   const lines: string[] = [];
   const norm = r.norm === 'inf' ? 'L∞' : 'L2';

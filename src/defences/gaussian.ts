@@ -8,7 +8,15 @@ import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
 import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `gauss`'s parameters: sigma, the noise std on 0–255. */
+/**
+ * `gauss`'s parameters: sigma, the noise std on 0–255.
+ *
+ * @example
+ * ```ts
+ * import { GAUSS_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(GAUSS_PARAMS).join('\n')); // {@link GaussianAugmentation}'s parameters
+ * ```
+ */
 export const GAUSS_PARAMS: ParamSpecs = paramSpecs({
   sigma: D.number(1, 0, 255, 'noise standard deviation on 0–255'),
 });

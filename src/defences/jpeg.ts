@@ -10,7 +10,15 @@ import { roundToUint8 } from '../image/round-uint8.js';
 import { JPEG_MAX_SIDE, stackImages, stackLayout, unstackImage } from './jpeg-stack.js';
 import { IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `jpeg`'s parameters: quality. */
+/**
+ * `jpeg`'s parameters: quality.
+ *
+ * @example
+ * ```ts
+ * import { JPEG_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(JPEG_PARAMS).join('\n')); // {@link JpegCompression}'s parameters
+ * ```
+ */
 export const JPEG_PARAMS: ParamSpecs = paramSpecs({
   quality: D.integer(50, 1, 100, 'JPEG quality (1 worst, 100 best)'),
 });

@@ -5,7 +5,15 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `median`'s parameters: window_size. */
+/**
+ * `median`'s parameters: window_size.
+ *
+ * @example
+ * ```ts
+ * import { MEDIAN_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(MEDIAN_PARAMS).join('\n')); // {@link SpatialSmoothing}'s parameters
+ * ```
+ */
 export const MEDIAN_PARAMS: ParamSpecs = paramSpecs({
   window_size: D.integer(3, 1, 63, 'side of the square median window in pixels'),
 });

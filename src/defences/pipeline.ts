@@ -104,7 +104,15 @@ function setParam(stage: { name: string; given: Record<string, number> }, item: 
   stage.given[key] = parseValue(stage.name, key, value);
 }
 
-/** The JSON form, already parsed: an array of `{ name, params? }`. */
+/**
+ * The JSON form, already parsed: an array of `{ name, params? }`.
+ *
+ * @example
+ * ```ts
+ * import { parsePipelineJson } from 'robustify/defences';
+ * console.log(parsePipelineJson([{ name: 'median', params: { window_size: 3 } }, { name: 'jpeg' }])); // defaults filled
+ * ```
+ */
 export function parsePipelineJson(value: unknown): StageSpec[] {
   if (!Array.isArray(value)) throw new Error('pipeline: JSON form must be an array of { "name": …, "params": { … } }');
   return value.map((s: unknown, i) => {
@@ -147,6 +155,12 @@ export function formatPipeline(stages: readonly StageSpec[]): string {
 /**
  * A short text that parses back to the same stages: `jpeg:20` (the main parameter's value) when the other
  * parameters are at their defaults, the canonical token otherwise. For labels; 'none' for no stages.
+ *
+ * @example
+ * ```ts
+ * import { parsePipeline, formatPipelineShort } from 'robustify/defences';
+ * console.log(formatPipelineShort(parsePipeline('jpeg:quality=20,tvm:prob=0.5'))); // jpeg:20,tvm:0.5 — or tvm's full token when others differ
+ * ```
  */
 export function formatPipelineShort(stages: readonly StageSpec[]): string {
   if (!stages.length) return 'none';

@@ -183,6 +183,12 @@ export function formatValue(spec: ParamSpec | undefined, v: number): string {
 /**
  * The canonical pipeline token: every parameter, in declaration order (`tvm:prob=0.3,norm=2,...`); with the
  * defence's specs, choices are written by label.
+ *
+ * @example
+ * ```ts
+ * import { formatToken, getDefence } from 'robustify/defences';
+ * console.log(formatToken('tvm', { prob: 0.3, norm: 2, lamb: 0.5, max_iter: 10, solver: 0 }, getDefence('tvm').params)); // tvm:prob=0.3,…,solver=lbfgs
+ * ```
  */
 export function formatToken(name: string, params: Readonly<Record<string, number>>, specs?: ParamSpecs): string {
   const parts = Object.entries(params).map(([k, v]) => `${k}=${formatValue(specs?.properties[k], v)}`);

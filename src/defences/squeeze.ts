@@ -4,7 +4,15 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { clip255, IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `squeeze`'s parameters: bit_depth. */
+/**
+ * `squeeze`'s parameters: bit_depth.
+ *
+ * @example
+ * ```ts
+ * import { SQUEEZE_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(SQUEEZE_PARAMS).join('\n')); // {@link FeatureSqueezing}'s parameters
+ * ```
+ */
 export const SQUEEZE_PARAMS: ParamSpecs = paramSpecs({
   bit_depth: D.integer(8, 1, 32, 'bits kept per value'),
 });

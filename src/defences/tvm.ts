@@ -27,7 +27,15 @@ import { poolThreads } from '../engine/threads.js';
 import { type ApplyContext, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 import { solveTvmBatch } from './tvm-planes.js';
 
-/** `tvm`'s parameters: prob, norm, lamb, max_iter, solver. */
+/**
+ * `tvm`'s parameters: prob, norm, lamb, max_iter, solver.
+ *
+ * @example
+ * ```ts
+ * import { TVM_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(TVM_PARAMS).join('\n')); // {@link TotalVarMin}'s parameters
+ * ```
+ */
 export const TVM_PARAMS: ParamSpecs = paramSpecs({
   prob: D.number(0.3, 0, 1, 'share of pixels kept (drawn at random) as the data term'),
   norm: D.oneOf(2, [1, 2], 'norm of the total variation'),

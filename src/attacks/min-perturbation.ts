@@ -23,6 +23,7 @@ export interface MinPerturbationOptions {
   targets?: readonly number[];
   /** The eps values of the success-rate curve (default 0.25·2^k up to eps_max). */
   curve?: readonly number[];
+  /** Attack runs done of the total the search needs. */
   onProgress?: (done: number, total: number) => void;
 }
 

@@ -18,14 +18,22 @@ import { Value } from '@sinclair/typebox/value';
  * ```
  */
 export const P = {
+  /** eps: the perturbation budget (default 4). */
   eps: (def = 4) => Type.Number({ default: def, minimum: 0, maximum: 1e7, description: 'perturbation budget on 0–255 (the bound on |δ|∞, or on ‖δ‖₂ for L2)' }),
+  /** eps_step: the step size. */
   epsStep: (def: number) => Type.Number({ default: def, exclusiveMinimum: 0, maximum: 255, description: 'step size, same units as eps' }),
+  /** max_iter: iterations (or what `what` says). */
   maxIter: (def: number, what = 'iterations per restart') => Type.Integer({ default: def, minimum: 1, maximum: 1_000_000, description: what }),
+  /** norm: 'inf' or 2. */
   norm: () =>
     Type.Union([Type.Literal('inf'), Type.Literal(2)], { default: 'inf', description: "perturbation norm: 'inf' or 2" }),
+  /** targeted: towards the given labels. */
   targeted: () => Type.Boolean({ default: false, description: 'move towards the given labels (targets) instead of away from them' }),
+  /** batch_size: images attacked together. */
   batchSize: () => Type.Integer({ default: 32, minimum: 1, maximum: 4096, description: 'images attacked together' }),
+  /** seed: of every random draw. */
   seed: () => Type.Integer({ default: 0, minimum: 0, maximum: 2 ** 31 - 1, description: 'seed of every random draw' }),
+  /** A restart count (what `what` says). */
   restarts: (def: number, what: string) => Type.Integer({ default: def, minimum: 0, maximum: 1000, description: what }),
 };
 

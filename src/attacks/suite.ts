@@ -72,6 +72,7 @@ export interface SuiteOptions {
   checks?: boolean;
   /** At most this many samples for the checks that re-run an attack (default 32). */
   check_samples?: number;
+  /** Progress of each attack: its token and the samples done of the total. */
   onProgress?: (step: string, done: number, total: number) => void;
 }
 

@@ -294,6 +294,7 @@ export class Pipeline implements Preprocessor {
     this.trace = undefined;
   }
 
+  /** The stages as the JSON pipeline form (`JSON.stringify(pipeline)`). */
   toJSON(): StageSpec[] {
     return this.stages.map((s) => ({ name: s.name, params: { ...s.params } }));
   }

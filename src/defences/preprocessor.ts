@@ -60,10 +60,14 @@ export type ParamSpecs = TObject<Record<string, ParamSpec>>;
  * ```
  */
 export const D = {
+  /** A real number in [minimum, maximum]. */
   number: (def: number, minimum: number, maximum: number, description: string): ParamSpec => Type.Number({ default: def, minimum, maximum, description }),
+  /** A whole number in [minimum, maximum]. */
   integer: (def: number, minimum: number, maximum: number, description: string): ParamSpec => Type.Number({ default: def, minimum, maximum, multipleOf: 1, description }),
+  /** One of `values`. */
   oneOf: (def: number, values: readonly number[], description: string): ParamSpec =>
     Type.Number({ default: def, minimum: Math.min(...values), maximum: Math.max(...values), enum: [...values], description }),
+  /** One of `labels`, held as its index and written as the label. */
   choice: (def: string, labels: readonly string[], description: string): ParamSpec =>
     Type.Number({ default: labels.indexOf(def), minimum: 0, maximum: labels.length - 1, multipleOf: 1, labels: [...labels], description }),
 };

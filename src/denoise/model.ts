@@ -415,6 +415,7 @@ export class Bmcnn {
     await writeFileAtomic(path.join(dir, 'model.json'), `${JSON.stringify(manifest, null, 1)}\n`);
   }
 
+  /** Release both nets. */
   dispose(): void {
     disposeNet(this.pilot);
     disposeNet(this.main);

@@ -146,10 +146,12 @@ export class FaceRecognitionNet implements Backbone {
     });
   }
 
+  /** Pooled 256-d features of a batch (what the head is trained on). */
   features(x: tf.Tensor4D): tf.Tensor2D {
     return this.pooled(x);
   }
 
+  /** 128-d face descriptors of a batch (what galleries match). */
   descriptor(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => tf.matMul(this.pooled(x), this.fc) as tf.Tensor2D);
   }
@@ -164,6 +166,7 @@ export class FaceRecognitionNet implements Backbone {
     return [...layers.flatMap((l) => [l.filter, l.bias]), this.fc, this.mean];
   }
 
+  /** Release the weights. */
   dispose(): void {
     tf.dispose(this.tensors());
   }

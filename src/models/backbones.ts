@@ -23,10 +23,13 @@ export interface Backbone {
   readonly featureDim: number;
   /** Width of `descriptor` (what galleries match). */
   readonly descriptorDim: number;
+  /** Features of a batch (what a head is trained on). */
   features(x: tf.Tensor4D): tf.Tensor2D;
+  /** Face descriptors of a batch (what galleries match). */
   descriptor(x: tf.Tensor4D): tf.Tensor2D;
   /** `features` without a gradient, on the fastest engine here (a backbone may run it natively). */
   inferFeatures?(x: tf.Tensor4D): Promise<tf.Tensor2D>;
+  /** Release the network. */
   dispose(): void;
 }
 

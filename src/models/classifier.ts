@@ -198,6 +198,7 @@ export class FaceClassifier implements Classifier {
     await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(this.meta, null, 2) + '\n');
   }
 
+  /** Release the head and the backbone. */
   dispose(): void {
     this.head.dispose();
     this.backbone.dispose();

@@ -76,6 +76,7 @@ abstract class DescriptorClassifier implements Classifier {
   /** The logits of descriptors [N, D]. */
   abstract logitsOfDescriptors(descriptors: tf.Tensor2D): tf.Tensor2D;
 
+  /** Logits of a batch: those of its descriptors. */
   logits(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => this.logitsOfDescriptors(this.net.descriptor(x)));
   }
@@ -150,6 +151,7 @@ export class GalleryClassifier extends DescriptorClassifier {
     });
   }
 
+  /** Release the gallery descriptors (the network stays the caller's). */
   dispose(): void {
     this.gallery.dispose();
   }
@@ -185,7 +187,7 @@ export class VerificationClassifier extends DescriptorClassifier {
     this.reference = tf.reshape(reference, [1, -1]);
   }
 
-  /** [0, (τ − dist)/T]: index 1 (accept) wins exactly when dist < τ. */
+  /** `[0, (τ − dist)/T]`: index 1 (accept) wins exactly when dist < τ. */
   logitsOfDescriptors(descriptors: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const accept = tf.div(tf.sub(this.threshold, distances(descriptors, this.reference, this.opts.metric)), this.opts.temperature);
@@ -194,6 +196,7 @@ export class VerificationClassifier extends DescriptorClassifier {
   }
 
 
+  /** Release the reference descriptor (the network stays the caller's). */
   dispose(): void {
     this.reference.dispose();
   }

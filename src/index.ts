@@ -1,7 +1,8 @@
 /**
  * robustify's public API (`import … from 'robustify'`): the engine, models and classifiers, attacks,
  * defences and pipelines, the registries plugins add to, metrics, data and images, and the study. Subpaths:
- * `robustify/attacks`, `robustify/defences` (the same names, each family alone).
+ * `robustify/attacks`, `robustify/defences` (the same names, each family alone), `robustify/queue` (the
+ * study's BullMQ coordinator and worker, apart so that this entry does not load bullmq).
  *
  * @example
  * ```ts
@@ -59,5 +60,5 @@ export { runStudy, type StudyInput, type StudyRun, type StudyResults, type Study
 export type { RobustSection } from './study/robust.js';
 export { loadStudyConfig, mergeConfig, PAPER_CONFIG, QUICK_OVERRIDES, type StudyConfig, type PartialConfig } from './study/config.js';
 export { writeStudy } from './study/output.js';
-export { QueueCoordinator, type QueueStats } from './queue/coordinator.js';
-export { startWorker, type WorkerOptions } from './queue/worker.js';
+// The queue (bullmq, ioredis) is `robustify/queue`; only its stats type is here, as part of a study's run.
+export type { QueueStats } from './queue/coordinator.js';

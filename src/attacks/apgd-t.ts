@@ -12,7 +12,15 @@ import { APGD_SPEC, AutoProjectedGradientDescent, scatterRows } from './apgd.js'
 import { checkLabels, mapBatches, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { LOSS_TYPES } from './loss.js';
 
-/** APGD-T's parameters (TypeBox): APGD's plus `nb_target_classes`. */
+/**
+ * APGD-T's parameters (TypeBox): APGD's plus `nb_target_classes`.
+ *
+ * @example
+ * ```ts
+ * import { APGD_T_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(APGD_T_SPEC).join('\n'), resolveAttackParams('apgd_t', APGD_T_SPEC, { eps: 8 }));
+ * ```
+ */
 export const APGD_T_SPEC = Type.Object({
   ...APGD_SPEC.properties,
   loss_type: Type.Union(
@@ -25,6 +33,21 @@ export const APGD_T_SPEC = Type.Object({
 /** APGD-T's resolved parameters. */
 export type ApgdTParams = Static<typeof APGD_T_SPEC>;
 
+/**
+ * APGD-T (AutoAttack's): targeted-DLR APGD against each of the `nb_target_classes` classes ranked next to the
+ * true one, in turn, on the samples not yet fooled.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, TargetedAutoProjectedGradientDescent } from 'robustify';
+ * await initEngine();
+ * const w = tf.randomNormal([3, 4], 0, 1, 'float32', 1); // 4 classes: the targeted DLR loss needs at least 4
+ * const model = classifierFromLogits(4, (x) => tf.matMul(tf.mean(x, [1, 2]) as tf.Tensor2D, w));
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const adv = await new TargetedAutoProjectedGradientDescent({ eps: 8, max_iter: 3, nb_target_classes: 2 }).generate(model, x, [0, 1]);
+ * console.log(adv.shape);
+ * ```
+ */
 export class TargetedAutoProjectedGradientDescent extends SpecifiedAttack<typeof APGD_T_SPEC> {
   constructor(params: Partial<ApgdTParams> = {}) {
     super('apgd_t', 'gradient', APGD_T_SPEC, params);

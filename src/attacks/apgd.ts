@@ -15,7 +15,15 @@ import { checkLabels, L2_TOL, mapBatches, perSampleL2, project, selectRows, Spec
 import { LOSS_TYPES, lossAndGradient, type LossLabels } from './loss.js';
 import { P } from './params.js';
 
-/** APGD's parameters (TypeBox): ART's AutoProjectedGradientDescent names, defaults and bounds. */
+/**
+ * APGD's parameters (TypeBox): ART's AutoProjectedGradientDescent names, defaults and bounds.
+ *
+ * @example
+ * ```ts
+ * import { APGD_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(APGD_SPEC).join('\n'), resolveAttackParams('apgd', APGD_SPEC, { eps: 8 }));
+ * ```
+ */
 export const APGD_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -99,6 +107,20 @@ export class ApgdStepSchedule {
   }
 }
 
+/**
+ * Auto-PGD (Croce & Hein 2020; ART's AutoProjectedGradientDescent): PGD with momentum whose step size halves at
+ * checkpoints where progress stalls; cross-entropy or DLR loss.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, AutoProjectedGradientDescent } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const adv = await new AutoProjectedGradientDescent({ eps: 8, max_iter: 5, loss_type: 'difference_logits_ratio' }).generate(model, x, [0, 1]);
+ * console.log(adv.shape);
+ * ```
+ */
 export class AutoProjectedGradientDescent extends SpecifiedAttack<typeof APGD_SPEC> {
   constructor(params: Partial<ApgdParams> = {}) {
     super('apgd', 'gradient', APGD_SPEC, params);

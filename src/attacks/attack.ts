@@ -46,6 +46,27 @@ export interface EvasionAttack {
 /**
  * The common body of an attack with a TypeBox parameter spec: its name, what it needs of the classifier, and
  * its parameters validated against the spec with defaults filled (frozen). Subclasses only `generate`.
+ *
+ * @example
+ * ```ts
+ * import { Type, type Static } from '@sinclair/typebox';
+ * import { tf, initEngine, classifierFromLogits, SpecifiedAttack, P, checkLabels, project, registerAttack, createAttack, type Classifier } from 'robustify';
+ * await initEngine();
+ * const SPEC = Type.Object({ eps: P.eps(8), seed: P.seed() });
+ * class SignNoise extends SpecifiedAttack<typeof SPEC> {
+ *   constructor(params: Partial<Static<typeof SPEC>> = {}) { super('sign_noise', 'score', SPEC, params); }
+ *   async generate(_model: Classifier, x: tf.Tensor4D, y?: readonly number[]): Promise<tf.Tensor4D> {
+ *     checkLabels(this.name, x, y);
+ *     const noise = tf.mul(tf.sign(tf.randomNormal(x.shape, 0, 1, 'float32', this.params.seed)), 255) as tf.Tensor4D;
+ *     return tf.tidy(() => tf.clipByValue(tf.add(x, project(noise, 'inf', this.params.eps)), 0, 255) as tf.Tensor4D);
+ *   }
+ * }
+ * registerAttack({ name: 'sign_noise', access: 'score', description: 'random ±eps per pixel', spec: SPEC, factory: (p) => new SignNoise(p) });
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const adv = await createAttack('sign_noise', { eps: 4 }).generate(model, x, [0, 1]);
+ * console.log(tf.max(tf.abs(tf.sub(adv, x))).dataSync()[0]); // 4
+ * ```
  */
 export abstract class SpecifiedAttack<S extends TObject> implements EvasionAttack {
   readonly params: Readonly<Static<S>>;
@@ -74,7 +95,16 @@ export function perSampleL2(v: tf.Tensor4D): tf.Tensor4D {
   return tf.sqrt(tf.sum(tf.square(v), [1, 2, 3], true)) as tf.Tensor4D;
 }
 
-/** δ projected onto the eps-ball of `norm` (eps a number or a per-sample [n,1,1,1] tensor). */
+/**
+ * δ projected onto the eps-ball of `norm` (eps a number or a per-sample [n,1,1,1] tensor).
+ *
+ * @example
+ * ```ts
+ * import { tf, project } from 'robustify';
+ * const delta = tf.tensor4d([3, -0.5, 6, 0], [1, 2, 2, 1]);
+ * console.log(project(delta, 'inf', 2).dataSync()); // [2, -0.5, 2, 0]; see {@link SpecifiedAttack} for it in an attack
+ * ```
+ */
 export function project(delta: tf.Tensor4D, norm: Norm, eps: number | tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     if (norm === 'inf') return (typeof eps === 'number' ? tf.clipByValue(delta, -eps, eps) : tf.minimum(tf.maximum(delta, tf.neg(eps)), eps)) as tf.Tensor4D;
@@ -107,7 +137,15 @@ export function selectRows(mask: readonly boolean[], a: tf.Tensor4D, b: tf.Tenso
   });
 }
 
-/** Checks shared by every attack's generate: labels match the batch. */
+/**
+ * Checks shared by every attack's generate: labels match the batch.
+ *
+ * @example
+ * ```ts
+ * import { tf, checkLabels } from 'robustify';
+ * checkLabels('my_attack', tf.zeros([2, 8, 8, 3]) as tf.Tensor4D, [0, 1]); // passes; [0] would throw naming my_attack
+ * ```
+ */
 export function checkLabels(name: string, x: tf.Tensor4D, y?: readonly number[]): void {
   if (y && y.length !== x.shape[0]) throw new Error(`${name}: ${y.length} labels for ${x.shape[0]} images`);
 }

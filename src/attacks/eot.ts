@@ -24,10 +24,26 @@ export interface EotParams {
   seed: number;
 }
 
-/** EOT's default parameters. */
+/**
+ * EOT's default parameters.
+ *
+ * @example
+ * ```ts
+ * import { EOT_DEFAULTS, checkEotParams } from 'robustify/attacks';
+ * console.log(checkEotParams({ ...EOT_DEFAULTS, seed: 0 })); // { nb_samples: 10, seed: 0 }
+ * ```
+ */
 export const EOT_DEFAULTS: Readonly<Omit<EotParams, 'seed'>> = Object.freeze({ nb_samples: 10 });
 
-/** Validate EOT's parameters (resolved with defaults); the error names the parameter. */
+/**
+ * Validate EOT's parameters (resolved with defaults); the error names the parameter.
+ *
+ * @example
+ * ```ts
+ * import { checkEotParams } from 'robustify/attacks';
+ * try { checkEotParams({ nb_samples: 0, seed: 0 }); } catch (err) { console.log((err as Error).message); } // names nb_samples
+ * ```
+ */
 export function checkEotParams(p: EotParams): EotParams {
   if (!(Number.isInteger(p.nb_samples) && p.nb_samples >= 1)) throw new Error(`eot: nb_samples must be a whole number ≥ 1, got ${String(p.nb_samples)}`);
   if (!Number.isInteger(p.seed)) throw new Error(`eot: seed must be an integer, got ${String(p.seed)}`);
@@ -39,6 +55,20 @@ export function eotDrawSeed(seed: number, call: number, j: number): number {
   return hashSeed(seed, 'eot', call, j);
 }
 
+/**
+ * Expectation over transformation (Athalye et al.): a defended classifier whose loss gradient is the mean over
+ * `nb_samples` draws of its stochastic defences — what an adaptive attack differentiates.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, buildPipeline, DefendedClassifier, ExpectationOverTransformation, createAttack } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const eot = new ExpectationOverTransformation(new DefendedClassifier(model, await buildPipeline('gauss:4')), { nb_samples: 2 });
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * console.log((await createAttack('pgd', { eps: 8, eps_step: 2, max_iter: 2 }).generate(eot, x, [0, 1])).shape);
+ * ```
+ */
 export class ExpectationOverTransformation implements Classifier {
   readonly params: Readonly<EotParams>;
   private calls: number;

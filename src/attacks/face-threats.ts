@@ -18,7 +18,15 @@ import { ACCEPT, classMeans, DEFAULT_TEMPERATURE, GalleryClassifier, REJECT, thr
 import type { AttackRequest } from './registry.js';
 import { mergeSuites, predictAll, runSuite, runSuitePart, type SuiteOptions, type SuitePart, type SuiteResult } from './suite.js';
 
-/** The threat models of an embedding: classifier head, identification, verification. */
+/**
+ * The threat models of an embedding: classifier head, identification, verification.
+ *
+ * @example
+ * ```ts
+ * import { RECOGNISERS } from 'robustify/attacks';
+ * console.log(RECOGNISERS); // ['classifier', 'identification', 'verification']
+ * ```
+ */
 export const RECOGNISERS = ['classifier', 'identification', 'verification'] as const;
 /** One of `RECOGNISERS`. */
 export type Recogniser = (typeof RECOGNISERS)[number];
@@ -47,7 +55,20 @@ export interface FaceThreatResult {
   threshold?: { threshold: number; far: number; tar: number; impostor_pairs: number; genuine_pairs: number };
 }
 
-/** Identities enrolled from `enrol` (labels 0..classes−1, every one present), probes x with true labels. */
+/**
+ * Identities enrolled from `enrol` (labels 0..classes−1, every one present), probes x with true labels.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, faceThreatSuite, parseSuite } from 'robustify';
+ * await initEngine();
+ * const net = { descriptorDim: 3, descriptor: (x: tf.Tensor4D) => tf.div(tf.mean(x, [1, 2]), 255) as tf.Tensor2D }; // a toy embedding
+ * const enrol = { x: tf.stack([tf.fill([8, 8, 3], 20), tf.fill([8, 8, 3], 230)]) as tf.Tensor4D, labels: [0, 1] };
+ * const probes = tf.stack([tf.fill([8, 8, 3], 40), tf.fill([8, 8, 3], 210)]) as tf.Tensor4D;
+ * const r = await faceThreatSuite('identification', net, enrol, 2, probes, [0, 1], parseSuite('fgsm'), { eps: 8 });
+ * console.log(r.suite.clean_accuracy, r.suite.robust_accuracy);
+ * ```
+ */
 export async function faceThreatSuite(
   recogniser: 'identification' | 'verification',
   net: Pick<Backbone, 'descriptor' | 'descriptorDim'>,

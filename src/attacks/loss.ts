@@ -8,7 +8,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.js';
 
-/** The losses APGD can follow: ART's cross_entropy and difference_logits_ratio. */
+/**
+ * The losses APGD can follow: ART's cross_entropy and difference_logits_ratio.
+ *
+ * @example
+ * ```ts
+ * import { LOSS_TYPES, createAttack } from 'robustify/attacks';
+ * for (const loss_type of LOSS_TYPES) console.log(createAttack('apgd', { loss_type }).params.loss_type);
+ * ```
+ */
 export const LOSS_TYPES = ['cross_entropy', 'difference_logits_ratio'] as const;
 /** One of `LOSS_TYPES`. */
 export type LossType = (typeof LOSS_TYPES)[number];

@@ -23,6 +23,7 @@ export interface MinPerturbationOptions {
   targets?: readonly number[];
   /** The eps values of the success-rate curve (default 0.25·2^k up to eps_max). */
   curve?: readonly number[];
+  /** Attack runs done of the total the search needs. */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -38,7 +39,19 @@ export interface MinPerturbationResult {
   curve: { eps: number; success_rate: number }[];
 }
 
-/** RobFR's minimum perturbation: per sample, the smallest eps at which the attack breaks it (binary search). */
+/**
+ * RobFR's minimum perturbation: per sample, the smallest eps at which the attack breaks it (binary search).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, minimumPerturbation } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const r = await minimumPerturbation(model, x, [0, 1], { attack: { name: 'fgsm', params: {} }, eps_max: 32, steps: 3 });
+ * console.log(r.eps, r.median);
+ * ```
+ */
 export async function minimumPerturbation(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], opts: MinPerturbationOptions): Promise<MinPerturbationResult> {
   const n = x.shape[0];
   const epsMax = opts.eps_max ?? 16;

@@ -6,23 +6,49 @@
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
-/** Building blocks shared by the attacks' schemas (units: the input's own, 0–255). */
+/**
+ * Building blocks shared by the attacks' schemas (units: the input's own, 0–255).
+ *
+ * @example
+ * ```ts
+ * import { Type } from '@sinclair/typebox';
+ * import { P, describeParams } from 'robustify';
+ * const spec = Type.Object({ eps: P.eps(8), max_iter: P.maxIter(10), seed: P.seed() }); // as in {@link SpecifiedAttack}
+ * console.log(describeParams(spec).join('\n'));
+ * ```
+ */
 export const P = {
+  /** eps: the perturbation budget (default 4). */
   eps: (def = 4) => Type.Number({ default: def, minimum: 0, maximum: 1e7, description: 'perturbation budget on 0–255 (the bound on |δ|∞, or on ‖δ‖₂ for L2)' }),
+  /** eps_step: the step size. */
   epsStep: (def: number) => Type.Number({ default: def, exclusiveMinimum: 0, maximum: 255, description: 'step size, same units as eps' }),
+  /** max_iter: iterations (or what `what` says). */
   maxIter: (def: number, what = 'iterations per restart') => Type.Integer({ default: def, minimum: 1, maximum: 1_000_000, description: what }),
+  /** norm: 'inf' or 2. */
   norm: () =>
     Type.Union([Type.Literal('inf'), Type.Literal(2)], { default: 'inf', description: "perturbation norm: 'inf' or 2" }),
+  /** targeted: towards the given labels. */
   targeted: () => Type.Boolean({ default: false, description: 'move towards the given labels (targets) instead of away from them' }),
+  /** batch_size: images attacked together. */
   batchSize: () => Type.Integer({ default: 32, minimum: 1, maximum: 4096, description: 'images attacked together' }),
+  /** seed: of every random draw. */
   seed: () => Type.Integer({ default: 0, minimum: 0, maximum: 2 ** 31 - 1, description: 'seed of every random draw' }),
+  /** A restart count (what `what` says). */
   restarts: (def: number, what: string) => Type.Integer({ default: def, minimum: 0, maximum: 1000, description: what }),
 };
 
 /** The resolved parameters of an attack: every key of its schema, defaults filled. */
 export type AttackParams<S extends TObject = TObject> = Static<S>;
 
-/** The valid values of one parameter, for messages and help: "a number > 0", "a whole number in [1, 100]". */
+/**
+ * The valid values of one parameter, for messages and help: "a number > 0", "a whole number in [1, 100]".
+ *
+ * @example
+ * ```ts
+ * import { P, describeSchema } from 'robustify/attacks';
+ * console.log(describeSchema(P.maxIter(10))); // a whole number in [1, 1000000]
+ * ```
+ */
 export function describeSchema(s: TSchema): string {
   const options = literals(s);
   if (options) return options.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' or ');
@@ -44,6 +70,13 @@ function literals(s: TSchema): (string | number | boolean)[] | undefined {
 /**
  * Fill defaults into `given` and validate it against `schema`; errors name the component (`name`) and the
  * parameter, say what is valid and what was given. Unknown keys are refused with the valid ones listed.
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, resolveAttackParams } from 'robustify';
+ * console.log(resolveAttackParams('pgd', PGD_SPEC, { eps: 8, norm: 2 }));
+ * try { resolveAttackParams('pgd', PGD_SPEC, { eps_step: 0 }); } catch (err) { console.log((err as Error).message); } // pgd: eps_step must be …
+ * ```
  */
 export function resolveAttackParams<S extends TObject>(name: string, schema: S, given: Readonly<Record<string, unknown>> = {}): Static<S> {
   const keys = Object.keys(schema.properties);
@@ -66,6 +99,12 @@ function show(v: unknown): string {
  * A parameter value written as text (a CLI flag, `--param k=v`, a token `apgd:loss_type=dlr`) as the schema's
  * type; the result still goes through `resolveAttackParams`. Unparseable text is returned as is, so the error
  * names the parameter and its valid values.
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, parseParamText } from 'robustify/attacks';
+ * console.log(parseParamText(PGD_SPEC, 'max_iter', '50'), parseParamText(PGD_SPEC, 'norm', '2')); // 50 2
+ * ```
  */
 export function parseParamText(schema: TObject, key: string, text: string): unknown {
   const s = schema.properties[key] as TSchema | undefined;
@@ -80,7 +119,15 @@ export function parseParamText(schema: TObject, key: string, text: string): unkn
   return text;
 }
 
-/** `k=v` pairs (as from repeated `--param k=v`) into typed values for `schema`; `name` names the component. */
+/**
+ * `k=v` pairs (as from repeated `--param k=v`) into typed values for `schema`; `name` names the component.
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, parseParamPairs } from 'robustify/attacks';
+ * console.log(parseParamPairs('pgd', PGD_SPEC, ['eps=8', 'targeted=true'])); // { eps: 8, targeted: true }
+ * ```
+ */
 export function parseParamPairs(name: string, schema: TObject, pairs: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {
@@ -92,7 +139,15 @@ export function parseParamPairs(name: string, schema: TObject, pairs: readonly s
   return out;
 }
 
-/** One line per parameter: name, valid values, default, description (help text). */
+/**
+ * One line per parameter: name, valid values, default, description (help text).
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, describeParams } from 'robustify';
+ * console.log(describeParams(PGD_SPEC).join('\n')); // one help line per parameter
+ * ```
+ */
 export function describeParams(schema: TObject): string[] {
   return Object.entries(schema.properties).map(([k, s]) => {
     const t = s as TSchema;

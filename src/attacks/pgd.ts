@@ -11,7 +11,15 @@ import { createRandom } from '../util/random.js';
 import { checkLabels, L2_TOL, perSampleL2, project, randomStart, selectRows, SpecifiedAttack, type AttackHooks } from './attack.js';
 import { P, resolveAttackParams } from './params.js';
 
-/** PGD's parameters (TypeBox): ART's ProjectedGradientDescent names, defaults and bounds. */
+/**
+ * PGD's parameters (TypeBox): ART's ProjectedGradientDescent names, defaults and bounds.
+ *
+ * @example
+ * ```ts
+ * import { PGD_SPEC, resolveAttackParams } from 'robustify';
+ * console.log(resolveAttackParams('pgd', PGD_SPEC, { eps: 8 }).max_iter); // 100, the default
+ * ```
+ */
 export const PGD_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -26,9 +34,31 @@ export const PGD_SPEC = Type.Object({
 /** PGD's resolved parameters. */
 export type PgdParams = Static<typeof PGD_SPEC>;
 
-/** PGD's defaults (the paper's attack: L∞, eps 4, eps_step 0.1, 100 iterations). */
+/**
+ * PGD's defaults (the paper's attack: L∞, eps 4, eps_step 0.1, 100 iterations).
+ *
+ * @example
+ * ```ts
+ * import { PGD_DEFAULTS } from 'robustify/attacks';
+ * console.log(PGD_DEFAULTS); // { norm: 'inf', eps: 4, eps_step: 0.1, max_iter: 100, … }
+ * ```
+ */
 export const PGD_DEFAULTS: PgdParams = resolveAttackParams('pgd', PGD_SPEC);
 
+/**
+ * Projected gradient descent (Madry et al.; ART's ProjectedGradientDescent): `max_iter` signed-gradient steps of
+ * `eps_step`, each projected back onto the `eps`-ball around the input, from a random start.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, ProjectedGradientDescent, predictLabels } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const adv = await new ProjectedGradientDescent({ eps: 8, eps_step: 2, max_iter: 5 }).generate(model, x);
+ * console.log(await predictLabels(model, x), await predictLabels(model, adv));
+ * ```
+ */
 export class ProjectedGradientDescent extends SpecifiedAttack<typeof PGD_SPEC> {
   /** `name`: the attack's own when it is PGD with fixed settings (fgsm, bim). */
   constructor(params: Partial<PgdParams> = {}, name = 'pgd') {

@@ -62,12 +62,28 @@ export function registerAttack(attack: AttackEntry, opts: { replace?: boolean } 
   registry.set(attack.name, attack);
 }
 
-/** Names of the registered attacks, built-ins first. */
+/**
+ * Names of the registered attacks, built-ins first.
+ *
+ * @example
+ * ```ts
+ * import { attackNames, getAttack } from 'robustify';
+ * for (const name of attackNames()) console.log(name, getAttack(name).access, getAttack(name).description);
+ * ```
+ */
 export function attackNames(): string[] {
   return [...registry.keys()];
 }
 
-/** A registered attack's entry; the error lists the registered names. */
+/**
+ * A registered attack's entry; the error lists the registered names.
+ *
+ * @example
+ * ```ts
+ * import { getAttack, describeParams } from 'robustify';
+ * console.log(describeParams(getAttack('square').spec).join('\n')); // see also {@link attackNames}
+ * ```
+ */
 export function getAttack(name: string): AttackEntry {
   const e = registry.get(name);
   if (!e) throw new Error(`unknown attack '${name}' (valid: ${attackNames().join(', ')})`);
@@ -99,6 +115,12 @@ export interface AttackRequest {
 /**
  * `name` or `name:key=value:key=value` (e.g. `apgd:loss_type=difference_logits_ratio:max_iter=50`): the
  * attack and its parameters, typed by its spec and validated.
+ *
+ * @example
+ * ```ts
+ * import { parseAttackToken } from 'robustify';
+ * console.log(parseAttackToken('apgd:loss_type=difference_logits_ratio:max_iter=50')); // { name: 'apgd', params: { loss_type: …, max_iter: 50 } }
+ * ```
  */
 export function parseAttackToken(token: string): AttackRequest {
   const [name, ...pairs] = token.trim().split(':');
@@ -108,7 +130,15 @@ export function parseAttackToken(token: string): AttackRequest {
   return { name, params };
 }
 
-/** `name:key=value…` for an attack request (the inverse of parseAttackToken). */
+/**
+ * `name:key=value…` for an attack request (the inverse of parseAttackToken).
+ *
+ * @example
+ * ```ts
+ * import { formatAttackToken, parseAttackToken } from 'robustify/attacks';
+ * console.log(formatAttackToken(parseAttackToken('apgd:max_iter=50'))); // apgd:max_iter=50
+ * ```
+ */
 export function formatAttackToken(req: AttackRequest): string {
   return [req.name, ...Object.entries(req.params).map(([k, v]) => `${k}=${String(v)}`)].join(':');
 }

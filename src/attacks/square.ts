@@ -17,7 +17,15 @@ import { checkLabels, mapBatches, SpecifiedAttack, type AttackHooks } from './at
 import { squareMargin, type LossLabels } from './loss.js';
 import { P } from './params.js';
 
-/** Square's parameters (TypeBox): ART's SquareAttack. */
+/**
+ * Square's parameters (TypeBox): ART's SquareAttack.
+ *
+ * @example
+ * ```ts
+ * import { SQUARE_SPEC, describeParams, resolveAttackParams } from 'robustify/attacks';
+ * console.log(describeParams(SQUARE_SPEC).join('\n'), resolveAttackParams('square', SQUARE_SPEC, { eps: 8 }));
+ * ```
+ */
 export const SQUARE_SPEC = Type.Object({
   norm: P.norm(),
   eps: P.eps(),
@@ -48,6 +56,20 @@ interface Geometry {
   d: number;
 }
 
+/**
+ * The Square attack (Andriushchenko et al. 2020; ART's SquareAttack): score-based random search over square
+ * windows, needing only the classifier's outputs.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, SquareAttack } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const adv = await new SquareAttack({ eps: 8, nb_queries: 5 }).generate(model, x, [0, 1]);
+ * console.log(adv.shape);
+ * ```
+ */
 export class SquareAttack extends SpecifiedAttack<typeof SQUARE_SPEC> {
   constructor(params: Partial<SquareParams> = {}) {
     super('square', 'score', SQUARE_SPEC, params);

@@ -15,19 +15,43 @@ import { hashSeed } from '../util/random.js';
 import { median, perSampleLinf, type EvasionAttack } from './attack.js';
 import { createAttack, formatAttackToken, getAttack, parseAttackToken, type AttackRequest } from './registry.js';
 
-/** Named attack suites: `standard` (AutoAttack's APGD-CE, APGD-T, Square) and `quick`. */
+/**
+ * Named attack suites: `standard` (AutoAttack's APGD-CE, APGD-T, Square) and `quick`.
+ *
+ * @example
+ * ```ts
+ * import { SUITES, parseSuite } from 'robustify';
+ * console.log(SUITES.standard, parseSuite('quick'));
+ * ```
+ */
 export const SUITES: Readonly<Record<string, readonly string[]>> = {
   /** AutoAttack's standard version without FAB-T: APGD-CE, APGD-T (9 targets), Square (5000 queries). */
   standard: ['apgd', 'apgd_t', 'square'],
   quick: ['apgd:max_iter=20', 'square:nb_queries=500'],
 };
 
-/** The threat settings of a suite: dodging (untargeted) or impersonation (targeted). */
+/**
+ * The threat settings of a suite: dodging (untargeted) or impersonation (targeted).
+ *
+ * @example
+ * ```ts
+ * import { THREATS } from 'robustify/attacks';
+ * console.log(THREATS); // ['dodging', 'impersonation'], SuiteOptions' threat
+ * ```
+ */
 export const THREATS = ['dodging', 'impersonation'] as const;
 /** One of `THREATS`. */
 export type Threat = (typeof THREATS)[number];
 
-/** `standard`, `quick`, or a comma-separated list of attack tokens (`apgd:max_iter=50,square`). */
+/**
+ * `standard`, `quick`, or a comma-separated list of attack tokens (`apgd:max_iter=50,square`).
+ *
+ * @example
+ * ```ts
+ * import { parseSuite } from 'robustify';
+ * console.log(parseSuite('fgsm,pgd:max_iter=5')); // [{ name: 'fgsm', params: {} }, { name: 'pgd', params: { max_iter: 5 } }]
+ * ```
+ */
 export function parseSuite(spec: string): AttackRequest[] {
   const tokens = SUITES[spec] ?? spec.split(',').filter((t) => t.trim() !== '');
   if (tokens.length === 0) throw new Error(`suite: no attacks in '${spec}' (give standard, quick or a list such as apgd,square)`);
@@ -48,6 +72,7 @@ export interface SuiteOptions {
   checks?: boolean;
   /** At most this many samples for the checks that re-run an attack (default 32). */
   check_samples?: number;
+  /** Progress of each attack: its token and the samples done of the total. */
   onProgress?: (step: string, done: number, total: number) => void;
 }
 
@@ -90,7 +115,19 @@ export interface SuiteResult {
   checks: MaskingCheck[];
 }
 
-/** Run the suite against `classifier` on x (NHWC 0–255) with the true labels. */
+/**
+ * Run the suite against `classifier` on x (NHWC 0–255) with the true labels.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, parseSuite, runSuite } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([3, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const result = await runSuite(model, x, [0, 1, 2], parseSuite('fgsm,pgd:max_iter=3,square:nb_queries=5'), { eps: 8 });
+ * console.log(result.clean_accuracy, result.robust_accuracy);
+ * ```
+ */
 export async function runSuite(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], attacks: readonly AttackRequest[], opts: SuiteOptions): Promise<SuiteResult> {
   return (await runSuitePart(classifier, x, labels, attacks, opts)).result;
 }
@@ -101,7 +138,21 @@ export interface SuitePart {
   queries: { all: number[]; successful: number[] }[];
 }
 
-/** One attack of a suite on the samples still robust (the suite's step, for callers that spread a suite). */
+/**
+ * One attack of a suite on the samples still robust (the suite's step, for callers that spread a suite).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits } from 'robustify';
+ * import { parseSuite, runSuitePart, mergeSuites, formatSuite } from 'robustify/attacks';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const attacks = parseSuite('fgsm,pgd:max_iter=2');
+ * const groups = [[0, 1], [2, 0]].map((labels, i) => ({ x: tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', i) as tf.Tensor4D, labels }));
+ * const parts = await Promise.all(groups.map((g) => runSuitePart(model, g.x, g.labels, attacks, { eps: 8, checks: false })));
+ * console.log(formatSuite(mergeSuites(parts), 'two groups'));
+ * ```
+ */
 export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, labels: readonly number[], attacks: readonly AttackRequest[], opts: SuiteOptions): Promise<SuitePart> {
   const threat = opts.threat ?? 'dodging';
   const n = x.shape[0];
@@ -176,6 +227,13 @@ function queryStats(all: readonly number[], successful: readonly number[]): Suit
  * One suite result from runs of the same attacks on disjoint sample groups (e.g. one verification threshold
  * model per claimed identity): counts and per-sample rows concatenated, rates recomputed, a check flagged when
  * it is flagged in any group.
+ *
+ * @example
+ * ```ts no-run
+ * import { mergeSuites, type SuitePart } from 'robustify/attacks';
+ * declare const parts: SuitePart[]; // from runSuitePart on each group, as in {@link runSuitePart}'s example
+ * console.log(mergeSuites(parts).robust_accuracy);
+ * ```
  */
 export function mergeSuites(parts: readonly SuitePart[]): SuiteResult {
   if (parts.length === 0) throw new Error('suite: nothing to merge');
@@ -341,8 +399,11 @@ async function maskingChecks(
   // 4–5. The first gradient attack at a larger eps and with fewer iterations, on a subset.
   const first = built.find((b) => b.attack.access === 'gradient');
   if (first && rows.length > 0) {
+    // Only the keys of its own spec: FGSM's and BIM's resolved params also hold the PGD ones they fix.
+    const spec = getAttack(first.req.name).spec.properties;
+    const own = Object.fromEntries(Object.entries(first.attack.params).filter(([k]) => k in spec));
     const acc = async (over: Record<string, unknown>) => {
-      const attack = createAttack(first.req.name, { ...first.attack.params, ...over });
+      const attack = createAttack(first.req.name, { ...own, ...over });
       const out = await attackRows(classifier, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), opts.batch_size ?? 32, {});
       return out.pred.filter((p, k) => (targets ? p !== targets[rows[k]] : p === labels[rows[k]])).length / rows.length;
     };
@@ -391,7 +452,19 @@ async function maskingChecks(
   }
 }
 
-/** The human-readable report of a suite run. */
+/**
+ * The human-readable report of a suite run.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits } from 'robustify';
+ * import { parseSuite, runSuite, formatSuite } from 'robustify/attacks';
+ * await initEngine();
+ * const model = classifierFromLogits(3, (x) => tf.mean(x, [1, 2]) as tf.Tensor2D);
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * console.log(formatSuite(await runSuite(model, x, [0, 1], parseSuite('fgsm'), { eps: 8, checks: false }), 'toy'));
+ * ```
+ */
 export function formatSuite(r: SuiteResult, title = ''): string {
   const lines: string[] = [];
   const norm = r.norm === 'inf' ? 'L∞' : 'L2';

@@ -31,6 +31,14 @@ export type ChipTemplate = 'dlib150' | 'arcface112';
 /**
  * The image as a `size`×`size` input of a network trained on `template` faces, under `mode`. An ArcFace crop
  * for an ArcFace-trained network is only resized.
+ *
+ * @example
+ * ```ts
+ * import { toChip } from 'robustify';
+ * const crop = { width: 112, height: 112, data: new Float32Array(112 * 112 * 3).fill(128) }; // an ArcFace-aligned crop
+ * const chip = toChip(crop, 150, 'auto'); // warped onto the dlib 150×150 layout the built-in network expects
+ * console.log(chip.width, chip.height);
+ * ```
  */
 export function toChip(img: RgbImage, size: number, mode: ChipMode, template: ChipTemplate = 'dlib150'): RgbImage {
   const arcface = mode === 'arcface112' || (mode === 'auto' && img.width === 112 && img.height === 112);

@@ -148,7 +148,32 @@ export async function detectLayout(dir: string): Promise<DatasetLayout> {
   return celeba ? 'celeba' : 'folder';
 }
 
-/** Every identity of the dataset in `dir` with its image files. */
+/**
+ * Every identity of the dataset in `dir` with its image files.
+ *
+ * @example
+ * ```ts
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { promises as fsp } from 'node:fs';
+ * import { initEngine, encodePng, listDataset, selectTopK, splitDataset, loadImages, batches } from 'robustify';
+ * await initEngine();
+ * const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'faces-')); // a toy dataset: one folder per identity
+ * for (const [who, n] of [['alice', 4], ['bob', 2], ['carol', 3]] as const) {
+ *   await fsp.mkdir(path.join(root, who));
+ *   for (let i = 0; i < n; i++) await fsp.writeFile(path.join(root, who, `${i}.png`), await encodePng({ width: 8, height: 8, data: new Float32Array(8 * 8 * 3).fill(40 * i) }));
+ * }
+ * const selection = selectTopK(await listDataset(root), 2); // alice and carol, the most images
+ * const { train, test } = splitDataset(selection.samples, { testEvery: 2, testOffset: 1 });
+ * const { images } = await loadImages(test, { size: 16 });
+ * for await (const batch of batches(train, 2, { size: 16 })) {
+ *   console.log(batch.labels, batch.x.shape);
+ *   batch.x.dispose();
+ * }
+ * console.log(selection.identities, images.length);
+ * await fsp.rm(root, { recursive: true });
+ * ```
+ */
 export async function listDataset(dir: string, opts: ListOptions = {}): Promise<DatasetListing> {
   const st = await fsp.stat(dir).catch(() => undefined);
   if (!st) throw DatasetError.of`${param('data')}: no such directory '${dir}'`;

@@ -46,6 +46,20 @@ export interface Loaded<S extends Sample = Sample> {
 /**
  * Decode and resize `samples`. Without `skipBad` the first bad file (in sample order) throws its
  * ImageDecodeError, naming the file.
+ *
+ * @example
+ * ```ts
+ * import { initEngine, encodePng, loadImages } from 'robustify';
+ * import { promises as fsp } from 'node:fs';
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * await initEngine();
+ * const file = path.join(os.tmpdir(), `face-${process.pid}.png`);
+ * await fsp.writeFile(file, await encodePng({ width: 8, height: 8, data: new Float32Array(8 * 8 * 3).fill(99) }));
+ * const { images, skipped } = await loadImages([{ file, identity: 'alice', label: 0 }, { file: 'missing.png', identity: 'bob', label: 1 }], { size: 16, skipBad: true });
+ * console.log(images[0].width, skipped); // 16, and missing.png with its reason; see {@link listDataset}
+ * await fsp.rm(file);
+ * ```
  */
 export async function loadImages<S extends Sample>(samples: readonly S[], opts: LoadOptions = {}): Promise<Loaded<S>> {
   const size = opts.size === undefined ? 150 : opts.size;
@@ -110,6 +124,16 @@ export interface Batch<S extends Sample = Sample> {
  * Iterate over `samples` in batches of up to `batchSize` (fewer when files are skipped; a chunk whose files
  * all fail is passed over). The next chunk is decoded while the caller works on the current one.
  * Each batch's tensor belongs to the caller: dispose it.
+ *
+ * @example
+ * ```ts
+ * import { batches, type Sample } from 'robustify';
+ * const train: Sample[] = []; // as from splitDataset; see {@link listDataset}
+ * for await (const { x, labels } of batches(train, 32, { size: 150 })) {
+ *   console.log(labels, x.shape);
+ *   x.dispose();
+ * }
+ * ```
  */
 export async function* batches<S extends Sample>(samples: readonly S[], batchSize: number, opts: LoadOptions = {}): AsyncGenerator<Batch<S>> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize: expected a whole number ≥ 1, got ${batchSize}`);

@@ -25,6 +25,13 @@ export interface Selection {
  * The `k` most populated identities. Ties in population are broken by identity order (the order labels use:
  * numeric for all-number names, else code-unit order), the earlier name winning. Labels 0..k−1 then follow
  * that identity order, independent of population.
+ *
+ * @example
+ * ```ts
+ * import { selectTopK } from 'robustify';
+ * const listing = { root: 'data', layout: 'folder' as const, identities: [{ name: 'alice', files: ['a/1.png', 'a/2.png'] }, { name: 'bob', files: ['b/1.png'] }], missing: [] };
+ * console.log(selectTopK(listing, 1).identities); // ['alice']; with a real folder see {@link listDataset}
+ * ```
  */
 export function selectTopK(listing: DatasetListing, k: number): Selection {
   const available = listing.identities.length;
@@ -88,6 +95,13 @@ export interface Split {
 /**
  * Deterministic train/test split per identity: files sorted by name, index % testEvery == testOffset → test.
  * The defaults put 7 of every 35 images in test (faces14: 392 train / 98 test, like the paper's 98).
+ *
+ * @example
+ * ```ts
+ * import { splitDataset } from 'robustify';
+ * const samples = [0, 1, 2, 3, 4].map((i) => ({ file: `alice/${i}.png`, identity: 'alice', label: 0 }));
+ * console.log(splitDataset(samples).test); // the image at index 4 (every 5th, offset 4); see {@link listDataset}
+ * ```
  */
 export function splitDataset(samples: readonly Sample[], opts: SplitOptions = {}): Split {
   const every = opts.testEvery ?? 5;

@@ -8,11 +8,30 @@ import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
 import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `gauss`'s parameters: sigma, the noise std on 0–255. */
+/**
+ * `gauss`'s parameters: sigma, the noise std on 0–255.
+ *
+ * @example
+ * ```ts
+ * import { GAUSS_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(GAUSS_PARAMS).join('\n')); // {@link GaussianAugmentation}'s parameters
+ * ```
+ */
 export const GAUSS_PARAMS: ParamSpecs = paramSpecs({
   sigma: D.number(1, 0, 255, 'noise standard deviation on 0–255'),
 });
 
+/**
+ * Gaussian noise (ART's GaussianAugmentation at inference): N(0, `sigma`²) added to every value, clipped to 0–255 (seeded by `seed` or the call's context).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, GaussianAugmentation } from 'robustify';
+ * await initEngine();
+ * const y = await new GaussianAugmentation({ sigma: 8 }).apply(tf.fill([1, 8, 8, 3], 128) as tf.Tensor4D, { seed: 1 });
+ * console.log(y.shape); // N(0, 8²) noise added, clipped to 0–255
+ * ```
+ */
 export class GaussianAugmentation extends IdentityGradientDefence<{ sigma: number }> {
   // ART passes the gradient through (its estimate_gradient returns grad); so do we. The exact derivative
   // (1 where the noisy value was not clipped) would need this call's noise draw, which

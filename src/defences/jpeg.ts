@@ -10,7 +10,15 @@ import { roundToUint8 } from '../image/round-uint8.js';
 import { JPEG_MAX_SIDE, stackImages, stackLayout, unstackImage } from './jpeg-stack.js';
 import { IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `jpeg`'s parameters: quality. */
+/**
+ * `jpeg`'s parameters: quality.
+ *
+ * @example
+ * ```ts
+ * import { JPEG_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(JPEG_PARAMS).join('\n')); // {@link JpegCompression}'s parameters
+ * ```
+ */
 export const JPEG_PARAMS: ParamSpecs = paramSpecs({
   quality: D.integer(50, 1, 100, 'JPEG quality (1 worst, 100 best)'),
 });
@@ -88,6 +96,17 @@ export async function jpegRoundTrip(
   return out;
 }
 
+/**
+ * JPEG compression (ART's JpegCompression): each image encoded at `quality` and decoded; identity gradient (BPDA).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, JpegCompression } from 'robustify';
+ * await initEngine();
+ * const y = await new JpegCompression({ quality: 20 }).apply(tf.randomUniform([1, 16, 16, 3], 0, 255, 'float32', 1) as tf.Tensor4D);
+ * console.log(y.shape); // [1, 16, 16, 3], each image encoded and decoded at quality 20
+ * ```
+ */
 export class JpegCompression extends IdentityGradientDefence<{ quality: number }> {
   /** Each image its own JPEG, bit for bit as ART, instead of the faster batched layout (see jpegRoundTrip). */
   readonly exact: boolean;

@@ -5,7 +5,15 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `median`'s parameters: window_size. */
+/**
+ * `median`'s parameters: window_size.
+ *
+ * @example
+ * ```ts
+ * import { MEDIAN_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(MEDIAN_PARAMS).join('\n')); // {@link SpatialSmoothing}'s parameters
+ * ```
+ */
 export const MEDIAN_PARAMS: ParamSpecs = paramSpecs({
   window_size: D.integer(3, 1, 63, 'side of the square median window in pixels'),
 });
@@ -171,6 +179,17 @@ export function medianFilter(src: Float32Array, shape: readonly [number, number,
   return dst;
 }
 
+/**
+ * Median filter (ART's SpatialSmoothing): each channel's `window_size`×`window_size` median; identity gradient.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, SpatialSmoothing } from 'robustify';
+ * await initEngine();
+ * const y = await new SpatialSmoothing({ window_size: 3 }).apply(tf.randomUniform([1, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D);
+ * console.log(y.shape); // 3×3 median per channel
+ * ```
+ */
 export class SpatialSmoothing extends IdentityGradientDefence<{ window_size: number }> {
   constructor(opts: { window_size?: number } = {}) {
     super('median', MEDIAN_PARAMS, opts);

@@ -40,7 +40,16 @@ function resolveStage(name: string, given: Record<string, number | string>): Sta
   return { name, params: resolveParams(name, entry.params, given) };
 }
 
-/** Parse the compact or JSON form (see the module comment); every stage's parameters are validated. */
+/**
+ * Parse the compact or JSON form (see the module comment); every stage's parameters are validated.
+ *
+ * @example
+ * ```ts
+ * import { parsePipeline, formatPipeline } from 'robustify';
+ * const stages = parsePipeline('median:3,jpeg:20'); // or JSON: '[{"name":"jpeg","params":{"quality":20}}]'
+ * console.log(stages, formatPipeline(stages)); // […], 'median:window_size=3,jpeg:quality=20'
+ * ```
+ */
 export function parsePipeline(text: string): StageSpec[] {
   const t = text.trim();
   if (t === '' || t.toLowerCase() === 'none') return [];
@@ -95,7 +104,15 @@ function setParam(stage: { name: string; given: Record<string, number> }, item: 
   stage.given[key] = parseValue(stage.name, key, value);
 }
 
-/** The JSON form, already parsed: an array of `{ name, params? }`. */
+/**
+ * The JSON form, already parsed: an array of `{ name, params? }`.
+ *
+ * @example
+ * ```ts
+ * import { parsePipelineJson } from 'robustify/defences';
+ * console.log(parsePipelineJson([{ name: 'median', params: { window_size: 3 } }, { name: 'jpeg' }])); // defaults filled
+ * ```
+ */
 export function parsePipelineJson(value: unknown): StageSpec[] {
   if (!Array.isArray(value)) throw new Error('pipeline: JSON form must be an array of { "name": …, "params": { … } }');
   return value.map((s: unknown, i) => {
@@ -122,7 +139,15 @@ export function parsePipelineJson(value: unknown): StageSpec[] {
   });
 }
 
-/** The canonical compact form ('none' for no stages). */
+/**
+ * The canonical compact form ('none' for no stages).
+ *
+ * @example
+ * ```ts
+ * import { formatPipeline } from 'robustify';
+ * console.log(formatPipeline([{ name: 'jpeg', params: { quality: 20 } }]), formatPipeline([])); // 'jpeg:quality=20' 'none'; see {@link parsePipeline}
+ * ```
+ */
 export function formatPipeline(stages: readonly StageSpec[]): string {
   return stages.length ? stages.map((s) => formatToken(s.name, s.params, getDefence(s.name).params)).join(',') : 'none';
 }
@@ -130,6 +155,12 @@ export function formatPipeline(stages: readonly StageSpec[]): string {
 /**
  * A short text that parses back to the same stages: `jpeg:20` (the main parameter's value) when the other
  * parameters are at their defaults, the canonical token otherwise. For labels; 'none' for no stages.
+ *
+ * @example
+ * ```ts
+ * import { parsePipeline, formatPipelineShort } from 'robustify/defences';
+ * console.log(formatPipelineShort(parsePipeline('jpeg:quality=20,tvm:prob=0.5'))); // jpeg:20,tvm:0.5 — or tvm's full token when others differ
+ * ```
  */
 export function formatPipelineShort(stages: readonly StageSpec[]): string {
   if (!stages.length) return 'none';
@@ -187,6 +218,18 @@ export async function buildPipeline(spec: string | readonly StageSpec[]): Promis
  * An 'exact' stage after the first needs its own input to differentiate at, so when there is one the
  * pipeline keeps the intermediates of its latest apply() (disposed by the next apply or dispose()), and
  * estimateGradient(x, grad) must follow apply(x) on the same x — the same random draw, as ART's attacks use.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, Pipeline, SpatialSmoothing, JpegCompression } from 'robustify';
+ * await initEngine();
+ * const pipeline = new Pipeline([new SpatialSmoothing({ window_size: 3 }), new JpegCompression({ quality: 30 })]);
+ * const x = tf.randomUniform([1, 16, 16, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * const y = await pipeline.apply(x);
+ * const g = pipeline.estimateGradient(x, tf.onesLike(y)); // after apply on the same x
+ * console.log(String(pipeline), g.shape);
+ * pipeline.dispose();
+ * ```
  */
 export class Pipeline implements Preprocessor {
   readonly name = 'pipeline';
@@ -251,6 +294,7 @@ export class Pipeline implements Preprocessor {
     this.trace = undefined;
   }
 
+  /** The stages as the JSON pipeline form (`JSON.stringify(pipeline)`). */
   toJSON(): StageSpec[] {
     return this.stages.map((s) => ({ name: s.name, params: { ...s.params } }));
   }

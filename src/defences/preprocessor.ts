@@ -49,17 +49,39 @@ export type ParamSpec = TNumber & { readonly labels?: readonly string[]; readonl
 /** A defence's parameters: a TypeBox object of `ParamSpec`s, in the order its pipeline token prints them. */
 export type ParamSpecs = TObject<Record<string, ParamSpec>>;
 
-/** Building blocks of defence parameter schemas (`paramSpecs({ quality: D.integer(50, 1, 100, 'JPEG quality') })`). */
+/**
+ * Building blocks of defence parameter schemas (`paramSpecs({ quality: D.integer(50, 1, 100, 'JPEG quality') })`).
+ *
+ * @example
+ * ```ts
+ * import { D, paramSpecs, describeDefenceParams } from 'robustify';
+ * const specs = paramSpecs({ quality: D.integer(50, 1, 100, 'JPEG quality'), mode: D.choice('fast', ['fast', 'exact'], 'how to encode') });
+ * console.log(describeDefenceParams(specs).join('\n')); // quality: an integer in [1, 100], default 50 — JPEG quality …
+ * ```
+ */
 export const D = {
+  /** A real number in [minimum, maximum]. */
   number: (def: number, minimum: number, maximum: number, description: string): ParamSpec => Type.Number({ default: def, minimum, maximum, description }),
+  /** A whole number in [minimum, maximum]. */
   integer: (def: number, minimum: number, maximum: number, description: string): ParamSpec => Type.Number({ default: def, minimum, maximum, multipleOf: 1, description }),
+  /** One of `values`. */
   oneOf: (def: number, values: readonly number[], description: string): ParamSpec =>
     Type.Number({ default: def, minimum: Math.min(...values), maximum: Math.max(...values), enum: [...values], description }),
+  /** One of `labels`, held as its index and written as the label. */
   choice: (def: string, labels: readonly string[], description: string): ParamSpec =>
     Type.Number({ default: labels.indexOf(def), minimum: 0, maximum: labels.length - 1, multipleOf: 1, labels: [...labels], description }),
 };
 
-/** A defence's parameter schemas, as `registerDefence` takes them. */
+/**
+ * A defence's parameter schemas, as `registerDefence` takes them.
+ *
+ * @example
+ * ```ts
+ * import { D, paramSpecs, resolveParams } from 'robustify';
+ * const specs = paramSpecs({ block: D.integer(4, 1, 32, 'block side'), gain: D.number(1, 0, 4, 'contrast gain') }); // see {@link D}
+ * console.log(resolveParams('pixelate', specs, { block: 8 })); // { block: 8, gain: 1 }
+ * ```
+ */
 export function paramSpecs(properties: Record<string, ParamSpec>): ParamSpecs {
   return Type.Object(properties, { additionalProperties: false });
 }
@@ -70,7 +92,15 @@ function describeRange(spec: ParamSpec): string {
   return `${spec.multipleOf === 1 ? 'an integer' : 'a number'} in [${spec.minimum}, ${spec.maximum}]`;
 }
 
-/** One help line per parameter: `quality: an integer in [1, 100], default 50 — JPEG quality`. */
+/**
+ * One help line per parameter: `quality: an integer in [1, 100], default 50 — JPEG quality`.
+ *
+ * @example
+ * ```ts
+ * import { getDefence, describeDefenceParams } from 'robustify';
+ * console.log(describeDefenceParams(getDefence('tvm').params).join('\n'));
+ * ```
+ */
 export function describeDefenceParams(specs: ParamSpecs): string[] {
   return Object.entries(specs.properties).map(([k, s]) => `${k}: ${describeRange(s)}, default ${formatValue(s, s.default as number)} — ${s.description ?? ''}`);
 }
@@ -78,6 +108,20 @@ export function describeDefenceParams(specs: ParamSpecs): string[] {
 /**
  * The common body of a defence whose gradient is ART's identity (BPDA): validated, frozen parameters, the
  * identity `estimateGradient`, and the pipeline token. Subclasses only `apply`.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, IdentityGradientDefence, D, paramSpecs, mapBatch, clip255, registerDefence, buildPipeline } from 'robustify';
+ * await initEngine();
+ * const BRIGHTEN = paramSpecs({ amount: D.number(20, 0, 255, 'added to every pixel') });
+ * class Brighten extends IdentityGradientDefence<{ amount: number }> {
+ *   constructor(params: { amount?: number } = {}) { super('brighten', BRIGHTEN, params); }
+ *   apply(x: tf.Tensor4D): Promise<tf.Tensor4D> { return mapBatch(this.name, x, (data) => data.map((v) => clip255(v + this.params.amount))); }
+ * }
+ * registerDefence('brighten', (p) => new Brighten(p), BRIGHTEN, { main: 'amount', description: 'adds a constant' });
+ * const pipeline = await buildPipeline('brighten:40,median:3');
+ * console.log(String(pipeline), (await pipeline.apply(tf.fill([1, 8, 8, 3], 100) as tf.Tensor4D)).dataSync()[0]); // … 140
+ * ```
  */
 export abstract class IdentityGradientDefence<P extends Record<string, number>> implements Preprocessor {
   readonly gradient = 'identity' as const;
@@ -101,6 +145,13 @@ export abstract class IdentityGradientDefence<P extends Record<string, number>> 
 /**
  * Fill defaults and validate `given` against `specs`; messages name the defence and parameter and give the
  * valid range. Unknown keys are refused with the list of valid ones.
+ *
+ * @example
+ * ```ts
+ * import { getDefence, resolveParams } from 'robustify';
+ * console.log(resolveParams('tvm', getDefence('tvm').params, { prob: 0.5, solver: 'pdhg' })); // every parameter, the choice as its index
+ * try { resolveParams('jpeg', getDefence('jpeg').params, { quality: 0 }); } catch (err) { console.log((err as Error).message); }
+ * ```
  */
 export function resolveParams(defence: string, specs: ParamSpecs, given: Readonly<Record<string, number | string | undefined>> = {}): Record<string, number> {
   const keys = Object.keys(specs.properties);
@@ -136,20 +187,45 @@ export function formatValue(spec: ParamSpec | undefined, v: number): string {
 /**
  * The canonical pipeline token: every parameter, in declaration order (`tvm:prob=0.3,norm=2,...`); with the
  * defence's specs, choices are written by label.
+ *
+ * @example
+ * ```ts
+ * import { formatToken, getDefence } from 'robustify/defences';
+ * console.log(formatToken('tvm', { prob: 0.3, norm: 2, lamb: 0.5, max_iter: 10, solver: 0 }, getDefence('tvm').params)); // tvm:prob=0.3,…,solver=lbfgs
+ * ```
  */
 export function formatToken(name: string, params: Readonly<Record<string, number>>, specs?: ParamSpecs): string {
   const parts = Object.entries(params).map(([k, v]) => `${k}=${formatValue(specs?.properties[k], v)}`);
   return parts.length ? `${name}:${parts.join(',')}` : name;
 }
 
-/** Shape checks every defence does on entry; the message names the defence. */
+/**
+ * Shape checks every defence does on entry; the message names the defence.
+ *
+ * @example
+ * ```ts
+ * import { tf, checkBatch } from 'robustify';
+ * const [n, h, w, c] = checkBatch('mine', tf.zeros([2, 8, 8, 3])); // throws, naming 'mine', on anything but [n, h, w, 3]
+ * console.log(n, h, w, c);
+ * ```
+ */
 export function checkBatch(defence: string, x: tf.Tensor): [number, number, number, number] {
   if (x.rank !== 4) throw new Error(`${defence}: expected an NHWC batch (rank 4), got rank ${x.rank} [${x.shape.join(', ')}]`);
   if (x.dtype !== 'float32') throw new Error(`${defence}: expected float32 input, got ${x.dtype}`);
   return x.shape as [number, number, number, number];
 }
 
-/** BPDA with the identity: the output gradient passes through unchanged (a new handle to the same values). */
+/**
+ * BPDA with the identity: the output gradient passes through unchanged (a new handle to the same values).
+ *
+ * @example
+ * ```ts
+ * import { tf, identityGradient } from 'robustify';
+ * const x = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
+ * const g = identityGradient('mine', x, tf.ones([1, 8, 8, 3]) as tf.Tensor4D); // the output gradient, as the input's (BPDA)
+ * console.log(g.shape);
+ * ```
+ */
 export function identityGradient(defence: string, x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
   checkBatch(defence, x);
   if (!tf.util.arraysEqual(x.shape, grad.shape)) {
@@ -187,7 +263,15 @@ export async function mapBatch(
 
 export { clip255 } from '../util/clip.js';
 
-/** The seed a stochastic defence uses: the call's, else the instance's, else a fresh one (ART draws anew each call). */
+/**
+ * The seed a stochastic defence uses: the call's, else the instance's, else a fresh one (ART draws anew each call).
+ *
+ * @example
+ * ```ts
+ * import { resolveSeed } from 'robustify';
+ * console.log(resolveSeed({ seed: 5 }, 1), resolveSeed(undefined, 1)); // 5 1; with neither, a fresh random seed
+ * ```
+ */
 export function resolveSeed(ctx: ApplyContext | undefined, own: number | undefined): number {
   return ctx?.seed ?? own ?? randomInt(0, 2 ** 32);
 }
@@ -195,6 +279,13 @@ export function resolveSeed(ctx: ApplyContext | undefined, own: number | undefin
 /**
  * One seed per image of an n-image batch: the call's `seeds`, else derived from the resolved batch seed and
  * the image's position. The message names the defence when `seeds` has the wrong length.
+ *
+ * @example
+ * ```ts
+ * import { imageSeeds } from 'robustify';
+ * console.log(imageSeeds('gauss', { seed: 5 }, undefined, 3)); // one seed per image, derived from 5
+ * console.log(imageSeeds('gauss', { seeds: [1, 2, 3] }, undefined, 3)); // [1, 2, 3]
+ * ```
  */
 export function imageSeeds(defence: string, ctx: ApplyContext | undefined, own: number | undefined, n: number): number[] {
   if (ctx?.seeds) {

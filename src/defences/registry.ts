@@ -59,12 +59,28 @@ export function registerDefence(name: string, factory: DefenceFactory, paramSpec
   registry.set(name, makeEntry(name, factory, paramSpec, opts));
 }
 
-/** Names pipelines accept, in registration order. */
+/**
+ * Names pipelines accept, in registration order.
+ *
+ * @example
+ * ```ts
+ * import { defenceNames, getDefence } from 'robustify';
+ * for (const name of defenceNames()) console.log(name, getDefence(name).main, getDefence(name).description);
+ * ```
+ */
 export function defenceNames(): string[] {
   return [...registry.keys()];
 }
 
-/** A registered defence's entry; the error lists the registered names. */
+/**
+ * A registered defence's entry; the error lists the registered names.
+ *
+ * @example
+ * ```ts
+ * import { getDefence, describeDefenceParams } from 'robustify';
+ * console.log(describeDefenceParams(getDefence('jpeg').params)); // see also {@link defenceNames}
+ * ```
+ */
 export function getDefence(name: string): DefenceEntry {
   const entry = registry.get(name);
   if (!entry) throw new Error(`unknown defence '${name}' (valid: ${defenceNames().join(', ')})`);

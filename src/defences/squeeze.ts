@@ -4,7 +4,15 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { clip255, IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
-/** `squeeze`'s parameters: bit_depth. */
+/**
+ * `squeeze`'s parameters: bit_depth.
+ *
+ * @example
+ * ```ts
+ * import { SQUEEZE_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(SQUEEZE_PARAMS).join('\n')); // {@link FeatureSqueezing}'s parameters
+ * ```
+ */
 export const SQUEEZE_PARAMS: ParamSpecs = paramSpecs({
   bit_depth: D.integer(8, 1, 32, 'bits kept per value'),
 });
@@ -33,6 +41,17 @@ export function squeezeValues(data: Float32Array, bitDepth: number): Float32Arra
   return data;
 }
 
+/**
+ * Feature squeezing (ART's FeatureSqueezing): colour depth reduced to `bit_depth` bits per channel.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, FeatureSqueezing } from 'robustify';
+ * await initEngine();
+ * const y = await new FeatureSqueezing({ bit_depth: 1 }).apply(tf.tensor4d([10, 100, 200, 250], [1, 2, 2, 1]).tile([1, 1, 1, 3]) as tf.Tensor4D);
+ * console.log(y.dataSync()); // every value 0 or 255
+ * ```
+ */
 export class FeatureSqueezing extends IdentityGradientDefence<{ bit_depth: number }> {
   constructor(opts: { bit_depth?: number } = {}) {
     super('squeeze', SQUEEZE_PARAMS, opts);

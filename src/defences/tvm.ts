@@ -27,7 +27,15 @@ import { poolThreads } from '../engine/threads.js';
 import { type ApplyContext, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 import { solveTvmBatch } from './tvm-planes.js';
 
-/** `tvm`'s parameters: prob, norm, lamb, max_iter, solver. */
+/**
+ * `tvm`'s parameters: prob, norm, lamb, max_iter, solver.
+ *
+ * @example
+ * ```ts
+ * import { TVM_PARAMS, describeDefenceParams } from 'robustify/defences';
+ * console.log(describeDefenceParams(TVM_PARAMS).join('\n')); // {@link TotalVarMin}'s parameters
+ * ```
+ */
 export const TVM_PARAMS: ParamSpecs = paramSpecs({
   prob: D.number(0.3, 0, 1, 'share of pixels kept (drawn at random) as the data term'),
   norm: D.oneOf(2, [1, 2], 'norm of the total variation'),
@@ -85,6 +93,17 @@ export function drawMask(length: number, prob: number, seed: number): Uint8Array
   return mask;
 }
 
+/**
+ * Total variation minimisation (ART's TotalVarMin): a random `prob` pixel mask, then per channel the image that fits the kept values under a total-variation penalty `lamb` (see the module comment).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, TotalVarMin } from 'robustify';
+ * await initEngine();
+ * const y = await new TotalVarMin({ prob: 0.3, max_iter: 2 }).apply(tf.randomUniform([1, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D, { seed: 1 });
+ * console.log(y.shape);
+ * ```
+ */
 export class TotalVarMin extends IdentityGradientDefence<{ prob: number; norm: number; lamb: number; max_iter: number; solver: number }> {
   private readonly seed: number | undefined;
 

@@ -246,7 +246,18 @@ export interface WeightsManifestFile {
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
-/** The BMCNN denoiser (block-matching CNN): its two nets, block matching, and `denoise`. */
+/**
+ * The BMCNN denoiser (block-matching CNN): its two nets, block matching, and `denoise`.
+ *
+ * @example
+ * ```ts no-run
+ * import { tf, initEngine, Bmcnn } from 'robustify';
+ * await initEngine();
+ * const bmcnn = await Bmcnn.load(); // the weights shipped in weights/bmcnn
+ * const clean = await bmcnn.denoise(tf.randomUniform([1, 64, 64, 3], 0, 255, 'float32', 1) as tf.Tensor4D, 20); // noise sigma 20
+ * console.log(clean.shape);
+ * ```
+ */
 export class Bmcnn {
   /**
    * Flip self-ensemble: denoise the image and its left-right mirror image and average (twice the work).
@@ -404,6 +415,7 @@ export class Bmcnn {
     await writeFileAtomic(path.join(dir, 'model.json'), `${JSON.stringify(manifest, null, 1)}\n`);
   }
 
+  /** Release both nets. */
   dispose(): void {
     disposeNet(this.pilot);
     disposeNet(this.main);

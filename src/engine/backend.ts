@@ -78,7 +78,15 @@ export function engineInfo(): EngineInfo | undefined {
   return active;
 }
 
-/** One line naming the engine (`wasm, 2 threads, SIMD, tfjs 4.22.0`). */
+/**
+ * One line naming the engine (`wasm, 2 threads, SIMD, tfjs 4.22.0`).
+ *
+ * @example
+ * ```ts
+ * import { initEngine, describeEngine } from 'robustify';
+ * console.log(describeEngine(await initEngine())); // e.g. 'wasm, 2 threads, SIMD, tfjs 4.22.0'
+ * ```
+ */
 export function describeEngine(info: EngineInfo): string {
   return `${info.backend}${info.simd ? ' (SIMD)' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}, tfjs ${info.tfjsVersion}`;
 }

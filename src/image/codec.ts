@@ -106,6 +106,13 @@ export async function readImageHeader(bytes: Buffer, label = '<buffer>', opts: D
 /**
  * Decode a PNG, JPEG or WebP file (or its bytes) to an RGB float image.
  * `name` labels the source in errors (defaults to the path, or `<buffer>`).
+ *
+ * @example
+ * ```ts
+ * import { decodeImage, encodePng } from 'robustify';
+ * const img = await decodeImage(await encodePng({ width: 4, height: 4, data: new Float32Array(48) })); // or a file path
+ * console.log(img.width, img.height, img.data.length); // 4 4 48; see {@link encodePng}
+ * ```
  */
 export async function decodeImage(source: string | Buffer, name?: string, opts: DecodeOptions = {}): Promise<RgbImage> {
   const label = name ?? (typeof source === 'string' ? source : '<buffer>');
@@ -160,7 +167,18 @@ function rawInput(img: RgbImage): Sharp {
   return sharp(toUint8(img), { raw: { width: img.width, height: img.height, channels: CHANNELS } });
 }
 
-/** Lossless PNG of the image (values rounded half up and clipped to 0–255). */
+/**
+ * Lossless PNG of the image (values rounded half up and clipped to 0–255).
+ *
+ * @example
+ * ```ts
+ * import { encodePng, encodeJpeg, decodeImage } from 'robustify';
+ * const img = { width: 8, height: 8, data: new Float32Array(8 * 8 * 3).fill(200) };
+ * const back = await decodeImage(await encodePng(img), 'toy.png'); // lossless
+ * const jpeg = await decodeImage(await encodeJpeg(img, 90));
+ * console.log(back.data[0], jpeg.width); // 200 8
+ * ```
+ */
 export async function encodePng(img: RgbImage): Promise<Buffer> {
   return rawInput(img).png().toBuffer();
 }
@@ -168,6 +186,13 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
 /**
  * Baseline JPEG at `quality` (1–100) with 4:2:0 chroma subsampling and standard quantisation tables,
  * the same settings as Pillow's defaults. Values are rounded and clipped to 0–255 first.
+ *
+ * @example
+ * ```ts
+ * import { encodeJpeg } from 'robustify';
+ * const bytes = await encodeJpeg({ width: 8, height: 8, data: new Float32Array(8 * 8 * 3).fill(50) }, 75); // quality 75
+ * console.log(bytes.subarray(0, 2)); // <Buffer ff d8>; see {@link encodePng}
+ * ```
  */
 export async function encodeJpeg(img: RgbImage, quality: number): Promise<Buffer> {
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) {

@@ -8,7 +8,19 @@ export function imageToTensor(img: RgbImage): tf.Tensor3D {
   return tf.tensor3d(img.data.slice(), [img.height, img.width, CHANNELS], 'float32');
 }
 
-/** Stack same-sized images into one `[n, h, w, 3]` batch. */
+/**
+ * Stack same-sized images into one `[n, h, w, 3]` batch.
+ *
+ * @example
+ * ```ts
+ * import { initEngine, imagesToBatch, tensorToImage } from 'robustify';
+ * await initEngine();
+ * const img = { width: 8, height: 8, data: new Float32Array(8 * 8 * 3).fill(30) };
+ * const x = imagesToBatch([img, img]); // [2, 8, 8, 3], 0–255
+ * console.log(x.shape, (await tensorToImage(x, 1)).width);
+ * x.dispose();
+ * ```
+ */
 export function imagesToBatch(imgs: readonly RgbImage[]): tf.Tensor4D {
   if (imgs.length === 0) throw new Error('imagesToBatch: no images');
   const { height, width } = imgs[0];
@@ -27,6 +39,14 @@ export function imagesToBatch(imgs: readonly RgbImage[]): tf.Tensor4D {
 /**
  * Read a `[h, w, 3]` tensor, or element `index` of a `[n, h, w, 3]` batch, back into an RgbImage.
  * The input tensor is not disposed.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, tensorToImage, encodePng } from 'robustify';
+ * await initEngine();
+ * const png = await encodePng(await tensorToImage(tf.fill([1, 8, 8, 3], 255) as tf.Tensor4D)); // see {@link imagesToBatch}
+ * console.log(png.length);
+ * ```
  */
 export async function tensorToImage(t: tf.Tensor3D | tf.Tensor4D, index = 0): Promise<RgbImage> {
   if (t.shape[t.rank - 1] !== CHANNELS) throw new Error(`tensorToImage: expected 3 channels, got shape [${t.shape.join(', ')}]`);

@@ -28,6 +28,12 @@ export function formatSklearnReport(report: ClassificationReport, digits = 2): s
 /**
  * The paper's Table 2 layout: sklearn's per-class rows, macro and weighted averages with `digits` digits, then
  * accuracy and balanced accuracy at full precision (Python's repr, e.g. 0.9693877551020408).
+ *
+ * @example
+ * ```ts
+ * import { classificationReport, formatReport } from 'robustify';
+ * console.log(formatReport(classificationReport([0, 1, 1], [0, 1, 0]), 3)); // three decimals
+ * ```
  */
 export function formatReport(report: ClassificationReport, digits = 2): string {
   const { row, head, classes } = layout(report, digits);

@@ -99,7 +99,15 @@ function fScore(p: number, r: number): number {
   return denom === 0 ? 0 : (2 * p * r) / denom;
 }
 
-/** sklearn's `accuracy_score`. */
+/**
+ * sklearn's `accuracy_score`.
+ *
+ * @example
+ * ```ts
+ * import { accuracyScore } from 'robustify';
+ * console.log(accuracyScore([0, 1, 1, 2], [0, 1, 0, 2])); // 0.75
+ * ```
+ */
 export function accuracyScore(yTrue: readonly number[], yPred: readonly number[]): number {
   checkVectors(yTrue, yPred);
   let correct = 0;
@@ -107,7 +115,15 @@ export function accuracyScore(yTrue: readonly number[], yPred: readonly number[]
   return correct / yTrue.length;
 }
 
-/** sklearn's `balanced_accuracy_score` (adjusted = false): mean recall over the classes present in y_true. */
+/**
+ * sklearn's `balanced_accuracy_score` (adjusted = false): mean recall over the classes present in y_true.
+ *
+ * @example
+ * ```ts
+ * import { balancedAccuracyScore } from 'robustify';
+ * console.log(balancedAccuracyScore([0, 0, 0, 1], [0, 0, 0, 0])); // 0.5: the mean of per-class recalls
+ * ```
+ */
 export function balancedAccuracyScore(yTrue: readonly number[], yPred: readonly number[]): number {
   const { matrix } = confusionMatrix(yTrue, yPred);
   const recalls: number[] = [];
@@ -119,7 +135,16 @@ export function balancedAccuracyScore(yTrue: readonly number[], yPred: readonly 
   return npMean(recalls);
 }
 
-/** sklearn 1.2's `classification_report(..., output_dict=True, zero_division=0)` plus balanced accuracy. */
+/**
+ * sklearn 1.2's `classification_report(..., output_dict=True, zero_division=0)` plus balanced accuracy.
+ *
+ * @example
+ * ```ts
+ * import { classificationReport, formatReport } from 'robustify';
+ * const report = classificationReport([0, 0, 1, 1, 2], [0, 1, 1, 1, 2], { targetNames: ['alice', 'bob', 'carol'] });
+ * console.log(report.accuracy, formatReport(report)); // 0.8, and sklearn's text table
+ * ```
+ */
 export function classificationReport(yTrue: readonly number[], yPred: readonly number[], opts: ReportOptions = {}): ClassificationReport {
   checkVectors(yTrue, yPred);
   const labels = resolveLabels(yTrue, yPred, opts.labels);

@@ -13,7 +13,16 @@ import { frozenConv2d } from '../engine/ops/frozen_conv2d.js';
 import type { Backbone } from './backbones.js';
 import { loadWeightsManifest } from './weights.js';
 
-/** The built-in network's input side in pixels (dlib's 150×150 chips). */
+/**
+ * The built-in network's input side in pixels (dlib's 150×150 chips).
+ *
+ * @example
+ * ```ts
+ * import { tf, BACKBONE_INPUT_SIZE } from 'robustify';
+ * const chip = tf.zeros([1, BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, 3]); // one 150×150 RGB face
+ * console.log(chip.shape);
+ * ```
+ */
 export const BACKBONE_INPUT_SIZE = 150;
 export const BACKBONE_NAME = 'face-api/face_recognition_model (dlib ResNet-34 style, 128-d)';
 export const POOLED_DIM = 256;
@@ -69,7 +78,19 @@ export interface BackboneOutput {
   descriptor: tf.Tensor2D;
 }
 
-/** The built-in face network (dlib's ResNet-34-style recogniser, weights from @vladmandic/face-api). */
+/**
+ * The built-in face network (dlib's ResNet-34-style recogniser, weights from @vladmandic/face-api).
+ *
+ * @example
+ * ```ts no-run
+ * import { tf, initEngine, FaceRecognitionNet } from 'robustify';
+ * await initEngine();
+ * const net = await FaceRecognitionNet.load(); // the weights shipped with @vladmandic/face-api
+ * const d = net.descriptor(tf.zeros([1, net.inputSize, net.inputSize, 3]) as tf.Tensor4D);
+ * console.log(d.shape); // [1, 128]
+ * net.dispose();
+ * ```
+ */
 export class FaceRecognitionNet implements Backbone {
   readonly name = BACKBONE_NAME;
   readonly inputSize = BACKBONE_INPUT_SIZE;
@@ -125,10 +146,12 @@ export class FaceRecognitionNet implements Backbone {
     });
   }
 
+  /** Pooled 256-d features of a batch (what the head is trained on). */
   features(x: tf.Tensor4D): tf.Tensor2D {
     return this.pooled(x);
   }
 
+  /** 128-d face descriptors of a batch (what galleries match). */
   descriptor(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => tf.matMul(this.pooled(x), this.fc) as tf.Tensor2D);
   }
@@ -143,6 +166,7 @@ export class FaceRecognitionNet implements Backbone {
     return [...layers.flatMap((l) => [l.filter, l.bias]), this.fc, this.mean];
   }
 
+  /** Release the weights. */
   dispose(): void {
     tf.dispose(this.tensors());
   }

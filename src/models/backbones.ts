@@ -23,10 +23,13 @@ export interface Backbone {
   readonly featureDim: number;
   /** Width of `descriptor` (what galleries match). */
   readonly descriptorDim: number;
+  /** Features of a batch (what a head is trained on). */
   features(x: tf.Tensor4D): tf.Tensor2D;
+  /** Face descriptors of a batch (what galleries match). */
   descriptor(x: tf.Tensor4D): tf.Tensor2D;
   /** `features` without a gradient, on the fastest engine here (a backbone may run it natively). */
   inferFeatures?(x: tf.Tensor4D): Promise<tf.Tensor2D>;
+  /** Release the network. */
   dispose(): void;
 }
 
@@ -35,12 +38,32 @@ export type BackboneSource = { kind: 'builtin' } | { kind: 'file'; path: string;
 
 export const BUILTIN = 'builtin';
 
-/** `ref` = 'builtin' (or undefined) or a path to an ONNX file / TF.js model.json. */
+/**
+ * `ref` = 'builtin' (or undefined) or a path to an ONNX file / TF.js model.json.
+ *
+ * @example
+ * ```ts
+ * import { backboneSource } from 'robustify';
+ * console.log(backboneSource(undefined)); // { kind: 'builtin' }
+ * console.log(backboneSource('nets/arcface.onnx', { preset: 'arcface112' })); // { kind: 'file', … }
+ * ```
+ */
 export function backboneSource(ref: string | undefined, spec: RecogniserSpecInput = {}): BackboneSource {
   return ref === undefined || ref === BUILTIN ? { kind: 'builtin' } : { kind: 'file', path: ref, spec };
 }
 
-/** Open the network a `BackboneSource` names (the built-in one, or an ONNX / TF.js file with its spec). */
+/**
+ * Open the network a `BackboneSource` names (the built-in one, or an ONNX / TF.js file with its spec).
+ *
+ * @example
+ * ```ts
+ * import { initEngine, backboneSource, openBackbone } from 'robustify';
+ * await initEngine();
+ * const net = await openBackbone(backboneSource('builtin'));
+ * console.log(net.name, net.inputSize, net.descriptorDim);
+ * net.dispose();
+ * ```
+ */
 export async function openBackbone(source: BackboneSource): Promise<Backbone> {
   return source.kind === 'builtin' ? FaceRecognitionNet.load() : OnnxBackbone.open(source.path, source.spec);
 }

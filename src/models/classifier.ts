@@ -80,7 +80,18 @@ export function crossEntropy(logits: tf.Tensor2D, labels: Labels): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.sum(tf.mul(labelWeights(labels, logits.shape[1]), tf.logSoftmax(logits)))) as tf.Scalar);
 }
 
-/** The summed cross-entropy gradient of a differentiable logits function at x. */
+/**
+ * The summed cross-entropy gradient of a differentiable logits function at x.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, logitsLossGradient } from 'robustify';
+ * await initEngine();
+ * const logits = (x: tf.Tensor4D) => tf.slice(tf.mean(x, [1, 2]), [0, 0], [-1, 2]) as tf.Tensor2D;
+ * const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * console.log(logitsLossGradient(logits, x, tf.tensor1d([0, 1], 'int32')).shape); // [2, 8, 8, 3]
+ * ```
+ */
 export function logitsLossGradient(logits: (x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, labels: Labels): tf.Tensor4D {
   return tf.tidy(() => tf.grad((xi: tf.Tensor) => crossEntropy(logits(xi as tf.Tensor4D), labels))(x) as tf.Tensor4D);
 }
@@ -106,7 +117,17 @@ export function classifierFromLogits(classes: number, logits: (x: tf.Tensor4D) =
   };
 }
 
-/** The trained face classifier: the frozen backbone and the head `robustify train` fitted on its features. */
+/**
+ * The trained face classifier: the frozen backbone and the head `robustify train` fitted on its features.
+ *
+ * @example
+ * ```ts no-run
+ * import { tf, initEngine, FaceClassifier, predictLabels } from 'robustify';
+ * await initEngine();
+ * const model = await FaceClassifier.load('models/faces14'); // a folder `robustify train` wrote
+ * console.log(model.identities, await predictLabels(model, tf.zeros([1, 150, 150, 3]) as tf.Tensor4D));
+ * ```
+ */
 export class FaceClassifier implements Classifier {
   constructor(
     readonly backbone: Backbone,
@@ -177,6 +198,7 @@ export class FaceClassifier implements Classifier {
     await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(this.meta, null, 2) + '\n');
   }
 
+  /** Release the head and the backbone. */
   dispose(): void {
     this.head.dispose();
     this.backbone.dispose();
@@ -236,7 +258,7 @@ export function toBackboneSize(x: tf.Tensor4D, size = BACKBONE_INPUT_SIZE): tf.T
   return tf.image.resizeBilinear(x, [size, size], false, true);
 }
 
-/** Predicted labels for a batch (argmax of the logits). */
+/** Predicted labels for a batch (argmax of the logits); see {@link classifierFromLogits}'s example. */
 export async function predictLabels(model: Classifier, x: tf.Tensor4D): Promise<number[]> {
   const logits = await model.predict(x);
   const pred = tf.argMax(logits, 1);

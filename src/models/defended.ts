@@ -13,6 +13,20 @@ import type { Pipeline } from '../defences/index.js';
 import { hashSeed } from '../util/random.js';
 import type { Classifier, Labels } from './classifier.js';
 
+/**
+ * A classifier behind a defence pipeline: predictions and loss gradients of `model` on the pipeline's output (a
+ * BPDA-style identity gradient through non-differentiable stages).
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, classifierFromLogits, buildPipeline, DefendedClassifier, predictLabels } from 'robustify';
+ * await initEngine();
+ * const model = classifierFromLogits(2, (x) => tf.slice(tf.mean(x, [1, 2]), [0, 0], [-1, 2]) as tf.Tensor2D);
+ * const defended = new DefendedClassifier(model, await buildPipeline('median:3,jpeg:50'), 7);
+ * const x = tf.randomUniform([2, 16, 16, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
+ * console.log(await predictLabels(defended, x), (await defended.lossGradient(x, tf.tensor1d([0, 1], 'int32'))).shape);
+ * ```
+ */
 export class DefendedClassifier implements Classifier {
   private calls: number;
 

@@ -76,6 +76,7 @@ abstract class DescriptorClassifier implements Classifier {
   /** The logits of descriptors [N, D]. */
   abstract logitsOfDescriptors(descriptors: tf.Tensor2D): tf.Tensor2D;
 
+  /** Logits of a batch: those of its descriptors. */
   logits(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => this.logitsOfDescriptors(this.net.descriptor(x)));
   }
@@ -91,7 +92,19 @@ abstract class DescriptorClassifier implements Classifier {
   abstract dispose(): void;
 }
 
-/** 1:N identification against a gallery of descriptors [K, D]. */
+/**
+ * 1:N identification against a gallery of descriptors [K, D].
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, GalleryClassifier, predictLabels } from 'robustify';
+ * await initEngine();
+ * const net = { descriptor: (x: tf.Tensor4D) => tf.div(tf.mean(x, [1, 2]), 255) as tf.Tensor2D }; // a toy 3-d descriptor
+ * const gallery = new GalleryClassifier(net, tf.tensor2d([[0, 0, 0], [1, 1, 1]]), { metric: 'euclidean' });
+ * console.log(await predictLabels(gallery, tf.fill([1, 8, 8, 3], 240) as tf.Tensor4D)); // [1]: nearest to the bright one
+ * gallery.dispose();
+ * ```
+ */
 export class GalleryClassifier extends DescriptorClassifier {
   /** Owned: disposed by dispose(). */
   private readonly gallery: tf.Tensor2D;
@@ -138,12 +151,24 @@ export class GalleryClassifier extends DescriptorClassifier {
     });
   }
 
+  /** Release the gallery descriptors (the network stays the caller's). */
   dispose(): void {
     this.gallery.dispose();
   }
 }
 
-/** 1:1 verification of probes against one claimed identity's reference descriptor at threshold τ. */
+/**
+ * 1:1 verification of probes against one claimed identity's reference descriptor at threshold τ.
+ *
+ * @example
+ * ```ts
+ * import { tf, initEngine, VerificationClassifier, predictLabels } from 'robustify';
+ * await initEngine();
+ * const net = { descriptor: (x: tf.Tensor4D) => tf.div(tf.mean(x, [1, 2]), 255) as tf.Tensor2D };
+ * const verify = new VerificationClassifier(net, tf.tensor1d([1, 1, 1]), 0.5);
+ * console.log(await predictLabels(verify, tf.stack([tf.fill([8, 8, 3], 250), tf.fill([8, 8, 3], 0)]) as tf.Tensor4D)); // [1, 0]: accept, reject
+ * ```
+ */
 export class VerificationClassifier extends DescriptorClassifier {
   readonly classes = 2;
   private readonly reference: tf.Tensor2D;
@@ -162,7 +187,7 @@ export class VerificationClassifier extends DescriptorClassifier {
     this.reference = tf.reshape(reference, [1, -1]);
   }
 
-  /** [0, (τ − dist)/T]: index 1 (accept) wins exactly when dist < τ. */
+  /** `[0, (τ − dist)/T]`: index 1 (accept) wins exactly when dist < τ. */
   logitsOfDescriptors(descriptors: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const accept = tf.div(tf.sub(this.threshold, distances(descriptors, this.reference, this.opts.metric)), this.opts.temperature);
@@ -171,6 +196,7 @@ export class VerificationClassifier extends DescriptorClassifier {
   }
 
 
+  /** Release the reference descriptor (the network stays the caller's). */
   dispose(): void {
     this.reference.dispose();
   }

@@ -80,6 +80,7 @@ export class DenseHead {
     return { mean: this.featMean, std: this.featStd };
   }
 
+  /** The trainable weights, in save order. */
   variables(): tf.Variable[] {
     return [this.w1, this.b1, this.w2, this.b2];
   }
@@ -93,10 +94,12 @@ export class DenseHead {
     };
   }
 
+  /** Set the weights from a snapshot (see snapshot()). */
   restore(weights: tf.NamedTensorMap): void {
     this.variables().forEach((v, i) => v.assign(weights[WEIGHT_NAMES[i]]));
   }
 
+  /** Release the weights and the feature normalisation. */
   dispose(): void {
     tf.dispose([...this.variables(), this.featMean, this.featStd]);
   }

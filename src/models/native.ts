@@ -137,6 +137,14 @@ export class NativeClassifier implements Classifier {
  * The fastest classifier for `model` on this platform: a NativeClassifier when onnxruntime-node loads (and
  * ROBUSTIFY_NATIVE is not 0), else the TF.js model itself. `model` stays the caller's (the native one copies its
  * weights).
+ *
+ * @example
+ * ```ts no-run
+ * import { tf, initEngine, FaceClassifier, accelerate, predictLabels } from 'robustify';
+ * await initEngine();
+ * const model = await accelerate(await FaceClassifier.load('models/faces14')); // onnxruntime-node where it loads
+ * console.log(await predictLabels(model, tf.zeros([1, 150, 150, 3]) as tf.Tensor4D));
+ * ```
  */
 export async function accelerate(model: FaceClassifier | LogitsClassifier, opts: NativeOptions = {}): Promise<Classifier> {
   const ort = await nativeRuntime();

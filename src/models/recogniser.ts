@@ -10,7 +10,16 @@ import path from 'node:path';
 
 const Triple = Type.Union([Type.Number(), Type.Tuple([Type.Number(), Type.Number(), Type.Number()])]);
 
-/** The recogniser input contract as a TypeBox schema (validation, help, sidecar files). */
+/**
+ * The recogniser input contract as a TypeBox schema (validation, help, sidecar files).
+ *
+ * @example
+ * ```ts
+ * import { Value } from '@sinclair/typebox/value';
+ * import { RecogniserSpecSchema } from 'robustify';
+ * console.log(Value.Check(RecogniserSpecSchema, { channel_order: 'BGR', mean: 127.5, std: 128, alignment: 'arcface112', output_kind: 'embedding' })); // true
+ * ```
+ */
 export const RecogniserSpecSchema = Type.Object(
   {
     input_size: Type.Optional(Type.Integer({ minimum: 8, maximum: 1024, description: 'square input side in pixels (default: from the graph)' })),
@@ -58,7 +67,15 @@ export function registerRecogniserPreset(name: string, spec: Partial<RecogniserS
   presets.set(name, { ...spec });
 }
 
-/** Names of the registered recogniser presets, built-ins first. */
+/**
+ * Names of the registered recogniser presets, built-ins first.
+ *
+ * @example
+ * ```ts
+ * import { recogniserPresets } from 'robustify';
+ * console.log(recogniserPresets()); // ['arcface112', 'facenet160', …]
+ * ```
+ */
 export function recogniserPresets(): string[] {
   return [...presets.keys()];
 }
@@ -93,6 +110,13 @@ export async function readSpecFile(file: string): Promise<RecogniserSpecInput> {
 /**
  * The spec for `model`: defaults ← preset ← sidecar ← `given` (later wins), validated. `given` may name a
  * preset too. `where` names the source in errors.
+ *
+ * @example
+ * ```ts
+ * import { resolveSpec } from 'robustify';
+ * const spec = await resolveSpec('nets/arcface.onnx', { preset: 'arcface112', std: 128 }); // no sidecar next to it
+ * console.log(spec.input_size, spec.layout, spec.std); // 112 'NCHW' 128
+ * ```
  */
 export async function resolveSpec(model: string, given: RecogniserSpecInput = {}): Promise<RecogniserSpec> {
   const side = sidecarPath(model);

@@ -171,7 +171,15 @@ export interface TrainClassifierOptions extends TrainHeadOptions {
   backbone?: BackboneSource;
 }
 
-/** The head-training defaults (the paper's: Dense 2048, dropout 0.5, SGD 0.01). */
+/**
+ * The head-training defaults (the paper's: Dense 2048, dropout 0.5, SGD 0.01).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_TRAIN_CLASSIFIER } from 'robustify';
+ * console.log(DEFAULT_TRAIN_CLASSIFIER.hidden, DEFAULT_TRAIN_CLASSIFIER.learningRate); // what {@link trainClassifier} starts from
+ * ```
+ */
 export const DEFAULT_TRAIN_CLASSIFIER: TrainClassifierOptions = {
   ...DEFAULT_TRAIN_HEAD,
   flip: true,
@@ -187,7 +195,19 @@ export interface TrainProgress {
   epoch?: EpochRecord;
 }
 
-/** Extract features of `train`, train the head with early stopping, and return the classifier. */
+/**
+ * Extract features of `train`, train the head with early stopping, and return the classifier.
+ *
+ * @example
+ * ```ts no-run
+ * import { initEngine, listDataset, selectTopK, splitDataset, trainClassifier, DEFAULT_TRAIN_CLASSIFIER } from 'robustify';
+ * await initEngine();
+ * const selection = selectTopK(await listDataset('data/faces'), 5); // the 5 identities with most images
+ * const { train } = splitDataset(selection.samples);
+ * const { classifier, bestEpoch } = await trainClassifier(train, selection.identities, { ...DEFAULT_TRAIN_CLASSIFIER, maxEpochs: 20 });
+ * console.log(classifier.classes, bestEpoch);
+ * ```
+ */
 export async function trainClassifier(
   train: readonly Sample[],
   identities: string[],

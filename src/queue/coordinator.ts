@@ -14,6 +14,7 @@ import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress
 import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 
+/** Where the coordinator's queue is and how it reports. */
 export interface CoordinatorOptions {
   url: string;
   artifactsDir?: string;
@@ -21,6 +22,7 @@ export interface CoordinatorOptions {
   attempts?: number;
   /** Seconds between progress lines (0: on every finished job). */
   progressSeconds?: number;
+  /** Told each progress line. */
   onLine?: (line: string) => void;
   version?: string;
 }
@@ -51,6 +53,26 @@ interface Pending {
 
 const POLL_MS = 200;
 
+/**
+ * The study's side of a queue (see the module comment): `runner(model)` gives the batch runner a study hands its
+ * attack batches to; `close()` disconnects.
+ *
+ * @example
+ * ```ts no-run
+ * import { QueueCoordinator } from 'robustify/queue';
+ * import { initEngine, runStudy, listDataset, selectTopK, loadStudyConfig } from 'robustify';
+ * await initEngine();
+ * const coordinator = await QueueCoordinator.open({ url: 'redis://localhost:6379', onLine: console.log });
+ * const config = await loadStudyConfig(undefined, true);
+ * const selection = selectTopK(await listDataset('data/faces14'), config.identities);
+ * try {
+ *   const run = await runStudy({ selection, load: {}, config, cacheDir: 'out/cache', remote: (model) => coordinator.runner(model) });
+ *   console.log(run.queue); // what the queue did
+ * } finally {
+ *   await coordinator.close();
+ * }
+ * ```
+ */
 export class QueueCoordinator {
   private readonly pending = new Map<string, Pending>();
   private timer?: NodeJS.Timeout;
@@ -72,6 +94,7 @@ export class QueueCoordinator {
     this.software = softwareFingerprint(opts.version);
   }
 
+  /** Connect to the queue at `url` (one line naming the address when Redis cannot be reached). */
   static async open(opts: CoordinatorOptions): Promise<QueueCoordinator> {
     const address = parseQueueUrl(opts.url);
     await probe(address);
@@ -212,6 +235,7 @@ export class QueueCoordinator {
     this.opts.onLine?.(text);
   }
 
+  /** What the queue did so far (timings.json `queue`). */
   stats(): QueueStats {
     const seconds = this.t0 === undefined ? 0 : Math.max(0, (this.t1 || performance.now()) - this.t0) / 1000;
     const compute = Object.values(this.workers).reduce((a, w) => a + w.compute_seconds, 0);
@@ -226,6 +250,7 @@ export class QueueCoordinator {
     };
   }
 
+  /** Stop polling and disconnect (the jobs stay in Redis for a restarted study). */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const p of this.pending.values()) p.reject(new Error('queue: the coordinator was closed'));

@@ -21,6 +21,7 @@ import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { canonicalJson } from '../study/cache.js';
 import { JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type PgdJob, type PgdResult } from './jobs.js';
 
+/** A worker's queue, concurrency and caches. */
 export interface WorkerOptions {
   url: string;
   /** Jobs in flight (transfers overlap; computing is one at a time). */
@@ -35,9 +36,11 @@ export interface WorkerOptions {
   name?: string;
   /** The project version it serves (default: this one's). */
   version?: string;
+  /** Told each progress line. */
   onLine?: (line: string) => void;
 }
 
+/** A started worker. */
 export interface RunningWorker {
   name: string;
   /** Stop taking jobs, finish the ones running, disconnect. */
@@ -53,6 +56,19 @@ async function checkVersion(redis: Redis, name: string, version: string, shown: 
   }
 }
 
+/**
+ * Serve a queue: take the attack batches studies add, compute them here and store the results (see the
+ * module comment); `close()` finishes the running jobs and disconnects.
+ *
+ * @example
+ * ```ts no-run
+ * import { startWorker } from 'robustify/queue';
+ * import { initEngine } from 'robustify';
+ * await initEngine();
+ * const worker = await startWorker({ url: 'redis://localhost:6379', concurrency: 2, onLine: console.log });
+ * process.once('SIGINT', () => void worker.close());
+ * ```
+ */
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const address = parseQueueUrl(opts.url);
   await probe(address);

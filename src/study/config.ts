@@ -112,10 +112,27 @@ export const StudyConfigSchema = Type.Object(
 /** The study's configuration, every key resolved (see `StudyConfigSchema`). */
 export type StudyConfig = Static<typeof StudyConfigSchema>;
 
-/** The paper's protocol: every default of the schema. */
+/**
+ * The paper's protocol: every default of the schema.
+ *
+ * @example
+ * ```ts
+ * import { PAPER_CONFIG, QUICK_OVERRIDES, mergeConfig } from 'robustify';
+ * const quick = mergeConfig(PAPER_CONFIG, QUICK_OVERRIDES);
+ * console.log(PAPER_CONFIG.identities, PAPER_CONFIG.attack.max_iter, quick.identities); // 14 100 3
+ * ```
+ */
 export const PAPER_CONFIG: StudyConfig = Value.Default(StudyConfigSchema, {}) as StudyConfig;
 
-/** Few identities, few iterations, short pipelines: minutes on 2 cores, for tests and CI. */
+/**
+ * Few identities, few iterations, short pipelines: minutes on 2 cores, for tests and CI.
+ *
+ * @example
+ * ```ts
+ * import { PAPER_CONFIG, QUICK_OVERRIDES, mergeConfig } from 'robustify';
+ * console.log(mergeConfig(PAPER_CONFIG, QUICK_OVERRIDES).defences); // see {@link PAPER_CONFIG}
+ * ```
+ */
 export const QUICK_OVERRIDES: PartialConfig = {
   identities: 3,
   // Every 10th image a test face (4 of faces14's 35 per identity): every defence and attack runs on each.
@@ -266,7 +283,22 @@ function canonical(c: StudyConfig): StudyConfig {
   };
 }
 
-/** The paper's configuration, the quick preset over it when asked, then the user's file over that. */
+/**
+ * The paper's configuration, the quick preset over it when asked, then the user's file over that.
+ *
+ * @example
+ * ```ts
+ * import { promises as fsp } from 'node:fs';
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { loadStudyConfig } from 'robustify';
+ * const file = path.join(os.tmpdir(), `study-${process.pid}.json`);
+ * await fsp.writeFile(file, JSON.stringify({ identities: 5, attack: { eps: 8 }, curves: { eps: [0, 8] } }));
+ * const config = await loadStudyConfig(file, true); // quick preset, then the file
+ * console.log(config.identities, config.attack.eps, config.attack.max_iter); // 5 8 6
+ * await fsp.rm(file);
+ * ```
+ */
 export async function loadStudyConfig(file: string | undefined, quick: boolean): Promise<StudyConfig> {
   let config = quick ? mergeConfig(PAPER_CONFIG, QUICK_OVERRIDES, 'quick preset') : validateConfig(PAPER_CONFIG);
   if (file) {

@@ -34,7 +34,16 @@ export const STUDY_OUTPUT: OutputKind = {
   },
 };
 
-/** Write a finished study run to `dir`: report.html, report.md, results.json, tables/, figures/. */
+/**
+ * Write a finished study run to `dir`: report.html, report.md, results.json, tables/, figures/.
+ *
+ * @example
+ * ```ts no-run
+ * import { writeStudy, type StudyRun } from 'robustify';
+ * declare const run: StudyRun; // from runStudy, see {@link runStudy}
+ * await writeStudy('out', run); // report.html, report.md, results.json, tables/, figures/
+ * ```
+ */
 export async function writeStudy(dir: string, run: StudyRun): Promise<void> {
   // First: a report rewritten only in part must not look complete beside an earlier run's results.json.
   await fsp.mkdir(dir, { recursive: true });

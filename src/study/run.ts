@@ -27,19 +27,23 @@ import type { TableSpec } from './tables.js';
 import type { RobustSection } from './robust.js';
 import { roundTo } from '../util/round.js';
 
+/** What a study run tells as it goes. */
 export interface StudyHooks {
   /** A step starts (name, what it does). */
   onStep?: (step: string, what: string) => void;
   onProgress?: StepProgress;
+  /** Head training: features extracted, epochs. */
   onTrain?: (p: TrainProgress) => void;
 }
 
+/** One of the paper's tables (2–10): the set, its samples and the classification report. */
 export interface TableResult extends TableSpec {
   samples: number;
   accuracy: number;
   report: ClassificationReport;
 }
 
+/** One row of the defence table: a pipeline's clean and adversarial accuracy. */
 export interface DefenceRow {
   pipeline: string;
   kind: 'none' | 'single' | 'paper';
@@ -84,12 +88,14 @@ export interface FigureCell {
   correct?: boolean;
 }
 
+/** The figures of the report: images by attack strength, by defence, and per pipeline stage. */
 export interface StudyFigures {
   attackStrengths: FigureCell[];
   defences: { id: string; title: string; cells: FigureCell[]; columns: number }[];
   pipelines: { id: string; title: string; pipeline: string; stages: FigureCell[] }[];
 }
 
+/** A finished run: the results, the figures, and what the run did (timings, cache use, queue). */
 export interface StudyRun {
   results: StudyResults;
   figures: StudyFigures;
@@ -100,6 +106,7 @@ export interface StudyRun {
   queue?: QueueStats;
 }
 
+/** What {@link runStudy} needs: the data, the configuration, a cache folder, and optionally hooks, a backbone and a queue. */
 export interface StudyInput {
   selection: Selection;
   load: LoadOptions;
@@ -112,6 +119,21 @@ export interface StudyInput {
   remote?: RemoteRunner;
 }
 
+/**
+ * Run the study (see the module comment): every step cached under `cacheDir`, so a rerun reuses what it can.
+ * The result's `results` is what results.json holds; `writeStudy` writes the whole report.
+ *
+ * @example
+ * ```ts no-run
+ * import { initEngine, runStudy, writeStudy, listDataset, selectTopK, loadStudyConfig } from 'robustify';
+ * await initEngine();
+ * const config = await loadStudyConfig(undefined, true); // the quick preset over the paper's protocol
+ * const selection = selectTopK(await listDataset('data/faces14'), config.identities);
+ * const run = await runStudy({ selection, load: {}, config, cacheDir: 'out/cache', hooks: { onStep: (s, what) => console.log(s, what) } });
+ * await writeStudy('out', run);
+ * console.log(run.results.attack.accuracy, run.cache);
+ * ```
+ */
 export async function runStudy({ selection, load: given, config, cacheDir, hooks = {}, backbone = { kind: 'builtin' }, remote }: StudyInput): Promise<StudyRun> {
   const cache = new StepCache(cacheDir);
   const timings: Record<string, number> = {};

@@ -186,7 +186,17 @@ async function readManifest(file: string, settings: ManifestSettings): Promise<M
 
 const round2 = (v: number): number => roundTo(v, 2);
 
-/** Detect, align and crop every photo under `rawDir` into `outDir`, resuming a previous run. */
+/**
+ * Detect, align and crop every photo under `rawDir` into `outDir`, resuming a previous run.
+ *
+ * @example
+ * ```ts no-run
+ * import { initEngine, prepareDirectory } from 'robustify';
+ * await initEngine();
+ * const summary = await prepareDirectory('photos', 'data/faces', { skipBad: true, onNote: console.log }); // resumable
+ * console.log(summary.images, summary.withFaces, summary.noFace, summary.failed);
+ * ```
+ */
 export async function prepareDirectory(rawDir: string, outDir: string, opts: PrepareDirOptions = {}): Promise<PrepareDirSummary> {
   const layout = opts.layout ?? 'folder';
   const settings: ManifestSettings = {

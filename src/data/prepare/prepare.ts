@@ -66,7 +66,18 @@ export function mapPoints(t: Similarity, points: readonly (readonly [number, num
   return points.map((p) => applySimilarity(t, p) as [number, number]);
 }
 
-/** Detect, align and crop the faces of a photo (an RgbImage, a file path, or encoded bytes). */
+/**
+ * Detect, align and crop the faces of a photo (an RgbImage, a file path, or encoded bytes).
+ *
+ * @example
+ * ```ts no-run
+ * import { initEngine, prepareImage, encodePng } from 'robustify';
+ * import { promises as fsp } from 'node:fs';
+ * await initEngine();
+ * const { faces } = await prepareImage('photos/group.jpg', { allFaces: true, template: 'arcface112' });
+ * for (const [i, face] of faces.entries()) await fsp.writeFile(`face-${i}.png`, await encodePng(face.chip));
+ * ```
+ */
 export async function prepareImage(input: RgbImage | string | Buffer, opts: PrepareOptions = {}): Promise<PreparedImage> {
   const template = opts.template ?? 'dlib150';
   const size = opts.size ?? TEMPLATES[template].size;

@@ -1,0 +1,9 @@
+/**
+ * `robustify/queue`: the study's attack batches on BullMQ workers — the coordinator a study hands its batches
+ * to and the worker that computes them. A subpath of its own so that `import 'robustify'` does not load
+ * bullmq and ioredis.
+ *
+ * @module
+ */
+export { QueueCoordinator, type CoordinatorOptions, type QueueStats } from './coordinator.js';
+export { startWorker, type WorkerOptions, type RunningWorker } from './worker.js';

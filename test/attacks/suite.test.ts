@@ -109,6 +109,21 @@ test('impersonation targets the nearest other class; a random forward pass is fl
   clf.dispose();
 });
 
+test('masking checks re-run a suite whose first gradient attack is fgsm or bim (their resolved params carry fixed PGD keys)', async () => {
+  await initEngine({ backend: 'wasm', strict: true });
+  const clf = mlpClassifier(5);
+  const x = toyImages(4);
+  const y = await predictLabels(clf, x);
+  for (const token of ['fgsm', 'bim:max_iter=2']) {
+    // A tiny eps leaves faces robust, so the eps and iteration checks rebuild the attack at other budgets.
+    const r = await runSuite(clf, x, y, parseSuite(token), { eps: 0.01, checks: true });
+    assert.ok(r.robust_accuracy > 0, `${token}: something left robust`);
+    assert.ok(r.checks.some((c) => c.check === 'accuracy falls with eps'), `${token}: the eps check ran`);
+  }
+  x.dispose();
+  clf.dispose();
+});
+
 test('minimum perturbation: binary search to the eps where a fixed attack starts to fool, batched by equal eps', async () => {
   await initEngine({ backend: 'wasm', strict: true });
   const clf = thresholdClassifier();

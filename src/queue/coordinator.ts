@@ -13,6 +13,7 @@ import type { AttackTarget, BatchRunner, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
 import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
+import { roundTo } from '../util/round.js';
 
 /** Where the coordinator's queue is and how it reports. */
 export interface CoordinatorOptions {
@@ -239,7 +240,7 @@ export class QueueCoordinator {
   stats(): QueueStats {
     const seconds = this.t0 === undefined ? 0 : Math.max(0, (this.t1 || performance.now()) - this.t0) / 1000;
     const compute = Object.values(this.workers).reduce((a, w) => a + w.compute_seconds, 0);
-    const r = (x: number) => Math.round(x * 1000) / 1000;
+    const r = (x: number) => roundTo(x, 3);
     return {
       queue: this.queue.name,
       ...this.counts,

@@ -6,6 +6,7 @@
  * Adding a table or a figure to the study is adding one step to its list (plan.ts).
  */
 import type { StepCache } from './cache.js';
+import { roundTo } from '../util/round.js';
 
 /** One step over the outputs record `O`: `id` is its output's field, `inputs` the fields it reads. */
 export interface Step<O, C, K extends keyof O = keyof O, I extends keyof O = keyof O> {
@@ -51,7 +52,7 @@ export async function walk<O, C>(steps: readonly Step<O, C>[], opts: WalkOptions
     const t = performance.now();
     if (s.what) opts.onStep?.(s.id, s.what);
     const out = s.stored ? await opts.cache.json(key, () => s.run(inputs, key)) : await s.run(inputs, key);
-    if (s.what) opts.timings[s.id] = Math.round((performance.now() - t) / 100) / 10;
+    if (s.what) opts.timings[s.id] = roundTo((performance.now() - t) / 1000, 1);
     outputs[s.id as keyof O] = out;
     keys[s.id] = s.keyOf ? s.keyOf(out) : key;
   }

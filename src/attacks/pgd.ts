@@ -98,7 +98,7 @@ export class ProjectedGradientDescent extends SpecifiedAttack<typeof PGD_SPEC> {
               eps_step: p.eps_step,
               targeted: p.targeted,
               onIteration: async (i, iterate) => {
-                if (wants(i)) await withTensor(iterate(), (a) => hooks.onIteration!(i, a, start));
+                if (wants(i)) await withTensor(await iterate(), (a) => hooks.onIteration!(i, a, start));
                 hooks.onProgress?.(++done, total);
               },
             });

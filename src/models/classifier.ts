@@ -64,7 +64,7 @@ export interface PgdLoop {
   targeted: boolean;
   iterations: number;
   /** After every iteration; `iterate()` reads the current iterate as a new tensor (the caller disposes it). */
-  onIteration?: (iteration: number, iterate: () => tf.Tensor4D) => void | Promise<void>;
+  onIteration?: (iteration: number, iterate: () => Promise<tf.Tensor4D>) => void | Promise<void>;
 }
 
 /** Class indices [N], or label weights [N, classes] with rows summing to 1. */

@@ -8,6 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvWeights } from '../engine/onnx/conv.js';
 import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
+import { SplitLoop, type FloatData } from '../engine/onnx/split-loop.js';
+import { resolveThreads } from '../engine/threads.js';
 import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, type ConvLayer } from './backbone.js';
 import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
@@ -23,11 +25,21 @@ import { classifierGradientGraph, classifierGraph, lossGradientGraph, type Class
 export interface NativeOptions {
   /** Intra-op threads (default: ROBUSTIFY_THREADS or the cores). */
   threads?: number;
+  /**
+   * Worker threads PGD's iterations run on, the batch split between them, one ORT thread each (see
+   * engine/onnx/split-loop.ts); 1 runs them on this thread's session with `threads` intra-op threads.
+   * Default: `threads`.
+   */
+  pgdWorkers?: number;
 }
 
 export class NativeClassifier implements Classifier {
   /** PGD-iteration sessions by norm, built on first use (see pgdIterations). */
   private readonly stepSessions = new Map<PgdLoop['norm'], Promise<OrtSession>>();
+  /** The same graphs on worker threads, by norm, started on first use. */
+  private readonly splitLoops = new Map<PgdLoop['norm'], Promise<SplitLoop>>();
+  /** A split loop holds one batch at a time: its PGD runs queue here. */
+  private splitQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly ort: OrtModule,
@@ -39,6 +51,7 @@ export class NativeClassifier implements Classifier {
     private readonly threads: number | undefined,
     /** The input size the graph takes (other sizes are resized in TF.js). */
     private readonly size: number,
+    private readonly pgdWorkers: number,
   ) {}
 
   /** Build both sessions (forward-only for predict, forward+backward for lossGradient) from a loaded model. */
@@ -61,7 +74,7 @@ export class NativeClassifier implements Classifier {
     // The gradient session is the L∞ PGD-iteration graph's (fed a zero step, asked only for the gradient):
     // one session, one memory arena, for lossGradient and L∞ attacks.
     const gradient = await createSession(ort, pgdStepGraph(gradientModel, 'inf'), opts.threads);
-    const native = new NativeClassifier(ort, forward, gradient, classes, gradientModel, opts.threads, size);
+    const native = new NativeClassifier(ort, forward, gradient, classes, gradientModel, opts.threads, size, opts.pgdWorkers ?? resolveThreads(opts.threads));
     native.stepSessions.set('inf', Promise.resolve(gradient));
     return native;
   }
@@ -99,35 +112,64 @@ export class NativeClassifier implements Classifier {
   private async runPgd(loop: PgdLoop): Promise<tf.Tensor4D> {
     const dims = loop.x0.shape;
     if (loop.labels.length !== dims[0]) throw new Error(`pgdIterations: ${loop.labels.length} labels for ${dims[0]} images`);
+    const f32 = (data: Float32Array, shape: readonly number[]) => new this.ort.Tensor('float32', data, shape);
+    const onehot = new Float32Array(dims[0] * this.classes);
+    loop.labels.forEach((label, i) => (onehot[i * this.classes + label] = 1));
+    const batched = { [PGD_GRAPH_INPUTS.x0]: { data: (await loop.x0.data()) as Float32Array, dims }, onehot: { data: onehot, dims: [dims[0], this.classes] } };
+    const shared = {
+      [PGD_GRAPH_INPUTS.eps]: { data: Float32Array.of(loop.eps), dims: [] },
+      [PGD_GRAPH_INPUTS.epsStep]: { data: Float32Array.of(loop.targeted ? -loop.eps_step : loop.eps_step), dims: [] },
+    };
+    // data() gives a copy of the tensor's values: ours to overwrite.
+    const start = { data: (await loop.start.data()) as Float32Array, dims };
+    if (this.pgdWorkers > 1 && dims[0] > 1) {
+      const run = this.splitQueue.then(() => this.runSplit(loop, start, batched, shared));
+      this.splitQueue = run.catch(() => undefined);
+      return run;
+    }
     let session = this.stepSessions.get(loop.norm);
     if (!session) {
       session = createSession(this.ort, pgdStepGraph(this.gradientModel, loop.norm), this.threads);
       this.stepSessions.set(loop.norm, session);
     }
     const run = await session;
-    const f32 = (data: Float32Array, shape: readonly number[]) => new this.ort.Tensor('float32', data, shape);
-    const onehot = new Float32Array(dims[0] * this.classes);
-    loop.labels.forEach((label, i) => (onehot[i * this.classes + label] = 1));
-    const feeds = {
-      [PGD_GRAPH_INPUTS.x0]: f32((await loop.x0.data()) as Float32Array, dims),
-      [PGD_GRAPH_INPUTS.eps]: f32(Float32Array.of(loop.eps), []),
-      [PGD_GRAPH_INPUTS.epsStep]: f32(Float32Array.of(loop.targeted ? -loop.eps_step : loop.eps_step), []),
-      onehot: f32(onehot, [dims[0], this.classes]),
-    };
-    // data() gives a copy of the tensor's values: ours to overwrite.
-    let current = f32((await loop.start.data()) as Float32Array, dims);
+    const feeds = Object.fromEntries(Object.entries({ ...batched, ...shared }).map(([k, t]) => [k, f32(t.data, t.dims)]));
+    let current = f32(start.data, dims);
     let next = f32(new Float32Array(current.size), dims);
     for (let i = 1; i <= loop.iterations; i++) {
       await run.run({ ...feeds, x: current }, { [PGD_GRAPH_OUTPUT]: next });
       [current, next] = [next, current];
       const now = current;
-      await loop.onIteration?.(i, () => tf.tensor4d((now.data as Float32Array).slice(), dims));
+      await loop.onIteration?.(i, async () => tf.tensor4d((now.data as Float32Array).slice(), dims));
     }
     return tf.tensor4d(current.data as Float32Array, dims);
   }
 
+  /** runPgd on the worker threads: whole runs of iterations, synchronised only where the caller reads iterates. */
+  private async runSplit(loop: PgdLoop, start: FloatData, batched: Record<string, FloatData>, shared: Record<string, FloatData>): Promise<tf.Tensor4D> {
+    let split = this.splitLoops.get(loop.norm);
+    if (!split) {
+      split = SplitLoop.create(pgdStepGraph(this.gradientModel, loop.norm), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers);
+      this.splitLoops.set(loop.norm, split);
+    }
+    const workers = await split;
+    await workers.start(start, batched, shared);
+    const read = async () => {
+      const { data, dims } = await workers.read();
+      return tf.tensor4d(data, dims as [number, number, number, number]);
+    };
+    if (!loop.onIteration) await workers.run(loop.iterations);
+    else
+      for (let i = 1; i <= loop.iterations; i++) {
+        await workers.run(1);
+        await loop.onIteration(i, read);
+      }
+    return read();
+  }
+
   /** Release all ORT sessions. */
   async dispose(): Promise<void> {
+    await Promise.all([...this.splitLoops.values()].map(async (l) => (await l).close()));
     const steps = await Promise.all(this.stepSessions.values());
     await Promise.all([this.forward, ...new Set([this.gradient, ...steps])].map((s) => s.release()));
   }

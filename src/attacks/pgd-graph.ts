@@ -20,15 +20,29 @@ export interface GradientGraphNames {
 export const PGD_GRAPH_INPUTS = { x0: 'x0', eps: 'eps', epsStep: 'eps_step' } as const;
 export const PGD_GRAPH_OUTPUT = 'x_next';
 
-export function pgdStepGraph(gradientModel: Uint8Array, norm: Norm, names: GradientGraphNames = { image: 'x', gradient: 'grad' }): Uint8Array {
+/**
+ * `layout` 'NCHW': the iterate, `x0` and `x_next` are NCHW (the step is elementwise, so the same iterates
+ * transposed). The image input then enters through a Transpose to NHWC and the gradient leaves through one
+ * back, which ORT cancels against the graph's own NHWC→NCHW transposes: a loop carrying NCHW iterates does no
+ * layout work per iteration. Its only output is `x_next`.
+ */
+export function pgdStepGraph(gradientModel: Uint8Array, norm: Norm, names: GradientGraphNames = { image: 'x', gradient: 'grad' }, layout: 'NHWC' | 'NCHW' = 'NHWC'): Uint8Array {
   const g = OnnxGraph.extend(gradientModel, 'pgd/');
-  const dims = g.dims(names.image);
   const x = names.image;
+  let dims = g.dims(x);
+  let gradient = names.gradient;
+  if (layout === 'NCHW') {
+    const nhwc = g.replaceInput(x, 'pgd/x_nhwc');
+    dims = [dims[0], dims[3], dims[1], dims[2]];
+    g.input(x, dims);
+    g.op('Transpose', [x], { perm: { ints: [0, 2, 3, 1] } }, nhwc);
+    gradient = g.op('Transpose', [gradient], { perm: { ints: [0, 3, 1, 2] } });
+  }
   const x0 = g.input(PGD_GRAPH_INPUTS.x0, dims);
   const eps = g.input(PGD_GRAPH_INPUTS.eps, []);
   const step = g.input(PGD_GRAPH_INPUTS.epsStep, []);
   const zero = g.floats([0], []);
-  const grad = g.op('Where', [g.op('IsNaN', [names.gradient]), zero, names.gradient]);
+  const grad = g.op('Where', [g.op('IsNaN', [gradient]), zero, gradient]);
   const dir = norm === 'inf' ? g.op('Sign', [grad]) : g.op('Div', [grad, add(g, perSampleL2(g, grad), L2_TOL)]);
   const moved = g.op('Clip', [g.op('Add', [x, g.op('Mul', [dir, step])]), zero, g.floats([255], [])]);
   const delta = g.op('Sub', [moved, x0]);
@@ -37,6 +51,8 @@ export function pgdStepGraph(gradientModel: Uint8Array, norm: Norm, names: Gradi
       ? g.op('Clip', [delta, g.op('Neg', [eps]), eps])
       : g.op('Mul', [delta, g.op('Min', [g.floats([1], []), g.op('Div', [eps, add(g, perSampleL2(g, delta), L2_TOL)])])]);
   g.output(PGD_GRAPH_OUTPUT, g.op('Add', [x0, projected]), dims);
+  // A loop in NCHW wants the next iterate only (the NHWC graph also serves lossGradient: it keeps `grad`).
+  if (layout === 'NCHW') g.keepOutputs([PGD_GRAPH_OUTPUT]);
   return g.toBytes();
 }
 

@@ -112,17 +112,27 @@ export class NativeClassifier implements Classifier {
   private async runPgd(loop: PgdLoop): Promise<tf.Tensor4D> {
     const dims = loop.x0.shape;
     if (loop.labels.length !== dims[0]) throw new Error(`pgdIterations: ${loop.labels.length} labels for ${dims[0]} images`);
-    const f32 = (data: Float32Array, shape: readonly number[]) => new this.ort.Tensor('float32', data, shape);
-    const onehot = new Float32Array(dims[0] * this.classes);
+    const split = this.pgdWorkers > 1 && dims[0] > 1;
+    // The split loop carries NCHW iterates (pgdStepGraph's 'NCHW' layout: no transposes per iteration).
+    const [n, h, w, c] = dims;
+    const loopDims = split ? [n, c, h, w] : dims;
+    // data() gives a copy of the tensor's values: ours to overwrite.
+    const values = async (t: tf.Tensor4D) => {
+      if (!split) return (await t.data()) as Float32Array;
+      const nchw = tf.transpose(t, [0, 3, 1, 2]);
+      const data = (await nchw.data()) as Float32Array;
+      nchw.dispose();
+      return data;
+    };
+    const onehot = new Float32Array(n * this.classes);
     loop.labels.forEach((label, i) => (onehot[i * this.classes + label] = 1));
-    const batched = { [PGD_GRAPH_INPUTS.x0]: { data: (await loop.x0.data()) as Float32Array, dims }, onehot: { data: onehot, dims: [dims[0], this.classes] } };
+    const batched = { [PGD_GRAPH_INPUTS.x0]: { data: await values(loop.x0), dims: loopDims }, onehot: { data: onehot, dims: [n, this.classes] } };
     const shared = {
       [PGD_GRAPH_INPUTS.eps]: { data: Float32Array.of(loop.eps), dims: [] },
       [PGD_GRAPH_INPUTS.epsStep]: { data: Float32Array.of(loop.targeted ? -loop.eps_step : loop.eps_step), dims: [] },
     };
-    // data() gives a copy of the tensor's values: ours to overwrite.
-    const start = { data: (await loop.start.data()) as Float32Array, dims };
-    if (this.pgdWorkers > 1 && dims[0] > 1) {
+    const start = { data: await values(loop.start), dims: loopDims };
+    if (split) {
       const run = this.splitQueue.then(() => this.runSplit(loop, start, batched, shared));
       this.splitQueue = run.catch(() => undefined);
       return run;
@@ -133,6 +143,7 @@ export class NativeClassifier implements Classifier {
       this.stepSessions.set(loop.norm, session);
     }
     const run = await session;
+    const f32 = (data: Float32Array, shape: readonly number[]) => new this.ort.Tensor('float32', data, shape);
     const feeds = Object.fromEntries(Object.entries({ ...batched, ...shared }).map(([k, t]) => [k, f32(t.data, t.dims)]));
     let current = f32(start.data, dims);
     let next = f32(new Float32Array(current.size), dims);
@@ -145,18 +156,18 @@ export class NativeClassifier implements Classifier {
     return tf.tensor4d(current.data as Float32Array, dims);
   }
 
-  /** runPgd on the worker threads: whole runs of iterations, synchronised only where the caller reads iterates. */
+  /** runPgd on the worker threads, NCHW: whole runs of iterations, synchronised only where the caller reads iterates. */
   private async runSplit(loop: PgdLoop, start: FloatData, batched: Record<string, FloatData>, shared: Record<string, FloatData>): Promise<tf.Tensor4D> {
     let split = this.splitLoops.get(loop.norm);
     if (!split) {
-      split = SplitLoop.create(pgdStepGraph(this.gradientModel, loop.norm), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers);
+      split = SplitLoop.create(pgdStepGraph(this.gradientModel, loop.norm, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers);
       this.splitLoops.set(loop.norm, split);
     }
     const workers = await split;
     await workers.start(start, batched, shared);
     const read = async () => {
       const { data, dims } = await workers.read();
-      return tf.tensor4d(data, dims as [number, number, number, number]);
+      return tf.tidy(() => tf.transpose(tf.tensor4d(data, dims as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
     };
     if (!loop.onIteration) await workers.run(loop.iterations);
     else

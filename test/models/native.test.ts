@@ -163,6 +163,35 @@ test('native PGD iterations: every iterate equals PGD stepping in TF.js on the n
   tf.dispose([x, adv]);
 });
 
+test('native PGD on worker threads (the batch split, NCHW iterates) equals the one-session loop, iterate by iterate', { skip }, async () => {
+  const { x: x112, labels, model, native } = await fixture();
+  const one = await NativeClassifier.create(ort!, model, { pgdWorkers: 1 });
+  const x = tf.image.resizeBilinear(tf.slice(x112, 0, 5), [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true) as tf.Tensor4D;
+  try {
+    for (const params of [{ eps: 2, eps_step: 0.5, max_iter: 3 }, { norm: 2 as const, eps: 300, eps_step: 40, max_iter: 2, targeted: true }]) {
+      const attack = new ProjectedGradientDescent(params);
+      const run = async (clf: Classifier) => {
+        const out: number[][] = [];
+        const last = await attack.generate(clf, x, labels.slice(0, 5), { onIteration: async (_, a) => void out.push(Array.from(await a.data())) });
+        out.push(Array.from(await last.data()));
+        last.dispose();
+        return out;
+      };
+      const [split, single] = [await run(native), await run(one)];
+      assert.equal(split.length, single.length);
+      // L∞ iterates are bit-identical; L2's norms sum in another order over NCHW than over NHWC.
+      const tol = 'norm' in params ? 1e-3 : 0;
+      split.forEach((a, k) => {
+        const max = a.reduce((m, v, i) => Math.max(m, Math.abs(v - single[k][i])), 0);
+        assert.ok(max <= tol, `${JSON.stringify(params)}: iterate ${k + 1} differs by ${max}`);
+      });
+    }
+  } finally {
+    x.dispose();
+    await one.dispose();
+  }
+});
+
 test('native gallery classifier: logits and input gradient equal the TF.js GalleryClassifier\'s', { skip }, async (t) => {
   await initEngine({ backend: 'wasm', strict: true });
   const { x: x112, labels } = await faces();

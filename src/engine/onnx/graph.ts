@@ -49,6 +49,21 @@ export class OnnxGraph {
     return dim.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
   }
 
+  /** Graph input `name` becomes inner value `to` (for a node that now computes it); returns `to`. */
+  replaceInput(name: string, to: string): string {
+    const i = this.inputs.findIndex((v) => v.name === name);
+    if (i < 0) throw new Error(`onnx graph: no input '${name}'`);
+    this.inputs.splice(i, 1);
+    for (const n of this.nodes) n.input = n.input.map((v) => (v === name ? to : v));
+    return to;
+  }
+
+  /** Drops every graph output but `names` (what feeds only them, ORT prunes). */
+  keepOutputs(names: readonly string[]): void {
+    const kept = this.outputs.filter((o) => names.includes(o.name));
+    this.outputs.splice(0, this.outputs.length, ...kept);
+  }
+
   /** A graph input (float unless `elemType` says otherwise). */
   input(name: string, dims: Dim[], elemType: number = FLOAT): string {
     this.inputs.push(valueInfo(name, dims, elemType));

@@ -1,6 +1,7 @@
 /**
- * The coordinator's side (`robustify study … --queue redis://…`): every attack batch the study needs and the
- * cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's batches at once; the coordinator
+ * The coordinator's side (`robustify study … --queue redis://…`, `robustify attack … --queue`): every attack
+ * batch the study needs and the cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's
+ * batches at once; the attack command's batches likewise (`CampaignRunner`, a window of them in flight); the coordinator
  * follows them by polling their state, reads each result from the artifact store and stores it in its own
  * cache, as a local run would. Restarted, it adds the same job ids (BullMQ keeps one job per id) and reads what
  * is done. A job that is gone (a Redis restarted without persistence) is added again; a job that failed after
@@ -9,10 +10,25 @@
 import { Job, Queue, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { TrainedModel } from '../study/plan.js';
-import type { AttackTarget, BatchRunner, PgdBatch } from '../study/steps.js';
+import type { AttackTarget, BatchRunner, CampaignBatch, CampaignResult, CampaignRunner, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
-import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
-import { jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
+import { Artifacts, contentHash, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import {
+  attackJobId,
+  jobId,
+  JOB_FORMAT,
+  PREFIX,
+  projectVersion,
+  queueName,
+  QUEUES_KEY,
+  softwareFingerprint,
+  type AttackJob,
+  type AttackJobResult,
+  type JobResult,
+  type ModelRef,
+  type PgdJob,
+  type PgdResult,
+} from './jobs.js';
 import { roundTo } from '../util/round.js';
 
 /** Where the coordinator's queue is and how it reports. */
@@ -45,10 +61,13 @@ export interface QueueStats {
   workers: Record<string, { jobs: number; compute_seconds: number }>;
 }
 
+type AnyJob = PgdJob | AttackJob;
+type AnyResult = PgdResult | AttackJobResult;
+
 interface Pending {
   what: string;
   submit: () => Promise<void>;
-  resolve: (r: PgdResult) => void;
+  resolve: (r: AnyResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -88,7 +107,7 @@ export class QueueCoordinator {
   private constructor(
     private readonly address: QueueAddress,
     private readonly redis: Redis,
-    private readonly queue: Queue<PgdJob, PgdResult>,
+    private readonly queue: Queue<AnyJob, AnyResult>,
     private readonly artifacts: Artifacts,
     private readonly opts: CoordinatorOptions,
   ) {
@@ -105,7 +124,7 @@ export class QueueCoordinator {
     const name = queueName(version);
     // The registry a worker reads to tell "no study yet" from "studies of another version".
     await redis.hset(QUEUES_KEY, name, version);
-    const queue = new Queue<PgdJob, PgdResult>(name, { connection: connectionOptions(address) as ConnectionOptions, prefix: PREFIX });
+    const queue = new Queue<AnyJob, AnyResult>(name, { connection: connectionOptions(address) as ConnectionOptions, prefix: PREFIX });
     queue.on('error', () => undefined);
     await queue.waitUntilReady();
     const artifacts = new Artifacts(new RedisArtifacts(redis), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
@@ -123,7 +142,8 @@ export class QueueCoordinator {
     return {
       parallel: true,
       run: async (target: AttackTarget, batch: PgdBatch) => {
-        const result = await this.result(batch, async (again) => {
+        const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
+        const result = await this.result<PgdResult>(jobId(batch), what, 'pgd', async (again) => {
           // A job added again after Redis lost it: its inputs are gone too.
           if (again) head = await this.artifacts.putDir(model.dir);
           return this.payload(ref(), target, batch);
@@ -131,6 +151,33 @@ export class QueueCoordinator {
         const length = batch.images.length;
         return Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length)));
       },
+    };
+  }
+
+  /**
+   * The runner of `robustify attack`'s batches against the classifier saved in `dir` (its files go to the
+   * artifact store once; its key is their address and the engine). Each batch is a job whose id hashes the
+   * model, target, attack and images, so a re-run adds the same ids and reads back what is done.
+   */
+  async campaignRunner(model: { dir: string; engine: string }): Promise<CampaignRunner> {
+    let head = await this.artifacts.putDir(model.dir);
+    const key = `model-${head.slice(0, 16)}@${model.engine}`;
+    return async (target, attack, batch: CampaignBatch): Promise<CampaignResult> => {
+      const job: Omit<AttackJob, 'format' | 'software'> = {
+        model: { head, key, engine: model.engine },
+        target: { defence: target.defence?.text, eot: target.eot, seed: target.seed },
+        attack: { name: attack.name, params: { ...attack.params } },
+        batch: { index: batch.index, shape: batch.shape, labels: batch.labels },
+        images: contentHash(new Uint8Array(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength)),
+      };
+      const id = attackJobId(job);
+      const result = await this.result<AttackJobResult>(id, `${attack.name} batch ${batch.index} (${batch.labels.length} images)`, 'attack', async (again) => {
+        if (again) head = await this.artifacts.putDir(model.dir);
+        await this.artifacts.putFloats(batch.images);
+        return { format: JOB_FORMAT, software: this.software, ...job, model: { ...job.model, head } };
+      });
+      const adversarial = await this.artifacts.getFloats(result.adversarial, `the adversarial images of ${id}`, batch.images.length);
+      return { adversarial, predictions: result.predictions, queries: result.queries };
     };
   }
 
@@ -147,23 +194,21 @@ export class QueueCoordinator {
   }
 
   /** The result of a batch's job: read back when done, else added (or retried when it had failed) and awaited. */
-  private async result(batch: PgdBatch, payload: (again: boolean) => Promise<PgdJob>): Promise<PgdResult> {
-    const id = jobId(batch);
-    const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
+  private async result<R extends JobResult & AnyResult>(id: string, what: string, name: 'pgd' | 'attack', payload: (again: boolean) => Promise<AnyJob>): Promise<R> {
     this.t0 ??= performance.now();
     const state = await this.queue.getJobState(id);
     if (state === 'completed') {
-      const job = await Job.fromId<PgdJob, PgdResult>(this.queue, id);
+      const job = await Job.fromId<AnyJob, AnyResult>(this.queue, id);
       if (job?.returnvalue) {
         this.counts.reused++;
-        return job.returnvalue;
+        return job.returnvalue as R;
       }
     }
     const add = async (again: boolean): Promise<void> => {
       const options = { jobId: id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: false, removeOnFail: false };
-      await this.queue.add('pgd', await payload(again), options);
+      await this.queue.add(name, await payload(again), options);
     };
-    const done = new Promise<PgdResult>((resolve, reject) => this.pending.set(id, { what, submit: () => add(true), resolve, reject }));
+    const done = new Promise<R>((resolve, reject) => this.pending.set(id, { what, submit: () => add(true), resolve: (r) => resolve(r as R), reject }));
     // Waiting, active or delayed: a job an earlier coordinator added, awaited as it is.
     if (state === 'failed') {
       this.line(`queue: retrying the failed job ${id} (${what})`);
@@ -184,7 +229,7 @@ export class QueueCoordinator {
       for (const [id, p] of [...this.pending]) {
         const state = await this.queue.getJobState(id);
         if (state === 'completed') {
-          const job = await Job.fromId<PgdJob, PgdResult>(this.queue, id);
+          const job = await Job.fromId<AnyJob, AnyResult>(this.queue, id);
           if (!job?.returnvalue) continue;
           this.pending.delete(id);
           this.counts.completed++;
@@ -206,7 +251,7 @@ export class QueueCoordinator {
         }
       }
       const every = (this.opts.progressSeconds ?? 15) * 1000;
-      if ((every === 0 && finished) || (every > 0 && performance.now() - this.lastLine >= every)) await this.progressLine();
+      if ((every === 0 && finished) || (every > 0 && performance.now() - this.lastLine >= every)) await this.reportProgress();
     } catch (err) {
       // Redis away: ioredis reconnects; the next poll goes on.
       this.line(`queue: ${(err as Error).message}`);
@@ -219,7 +264,8 @@ export class QueueCoordinator {
     }
   }
 
-  private async progressLine(): Promise<void> {
+  /** Say the progress line now (also at the end of a run, whatever the interval). */
+  async reportProgress(): Promise<void> {
     this.lastLine = performance.now();
     const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
     const s = this.stats();

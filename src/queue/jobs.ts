@@ -1,7 +1,8 @@
 /**
- * The jobs on the queue: one PGD batch of one image set against one target. A job's id is the batch's cache
- * key (plus the iterations it keeps), so adding it twice is adding it once, and a restarted coordinator finds
- * the jobs it had added. The queue's name carries the project version, so workers of another version never
+ * The jobs on the queue: one PGD batch of one image set against one target (the study, job name 'pgd'), or
+ * one batch of `robustify attack` (any registered attack, job name 'attack'). A job's id is a hash of its
+ * inputs (a PGD batch's cache key plus the iterations it keeps), so adding it twice is adding it once, and a
+ * restarted coordinator finds the jobs it had added. The queue's name carries the project version, so workers of another version never
  * take a job; the payload carries the software fingerprint, which a worker checks before computing.
  */
 import { createRequire } from 'node:module';
@@ -54,12 +55,40 @@ export interface PgdJob {
   images: string;
 }
 
-export interface PgdResult {
-  /** Addresses of the iterates, in `batch.iterations` order. */
-  iterates: string[];
+/** What every job's result says of its worker. */
+export interface JobResult {
   worker: string;
   /** Seconds the worker computed (not waiting, not transfers). */
   seconds: number;
+}
+
+export interface PgdResult extends JobResult {
+  /** Addresses of the iterates, in `batch.iterations` order. */
+  iterates: string[];
+}
+
+/** One batch of `robustify attack` (study/steps.ts `campaignBatch`). */
+export interface AttackJob {
+  format: typeof JOB_FORMAT;
+  software: Record<string, string>;
+  model: ModelRef;
+  target: { defence?: string; eot?: number; seed: number };
+  /** A registered attack and its resolved parameters (createAttack on the worker). */
+  attack: { name: string; params: Record<string, unknown> };
+  batch: { index: number; shape: [number, number, number, number]; labels: number[] };
+  images: string;
+}
+
+export interface AttackJobResult extends JobResult {
+  /** The adversarial images (float32, the artifact store's address). */
+  adversarial: string;
+  predictions: number[];
+  queries: number[];
+}
+
+/** An attack job's id: a hash of everything that decides its output (the images by their address). */
+export function attackJobId(job: Omit<AttackJob, 'software' | 'format'>): string {
+  return `attack-${hashOf(job)}`;
 }
 
 /** The job id of a batch: its cache key and the iterations it keeps (BullMQ ids must not hold ':'). */

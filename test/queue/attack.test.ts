@@ -1,0 +1,83 @@
+/**
+ * `robustify attack --queue`: the attack command's batches as jobs on two worker processes (own cache folders,
+ * nothing shared but Redis) give the local run's ADV_DIR byte for byte — against a stochastic defence under EOT,
+ * whose draws are the batch's own — and a re-run of the queued command reads the finished jobs back. Bad
+ * configuration: a wrong URL or --artifacts alone is a usage error naming the flag, an unreachable Redis one
+ * line; nothing written.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { robustify, smallDataset, spawnCli, tempDir } from '../cli/helpers.js';
+import { freePort, testRedis } from '../helpers/redis.js';
+
+/** Every file under `dir` (relative path → bytes). */
+async function tree(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const e of (await fsp.readdir(dir, { recursive: true, withFileTypes: true })).filter((f) => f.isFile())) {
+    const file = path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+    out.set(path.relative(dir, file), await fsp.readFile(file));
+  }
+  return out;
+}
+
+const QUICK_TRAIN = ['--identities', '3', '--epochs', '3', '--hidden', '32', '--patience', '2', '--validation', '0.15', '--quiet'];
+
+test('attack --queue: 2 workers give the local ADV_DIR byte for byte (stochastic defence, EOT); a re-run reuses the jobs', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const data = await smallDataset(3, 10);
+  const work = await tempDir('queue-attack');
+  const model = path.join(work, 'model');
+  const tr = await robustify(['train', '--data', data, '--out', model, ...QUICK_TRAIN]);
+  assert.equal(tr.code, 0, tr.stderr);
+  // 6 test faces in 3 batches of 2; gauss draws a new noise per gradient call, averaged over 2 draws.
+  const attack = ['attack', '--model', model, '--data', data, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '2', '--defence', 'gauss:15', '--eot', '2', '--quiet'];
+  const local = await robustify([...attack, '--out', path.join(work, 'local')]);
+  assert.equal(local.code, 0, local.stderr);
+  // An unreachable Redis: one line, before any attack, no ADV_DIR.
+  const away = await robustify([...attack, '--out', path.join(work, 'away'), '--queue', `redis://127.0.0.1:${await freePort()}`]);
+  assert.equal(away.code, 1);
+  assert.match(away.stderr, /^robustify: queue: cannot reach Redis at redis:\/\/127.0.0.1:\d+ \(connect ECONNREFUSED/m);
+  await assert.rejects(fsp.access(path.join(work, 'away')), 'nothing written');
+
+  const workers = [1, 2].map((i) => spawnCli(['worker', '--queue', redis.url, '--name', `w${i}`, '--cache', path.join(work, `worker${i}`)]));
+  t.after(() => workers.forEach((w) => w.child.exitCode === null && w.child.kill('SIGKILL')));
+  const queuedArgs = [...attack.filter((a) => a !== '--quiet'), '--out', path.join(work, 'queued'), '--queue', redis.url];
+  const queued = await robustify(queuedArgs, { ROBUSTIFY_PROGRESS_SECONDS: '0' });
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.match(queued.stderr, /attack: batches go to the queue study-v[\d.]+ at redis:\/\//);
+  assert.match(queued.stderr, /queue: 3\/3 jobs done; depth 0 waiting, 0 active, 0 failed; [\d.]+ jobs\/s; workers: w\d/);
+  assert.equal(queued.stdout, local.stdout.replace(path.join(work, 'local'), path.join(work, 'queued')), 'the same summary');
+
+  const [a, b] = await Promise.all([tree(path.join(work, 'local')), tree(path.join(work, 'queued'))]);
+  assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+  assert.ok(a.size >= 13, `index, 6 images and 6 previews (${a.size} files)`);
+  for (const [file, bytes] of a) assert.ok(bytes.equals(b.get(file)!), `${file}: the same bytes through the queue`);
+
+  // Another ADV_DIR from the same inputs: the same job ids, read back, nothing computed again.
+  const again = await robustify([...queuedArgs.slice(0, -4), '--out', path.join(work, 'again'), '--queue', redis.url], { ROBUSTIFY_PROGRESS_SECONDS: '0' });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /queue: 3\/3 jobs done/);
+  const c = await tree(path.join(work, 'again'));
+  for (const [file, bytes] of a) assert.ok(bytes.equals(c.get(file)!), `${file}: the same bytes again`);
+  const doneLines = workers.map((w) => (w.err().match(/ done in /g) ?? []).length);
+  assert.equal(doneLines[0] + doneLines[1], 3, `3 jobs computed in all (${doneLines.join(' + ')})`);
+
+  for (const w of workers) w.child.kill('SIGTERM');
+  for (const w of workers) assert.equal((await w.exit).code, 0, w.err());
+});
+
+test('attack --queue, bad configuration: one line naming the flag or the address, nothing written', async () => {
+  const work = await tempDir('queue-attack-bad');
+  const out = path.join(work, 'adv');
+  const base = ['attack', '--model', path.join(work, 'no-model'), '--data', path.join(work, 'no-data'), '--out', out];
+  const wrong = await robustify([...base, '--queue', 'http://127.0.0.1:1']);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /^robustify: --queue: 'http:\/\/127.0.0.1:1' has the scheme 'http'; expected redis:\/\/HOST:PORT/m);
+  const alone = await robustify([...base, '--artifacts', work]);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /^robustify: --artifacts: only with --queue$/m);
+  await assert.rejects(fsp.access(out), 'nothing written');
+});

@@ -1,7 +1,8 @@
 /**
  * The coordinator's side (`robustify study … --queue redis://…`, `robustify attack … --queue`): every attack
  * batch the study needs and the cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's
- * batches at once; the attack command's batches likewise (`CampaignRunner`, a window of them in flight); the coordinator
+ * batches at once; the chunks of `robustify attack` and `robustness` likewise (`ChunkRunner`: the attack command keeps a window of
+ * batches in flight, a suite step sends all its chunks); the coordinator
  * follows them by polling their state, reads each result from the artifact store and stores it in its own
  * cache, as a local run would. Restarted, it adds the same job ids (BullMQ keeps one job per id) and reads what
  * is done. A job that is gone (a Redis restarted without persistence) is added again; a job that failed after
@@ -9,8 +10,10 @@
  */
 import { Job, Queue, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { EvasionAttack } from '../attacks/index.js';
 import type { TrainedModel } from '../study/plan.js';
-import type { AttackTarget, BatchRunner, CampaignBatch, CampaignResult, CampaignRunner, PgdBatch } from '../study/steps.js';
+import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.js';
+import type { AttackTarget, BatchRunner, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
 import { Artifacts, contentHash, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import {
@@ -155,17 +158,18 @@ export class QueueCoordinator {
   }
 
   /**
-   * The runner of `robustify attack`'s batches against the classifier saved in `dir` (its files go to the
-   * artifact store once; its key is their address and the engine). Each batch is a job whose id hashes the
-   * model, target, attack and images, so a re-run adds the same ids and reads back what is done.
+   * The runner of attack chunks (attacks/chunk.ts: `robustify attack`'s batches, a suite's steps) against the
+   * classifier saved in `model.dir` (its files go to the artifact store once; its key is their address and the
+   * engine), bare or behind `target`'s pipeline. Each chunk is a job whose id hashes the model, target, attack,
+   * chunk and images, so a re-run adds the same ids and reads back what is done.
    */
-  async campaignRunner(model: { dir: string; engine: string }): Promise<CampaignRunner> {
+  async chunkRunner(model: { dir: string; engine: string }, target: { defence?: string; eot?: number; seed: number }): Promise<ChunkRunner> {
     let head = await this.artifacts.putDir(model.dir);
     const key = `model-${head.slice(0, 16)}@${model.engine}`;
-    return async (target, attack, batch: CampaignBatch): Promise<CampaignResult> => {
+    const run = async (attack: EvasionAttack, batch: AttackChunk): Promise<AttackedChunk> => {
       const job: Omit<AttackJob, 'format' | 'software'> = {
         model: { head, key, engine: model.engine },
-        target: { defence: target.defence?.text, eot: target.eot, seed: target.seed },
+        target: { defence: target.defence, eot: target.eot, seed: target.seed },
         attack: { name: attack.name, params: { ...attack.params } },
         batch: { index: batch.index, shape: batch.shape, labels: batch.labels },
         images: contentHash(new Uint8Array(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength)),
@@ -179,6 +183,7 @@ export class QueueCoordinator {
       const adversarial = await this.artifacts.getFloats(result.adversarial, `the adversarial images of ${id}`, batch.images.length);
       return { adversarial, predictions: result.predictions, queries: result.queries };
     };
+    return { parallel: true, run };
   }
 
   private async payload(model: ModelRef, target: AttackTarget, batch: PgdBatch): Promise<PgdJob> {

@@ -1,6 +1,6 @@
 /**
  * The jobs on the queue: one PGD batch of one image set against one target (the study, job name 'pgd'), or
- * one batch of `robustify attack` (any registered attack, job name 'attack'). A job's id is a hash of its
+ * one chunk of `robustify attack` or `robustness` (any registered attack, job name 'attack'). A job's id is a hash of its
  * inputs (a PGD batch's cache key plus the iterations it keeps), so adding it twice is adding it once, and a
  * restarted coordinator finds the jobs it had added. The queue's name carries the project version, so workers of another version never
  * take a job; the payload carries the software fingerprint, which a worker checks before computing.
@@ -67,7 +67,7 @@ export interface PgdResult extends JobResult {
   iterates: string[];
 }
 
-/** One batch of `robustify attack` (study/steps.ts `campaignBatch`). */
+/** One chunk of `robustify attack` or of a suite's step (attacks/chunk.ts `attackChunk`). */
 export interface AttackJob {
   format: typeof JOB_FORMAT;
   software: Record<string, string>;

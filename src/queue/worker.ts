@@ -1,7 +1,7 @@
 /**
  * A queue worker (`robustify worker --queue redis://…`): takes PGD batches of studies and batches of the attack
- * command from the queue of its project version, computes them with the same batch functions as a local run
- * (study/steps.ts `attackBatch`, `campaignBatch`), stores the results in the artifact store and returns their
+ * and robustness commands (chunks) from the queue of its project version, computes them with the same functions
+ * as a local run (study/steps.ts `attackBatch`, attacks/chunk.ts `attackChunk`), stores the results in the artifact store and returns their
  * addresses. Models are fetched once and kept by the hash of
  * their files; batches run one at a time per process (one engine, all its threads), `concurrency` only overlaps
  * the transfers. A job whose software fingerprint differs from ours fails at once (UnrecoverableError): its
@@ -16,7 +16,8 @@ import { buildPipeline, type Pipeline } from '../defences/index.js';
 import { FaceClassifier } from '../models/classifier.js';
 import { accelerated, type Accelerated } from '../models/native.js';
 import { createAttack } from '../attacks/index.js';
-import { attackBatch, campaignBatch, type AttackTarget } from '../study/steps.js';
+import { attackChunk } from '../attacks/chunk.js';
+import { attackBatch, targetClassifier, type AttackTarget } from '../study/steps.js';
 import { writeDirAtomic } from '../util/fs.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe } from './address.js';
 import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
@@ -178,7 +179,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       // A plugin attack this worker has not registered, or parameters it does not take: no attempt would do.
       throw new UnrecoverableError(`worker ${me}: job ${job.id}: ${(err as Error).message}; nothing computed`);
     }
-    const { value, seconds } = await serially(() => campaignBatch(target, attack, { ...d.batch, images }));
+    const { value, seconds } = await serially(() => attackChunk(targetClassifier(target, 0), attack, { ...d.batch, images }));
     const adversarial = await artifacts.putFloats(value.adversarial);
     say(`worker ${me}: ${job.id} done in ${seconds.toFixed(2)} s`);
     return { adversarial, predictions: value.predictions, queries: value.queries, worker: me, seconds };

@@ -7,13 +7,13 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { ExpectationOverTransformation, ProjectedGradientDescent, type EvasionAttack, type PgdParams } from '../attacks/index.js';
+import { ExpectationOverTransformation, ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
 import type { Pipeline } from '../defences/index.js';
 import { CHANNELS } from '../image/index.js';
 import { DefendedClassifier } from '../models/defended.js';
 import { loadImages, splitDataset, type LoadOptions, type Sample, type Selection } from '../data/index.js';
 import { BUILTIN, type BackboneSource } from '../models/backbones.js';
-import { FaceClassifier, predictLabels, type Classifier } from '../models/classifier.js';
+import { FaceClassifier, type Classifier } from '../models/classifier.js';
 import { DEFAULT_TRAIN_CLASSIFIER, trainClassifier, type TrainProgress } from '../models/train.js';
 import type { StepCache } from './cache.js';
 import type { StudyConfig } from './config.js';
@@ -153,58 +153,6 @@ export async function attackBatch(target: AttackTarget, batch: PgdBatch, onProgr
   }
   return iterations.map((it) => kept.get(it)!);
 }
-
-/** One batch of `robustify attack` (any registered attack): a unit of work, the same here and on a queue's worker. */
-export interface CampaignBatch {
-  /** The batch's place in the attack (readBatches' order), which fixes the draws of stochastic defences. */
-  index: number;
-  images: Float32Array;
-  shape: [number, number, number, number];
-  labels: number[];
-}
-
-/** What a campaign batch gives: the adversarial images, the target's predictions on them, queries per image. */
-export interface CampaignResult {
-  adversarial: Float32Array;
-  predictions: number[];
-  /** Score-based attacks: model queries per image (empty for the others). */
-  queries: number[];
-}
-
-/** Gradient (or query) calls an attack makes on a batch, as the attack command counts them: max_iter or nb_queries. */
-export function callsPerBatch(attack: EvasionAttack): number {
-  return Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1);
-}
-
-/**
- * `attack` on one batch against a target made for it alone: its gradient draws start at call index × the
- * attack's calls per batch (targetClassifier), its predictions on the result are that target's, so the batch's
- * output depends on its inputs and its place only — not on which batches ran before it, here or on a worker.
- */
-export async function campaignBatch(
-  target: Pick<AttackTarget, 'model' | 'defence' | 'eot' | 'seed'>,
-  attack: EvasionAttack,
-  batch: CampaignBatch,
-  onProgress?: (done: number, total: number) => void,
-): Promise<CampaignResult> {
-  const classifier = targetClassifier(target, batch.index * callsPerBatch(attack));
-  const x = tf.tensor4d(batch.images, batch.shape);
-  const queries: number[] = [];
-  try {
-    const adv = await attack.generate(classifier, x, batch.labels, { onProgress, onQueries: (_, q) => queries.push(...q) });
-    try {
-      const predictions = await predictLabels(classifier, adv);
-      return { adversarial: (await adv.data()) as Float32Array, predictions, queries };
-    } finally {
-      adv.dispose();
-    }
-  } finally {
-    x.dispose();
-  }
-}
-
-/** Where the attack command's batches are computed: campaignBatch here, or a queue's workers (src/queue). */
-export type CampaignRunner = (target: Pick<AttackTarget, 'model' | 'defence' | 'eot' | 'seed'>, attack: EvasionAttack, batch: CampaignBatch) => Promise<CampaignResult>;
 
 /**
  * Where an attack's batches are computed: here, one after the other (the default), or on a queue's workers,

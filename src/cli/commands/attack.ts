@@ -3,8 +3,8 @@
  * [--<parameter> V]… [--param k=v]… [--only-correct] [--defence P [--eot K]] [--queue redis://…]`: adversarial
  * examples of a dataset split, stored losslessly with previews and an index; an interrupted run resumes where it
  * stopped. The attack's flags come from the attack registry (see ../attack-options.ts). Each batch is one
- * `campaignBatch` (study/steps.ts), here or, with --queue, as a job on the workers (a window of them in flight,
- * written in order), so both give the same ADV_DIR.
+ * chunk (attacks/chunk.ts), computed here or, with --queue, as a job on the workers (a window of them in
+ * flight, written in order), so both give the same ADV_DIR.
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,21 +12,24 @@ import { ADV_OUTPUT, AdversarialSetConflict, AdversarialSetWriter } from '../../
 import { median, perSampleLinf } from '../../attacks/attack.js';
 import { readBatches, type Skipped } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
-import { FaceClassifier, predictLabels } from '../../models/classifier.js';
-import { callsPerBatch, campaignBatch, targetClassifier, type CampaignRunner } from '../../study/steps.js';
+import { predictLabels } from '../../models/classifier.js';
+import type { QueueCoordinator } from '../../queue/coordinator.js';
+import { callsPerChunk, localChunks } from '../../attacks/chunk.js';
+import { targetClassifier } from '../../study/steps.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
 import { loadFor } from '../../models/backbones.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
-import { note, progress, progressInterval } from '../progress.js';
+import { note, progress } from '../progress.js';
+import { addQueueOptions, checkQueueFlags, chunkQueue, type QueueFlags } from '../queue-options.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
-import { claimOutput, globalOptions, intOption, queueUrlFlag, setInterruptHint, startEngine, UsageError } from '../run.js';
+import { claimOutput, globalOptions, intOption, setInterruptHint, startEngine, UsageError } from '../run.js';
 
 /** Batches in flight on a queue: enough to keep many workers busy, few enough to bound the coordinator's memory. */
 const QUEUE_WINDOW = 32;
 
-interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
+interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags, QueueFlags {
   model: string;
   out: string;
   split: string;
@@ -34,8 +37,6 @@ interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
   defence?: string;
   eot?: string;
   force?: boolean;
-  queue?: string;
-  artifacts?: string;
 }
 
 export function registerAttack(program: Command): void {
@@ -47,9 +48,8 @@ export function registerAttack(program: Command): void {
     .option('--only-correct', 'first drop samples the model misclassifies (the paper\'s protocol)')
     .option('--defence <pipeline>', 'attack the defended model (pipeline then model; BPDA through non-differentiable stages)')
     .option('--eot <k>', 'with --defence: gradients averaged over K draws of stochastic defences (EOT, BPDA through non-differentiable stages)')
-    .option('--force', 'replace an existing ADV_DIR of a different run (only an adversarial set robustify wrote)')
-    .option('--queue <url>', 'run the batches on workers of a Redis queue (redis://HOST:PORT; see `robustify worker`): the same ADV_DIR')
-    .option('--artifacts <dir>', 'with --queue: large-object store, a directory every machine mounts (default: everything in Redis)')
+    .option('--force', 'replace an existing ADV_DIR of a different run (only an adversarial set robustify wrote)');
+  addQueueOptions(cmd, 'the attack batches')
     .action(async (flags: AttackFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const attack = attackFromFlags(flags);
@@ -57,8 +57,7 @@ export function registerAttack(program: Command): void {
       const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
       if (flags.eot !== undefined && !flags.defence) throw new UsageError('--eot: needs --defence (draws of the defences)');
       const eot = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
-      if (flags.artifacts && !flags.queue) throw new UsageError('--artifacts: only with --queue');
-      if (flags.queue) queueUrlFlag((await import('../../queue/address.js')).parseQueueUrl, flags.queue);
+      await checkQueueFlags(flags);
       const warnings = new Warnings();
       const load = loadOptions(flags, warnings);
       const split = splitOptions(flags);
@@ -79,19 +78,14 @@ export function registerAttack(program: Command): void {
       );
       await startEngine(cmd);
       const pipeline = stages ? await buildPipeline(stages) : undefined;
-      const { model, classifier, engine, close } = await openModel(flags.model, await backboneFromFlags(flags));
-      let queue: import('../../queue/coordinator.js').QueueCoordinator | undefined;
+      const opened = await openModel(flags.model, await backboneFromFlags(flags));
+      const { model, classifier, close } = opened;
+      let queue: QueueCoordinator | undefined;
       try {
         const target = { model: classifier, defence: pipeline ? { text: pipeline.toString(), pipeline } : undefined, eot, seed: params.seed };
-        let runner: CampaignRunner | undefined;
-        if (flags.queue) {
-          if (!(model instanceof FaceClassifier)) throw new UsageError(`--queue: --model '${flags.model}' is a network file; workers take a classifier folder saved by \`robustify train\``);
-          if (model.meta.backbone_source?.kind === 'file' || flags.backbone) throw new UsageError('--queue: workers run the built-in backbone only (a backbone file is not sent to them yet)');
-          const { QueueCoordinator } = await import('../../queue/coordinator.js');
-          queue = await QueueCoordinator.open({ url: flags.queue, artifactsDir: flags.artifacts, progressSeconds: progressInterval() / 1000, onLine: (l) => note(quiet, l) });
-          runner = await queue.campaignRunner({ dir: flags.model, engine });
-          note(quiet, `attack: batches go to the queue ${queue.name} at ${flags.queue}`);
-        }
+        const remote = await chunkQueue(flags, opened, { defence: target.defence?.text, eot, seed: params.seed }, quiet, 'attack: batches');
+        queue = remote?.queue;
+        const runner = remote?.runner ?? localChunks(targetClassifier(target, 0));
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const samples = pickSplit(selection.samples, flags.split, split);
         const backboneLoad = { ...load, ...loadFor(model.backbone) };
@@ -126,8 +120,8 @@ export function registerAttack(program: Command): void {
         try {
           for await (const b of readBatches(samples, params.batch_size, backboneLoad, skipped)) {
             const batchIndex = nextBatch++;
-            // The clean predictions of a target made for this batch, as the attack's own (campaignBatch).
-            const clean = await predictLabels(targetClassifier(target, batchIndex * callsPerBatch(attack)), b.x);
+            // The clean predictions of a target made for this batch, as the attack's own (attackChunk).
+            const clean = await predictLabels(targetClassifier(target, batchIndex * callsPerChunk(attack)), b.x);
             const keep = b.samples.map((s, i) => !(flags.onlyCorrect && clean[i] !== s.label));
             dropped += keep.filter((k) => !k).length;
             const rows = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
@@ -139,7 +133,7 @@ export function registerAttack(program: Command): void {
               const batch = { index: batchIndex, images: (await x.data()) as Float32Array, shape: x.shape, labels: rows.map((i) => b.samples[i].label) };
               x.dispose();
               const onProgress = (d: number, t: number) => bar.update(Math.floor(attacked + size * (d / t)), `step ${Math.round((d / t) * params.max_iter)}/${params.max_iter}`);
-              const result = runner ? runner(target, attack, batch) : campaignBatch(target, attack, batch, onProgress);
+              const result = runner.run(attack, batch, onProgress);
               const write = result.then((r) => async () => {
                 queries.push(...r.queries);
                 const items = rows.map((i, k) => ({ source: b.samples[i].file, identity: b.samples[i].identity, label: b.samples[i].label, clean_pred: clean[i], adv_pred: r.predictions[k] }));
@@ -150,7 +144,7 @@ export function registerAttack(program: Command): void {
               write.catch(() => undefined);
               inFlight.push(write);
             }
-            while (inFlight.length >= (runner ? QUEUE_WINDOW : 1)) await writeNext();
+            while (inFlight.length >= (runner.parallel ? QUEUE_WINDOW : 1)) await writeNext();
           }
           while (inFlight.length > 0) await writeNext();
         } catch (err) {

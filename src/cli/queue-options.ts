@@ -39,11 +39,11 @@ export async function openCoordinator(f: QueueFlags & { queue: string }, quiet: 
 
 /**
  * With --queue: the coordinator and the runner of the attack chunks against the classifier saved in `--model`
- * (bare, or behind `target`'s pipeline). Workers load the folder `robustify train` wrote; a network file as
- * --model is refused.
+ * (bare, or behind `target`'s pipeline). Workers load the folder `robustify train` wrote (and a user backbone's
+ * files, sent with it); a network file as --model is refused.
  */
 export async function chunkQueue(
-  f: QueueFlags & { model: string; backbone?: string },
+  f: QueueFlags & { model: string },
   opened: Pick<OpenModel, 'model' | 'engine'>,
   target: { defence?: string; eot?: number; seed: number },
   quiet: boolean | undefined,
@@ -51,10 +51,9 @@ export async function chunkQueue(
 ): Promise<{ queue: QueueCoordinator; runner: ChunkRunner } | undefined> {
   if (!f.queue) return undefined;
   if (!(opened.model instanceof FaceClassifier)) throw new UsageError(`--queue: --model '${f.model}' is a network file; workers take a classifier folder saved by \`robustify train\``);
-  if (opened.model.meta.backbone_source?.kind === 'file' || (f.backbone && f.backbone !== 'builtin')) throw new UsageError('--queue: workers run the built-in backbone only (a backbone file is not sent to them yet)');
   const queue = await openCoordinator({ ...f, queue: f.queue }, quiet, what);
   try {
-    return { queue, runner: await queue.chunkRunner({ dir: f.model, engine: opened.engine }, target) };
+    return { queue, runner: await queue.chunkRunner({ dir: f.model, engine: opened.engine, backbone: opened.model.backbone }, target) };
   } catch (err) {
     await queue.close();
     throw err;

@@ -109,20 +109,32 @@ export class Artifacts {
 
   /** A folder's files as one manifest artifact (name → address); returns the manifest's address. */
   async putDir(dir: string): Promise<string> {
+    const files: Record<string, Uint8Array> = {};
+    for (const name of (await fsp.readdir(dir)).sort()) files[name] = await fsp.readFile(path.join(dir, name));
+    return this.putFiles(files);
+  }
+
+  /** Named files (flat names) as one manifest artifact; returns the manifest's address. */
+  async putFiles(given: Record<string, Uint8Array>): Promise<string> {
     const files: Record<string, string> = {};
-    for (const name of (await fsp.readdir(dir)).sort()) files[name] = await this.put(await fsp.readFile(path.join(dir, name)));
+    for (const name of Object.keys(given).sort()) files[name] = await this.put(given[name]);
     return this.put(Buffer.from(JSON.stringify({ format: 'robustify-artifact-dir', files })));
+  }
+
+  /** The names and addresses a folder manifest lists (checked: flat names only). */
+  async getManifest(hash: string, what: string): Promise<Record<string, string>> {
+    const manifest = JSON.parse(Buffer.from(await this.get(hash, what)).toString('utf8')) as { format?: string; files?: Record<string, string> };
+    if (manifest.format !== 'robustify-artifact-dir' || !manifest.files) throw new Error(`artifact store: ${what} (${hash.slice(0, 16)}…) is not a folder manifest`);
+    for (const name of Object.keys(manifest.files)) {
+      if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw new Error(`artifact store: ${what} names the file '${name}'`);
+    }
+    return manifest.files;
   }
 
   /** The files of the folder behind a manifest (name → bytes). */
   async getDir(hash: string, what: string): Promise<Record<string, Uint8Array>> {
-    const manifest = JSON.parse(Buffer.from(await this.get(hash, what)).toString('utf8')) as { format?: string; files?: Record<string, string> };
-    if (manifest.format !== 'robustify-artifact-dir' || !manifest.files) throw new Error(`artifact store: ${what} (${hash.slice(0, 16)}…) is not a folder manifest`);
     const out: Record<string, Uint8Array> = {};
-    for (const [name, h] of Object.entries(manifest.files)) {
-      if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw new Error(`artifact store: ${what} names the file '${name}'`);
-      out[name] = await this.get(h, `${what}/${name}`);
-    }
+    for (const [name, h] of Object.entries(await this.getManifest(hash, what))) out[name] = await this.get(h, `${what}/${name}`);
     return out;
   }
 }

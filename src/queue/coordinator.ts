@@ -10,6 +10,11 @@
  */
 import { Job, Queue, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { readModelJson } from '../engine/onnx/import/tfjs-weights.js';
+import { backboneIdentity, type Backbone } from '../models/backbones.js';
+import { OnnxBackbone } from '../models/onnx-backbone.js';
 import type { EvasionAttack } from '../attacks/index.js';
 import type { TrainedModel } from '../study/plan.js';
 import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.js';
@@ -27,6 +32,7 @@ import {
   softwareFingerprint,
   type AttackJob,
   type AttackJobResult,
+  type BackboneRef,
   type JobResult,
   type ModelRef,
   type PgdJob,
@@ -138,18 +144,41 @@ export class QueueCoordinator {
     return this.queue.name;
   }
 
-  /** The runner of a trained model's attack batches: its head goes to the artifact store once. */
+  /**
+   * The model's files in the artifact store: the head's folder, and a user backbone's files with its resolved
+   * spec and identity (the built-in net travels with the software). Put again when Redis lost them.
+   */
+  private async modelRef(model: { dir: string; key: string; engine: string; backbone?: Backbone }): Promise<ModelRef> {
+    const head = await this.artifacts.putDir(model.dir);
+    return { head, key: model.key, engine: model.engine, ...(model.backbone instanceof OnnxBackbone ? { backbone: await this.backboneRef(model.backbone) } : {}) };
+  }
+
+  private async backboneRef(net: OnnxBackbone): Promise<BackboneRef> {
+    const file = path.basename(net.file);
+    const files: Record<string, Uint8Array> = { [file]: await fsp.readFile(net.file) };
+    // A TF.js model.json: its weight shards, which must lie beside it (the store's folders are flat).
+    if (file.endsWith('.json')) {
+      for (const group of (await readModelJson(net.file)).weightsManifest ?? []) {
+        for (const p of group.paths) {
+          if (path.basename(p) !== p || p.startsWith('.')) throw new Error(`queue: '${net.file}' has the weight shard '${p}' outside its folder; the queue sends a model.json with its shards beside it`);
+          files[p] = await fsp.readFile(path.join(path.dirname(net.file), p));
+        }
+      }
+    }
+    return { files: await this.artifacts.putFiles(files), file, spec: { ...net.spec }, identity: backboneIdentity(net) };
+  }
+
+  /** The runner of a trained model's attack batches: its head (and a user backbone's files) go to the artifact store once. */
   async runner(model: TrainedModel): Promise<BatchRunner> {
-    let head = await this.artifacts.putDir(model.dir);
-    const ref = (): ModelRef => ({ head, key: model.key, engine: model.engine });
+    let ref = await this.modelRef(model);
     return {
       parallel: true,
       run: async (target: AttackTarget, batch: PgdBatch) => {
         const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
         const result = await this.result<PgdResult>(jobId(batch), what, 'pgd', async (again) => {
           // A job added again after Redis lost it: its inputs are gone too.
-          if (again) head = await this.artifacts.putDir(model.dir);
-          return this.payload(ref(), target, batch);
+          if (again) ref = await this.modelRef(model);
+          return this.payload(ref, target, batch);
         });
         const length = batch.images.length;
         return Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length)));
@@ -163,12 +192,13 @@ export class QueueCoordinator {
    * engine), bare or behind `target`'s pipeline. Each chunk is a job whose id hashes the model, target, attack,
    * chunk and images, so a re-run adds the same ids and reads back what is done.
    */
-  async chunkRunner(model: { dir: string; engine: string }, target: { defence?: string; eot?: number; seed: number }): Promise<ChunkRunner> {
-    let head = await this.artifacts.putDir(model.dir);
-    const key = `model-${head.slice(0, 16)}@${model.engine}`;
+  async chunkRunner(model: { dir: string; engine: string; backbone?: Backbone }, target: { defence?: string; eot?: number; seed: number }): Promise<ChunkRunner> {
+    const first = await this.modelRef({ ...model, key: '' });
+    const named = { ...model, key: `model-${first.head.slice(0, 16)}${first.backbone ? `+${first.backbone.identity}` : ''}@${model.engine}` };
+    let ref: ModelRef = { ...first, key: named.key };
     const run = async (attack: EvasionAttack, batch: AttackChunk): Promise<AttackedChunk> => {
       const job: Omit<AttackJob, 'format' | 'software'> = {
-        model: { head, key, engine: model.engine },
+        model: ref,
         target: { defence: target.defence, eot: target.eot, seed: target.seed },
         attack: { name: attack.name, params: { ...attack.params } },
         batch: { index: batch.index, shape: batch.shape, labels: batch.labels },
@@ -176,9 +206,9 @@ export class QueueCoordinator {
       };
       const id = attackJobId(job);
       const result = await this.result<AttackJobResult>(id, `${attack.name} batch ${batch.index} (${batch.labels.length} images)`, 'attack', async (again) => {
-        if (again) head = await this.artifacts.putDir(model.dir);
+        if (again) ref = await this.modelRef(named);
         await this.artifacts.putFloats(batch.images);
-        return { format: JOB_FORMAT, software: this.software, ...job, model: { ...job.model, head } };
+        return { format: JOB_FORMAT, software: this.software, ...job };
       });
       const adversarial = await this.artifacts.getFloats(result.adversarial, `the adversarial images of ${id}`, batch.images.length);
       return { adversarial, predictions: result.predictions, queries: result.queries };

@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import type { PgdParams } from '../attacks/index.js';
+import type { RecogniserSpecInput } from '../models/recogniser.js';
 import { hashOf } from '../study/cache.js';
 
 /** BullMQ's key prefix and our own keys' (artifacts, the registry of queues). */
@@ -37,11 +38,27 @@ export function softwareFingerprint(version = projectVersion()): Record<string, 
   return { robustify: version, 'face-api weights': versionOf('@vladmandic/face-api'), 'onnxruntime-node': versionOf('onnxruntime-node') };
 }
 
-/** The trained model a job runs: the head's files (a folder manifest in the artifact store), key and engine. */
+/** A user's backbone file as it travels: its files, which one to open, its resolved spec and identity. */
+export interface BackboneRef {
+  /** The network's files (a folder manifest): the ONNX file, or a TF.js model.json and its weight shards. */
+  files: string;
+  /** The file to open among them (its name is part of the network's name, which the head records). */
+  file: string;
+  /** The recogniser spec as the coordinator resolved it (sidecar included), given whole to the worker. */
+  spec: RecogniserSpecInput;
+  /** backboneIdentity of the network as the coordinator loaded it: a worker that loads another refuses. */
+  identity: string;
+}
+
+/**
+ * The trained model a job runs: the head's files (a folder manifest in the artifact store), key and engine,
+ * and the backbone's files when it is a user's (absent: the built-in net every worker has).
+ */
 export interface ModelRef {
   head: string;
   key: string;
   engine: string;
+  backbone?: BackboneRef;
 }
 
 export interface PgdJob {

@@ -20,7 +20,8 @@ import { attackChunk } from '../attacks/chunk.js';
 import { attackBatch, targetClassifier, type AttackTarget } from '../study/steps.js';
 import { writeDirAtomic } from '../util/fs.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe } from './address.js';
-import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { Artifacts, contentHash, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { backboneIdentity } from '../models/backbones.js';
 import { canonicalJson } from '../study/cache.js';
 import {
   JOB_FORMAT,
@@ -103,23 +104,48 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
   const models = new Map<string, Promise<Accelerated & { model: FaceClassifier }>>();
   const pipelines = new Map<string, Promise<Pipeline>>();
+  /**
+   * The folder behind a manifest in this worker's cache, fetched once: a cached copy is checked against the
+   * manifest first (a file changed on disk is refused in one line, never used).
+   */
+  const cachedDir = async (hash: string, name: string, what: string): Promise<string> => {
+    const dir = path.join(cacheDir, `${name}-${hash.slice(0, 16)}`);
+    const manifest = await artifacts.getManifest(hash, what);
+    const cached = await fsp.readdir(dir).catch(() => undefined);
+    if (cached && cached.length > 0) {
+      for (const [f, h] of Object.entries(manifest)) {
+        const bytes = await fsp.readFile(path.join(dir, f)).catch(() => undefined);
+        if (!bytes || contentHash(bytes) !== h) {
+          throw new Error(`worker ${me}: its cached ${what} '${dir}' does not hold the files of ${hash.slice(0, 16)}… ('${f}' ${bytes ? 'differs' : 'is missing'}); remove that folder; nothing computed`);
+        }
+      }
+      return dir;
+    }
+    const files = await artifacts.getDir(hash, what);
+    await fsp.mkdir(cacheDir, { recursive: true });
+    await writeDirAtomic(dir, async (tmp) => {
+      for (const [f, bytes] of Object.entries(files)) await fsp.writeFile(path.join(tmp, f), bytes);
+    }, { what: 'worker cache' });
+    return dir;
+  };
   const modelFor = (ref: ModelRef): Promise<Accelerated & { model: FaceClassifier }> => {
-    let m = models.get(ref.head);
+    const id = `${ref.head}+${ref.backbone?.files ?? 'builtin'}`;
+    let m = models.get(id);
     if (!m) {
       m = (async () => {
-        const dir = path.join(cacheDir, `model-${ref.head.slice(0, 16)}`);
-        if (!(await fsp.readdir(dir).then((e) => e.length > 0, () => false))) {
-          const files = await artifacts.getDir(ref.head, `the head of ${ref.key}`);
-          await fsp.mkdir(cacheDir, { recursive: true });
-          await writeDirAtomic(dir, async (tmp) => {
-            for (const [f, bytes] of Object.entries(files)) await fsp.writeFile(path.join(tmp, f), bytes);
-          }, { what: 'worker cache' });
+        const dir = await cachedDir(ref.head, 'model', `head of ${ref.key}`);
+        const bb = ref.backbone;
+        const source = bb ? { kind: 'file' as const, path: path.join(await cachedDir(bb.files, 'backbone', `backbone '${bb.file}' of ${ref.key}`), bb.file), spec: bb.spec } : undefined;
+        const model = await FaceClassifier.load(dir, source);
+        // The coordinator's network as this worker loads it, or another one's numbers: refused.
+        if (bb && backboneIdentity(model.backbone) !== bb.identity) {
+          model.dispose();
+          throw new UnrecoverableError(`worker ${me}: the backbone '${bb.file}' of ${ref.key} loads here as ${backboneIdentity(model.backbone)}, not ${bb.identity} as on the coordinator; nothing computed`);
         }
-        const model = await FaceClassifier.load(dir);
         return { ...(await accelerated(model)), model };
       })();
-      m.catch(() => models.delete(ref.head));
-      models.set(ref.head, m);
+      m.catch(() => models.delete(id));
+      models.set(id, m);
     }
     return m;
   };

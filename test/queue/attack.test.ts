@@ -11,16 +11,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { robustify, smallDataset, spawnCli, tempDir } from '../cli/helpers.js';
 import { freePort, testRedis } from '../helpers/redis.js';
-
-/** Every file under `dir` (relative path → bytes). */
-async function tree(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  for (const e of (await fsp.readdir(dir, { recursive: true, withFileTypes: true })).filter((f) => f.isFile())) {
-    const file = path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
-    out.set(path.relative(dir, file), await fsp.readFile(file));
-  }
-  return out;
-}
+import { fileTree as tree, treeDifference } from '../helpers/tree.js';
 
 const QUICK_TRAIN = ['--identities', '3', '--epochs', '3', '--hidden', '32', '--patience', '2', '--validation', '0.15', '--quiet'];
 
@@ -51,17 +42,14 @@ test('attack --queue: 2 workers give the local ADV_DIR byte for byte (stochastic
   assert.match(queued.stderr, /queue: 3\/3 jobs done; depth 0 waiting, 0 active, 0 failed; [\d.]+ jobs\/s; workers: w\d/);
   assert.equal(queued.stdout, local.stdout.replace(path.join(work, 'local'), path.join(work, 'queued')), 'the same summary');
 
-  const [a, b] = await Promise.all([tree(path.join(work, 'local')), tree(path.join(work, 'queued'))]);
-  assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
-  assert.ok(a.size >= 13, `index, 6 images and 6 previews (${a.size} files)`);
-  for (const [file, bytes] of a) assert.ok(bytes.equals(b.get(file)!), `${file}: the same bytes through the queue`);
+  assert.ok((await tree(path.join(work, 'local'))).size >= 13, 'index, 6 images and 6 previews');
+  assert.equal(await treeDifference(path.join(work, 'local'), path.join(work, 'queued')), undefined, 'the same files and bytes through the queue');
 
   // Another ADV_DIR from the same inputs: the same job ids, read back, nothing computed again.
   const again = await robustify([...queuedArgs.slice(0, -4), '--out', path.join(work, 'again'), '--queue', redis.url], { ROBUSTIFY_PROGRESS_SECONDS: '0' });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /queue: 3\/3 jobs done/);
-  const c = await tree(path.join(work, 'again'));
-  for (const [file, bytes] of a) assert.ok(bytes.equals(c.get(file)!), `${file}: the same bytes again`);
+  assert.equal(await treeDifference(path.join(work, 'local'), path.join(work, 'again')), undefined, 'the same bytes again');
   const doneLines = workers.map((w) => (w.err().match(/ done in /g) ?? []).length);
   assert.equal(doneLines[0] + doneLines[1], 3, `3 jobs computed in all (${doneLines.join(' + ')})`);
 

@@ -18,7 +18,7 @@ import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '..
 import { Warnings } from '../decode-options.js';
 import { labelledProgress, note } from '../progress.js';
 import { addQueueOptions, checkQueueFlags, openCoordinator, type QueueFlags } from '../queue-options.js';
-import { claimOutput, globalOptions, setInterruptHint, startEngine, UsageError } from '../run.js';
+import { claimOutput, globalOptions, setInterruptHint, startEngine } from '../run.js';
 
 interface StudyFlags extends SourceFlags, BackboneFlags, QueueFlags {
   out: string;
@@ -61,7 +61,6 @@ export function registerStudy(program: Command): void {
       const t0 = performance.now();
       const progress = labelledProgress(quiet);
       const backbone = await backboneFromFlags(flags);
-      if (flags.queue && backbone && backbone.kind !== 'builtin') throw new UsageError('--queue: workers run the built-in backbone only (a backbone file is not sent to them yet)');
       const queue = flags.queue ? await openCoordinator({ ...flags, queue: flags.queue }, quiet, 'study: attack batches') : undefined;
       const run = await runStudy({
         selection,

@@ -182,7 +182,7 @@ export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, label
     const queries: number[] = [];
     let brokeHere = 0;
     if (rows.length > 0) {
-      const out = await attackRows(runner, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), (d, t) => opts.onProgress?.(token, d, t));
+      const out = await attackInChunks(runner, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), (d, t) => opts.onProgress?.(token, d, t));
       out.queries.forEach((v, k) => (queries[k] = v));
       // An L∞ attack's result must lie in its ball (L2 attacks are bounded by their own projection).
       const bound = attack.params.norm === 2 ? Infinity : Number(attack.params.eps);
@@ -328,7 +328,7 @@ function nearestOther(logits: Float32Array, k: number, labels: readonly number[]
  * Attack rows of x, a chunk of the attack's batch_size rows at a time (all at once on a parallel runner); the
  * target's predictions of the results, their L∞ distances and the queries per row (score-based attacks).
  */
-async function attackRows(
+export async function attackInChunks(
   runner: ChunkRunner,
   attack: EvasionAttack,
   x: tf.Tensor4D,
@@ -423,7 +423,7 @@ async function maskingChecks(
     const own = Object.fromEntries(Object.entries(first.attack.params).filter(([k]) => k in spec));
     const acc = async (over: Record<string, unknown>) => {
       const attack = createAttack(first.req.name, { ...own, ...over });
-      const out = await attackRows(runner, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])));
+      const out = await attackInChunks(runner, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])));
       return out.pred.filter((p, k) => (targets ? p !== targets[rows[k]] : p === labels[rows[k]])).length / rows.length;
     };
     // When the first gradient attack opened the suite it already ran at eps on every clean-correct face: its

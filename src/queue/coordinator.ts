@@ -18,7 +18,7 @@ import { OnnxBackbone } from '../models/onnx-backbone.js';
 import type { EvasionAttack } from '../attacks/index.js';
 import type { TrainedModel } from '../study/plan.js';
 import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.js';
-import type { AttackTarget, BatchRunner, PgdBatch } from '../study/steps.js';
+import type { AttackTarget, BatchRunner, ChunkTarget, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
 import { Artifacts, contentHash, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import {
@@ -168,34 +168,41 @@ export class QueueCoordinator {
     return { files: await this.artifacts.putFiles(files), file, spec: { ...net.spec }, identity: backboneIdentity(net) };
   }
 
-  /** The runner of a trained model's attack batches: its head (and a user backbone's files) go to the artifact store once. */
+  /**
+   * The runner of a trained model's attack batches: its head (and a user backbone's files) go to the artifact
+   * store once; `chunks` gives the runner of attack chunks against it (the robust section's suite and Square).
+   */
   async runner(model: TrainedModel): Promise<BatchRunner> {
-    let ref = await this.modelRef(model);
+    const ref = await this.modelRef(model);
     return {
       parallel: true,
       run: async (target: AttackTarget, batch: PgdBatch) => {
         const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
         const result = await this.result<PgdResult>(jobId(batch), what, 'pgd', async (again) => {
-          // A job added again after Redis lost it: its inputs are gone too.
-          if (again) ref = await this.modelRef(model);
+          // A job added again after Redis lost it: its inputs are gone too (content-addressed: the same ref).
+          if (again) await this.modelRef(model);
           return this.payload(ref, target, batch);
         });
         const length = batch.images.length;
         return Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length)));
       },
+      chunks: (target) => this.chunks(model, ref, target),
     };
   }
 
   /**
    * The runner of attack chunks (attacks/chunk.ts: `robustify attack`'s batches, a suite's steps) against the
    * classifier saved in `model.dir` (its files go to the artifact store once; its key is their address and the
-   * engine), bare or behind `target`'s pipeline. Each chunk is a job whose id hashes the model, target, attack,
-   * chunk and images, so a re-run adds the same ids and reads back what is done.
+   * engine), bare or behind `target`'s pipeline.
    */
-  async chunkRunner(model: { dir: string; engine: string; backbone?: Backbone }, target: { defence?: string; eot?: number; seed: number }): Promise<ChunkRunner> {
+  async chunkRunner(model: { dir: string; engine: string; backbone?: Backbone }, target: ChunkTarget): Promise<ChunkRunner> {
     const first = await this.modelRef({ ...model, key: '' });
     const named = { ...model, key: `model-${first.head.slice(0, 16)}${first.backbone ? `+${first.backbone.identity}` : ''}@${model.engine}` };
-    let ref: ModelRef = { ...first, key: named.key };
+    return this.chunks(named, { ...first, key: named.key }, target);
+  }
+
+  /** Each chunk is a job whose id hashes the model, target, attack, chunk and images: a re-run reads back what is done. */
+  private chunks(model: { dir: string; key: string; engine: string; backbone?: Backbone }, ref: ModelRef, target: ChunkTarget): ChunkRunner {
     const run = async (attack: EvasionAttack, batch: AttackChunk): Promise<AttackedChunk> => {
       const job: Omit<AttackJob, 'format' | 'software'> = {
         model: ref,
@@ -206,7 +213,7 @@ export class QueueCoordinator {
       };
       const id = attackJobId(job);
       const result = await this.result<AttackJobResult>(id, `${attack.name} batch ${batch.index} (${batch.labels.length} images)`, 'attack', async (again) => {
-        if (again) ref = await this.modelRef(named);
+        if (again) await this.modelRef(model);
         await this.artifacts.putFloats(batch.images);
         return { format: JOB_FORMAT, software: this.software, ...job };
       });

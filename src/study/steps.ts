@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ExpectationOverTransformation, ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
+import type { ChunkRunner } from '../attacks/chunk.js';
 import type { Pipeline } from '../defences/index.js';
 import { CHANNELS } from '../image/index.js';
 import { DefendedClassifier } from '../models/defended.js';
@@ -161,6 +162,15 @@ export async function attackBatch(target: AttackTarget, batch: PgdBatch, onProgr
 export interface BatchRunner {
   readonly parallel: boolean;
   run(target: AttackTarget, batch: PgdBatch, onProgress?: (done: number, total: number) => void): Promise<Float32Array[]>;
+  /** A queue's: the runner of attack chunks (attacks/chunk.ts) against the same model behind `target`'s pipeline. */
+  chunks?(target: ChunkTarget): ChunkRunner;
+}
+
+/** What a chunk runner attacks besides its model: a pipeline (its text), EOT's draws, the seed. */
+export interface ChunkTarget {
+  defence?: string;
+  eot?: number;
+  seed: number;
 }
 
 export const LOCAL_RUNNER: BatchRunner = { parallel: false, run: attackBatch };

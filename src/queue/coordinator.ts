@@ -20,7 +20,7 @@ import type { TrainedModel } from '../study/plan.js';
 import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.js';
 import type { AttackTarget, BatchRunner, ChunkTarget, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
-import { Artifacts, contentHash, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { ArtifactMissing, Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import {
   attackJobId,
   jobId,
@@ -46,6 +46,8 @@ export interface CoordinatorOptions {
   artifactsDir?: string;
   /** Attempts per job (a stalled or failed one is retried up to this many times in all). */
   attempts?: number;
+  /** Seconds the objects it puts in Redis, and the finished jobs' records, are kept after their last use (0: for ever; default 7 days). */
+  artifactTtlSeconds?: number;
   /** Seconds between progress lines (0: on every finished job). */
   progressSeconds?: number;
   /** Told each progress line. */
@@ -136,12 +138,16 @@ export class QueueCoordinator {
     const queue = new Queue<AnyJob, AnyResult>(name, { connection: connectionOptions(address) as ConnectionOptions, prefix: PREFIX });
     queue.on('error', () => undefined);
     await queue.waitUntilReady();
-    const artifacts = new Artifacts(new RedisArtifacts(redis), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
+    const artifacts = new Artifacts(new RedisArtifacts(redis, undefined, opts.artifactTtlSeconds ?? DEFAULT_ARTIFACT_TTL), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
     return new QueueCoordinator(address, redis, queue, artifacts, opts);
   }
 
   get name(): string {
     return this.queue.name;
+  }
+
+  private get ttl(): number {
+    return this.opts.artifactTtlSeconds ?? DEFAULT_ARTIFACT_TTL;
   }
 
   /**
@@ -151,6 +157,20 @@ export class QueueCoordinator {
   private async modelRef(model: { dir: string; key: string; engine: string; backbone?: Backbone }): Promise<ModelRef> {
     const head = await this.artifacts.putDir(model.dir);
     return { head, key: model.key, engine: model.engine, ...(model.backbone instanceof OnnxBackbone ? { backbone: await this.backboneRef(model.backbone) } : {}) };
+  }
+
+  /**
+   * Before each job: the model's objects are kept from expiring (touched), or put again when they are gone
+   * (expired, or a Redis restarted without its data). Content-addressed, so `ref` stays the same.
+   */
+  private async keepModel(model: { dir: string; key: string; engine: string; backbone?: Backbone }, ref: ModelRef): Promise<void> {
+    try {
+      await this.artifacts.touchDir(ref.head, `the head of ${ref.key}`);
+      if (ref.backbone) await this.artifacts.touchDir(ref.backbone.files, `the backbone of ${ref.key}`);
+    } catch (err) {
+      if (!(err instanceof ArtifactMissing)) throw err;
+      await this.modelRef(model);
+    }
   }
 
   private async backboneRef(net: OnnxBackbone): Promise<BackboneRef> {
@@ -178,13 +198,17 @@ export class QueueCoordinator {
       parallel: true,
       run: async (target: AttackTarget, batch: PgdBatch) => {
         const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
-        const result = await this.result<PgdResult>(jobId(batch), what, 'pgd', async (again) => {
-          // A job added again after Redis lost it: its inputs are gone too (content-addressed: the same ref).
-          if (again) await this.modelRef(model);
-          return this.payload(ref, target, batch);
-        });
         const length = batch.images.length;
-        return Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length)));
+        return this.result<PgdResult, Float32Array[]>(
+          jobId(batch),
+          what,
+          'pgd',
+          async () => {
+            await this.keepModel(model, ref);
+            return this.payload(ref, target, batch);
+          },
+          (result) => Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length))),
+        );
       },
       chunks: (target) => this.chunks(model, ref, target),
     };
@@ -212,13 +236,17 @@ export class QueueCoordinator {
         images: contentHash(new Uint8Array(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength)),
       };
       const id = attackJobId(job);
-      const result = await this.result<AttackJobResult>(id, `${attack.name} batch ${batch.index} (${batch.labels.length} images)`, 'attack', async (again) => {
-        if (again) await this.modelRef(model);
+      const what = `${attack.name} batch ${batch.index} (${batch.labels.length} images)`;
+      const payload = async (): Promise<AttackJob> => {
+        await this.keepModel(model, ref);
         await this.artifacts.putFloats(batch.images);
         return { format: JOB_FORMAT, software: this.software, ...job };
-      });
-      const adversarial = await this.artifacts.getFloats(result.adversarial, `the adversarial images of ${id}`, batch.images.length);
-      return { adversarial, predictions: result.predictions, queries: result.queries };
+      };
+      return this.result<AttackJobResult, AttackedChunk>(id, what, 'attack', payload, async (result) => ({
+        adversarial: await this.artifacts.getFloats(result.adversarial, `the adversarial images of ${id}`, batch.images.length),
+        predictions: result.predictions,
+        queries: result.queries,
+      }));
     };
     return { parallel: true, run };
   }
@@ -236,7 +264,25 @@ export class QueueCoordinator {
   }
 
   /** The result of a batch's job: read back when done, else added (or retried when it had failed) and awaited. */
-  private async result<R extends JobResult & AnyResult>(id: string, what: string, name: 'pgd' | 'attack', payload: (again: boolean) => Promise<AnyJob>): Promise<R> {
+  /**
+   * A job's result as `read` makes it of the stored objects; when they have gone from the store (expired),
+   * the job is removed and computed again, once.
+   */
+  private async result<R extends JobResult & AnyResult, T>(id: string, what: string, name: 'pgd' | 'attack', payload: () => Promise<AnyJob>, read: (r: R) => Promise<T>): Promise<T> {
+    const r = await this.attempt<R>(id, what, name, payload);
+    try {
+      return await read(r);
+    } catch (err) {
+      if (!(err instanceof ArtifactMissing)) throw err;
+      this.line(`queue: the results of job ${id} (${what}) are gone from the artifact store (expired?); computing it again`);
+      await (await Job.fromId(this.queue, id))?.remove();
+      this.counts.resubmitted++;
+      return read(await this.attempt<R>(id, what, name, payload));
+    }
+  }
+
+  /** The result of a job: read back when done, else added (or retried when it had failed) and awaited. */
+  private async attempt<R extends JobResult & AnyResult>(id: string, what: string, name: 'pgd' | 'attack', payload: () => Promise<AnyJob>): Promise<R> {
     this.t0 ??= performance.now();
     const state = await this.queue.getJobState(id);
     if (state === 'completed') {
@@ -246,17 +292,19 @@ export class QueueCoordinator {
         return job.returnvalue as R;
       }
     }
-    const add = async (again: boolean): Promise<void> => {
-      const options = { jobId: id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: false, removeOnFail: false };
-      await this.queue.add(name, await payload(again), options);
+    const add = async (): Promise<void> => {
+      // Job records go with their objects: a TTL after they finish (BullMQ removes them lazily).
+      const keep = this.ttl > 0 ? { age: this.ttl } : false;
+      const options = { jobId: id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: keep, removeOnFail: keep };
+      await this.queue.add(name, await payload(), options);
     };
-    const done = new Promise<R>((resolve, reject) => this.pending.set(id, { what, submit: () => add(true), resolve: (r) => resolve(r as R), reject }));
+    const done = new Promise<R>((resolve, reject) => this.pending.set(id, { what, submit: add, resolve: (r) => resolve(r as R), reject }));
     // Waiting, active or delayed: a job an earlier coordinator added, awaited as it is.
     if (state === 'failed') {
       this.line(`queue: retrying the failed job ${id} (${what})`);
       await (await Job.fromId(this.queue, id))?.retry('failed');
     } else if (state === 'unknown') {
-      await add(false);
+      await add();
     }
     this.counts.submitted++;
     this.timer ??= setInterval(() => void this.poll(), POLL_MS);

@@ -20,7 +20,7 @@ import { attackChunk } from '../attacks/chunk.js';
 import { attackBatch, targetClassifier, type AttackTarget } from '../study/steps.js';
 import { writeDirAtomic } from '../util/fs.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe } from './address.js';
-import { Artifacts, contentHash, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { backboneIdentity } from '../models/backbones.js';
 import { canonicalJson } from '../study/cache.js';
 import {
@@ -46,6 +46,8 @@ export interface WorkerOptions {
   cacheDir?: string;
   /** The large-object store's directory, when the machines share one. */
   artifactsDir?: string;
+  /** Seconds the results it puts in Redis are kept after their last use (0: for ever; default 7 days). */
+  artifactTtlSeconds?: number;
   /** Seconds without a lock renewal after which a job counts as stalled and is retried elsewhere. */
   stallSeconds?: number;
   /** This worker's name in the coordinator's progress (default host:pid). */
@@ -99,7 +101,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     redis.disconnect();
     throw err;
   });
-  const artifacts = new Artifacts(new RedisArtifacts(redis), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
+  const artifacts = new Artifacts(new RedisArtifacts(redis, undefined, opts.artifactTtlSeconds ?? DEFAULT_ARTIFACT_TTL), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
   const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'robustify-worker');
 
   const models = new Map<string, Promise<Accelerated & { model: FaceClassifier }>>();

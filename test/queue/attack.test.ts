@@ -1,7 +1,8 @@
 /**
  * `robustify attack --queue`: the attack command's batches as jobs on two worker processes (own cache folders,
  * nothing shared but Redis) give the local run's ADV_DIR byte for byte — against a stochastic defence under EOT,
- * whose draws are the batch's own — and a re-run of the queued command reads the finished jobs back. Bad
+ * whose draws are the batch's own — and a re-run of the queued command reads the finished jobs back, or computes
+ * them again once their results have expired from Redis. Bad
  * configuration: a wrong URL or --artifacts alone is a usage error naming the flag, an unreachable Redis one
  * line; nothing written.
  */
@@ -9,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { robustify, smallDataset, spawnCli, tempDir } from '../cli/helpers.js';
 import { freePort, testRedis } from '../helpers/redis.js';
 import { fileTree as tree, treeDifference } from '../helpers/tree.js';
@@ -50,8 +52,21 @@ test('attack --queue: 2 workers give the local ADV_DIR byte for byte (stochastic
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /queue: 3\/3 jobs done/);
   assert.equal(await treeDifference(path.join(work, 'local'), path.join(work, 'again')), undefined, 'the same bytes again');
-  const doneLines = workers.map((w) => (w.err().match(/ done in /g) ?? []).length);
-  assert.equal(doneLines[0] + doneLines[1], 3, `3 jobs computed in all (${doneLines.join(' + ')})`);
+  const doneLines = () => workers.map((w) => (w.err().match(/ done in /g) ?? []).length).reduce((a, b) => a + b, 0);
+  assert.equal(doneLines(), 3, '3 jobs computed in all');
+
+  // The results expired from Redis (their TTL: 7 days by default) while the job records stayed: computed again.
+  const client = new Redis(redis.url);
+  t.after(() => client.disconnect());
+  const objects = await client.keys('robustify:artifact:*');
+  const ttl = await client.ttl(objects[0]);
+  assert.ok(ttl > 6 * 24 * 3600 && ttl <= 7 * 24 * 3600, `objects expire in 7 days (${ttl} s)`);
+  await client.del(...objects);
+  const expired = await robustify([...queuedArgs.slice(0, -4), '--out', path.join(work, 'expired'), '--queue', redis.url], { ROBUSTIFY_PROGRESS_SECONDS: '0' });
+  assert.equal(expired.code, 0, expired.stderr);
+  assert.equal((expired.stderr.match(/queue: the results of job attack-[0-9a-f]{16} \(pgd batch \d \(2 images\)\) are gone from the artifact store \(expired\?\); computing it again/g) ?? []).length, 3);
+  assert.equal(await treeDifference(path.join(work, 'local'), path.join(work, 'expired')), undefined, 'the same bytes once recomputed');
+  assert.equal(doneLines(), 6, 'the 3 jobs computed again');
 
   for (const w of workers) w.child.kill('SIGTERM');
   for (const w of workers) assert.equal((await w.exit).code, 0, w.err());

@@ -21,23 +21,7 @@ import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.j
 import type { AttackTarget, BatchRunner, ChunkTarget, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
 import { ArtifactMissing, Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
-import {
-  attackJobId,
-  jobId,
-  JOB_FORMAT,
-  PREFIX,
-  projectVersion,
-  queueName,
-  QUEUES_KEY,
-  softwareFingerprint,
-  type AttackJob,
-  type AttackJobResult,
-  type BackboneRef,
-  type JobResult,
-  type ModelRef,
-  type PgdJob,
-  type PgdResult,
-} from './jobs.js';
+import { attackJobId, jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type BackboneRef, type JobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 import { roundTo } from '../util/round.js';
 
 /** Where the coordinator's queue is and how it reports. */

@@ -23,19 +23,7 @@ import { closeWithin, connectionOptions, parseQueueUrl, probe } from './address.
 import { Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { backboneIdentity } from '../models/backbones.js';
 import { canonicalJson } from '../study/cache.js';
-import {
-  JOB_FORMAT,
-  PREFIX,
-  projectVersion,
-  queueName,
-  QUEUES_KEY,
-  softwareFingerprint,
-  type AttackJob,
-  type AttackJobResult,
-  type ModelRef,
-  type PgdJob,
-  type PgdResult,
-} from './jobs.js';
+import { JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 
 /** A worker's queue, concurrency and caches. */
 export interface WorkerOptions {

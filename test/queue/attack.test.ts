@@ -11,20 +11,15 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { robustify, smallDataset, spawnCli, tempDir } from '../cli/helpers.js';
+import { robustify, spawnCli, tempDir, trainSmall } from '../cli/helpers.js';
 import { freePort, testRedis } from '../helpers/redis.js';
 import { fileTree as tree, treeDifference } from '../helpers/tree.js';
-
-const QUICK_TRAIN = ['--identities', '3', '--epochs', '3', '--hidden', '32', '--patience', '2', '--validation', '0.15', '--quiet'];
 
 test('attack --queue: 2 workers give the local ADV_DIR byte for byte (stochastic defence, EOT); a re-run reuses the jobs', async (t) => {
   const redis = await testRedis(t);
   if (!redis) return;
-  const data = await smallDataset(3, 10);
   const work = await tempDir('queue-attack');
-  const model = path.join(work, 'model');
-  const tr = await robustify(['train', '--data', data, '--out', model, ...QUICK_TRAIN]);
-  assert.equal(tr.code, 0, tr.stderr);
+  const { data, model } = await trainSmall(work);
   // 6 test faces in 3 batches of 2; gauss draws a new noise per gradient call, averaged over 2 draws.
   const attack = ['attack', '--model', model, '--data', data, '--eps', '4', '--eps-step', '1', '--max-iter', '3', '--batch-size', '2', '--defence', 'gauss:15', '--eot', '2', '--quiet'];
   const local = await robustify([...attack, '--out', path.join(work, 'local')]);

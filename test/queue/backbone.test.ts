@@ -11,18 +11,15 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { PREFIX, queueName, type AttackJob } from '../../src/queue/jobs.js';
-import { robustify, smallDataset, spawnCli, tempDir } from '../cli/helpers.js';
+import { robustify, spawnCli, tempDir, trainSmall } from '../cli/helpers.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 import { mobileFaceNetPath } from '../helpers/test-models.js';
 import { tinyOnnx } from '../helpers/tiny-onnx.js';
 import { treeDifference } from '../helpers/tree.js';
 
 /** Train on `backbone`, attack locally and through one worker; both ADV_DIRs and the worker's cache folder. */
-async function localAndQueued(redis: TestRedis, work: string, backbone: string, extra: string[] = []) {
-  const data = await smallDataset(3, 10);
-  const model = path.join(work, 'model');
-  const tr = await robustify(['train', '--data', data, '--out', model, '--backbone', backbone, '--identities', '3', '--epochs', '3', '--hidden', '32', '--patience', '2', '--quiet', ...extra]);
-  assert.equal(tr.code, 0, tr.stderr);
+async function localAndQueued(redis: TestRedis, work: string, backbone: string) {
+  const { data, model } = await trainSmall(work, ['--backbone', backbone]);
   const attack = (out: string, more: string[] = []) => ['attack', '--model', model, '--data', data, '--out', path.join(work, out), '--eps', '4', '--eps-step', '1', '--max-iter', '2', '--batch-size', '3', ...more];
   const local = await robustify([...attack('local'), '--quiet']);
   assert.equal(local.code, 0, local.stderr);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { robustify, smallDataset, spawnCli, tempDir } from '../cli/helpers.js';
+import { robustify, spawnCli, tempDir, trainSmall } from '../cli/helpers.js';
 import { testRedis } from '../helpers/redis.js';
 
 /** The report without what the clock decides (each step's seconds). */
@@ -20,11 +20,8 @@ async function report(file: string): Promise<unknown> {
 test('robustness --queue: 2 workers give the local report (stochastic defence, gradient and score attacks, masking checks)', async (t) => {
   const redis = await testRedis(t);
   if (!redis) return;
-  const data = await smallDataset(3, 10);
   const work = await tempDir('queue-robustness');
-  const model = path.join(work, 'model');
-  const tr = await robustify(['train', '--data', data, '--out', model, '--identities', '3', '--epochs', '3', '--hidden', '32', '--patience', '2', '--validation', '0.15', '--quiet']);
-  assert.equal(tr.code, 0, tr.stderr);
+  const { data, model } = await trainSmall(work);
   // 6 test faces in chunks of 2; at eps 1 APGD leaves some for Square, and the checks re-run APGD at 4 × eps and 1 iteration.
   const args = ['robustness', '--model', model, '--data', data, '--defence', 'gauss:15', '--suite', 'apgd:max_iter=4,square:nb_queries=5', '--eps', '1', '--batch-size', '2'];
   const local = await robustify([...args, '--json', path.join(work, 'local.json'), '--quiet']);

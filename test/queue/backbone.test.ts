@@ -3,7 +3,8 @@
  * ONNX file with its spec from a sidecar the worker never sees; MobileFaceNet's TF.js model.json and its
  * weight shard), each worker loads it once from its cache, and `attack --queue` gives the local ADV_DIR byte
  * for byte. A worker whose cached copy no longer hashes to the job's refuses it in one line, which the
- * coordinator reports after the attempts; a worker that loads the network as another one refuses at once.
+ * coordinator reports after the attempts; a worker that loads the network as another one refuses at once. A
+ * study on such a backbone gives the local results.json through the queue.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { PREFIX, queueName, type AttackJob } from '../../src/queue/jobs.js';
-import { robustify, spawnCli, tempDir, trainSmall } from '../cli/helpers.js';
+import { FACES14, robustify, spawnCli, tempDir, trainSmall } from '../cli/helpers.js';
 import { testRedis, type TestRedis } from '../helpers/redis.js';
 import { mobileFaceNetPath } from '../helpers/test-models.js';
 import { tinyOnnx } from '../helpers/tiny-onnx.js';
+import { TINY_STUDY } from '../helpers/tiny-study.js';
 import { treeDifference } from '../helpers/tree.js';
 
 /** Train on `backbone`, attack locally and through one worker; both ADV_DIRs and the worker's cache folder. */
@@ -86,4 +88,27 @@ test('attack --queue on MobileFaceNet (a TF.js model.json and its weight shard):
   const { cache } = await localAndQueued(redis, work, file);
   const [folder] = (await fsp.readdir(cache)).filter((f) => f.startsWith('backbone-'));
   assert.deepEqual((await fsp.readdir(path.join(cache, folder))).sort(), ['mobilefacenet.bin', 'mobilefacenet.json']);
+});
+
+test('study --queue on an ONNX backbone: the local results.json byte for byte, the network loaded by the worker from its files', async (t) => {
+  const redis = await testRedis(t);
+  if (!redis) return;
+  const work = await tempDir('queue-backbone-study');
+  const net = await tinyOnnx(work, { size: 32 });
+  const config = path.join(work, 'tiny.json');
+  await fsp.writeFile(config, JSON.stringify(TINY_STUDY));
+  const study = ['study', '--data', FACES14, '--config', config, '--backbone', net, '--backbone-spec', JSON.stringify({ mean: 127.5, std: 128 }), '--quiet'];
+  const local = await robustify([...study, '--out', path.join(work, 'local')]);
+  assert.equal(local.code, 0, local.stderr);
+  const cache = path.join(work, 'worker');
+  const worker = spawnCli(['worker', '--queue', redis.url, '--name', 'w1', '--cache', cache]);
+  t.after(() => worker.child.exitCode === null && worker.child.kill('SIGKILL'));
+  const queued = await robustify([...study, '--out', path.join(work, 'queued'), '--queue', redis.url]);
+  worker.child.kill('SIGTERM');
+  assert.equal((await worker.exit).code, 0, worker.err());
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.match(worker.err(), /w1: pgd-[0-9a-f]{16}-b\d+-i[0-9a-f]{8} done in /, 'PGD batches ran on the worker');
+  assert.deepEqual(await fsp.readdir(path.join(cache, (await fsp.readdir(cache)).find((f) => f.startsWith('backbone-'))!)), ['tiny.onnx']);
+  const [a, b] = await Promise.all(['local', 'queued'].map((d) => fsp.readFile(path.join(work, d, 'results.json'), 'utf8')));
+  assert.equal(b, a, 'the same bytes through the queue');
 });

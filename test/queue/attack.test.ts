@@ -3,15 +3,17 @@
  * nothing shared but Redis) give the local run's ADV_DIR byte for byte — against a stochastic defence under EOT,
  * whose draws are the batch's own — and a re-run of the queued command reads the finished jobs back, or computes
  * them again once their results have expired from Redis. Bad
- * configuration: a wrong URL or --artifacts alone is a usage error naming the flag, an unreachable Redis one
- * line; nothing written.
+ * configuration: a wrong URL, --artifacts alone or a network file as --model is a usage error naming the
+ * flag, an unreachable Redis one line; nothing written.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { robustify, spawnCli, tempDir, trainSmall } from '../cli/helpers.js';
+import { sidecarPath } from '../../src/models/recogniser.js';
+import { FACES14, robustify, spawnCli, tempDir, trainSmall } from '../cli/helpers.js';
+import { tinyOnnx } from '../helpers/tiny-onnx.js';
 import { freePort, testRedis } from '../helpers/redis.js';
 import { fileTree as tree, treeDifference } from '../helpers/tree.js';
 
@@ -77,5 +79,13 @@ test('attack --queue, bad configuration: one line naming the flag or the address
   const alone = await robustify([...base, '--artifacts', work]);
   assert.equal(alone.code, 2);
   assert.match(alone.stderr, /^robustify: --artifacts: only with --queue$/m);
+  await assert.rejects(fsp.access(out), 'nothing written');
+  // A network file as --model: workers load classifier folders only; refused before any attack.
+  const net = await tinyOnnx(work, { size: 11, logits: 3 });
+  const labels = (await fsp.readdir(FACES14)).sort().slice(0, 3);
+  await fsp.writeFile(sidecarPath(net), JSON.stringify({ mean: 127.5, std: 128, output_kind: 'logits', labels }));
+  const file = await robustify(['attack', '--model', net, '--data', FACES14, '--out', out, '--max-iter', '1', '--queue', 'redis://127.0.0.1:1']);
+  assert.equal(file.code, 2);
+  assert.match(file.stderr, /^robustify: --queue: --model '.*tiny\.onnx' is a network file; workers take a classifier folder saved by `robustify train`$/m);
   await assert.rejects(fsp.access(out), 'nothing written');
 });

@@ -13,6 +13,7 @@ import type { Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
 import { hashSeed } from '../util/random.js';
 import { median, perSampleLinf, type EvasionAttack } from './attack.js';
+import { localChunks, type ChunkRunner } from './chunk.js';
 import { createAttack, formatAttackToken, getAttack, parseAttackToken, type AttackRequest } from './registry.js';
 
 /**
@@ -74,6 +75,11 @@ export interface SuiteOptions {
   check_samples?: number;
   /** Progress of each attack: its token and the samples done of the total. */
   onProgress?: (step: string, done: number, total: number) => void;
+  /**
+   * Where each attack's chunks (its batch_size rows at a time; attacks/chunk.ts) are computed against
+   * `classifier`: here by default, or a queue's workers (src/queue), with the same result.
+   */
+  runner?: ChunkRunner;
 }
 
 /** One attack of a suite and the accuracy left after it. */
@@ -168,6 +174,7 @@ export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, label
   const stepQueries: SuitePart['queries'] = [];
   const robust = () => brokenBy.filter((b) => b === null).length / Math.max(1, n);
   const built = attacks.map((req) => ({ req, attack: buildFor(req, opts, threat) }));
+  const runner = opts.runner ?? localChunks(classifier);
   for (const { req, attack } of built) {
     const rows = brokenBy.flatMap((b, i) => (b === null ? [i] : []));
     const token = formatAttackToken(req);
@@ -175,10 +182,8 @@ export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, label
     const queries: number[] = [];
     let brokeHere = 0;
     if (rows.length > 0) {
-      const out = await attackRows(classifier, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), batch, {
-        onProgress: (d, t) => opts.onProgress?.(token, d, t),
-        onQueries: (start, q) => q.forEach((v, k) => (queries[start + k] = v)),
-      });
+      const out = await attackInChunks(runner, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), (d, t) => opts.onProgress?.(token, d, t));
+      out.queries.forEach((v, k) => (queries[k] = v));
       // An L∞ attack's result must lie in its ball (L2 attacks are bounded by their own projection).
       const bound = attack.params.norm === 2 ? Infinity : Number(attack.params.eps);
       rows.forEach((i, k) => {
@@ -215,7 +220,7 @@ export async function runSuitePart(classifier: Classifier, x: tf.Tensor4D, label
     per_sample: labels.map((label, i) => ({ label, target: targets ? targets[i] : null, clean_pred: cleanPred[i], broken_by: brokenBy[i], linf: linf[i] })),
     checks: [],
   };
-  if (opts.checks ?? true) await maskingChecks(classifier, x, labels, targets, cleanCorrect, built, result, opts);
+  if (opts.checks ?? true) await maskingChecks(classifier, runner, x, labels, targets, cleanCorrect, built, result, opts);
   return { result, queries: stepQueries };
 }
 
@@ -319,33 +324,47 @@ function nearestOther(logits: Float32Array, k: number, labels: readonly number[]
   });
 }
 
-/** Attack rows of x; the defended predictions of the results and their L∞ distances. */
-async function attackRows(
-  classifier: Classifier,
+/**
+ * Attack rows of x, a chunk of the attack's batch_size rows at a time (all at once on a parallel runner); the
+ * target's predictions of the results, their L∞ distances and the queries per row (score-based attacks).
+ */
+export async function attackInChunks(
+  runner: ChunkRunner,
   attack: EvasionAttack,
   x: tf.Tensor4D,
   rows: readonly number[],
   y: readonly number[],
-  batch: number,
-  hooks: Parameters<EvasionAttack['generate']>[3],
-): Promise<{ pred: number[]; linf: number[] }> {
-  const xs = tf.gather(x, rows as number[]) as tf.Tensor4D;
-  try {
-    const adv = await attack.generate(classifier, xs, y, hooks);
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ pred: number[]; linf: number[]; queries: number[] }> {
+  const size = Number(attack.params.batch_size ?? 32);
+  const done = new Array<number>(Math.ceil(rows.length / size)).fill(0);
+  const one = async (c: number) => {
+    const part = rows.slice(c * size, (c + 1) * size);
+    const xs = tf.gather(x, part as number[]) as tf.Tensor4D;
     try {
-      const { pred } = await predictAll(classifier, adv, batch);
-      return { pred, linf: await perSampleLinf(adv, xs) };
-    } finally {
+      const chunk = { index: c, images: (await xs.data()) as Float32Array, shape: xs.shape, labels: y.slice(c * size, (c + 1) * size) as number[] };
+      const out = await runner.run(attack, chunk, (d, t) => {
+        done[c] = (d / t) * part.length;
+        onProgress?.(done.reduce((a, b) => a + b, 0), rows.length);
+      });
+      const adv = tf.tensor4d(out.adversarial, xs.shape);
+      const linf = await perSampleLinf(adv, xs);
       adv.dispose();
+      return { ...out, linf };
+    } finally {
+      xs.dispose();
     }
-  } finally {
-    xs.dispose();
-  }
+  };
+  const chunks = [...done.keys()];
+  let outs: Awaited<ReturnType<typeof one>>[] = [];
+  if (runner.parallel) outs = await Promise.all(chunks.map(one));
+  else for (const c of chunks) outs.push(await one(c));
+  return { pred: outs.flatMap((o) => o.predictions), linf: outs.flatMap((o) => o.linf), queries: outs.flatMap((o) => o.queries) };
 }
-
 
 async function maskingChecks(
   classifier: Classifier,
+  runner: ChunkRunner,
   x: tf.Tensor4D,
   labels: readonly number[],
   targets: number[] | undefined,
@@ -404,7 +423,7 @@ async function maskingChecks(
     const own = Object.fromEntries(Object.entries(first.attack.params).filter(([k]) => k in spec));
     const acc = async (over: Record<string, unknown>) => {
       const attack = createAttack(first.req.name, { ...own, ...over });
-      const out = await attackRows(classifier, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])), opts.batch_size ?? 32, {});
+      const out = await attackInChunks(runner, attack, x, rows, rows.map((i) => (targets ? targets[i] : labels[i])));
       return out.pred.filter((p, k) => (targets ? p !== targets[rows[k]] : p === labels[rows[k]])).length / rows.length;
     };
     // When the first gradient attack opened the suite it already ran at eps on every clean-correct face: its

@@ -11,6 +11,8 @@ export interface OpenModel {
   model: FaceClassifier | LogitsClassifier;
   /** What to predict and attack with: the native engine when it loads (ROBUSTIFY_NATIVE=0: TF.js). */
   classifier: Classifier;
+  /** The engine `classifier` runs on ('onnxruntime', 'tfjs-wasm', …): a queue's workers must run the same. */
+  engine: string;
   close(): Promise<void>;
 }
 
@@ -24,10 +26,11 @@ export async function openModel(dir: string, backbone?: BackboneSource): Promise
   if (file && backbone) throw new Error(`--backbone: --model '${dir}' is a network file, not a trained classifier (its spec is its sidecar)`);
   const model = file ? await LogitsClassifier.open(dir) : await FaceClassifier.load(dir, backbone);
   try {
-    const { classifier, release } = await accelerated(model);
+    const { classifier, engine, release } = await accelerated(model);
     return {
       model,
       classifier,
+      engine,
       close: async () => {
         await release();
         model.dispose();

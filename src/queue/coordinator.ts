@@ -1,6 +1,8 @@
 /**
- * The coordinator's side (`robustify study … --queue redis://…`): every attack batch the study needs and the
- * cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's batches at once; the coordinator
+ * The coordinator's side (`robustify study … --queue redis://…`, `robustify attack … --queue`): every attack
+ * batch the study needs and the cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's
+ * batches at once; the chunks of `robustify attack` and `robustness` likewise (`ChunkRunner`: the attack command keeps a window of
+ * batches in flight, a suite step sends all its chunks); the coordinator
  * follows them by polling their state, reads each result from the artifact store and stores it in its own
  * cache, as a local run would. Restarted, it adds the same job ids (BullMQ keeps one job per id) and reads what
  * is done. A job that is gone (a Redis restarted without persistence) is added again; a job that failed after
@@ -8,11 +10,18 @@
  */
 import { Job, Queue, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { readModelJson } from '../engine/onnx/import/tfjs-weights.js';
+import { backboneIdentity, type Backbone } from '../models/backbones.js';
+import { OnnxBackbone } from '../models/onnx-backbone.js';
+import type { EvasionAttack } from '../attacks/index.js';
 import type { TrainedModel } from '../study/plan.js';
-import type { AttackTarget, BatchRunner, PgdBatch } from '../study/steps.js';
+import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.js';
+import type { AttackTarget, BatchRunner, ChunkTarget, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
-import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
-import { jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
+import { ArtifactMissing, Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { attackJobId, jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type BackboneRef, type JobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 import { roundTo } from '../util/round.js';
 
 /** Where the coordinator's queue is and how it reports. */
@@ -21,6 +30,8 @@ export interface CoordinatorOptions {
   artifactsDir?: string;
   /** Attempts per job (a stalled or failed one is retried up to this many times in all). */
   attempts?: number;
+  /** Seconds the objects it puts in Redis, and the finished jobs' records, are kept after their last use (0: for ever; default 7 days). */
+  artifactTtlSeconds?: number;
   /** Seconds between progress lines (0: on every finished job). */
   progressSeconds?: number;
   /** Told each progress line. */
@@ -45,10 +56,13 @@ export interface QueueStats {
   workers: Record<string, { jobs: number; compute_seconds: number }>;
 }
 
+type AnyJob = PgdJob | AttackJob;
+type AnyResult = PgdResult | AttackJobResult;
+
 interface Pending {
   what: string;
   submit: () => Promise<void>;
-  resolve: (r: PgdResult) => void;
+  resolve: (r: AnyResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -88,7 +102,7 @@ export class QueueCoordinator {
   private constructor(
     private readonly address: QueueAddress,
     private readonly redis: Redis,
-    private readonly queue: Queue<PgdJob, PgdResult>,
+    private readonly queue: Queue<AnyJob, AnyResult>,
     private readonly artifacts: Artifacts,
     private readonly opts: CoordinatorOptions,
   ) {
@@ -105,10 +119,10 @@ export class QueueCoordinator {
     const name = queueName(version);
     // The registry a worker reads to tell "no study yet" from "studies of another version".
     await redis.hset(QUEUES_KEY, name, version);
-    const queue = new Queue<PgdJob, PgdResult>(name, { connection: connectionOptions(address) as ConnectionOptions, prefix: PREFIX });
+    const queue = new Queue<AnyJob, AnyResult>(name, { connection: connectionOptions(address) as ConnectionOptions, prefix: PREFIX });
     queue.on('error', () => undefined);
     await queue.waitUntilReady();
-    const artifacts = new Artifacts(new RedisArtifacts(redis), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
+    const artifacts = new Artifacts(new RedisArtifacts(redis, undefined, opts.artifactTtlSeconds ?? DEFAULT_ARTIFACT_TTL), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
     return new QueueCoordinator(address, redis, queue, artifacts, opts);
   }
 
@@ -116,22 +130,109 @@ export class QueueCoordinator {
     return this.queue.name;
   }
 
-  /** The runner of a trained model's attack batches: its head goes to the artifact store once. */
+  private get ttl(): number {
+    return this.opts.artifactTtlSeconds ?? DEFAULT_ARTIFACT_TTL;
+  }
+
+  /**
+   * The model's files in the artifact store: the head's folder, and a user backbone's files with its resolved
+   * spec and identity (the built-in net travels with the software). Put again when Redis lost them.
+   */
+  private async modelRef(model: { dir: string; key: string; engine: string; backbone?: Backbone }): Promise<ModelRef> {
+    const head = await this.artifacts.putDir(model.dir);
+    return { head, key: model.key, engine: model.engine, ...(model.backbone instanceof OnnxBackbone ? { backbone: await this.backboneRef(model.backbone) } : {}) };
+  }
+
+  /**
+   * Before each job: the model's objects are kept from expiring (touched), or put again when they are gone
+   * (expired, or a Redis restarted without its data). Content-addressed, so `ref` stays the same.
+   */
+  private async keepModel(model: { dir: string; key: string; engine: string; backbone?: Backbone }, ref: ModelRef): Promise<void> {
+    try {
+      await this.artifacts.touchDir(ref.head, `the head of ${ref.key}`);
+      if (ref.backbone) await this.artifacts.touchDir(ref.backbone.files, `the backbone of ${ref.key}`);
+    } catch (err) {
+      if (!(err instanceof ArtifactMissing)) throw err;
+      await this.modelRef(model);
+    }
+  }
+
+  private async backboneRef(net: OnnxBackbone): Promise<BackboneRef> {
+    const file = path.basename(net.file);
+    const files: Record<string, Uint8Array> = { [file]: await fsp.readFile(net.file) };
+    // A TF.js model.json: its weight shards, which must lie beside it (the store's folders are flat).
+    if (file.endsWith('.json')) {
+      for (const group of (await readModelJson(net.file)).weightsManifest ?? []) {
+        for (const p of group.paths) {
+          if (path.basename(p) !== p || p.startsWith('.')) throw new Error(`queue: '${net.file}' has the weight shard '${p}' outside its folder; the queue sends a model.json with its shards beside it`);
+          files[p] = await fsp.readFile(path.join(path.dirname(net.file), p));
+        }
+      }
+    }
+    return { files: await this.artifacts.putFiles(files), file, spec: { ...net.spec }, identity: backboneIdentity(net) };
+  }
+
+  /**
+   * The runner of a trained model's attack batches: its head (and a user backbone's files) go to the artifact
+   * store once; `chunks` gives the runner of attack chunks against it (the robust section's suite and Square).
+   */
   async runner(model: TrainedModel): Promise<BatchRunner> {
-    let head = await this.artifacts.putDir(model.dir);
-    const ref = (): ModelRef => ({ head, key: model.key, engine: model.engine });
+    const ref = await this.modelRef(model);
     return {
       parallel: true,
       run: async (target: AttackTarget, batch: PgdBatch) => {
-        const result = await this.result(batch, async (again) => {
-          // A job added again after Redis lost it: its inputs are gone too.
-          if (again) head = await this.artifacts.putDir(model.dir);
-          return this.payload(ref(), target, batch);
-        });
+        const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
         const length = batch.images.length;
-        return Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length)));
+        return this.result<PgdResult, Float32Array[]>(
+          jobId(batch),
+          what,
+          'pgd',
+          async () => {
+            await this.keepModel(model, ref);
+            return this.payload(ref, target, batch);
+          },
+          (result) => Promise.all(result.iterates.map((h, i) => this.artifacts.getFloats(h, `iterate ${batch.iterations[i]} of ${jobId(batch)}`, length))),
+        );
       },
+      chunks: (target) => this.chunks(model, ref, target),
     };
+  }
+
+  /**
+   * The runner of attack chunks (attacks/chunk.ts: `robustify attack`'s batches, a suite's steps) against the
+   * classifier saved in `model.dir` (its files go to the artifact store once; its key is their address and the
+   * engine), bare or behind `target`'s pipeline.
+   */
+  async chunkRunner(model: { dir: string; engine: string; backbone?: Backbone }, target: ChunkTarget): Promise<ChunkRunner> {
+    const first = await this.modelRef({ ...model, key: '' });
+    const named = { ...model, key: `model-${first.head.slice(0, 16)}${first.backbone ? `+${first.backbone.identity}` : ''}@${model.engine}` };
+    return this.chunks(named, { ...first, key: named.key }, target);
+  }
+
+  /** Each chunk is a job whose id hashes the model, target, attack, chunk and images: a re-run reads back what is done. */
+  private chunks(model: { dir: string; key: string; engine: string; backbone?: Backbone }, ref: ModelRef, target: ChunkTarget): ChunkRunner {
+    const run = async (attack: EvasionAttack, batch: AttackChunk): Promise<AttackedChunk> => {
+      const job: Omit<AttackJob, 'format' | 'software'> = {
+        model: ref,
+        target: { defence: target.defence, eot: target.eot, seed: target.seed },
+        attack: { name: attack.name, params: { ...attack.params } },
+        batch: { index: batch.index, shape: batch.shape, labels: batch.labels },
+        images: contentHash(new Uint8Array(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength)),
+      };
+      const id = attackJobId(job);
+      const what = `${attack.name} batch ${batch.index} (${batch.labels.length} images)`;
+      const payload = async (): Promise<AttackJob> => {
+        await this.keepModel(model, ref);
+        await this.artifacts.putFloats(batch.images);
+        return { format: JOB_FORMAT, software: this.software, ...job };
+      };
+      return this.result<AttackJobResult, AttackedChunk>(id, what, 'attack', payload, async (result) => ({
+        adversarial: await this.artifacts.getFloats(result.adversarial, `the adversarial images of ${id}`, batch.images.length),
+        predictions: result.predictions,
+        queries: result.queries,
+      }));
+    };
+    return { parallel: true, run };
   }
 
   private async payload(model: ModelRef, target: AttackTarget, batch: PgdBatch): Promise<PgdJob> {
@@ -147,29 +248,47 @@ export class QueueCoordinator {
   }
 
   /** The result of a batch's job: read back when done, else added (or retried when it had failed) and awaited. */
-  private async result(batch: PgdBatch, payload: (again: boolean) => Promise<PgdJob>): Promise<PgdResult> {
-    const id = jobId(batch);
-    const what = `PGD batch ${batch.index} (${batch.labels.length} images)`;
+  /**
+   * A job's result as `read` makes it of the stored objects; when they have gone from the store (expired),
+   * the job is removed and computed again, once.
+   */
+  private async result<R extends JobResult & AnyResult, T>(id: string, what: string, name: 'pgd' | 'attack', payload: () => Promise<AnyJob>, read: (r: R) => Promise<T>): Promise<T> {
+    const r = await this.attempt<R>(id, what, name, payload);
+    try {
+      return await read(r);
+    } catch (err) {
+      if (!(err instanceof ArtifactMissing)) throw err;
+      this.line(`queue: the results of job ${id} (${what}) are gone from the artifact store (expired?); computing it again`);
+      await (await Job.fromId(this.queue, id))?.remove();
+      this.counts.resubmitted++;
+      return read(await this.attempt<R>(id, what, name, payload));
+    }
+  }
+
+  /** The result of a job: read back when done, else added (or retried when it had failed) and awaited. */
+  private async attempt<R extends JobResult & AnyResult>(id: string, what: string, name: 'pgd' | 'attack', payload: () => Promise<AnyJob>): Promise<R> {
     this.t0 ??= performance.now();
     const state = await this.queue.getJobState(id);
     if (state === 'completed') {
-      const job = await Job.fromId<PgdJob, PgdResult>(this.queue, id);
+      const job = await Job.fromId<AnyJob, AnyResult>(this.queue, id);
       if (job?.returnvalue) {
         this.counts.reused++;
-        return job.returnvalue;
+        return job.returnvalue as R;
       }
     }
-    const add = async (again: boolean): Promise<void> => {
-      const options = { jobId: id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: false, removeOnFail: false };
-      await this.queue.add('pgd', await payload(again), options);
+    const add = async (): Promise<void> => {
+      // Job records go with their objects: a TTL after they finish (BullMQ removes them lazily).
+      const keep = this.ttl > 0 ? { age: this.ttl } : false;
+      const options = { jobId: id, attempts: this.opts.attempts ?? 3, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: keep, removeOnFail: keep };
+      await this.queue.add(name, await payload(), options);
     };
-    const done = new Promise<PgdResult>((resolve, reject) => this.pending.set(id, { what, submit: () => add(true), resolve, reject }));
+    const done = new Promise<R>((resolve, reject) => this.pending.set(id, { what, submit: add, resolve: (r) => resolve(r as R), reject }));
     // Waiting, active or delayed: a job an earlier coordinator added, awaited as it is.
     if (state === 'failed') {
       this.line(`queue: retrying the failed job ${id} (${what})`);
       await (await Job.fromId(this.queue, id))?.retry('failed');
     } else if (state === 'unknown') {
-      await add(false);
+      await add();
     }
     this.counts.submitted++;
     this.timer ??= setInterval(() => void this.poll(), POLL_MS);
@@ -184,7 +303,7 @@ export class QueueCoordinator {
       for (const [id, p] of [...this.pending]) {
         const state = await this.queue.getJobState(id);
         if (state === 'completed') {
-          const job = await Job.fromId<PgdJob, PgdResult>(this.queue, id);
+          const job = await Job.fromId<AnyJob, AnyResult>(this.queue, id);
           if (!job?.returnvalue) continue;
           this.pending.delete(id);
           this.counts.completed++;
@@ -206,7 +325,7 @@ export class QueueCoordinator {
         }
       }
       const every = (this.opts.progressSeconds ?? 15) * 1000;
-      if ((every === 0 && finished) || (every > 0 && performance.now() - this.lastLine >= every)) await this.progressLine();
+      if ((every === 0 && finished) || (every > 0 && performance.now() - this.lastLine >= every)) await this.reportProgress();
     } catch (err) {
       // Redis away: ioredis reconnects; the next poll goes on.
       this.line(`queue: ${(err as Error).message}`);
@@ -219,7 +338,8 @@ export class QueueCoordinator {
     }
   }
 
-  private async progressLine(): Promise<void> {
+  /** Say the progress line now (also at the end of a run, whatever the interval). */
+  async reportProgress(): Promise<void> {
     this.lastLine = performance.now();
     const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
     const s = this.stats();

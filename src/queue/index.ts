@@ -1,6 +1,6 @@
 /**
- * `robustify/queue`: the study's attack batches on BullMQ workers — the coordinator a study hands its batches
- * to and the worker that computes them. A subpath of its own so that `import 'robustify'` does not load
+ * `robustify/queue`: attack work on BullMQ workers — the coordinator a study (or the attack and robustness
+ * commands) hands its batches and chunks to, and the worker that computes them. A subpath of its own so that `import 'robustify'` does not load
  * bullmq and ioredis.
  *
  * @module

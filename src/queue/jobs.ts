@@ -1,11 +1,13 @@
 /**
- * The jobs on the queue: one PGD batch of one image set against one target. A job's id is the batch's cache
- * key (plus the iterations it keeps), so adding it twice is adding it once, and a restarted coordinator finds
- * the jobs it had added. The queue's name carries the project version, so workers of another version never
+ * The jobs on the queue: one PGD batch of one image set against one target (the study, job name 'pgd'), or
+ * one chunk of `robustify attack` or `robustness` (any registered attack, job name 'attack'). A job's id is a hash of its
+ * inputs (a PGD batch's cache key plus the iterations it keeps), so adding it twice is adding it once, and a
+ * restarted coordinator finds the jobs it had added. The queue's name carries the project version, so workers of another version never
  * take a job; the payload carries the software fingerprint, which a worker checks before computing.
  */
 import { createRequire } from 'node:module';
 import type { PgdParams } from '../attacks/index.js';
+import type { RecogniserSpecInput } from '../models/recogniser.js';
 import { hashOf } from '../study/cache.js';
 
 /** BullMQ's key prefix and our own keys' (artifacts, the registry of queues). */
@@ -36,11 +38,27 @@ export function softwareFingerprint(version = projectVersion()): Record<string, 
   return { robustify: version, 'face-api weights': versionOf('@vladmandic/face-api'), 'onnxruntime-node': versionOf('onnxruntime-node') };
 }
 
-/** The trained model a job runs: the head's files (a folder manifest in the artifact store), key and engine. */
+/** A user's backbone file as it travels: its files, which one to open, its resolved spec and identity. */
+export interface BackboneRef {
+  /** The network's files (a folder manifest): the ONNX file, or a TF.js model.json and its weight shards. */
+  files: string;
+  /** The file to open among them (its name is part of the network's name, which the head records). */
+  file: string;
+  /** The recogniser spec as the coordinator resolved it (sidecar included), given whole to the worker. */
+  spec: RecogniserSpecInput;
+  /** backboneIdentity of the network as the coordinator loaded it: a worker that loads another refuses. */
+  identity: string;
+}
+
+/**
+ * The trained model a job runs: the head's files (a folder manifest in the artifact store), key and engine,
+ * and the backbone's files when it is a user's (absent: the built-in net every worker has).
+ */
 export interface ModelRef {
   head: string;
   key: string;
   engine: string;
+  backbone?: BackboneRef;
 }
 
 export interface PgdJob {
@@ -54,12 +72,40 @@ export interface PgdJob {
   images: string;
 }
 
-export interface PgdResult {
-  /** Addresses of the iterates, in `batch.iterations` order. */
-  iterates: string[];
+/** What every job's result says of its worker. */
+export interface JobResult {
   worker: string;
   /** Seconds the worker computed (not waiting, not transfers). */
   seconds: number;
+}
+
+export interface PgdResult extends JobResult {
+  /** Addresses of the iterates, in `batch.iterations` order. */
+  iterates: string[];
+}
+
+/** One chunk of `robustify attack` or of a suite's step (attacks/chunk.ts `attackChunk`). */
+export interface AttackJob {
+  format: typeof JOB_FORMAT;
+  software: Record<string, string>;
+  model: ModelRef;
+  target: { defence?: string; eot?: number; seed: number };
+  /** A registered attack and its resolved parameters (createAttack on the worker). */
+  attack: { name: string; params: Record<string, unknown> };
+  batch: { index: number; shape: [number, number, number, number]; labels: number[] };
+  images: string;
+}
+
+export interface AttackJobResult extends JobResult {
+  /** The adversarial images (float32, the artifact store's address). */
+  adversarial: string;
+  predictions: number[];
+  queries: number[];
+}
+
+/** An attack job's id: a hash of everything that decides its output (the images by their address). */
+export function attackJobId(job: Omit<AttackJob, 'software' | 'format'>): string {
+  return `attack-${hashOf(job)}`;
 }
 
 /** The job id of a batch: its cache key and the iterations it keeps (BullMQ ids must not hold ':'). */

@@ -1,7 +1,8 @@
 /**
- * A queue worker (`robustify worker --queue redis://…`): takes PGD batches from the queue of its project
- * version, computes them with the study's own batch function (study/steps.ts `attackBatch`), stores the
- * iterates in the artifact store and returns their addresses. Models are fetched once and kept by the hash of
+ * A queue worker (`robustify worker --queue redis://…`): takes PGD batches of studies and batches of the attack
+ * and robustness commands (chunks) from the queue of its project version, computes them with the same functions
+ * as a local run (study/steps.ts `attackBatch`, attacks/chunk.ts `attackChunk`), stores the results in the artifact store and returns their
+ * addresses. Models are fetched once and kept by the hash of
  * their files; batches run one at a time per process (one engine, all its threads), `concurrency` only overlaps
  * the transfers. A job whose software fingerprint differs from ours fails at once (UnrecoverableError): its
  * numbers would not be the coordinator's.
@@ -14,12 +15,15 @@ import { Redis } from 'ioredis';
 import { buildPipeline, type Pipeline } from '../defences/index.js';
 import { FaceClassifier } from '../models/classifier.js';
 import { accelerated, type Accelerated } from '../models/native.js';
-import { attackBatch, type AttackTarget } from '../study/steps.js';
+import { createAttack } from '../attacks/index.js';
+import { attackChunk } from '../attacks/chunk.js';
+import { attackBatch, targetClassifier, type AttackTarget } from '../study/steps.js';
 import { writeDirAtomic } from '../util/fs.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe } from './address.js';
-import { Artifacts, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { backboneIdentity } from '../models/backbones.js';
 import { canonicalJson } from '../study/cache.js';
-import { JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type PgdJob, type PgdResult } from './jobs.js';
+import { JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 
 /** A worker's queue, concurrency and caches. */
 export interface WorkerOptions {
@@ -30,6 +34,8 @@ export interface WorkerOptions {
   cacheDir?: string;
   /** The large-object store's directory, when the machines share one. */
   artifactsDir?: string;
+  /** Seconds the results it puts in Redis are kept after their last use (0: for ever; default 7 days). */
+  artifactTtlSeconds?: number;
   /** Seconds without a lock renewal after which a job counts as stalled and is retried elsewhere. */
   stallSeconds?: number;
   /** This worker's name in the coordinator's progress (default host:pid). */
@@ -83,28 +89,53 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     redis.disconnect();
     throw err;
   });
-  const artifacts = new Artifacts(new RedisArtifacts(redis), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
+  const artifacts = new Artifacts(new RedisArtifacts(redis, undefined, opts.artifactTtlSeconds ?? DEFAULT_ARTIFACT_TTL), opts.artifactsDir ? new DirArtifacts(opts.artifactsDir) : undefined);
   const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'robustify-worker');
 
   const models = new Map<string, Promise<Accelerated & { model: FaceClassifier }>>();
   const pipelines = new Map<string, Promise<Pipeline>>();
-  const modelFor = (job: PgdJob): Promise<Accelerated & { model: FaceClassifier }> => {
-    let m = models.get(job.model.head);
+  /**
+   * The folder behind a manifest in this worker's cache, fetched once: a cached copy is checked against the
+   * manifest first (a file changed on disk is refused in one line, never used).
+   */
+  const cachedDir = async (hash: string, name: string, what: string): Promise<string> => {
+    const dir = path.join(cacheDir, `${name}-${hash.slice(0, 16)}`);
+    const manifest = await artifacts.getManifest(hash, what);
+    const cached = await fsp.readdir(dir).catch(() => undefined);
+    if (cached && cached.length > 0) {
+      for (const [f, h] of Object.entries(manifest)) {
+        const bytes = await fsp.readFile(path.join(dir, f)).catch(() => undefined);
+        if (!bytes || contentHash(bytes) !== h) {
+          throw new Error(`worker ${me}: its cached ${what} '${dir}' does not hold the files of ${hash.slice(0, 16)}… ('${f}' ${bytes ? 'differs' : 'is missing'}); remove that folder; nothing computed`);
+        }
+      }
+      return dir;
+    }
+    const files = await artifacts.getDir(hash, what);
+    await fsp.mkdir(cacheDir, { recursive: true });
+    await writeDirAtomic(dir, async (tmp) => {
+      for (const [f, bytes] of Object.entries(files)) await fsp.writeFile(path.join(tmp, f), bytes);
+    }, { what: 'worker cache' });
+    return dir;
+  };
+  const modelFor = (ref: ModelRef): Promise<Accelerated & { model: FaceClassifier }> => {
+    const id = `${ref.head}+${ref.backbone?.files ?? 'builtin'}`;
+    let m = models.get(id);
     if (!m) {
       m = (async () => {
-        const dir = path.join(cacheDir, `model-${job.model.head.slice(0, 16)}`);
-        if (!(await fsp.readdir(dir).then((e) => e.length > 0, () => false))) {
-          const files = await artifacts.getDir(job.model.head, `the head of ${job.model.key}`);
-          await fsp.mkdir(cacheDir, { recursive: true });
-          await writeDirAtomic(dir, async (tmp) => {
-            for (const [f, bytes] of Object.entries(files)) await fsp.writeFile(path.join(tmp, f), bytes);
-          }, { what: 'worker cache' });
+        const dir = await cachedDir(ref.head, 'model', `head of ${ref.key}`);
+        const bb = ref.backbone;
+        const source = bb ? { kind: 'file' as const, path: path.join(await cachedDir(bb.files, 'backbone', `backbone '${bb.file}' of ${ref.key}`), bb.file), spec: bb.spec } : undefined;
+        const model = await FaceClassifier.load(dir, source);
+        // The coordinator's network as this worker loads it, or another one's numbers: refused.
+        if (bb && backboneIdentity(model.backbone) !== bb.identity) {
+          model.dispose();
+          throw new UnrecoverableError(`worker ${me}: the backbone '${bb.file}' of ${ref.key} loads here as ${backboneIdentity(model.backbone)}, not ${bb.identity} as on the coordinator; nothing computed`);
         }
-        const model = await FaceClassifier.load(dir);
         return { ...(await accelerated(model)), model };
       })();
-      m.catch(() => models.delete(job.model.head));
-      models.set(job.model.head, m);
+      m.catch(() => models.delete(id));
+      models.set(id, m);
     }
     return m;
   };
@@ -115,36 +146,68 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   };
 
   let computing: Promise<unknown> = Promise.resolve();
-  const processJob = async (job: Job<PgdJob, PgdResult>): Promise<PgdResult> => {
+  /** One computation at a time in this process (one engine, all its threads); transfers overlap. */
+  const serially = <T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> => {
+    const run = computing.then(async () => {
+      const t = performance.now();
+      const value = await f();
+      return { value, seconds: (performance.now() - t) / 1000 };
+    });
+    computing = run.catch(() => undefined);
+    return run;
+  };
+  /** The model and target a job names, once its format, software and engine are ours. */
+  const targetOf = async (job: Job<PgdJob | AttackJob>): Promise<AttackTarget> => {
     const d = job.data;
     if (d.format !== JOB_FORMAT) throw new UnrecoverableError(`worker ${me}: job ${job.id} has format ${String(d.format)}, this worker reads ${JOB_FORMAT}`);
     if (canonicalJson(d.software) !== software) {
       throw new UnrecoverableError(`worker ${me}: job ${job.id} was made with ${canonicalJson(d.software)}, this worker has ${software}; nothing computed`);
     }
-    const [model, images] = await Promise.all([modelFor(d), artifacts.getFloats(d.images, `the images of ${job.id}`, d.batch.shape.reduce((a, b) => a * b, 1))]);
+    const model = await modelFor(d.model);
     if (model.engine !== d.model.engine) throw new UnrecoverableError(`worker ${me}: job ${job.id} runs on ${d.model.engine}, this worker's engine is ${model.engine}; nothing computed`);
-    const target: AttackTarget = {
+    return {
       model: model.classifier,
       modelKey: d.model.key,
       seed: d.target.seed,
       defence: d.target.defence ? { text: d.target.defence, pipeline: await pipelineFor(d.target.defence) } : undefined,
       eot: d.target.eot,
     };
-    const run = computing.then(async () => {
-      const t = performance.now();
-      const iterates = await attackBatch(target, { ...d.batch, images });
-      return { iterates, seconds: (performance.now() - t) / 1000 };
-    });
-    computing = run.catch(() => undefined);
-    const { iterates, seconds } = await run;
+  };
+  const imagesOf = (job: Job<PgdJob | AttackJob>): Promise<Float32Array> =>
+    artifacts.getFloats(job.data.images, `the images of ${job.id}`, job.data.batch.shape.reduce((a, b) => a * b, 1));
+
+  const pgdJob = async (job: Job<PgdJob>): Promise<PgdResult> => {
+    const d = job.data;
+    const [target, images] = await Promise.all([targetOf(job), imagesOf(job)]);
+    const { value: iterates, seconds } = await serially(() => attackBatch(target, { ...d.batch, images }));
     const addresses: string[] = [];
     for (const it of iterates) addresses.push(await artifacts.putFloats(it));
     say(`worker ${me}: ${job.id} done in ${seconds.toFixed(2)} s`);
     return { iterates: addresses, worker: me, seconds };
   };
+  const attackJob = async (job: Job<AttackJob>): Promise<AttackJobResult> => {
+    const d = job.data;
+    const [target, images] = await Promise.all([targetOf(job), imagesOf(job)]);
+    let attack;
+    try {
+      attack = createAttack(d.attack.name, d.attack.params);
+    } catch (err) {
+      // A plugin attack this worker has not registered, or parameters it does not take: no attempt would do.
+      throw new UnrecoverableError(`worker ${me}: job ${job.id}: ${(err as Error).message}; nothing computed`);
+    }
+    const { value, seconds } = await serially(() => attackChunk(targetClassifier(target, 0), attack, { ...d.batch, images }));
+    const adversarial = await artifacts.putFloats(value.adversarial);
+    say(`worker ${me}: ${job.id} done in ${seconds.toFixed(2)} s`);
+    return { adversarial, predictions: value.predictions, queries: value.queries, worker: me, seconds };
+  };
+  const processJob = async (job: Job<PgdJob | AttackJob, PgdResult | AttackJobResult>): Promise<PgdResult | AttackJobResult> => {
+    if (job.name === 'pgd') return pgdJob(job as Job<PgdJob>);
+    if (job.name === 'attack') return attackJob(job as Job<AttackJob>);
+    throw new UnrecoverableError(`worker ${me}: job ${job.id} is a '${job.name}' job, which this worker does not compute`);
+  };
 
   const lock = Math.round((opts.stallSeconds ?? 30) * 1000);
-  const worker = new Worker<PgdJob, PgdResult>(name, processJob, {
+  const worker = new Worker<PgdJob | AttackJob, PgdResult | AttackJobResult>(name, processJob, {
     connection: connectionOptions(address) as ConnectionOptions,
     prefix: PREFIX,
     concurrency: opts.concurrency ?? 1,

@@ -6,7 +6,7 @@
 import { PGD_DEFAULTS, type PgdParams } from '../attacks/index.js';
 import type { LoadOptions, Selection } from '../data/index.js';
 import { buildPipeline, parsePipeline } from '../defences/index.js';
-import type { BackboneSource } from '../models/backbones.js';
+import type { Backbone, BackboneSource } from '../models/backbones.js';
 import type { Classifier, FaceClassifier } from '../models/classifier.js';
 import { reportFor } from '../models/evaluate.js';
 import { accelerated } from '../models/native.js';
@@ -76,6 +76,8 @@ export interface TrainedModel {
   key: string;
   engine: string;
   identities: string[];
+  /** The network under the head (a user's file travels to the workers). */
+  backbone?: Backbone;
 }
 
 export type RemoteRunner = (model: TrainedModel) => Promise<BatchRunner>;
@@ -140,7 +142,7 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
         const key = `${train.key}@${engine}`;
         const evaluator = new PipelineEvaluator(classifier, key, cache, config.seed);
         ctx.release.push(release, () => evaluator.clear());
-        const runner = ctx.remote ? await ctx.remote({ dir: train.dir, key, engine, identities: train.model.identities }) : LOCAL_RUNNER;
+        const runner = ctx.remote ? await ctx.remote({ dir: train.dir, key, engine, identities: train.model.identities, backbone: train.model.backbone }) : LOCAL_RUNNER;
         return { model: classifier, engine, key, seed: config.seed, evaluator, identities: train.model.identities, runner };
       },
     }),

@@ -8,6 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createAttack, minimumPerturbation, parseAttackToken, parseSuite, runSuite, type PgdParams } from '../attacks/index.js';
+import { localChunks } from '../attacks/chunk.js';
+import { attackInChunks } from '../attacks/suite.js';
 import { buildPipeline, type Pipeline } from '../defences/index.js';
 import { predictLabels, type Classifier } from '../models/classifier.js';
 import { DefendedClassifier } from '../models/defended.js';
@@ -62,7 +64,8 @@ export async function robustSection(inp: RobustInput): Promise<RobustSection> {
   const r = inp.config.robust;
   const rows: RobustRow[] = [];
   for (const p of inp.pipelines) {
-    const key = inp.cache.key('robust', { model: inp.target.modelKey, pipeline: p, faces: inp.faces.key, oblivious: inp.oblivious.key, params: inp.params, robust: r, seed: inp.config.seed });
+    // chunks: Square and the suite attack batch_size faces at a time (attacks/chunk.ts); rows made before are not reused.
+    const key = inp.cache.key('robust', { model: inp.target.modelKey, pipeline: p, faces: inp.faces.key, oblivious: inp.oblivious.key, params: inp.params, robust: r, seed: inp.config.seed, chunks: 1 });
     rows.push(await inp.cache.json(key, () => robustRow(inp, p)));
   }
   return { eps: inp.params.eps, params: { ...r }, rows };
@@ -93,11 +96,14 @@ async function robustRow(inp: RobustInput, p: string): Promise<RobustRow> {
     const attacked = async (t: AttackTarget, what: string) => (await adversarialSets(inp.cache, faces, { target: t, params, step: step(what), runner: inp.runner }, inp.onProgress)).get(params.max_iter)!;
     const bpda = await attacked(defended, pipeline ? 'BPDA PGD' : 'PGD');
     const eot = stochastic && pipeline ? await accuracy(await attacked({ ...defended, eot: r.eot_samples }, `EOT PGD (${r.eot_samples} draws)`)) : null;
+    // Square and the suite chunk by chunk: on a queue's workers when the runner has them, else here.
+    const chunks = inp.runner.chunks?.({ defence: pipeline ? p : undefined, seed });
     const square = createAttack('square', { eps: params.eps, norm: params.norm, nb_queries: r.square_queries, seed, batch_size: params.batch_size });
-    const squareAdv = await square.generate(target(), x, labels, { onProgress: (d, t) => inp.onProgress?.(step('Square'), d, t) });
-    const squareAccuracy = await accuracy(squareAdv);
-    squareAdv.dispose();
+    const rows = labels.map((_, i) => i);
+    const squareOut = await attackInChunks(chunks ?? localChunks(target()), square, x, rows, labels, (d, t) => inp.onProgress?.(step('Square'), d, t));
+    const squareAccuracy = accuracyOf(squareOut.pred, labels);
     const suite = await runSuite(target(), x, labels, parseSuite(r.suite), {
+      runner: chunks,
       eps: params.eps,
       norm: params.norm,
       batch_size: params.batch_size,

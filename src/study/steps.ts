@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ExpectationOverTransformation, ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
+import type { ChunkRunner } from '../attacks/chunk.js';
 import type { Pipeline } from '../defences/index.js';
 import { CHANNELS } from '../image/index.js';
 import { DefendedClassifier } from '../models/defended.js';
@@ -113,7 +114,7 @@ export function targetKey(t: Pick<AttackTarget, 'modelKey' | 'eot'> & { defence?
  * its place in the attack (batch b starts at b × max_iter, PGD's calls per batch), not by what ran before it
  * here, so a resumed attack and a batch computed on another machine draw what the whole attack draws.
  */
-export function targetClassifier(t: AttackTarget, firstCall: number): Classifier {
+export function targetClassifier(t: Pick<AttackTarget, 'model' | 'defence' | 'eot' | 'seed'>, firstCall: number): Classifier {
   if (!t.defence) return t.model;
   if (!t.eot) return new DefendedClassifier(t.model, t.defence.pipeline, t.seed, firstCall);
   return new ExpectationOverTransformation(new DefendedClassifier(t.model, t.defence.pipeline, t.seed), { nb_samples: t.eot }, firstCall);
@@ -161,6 +162,15 @@ export async function attackBatch(target: AttackTarget, batch: PgdBatch, onProgr
 export interface BatchRunner {
   readonly parallel: boolean;
   run(target: AttackTarget, batch: PgdBatch, onProgress?: (done: number, total: number) => void): Promise<Float32Array[]>;
+  /** A queue's: the runner of attack chunks (attacks/chunk.ts) against the same model behind `target`'s pipeline. */
+  chunks?(target: ChunkTarget): ChunkRunner;
+}
+
+/** What a chunk runner attacks besides its model: a pipeline (its text), EOT's draws, the seed. */
+export interface ChunkTarget {
+  defence?: string;
+  eot?: number;
+  seed: number;
 }
 
 export const LOCAL_RUNNER: BatchRunner = { parallel: false, run: attackBatch };

@@ -74,6 +74,18 @@ export async function smallDataset(identities: number, perIdentity: number): Pro
 }
 
 /**
+ * A small trained classifier for tests about what happens after training: 3 identities × 10 faces of faces14
+ * (6 test faces), a narrow head, 3 epochs. `extra`: more `train` flags (e.g. a backbone).
+ */
+export async function trainSmall(work: string, extra: string[] = []): Promise<{ data: string; model: string }> {
+  const data = await smallDataset(3, 10);
+  const model = path.join(work, 'model');
+  const tr = await robustify(['train', '--data', data, '--out', model, '--identities', '3', '--epochs', '3', '--hidden', '32', '--patience', '2', '--validation', '0.15', '--quiet', ...extra]);
+  if (tr.code !== 0) throw new Error(`train failed: ${tr.stderr}`);
+  return { data, model };
+}
+
+/**
  * The CLI run in this process (a fresh command tree per call, stdout/stderr captured): for suites of many
  * short cases, where a child process per case would cost its start-up each time. Calls must not overlap.
  */

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { parseQueueUrl, probe } from '../../src/queue/address.js';
-import { Artifacts, contentHash, DirArtifacts, RedisArtifacts } from '../../src/queue/artifacts.js';
+import { ArtifactMissing, Artifacts, contentHash, DirArtifacts, RedisArtifacts } from '../../src/queue/artifacts.js';
 import { jobId, queueName } from '../../src/queue/jobs.js';
 import { tempDir } from '../cli/helpers.js';
 import { freePort, testRedis } from '../helpers/redis.js';
@@ -51,6 +51,32 @@ test('artifact stores: content-addressed round trip in Redis and a directory, la
   const files = await store.getDir(await store.putDir(folder), 'head');
   assert.deepEqual(Object.keys(files).sort(), ['model.json', 'weights.bin']);
   assert.deepEqual(files['weights.bin'], big);
+});
+
+test('artifact expiry: Redis objects expire a TTL after their last write, read or touch; 0 keeps them; gone is ArtifactMissing', async (t) => {
+  const server = await testRedis(t);
+  if (!server) return;
+  const redis = new Redis(server.url);
+  t.after(() => redis.disconnect());
+  const key = (h: string) => `robustify:artifact:${h}`;
+  const expiring = new RedisArtifacts(redis, undefined, 100);
+  const h = await expiring.put(new Uint8Array([1, 2, 3]));
+  const ttl = await redis.ttl(key(h));
+  assert.ok(ttl > 0 && ttl <= 100, `a TTL of at most 100 s (${ttl})`);
+  await redis.expire(key(h), 5);
+  await expiring.put(new Uint8Array([1, 2, 3]));
+  assert.ok((await redis.ttl(key(h))) > 5, 'writing the same bytes again restarts the clock');
+  await redis.expire(key(h), 5);
+  await expiring.find(h);
+  assert.ok((await redis.ttl(key(h))) > 5, 'reading restarts it');
+  await redis.expire(key(h), 5);
+  await new Artifacts(expiring).touchDir(await new Artifacts(expiring).putFiles({ 'a.bin': new Uint8Array([1, 2, 3]) }), 'a folder');
+  assert.ok((await redis.ttl(key(h))) > 5, "touching a folder restarts its files' clocks");
+  const forever = new RedisArtifacts(redis, undefined, 0);
+  assert.equal(await redis.ttl(key(await forever.put(new Uint8Array([4])))), -1, 'TTL 0: no expiry');
+  // Gone (expired) is its own error, which the coordinator answers by computing the job again.
+  await redis.del(key(h));
+  await assert.rejects(new Artifacts(expiring).get(h, 'the iterate'), ArtifactMissing);
 });
 
 test('job ids: the batch cache key plus its iterations, no colons; the queue name carries the version', () => {

@@ -1,28 +1,35 @@
 /**
  * `robustify attack --model MODEL_DIR --data DIR --out ADV_DIR [--attack pgd|apgd|square|…] [--eps 4]
- * [--<parameter> V]… [--param k=v]… [--only-correct] [--defence P [--eot K]]`: adversarial examples of a dataset split,
- * stored losslessly with previews and an index; an interrupted run resumes where it stopped. The attack's
- * flags come from the attack registry (see ../attack-options.ts).
+ * [--<parameter> V]… [--param k=v]… [--only-correct] [--defence P [--eot K]] [--queue redis://…]`: adversarial
+ * examples of a dataset split, stored losslessly with previews and an index; an interrupted run resumes where it
+ * stopped. The attack's flags come from the attack registry (see ../attack-options.ts). Each batch is one
+ * chunk (attacks/chunk.ts), computed here or, with --queue, as a job on the workers (a window of them in
+ * flight, written in order), so both give the same ADV_DIR.
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { ADV_OUTPUT, AdversarialSetConflict, AdversarialSetWriter } from '../../attacks/adversarial-set.js';
 import { median, perSampleLinf } from '../../attacks/attack.js';
-import { ExpectationOverTransformation, type EvasionAttack } from '../../attacks/index.js';
-import { readBatches, type Sample, type Skipped } from '../../data/index.js';
+import { readBatches, type Skipped } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
-import { predictLabels, type Classifier } from '../../models/classifier.js';
-import { DefendedClassifier } from '../../models/defended.js';
+import { predictLabels } from '../../models/classifier.js';
+import type { QueueCoordinator } from '../../queue/coordinator.js';
+import { callsPerChunk, localChunks } from '../../attacks/chunk.js';
+import { targetClassifier } from '../../study/steps.js';
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
 import { openModel } from '../model.js';
 import { loadFor } from '../../models/backbones.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { note, progress } from '../progress.js';
+import { addQueueOptions, checkQueueFlags, chunkQueue, type QueueFlags } from '../queue-options.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
 import { claimOutput, globalOptions, intOption, setInterruptHint, startEngine, UsageError } from '../run.js';
 
-interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags {
+/** Batches in flight on a queue: enough to keep many workers busy, few enough to bound the coordinator's memory. */
+const QUEUE_WINDOW = 32;
+
+interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags, QueueFlags {
   model: string;
   out: string;
   split: string;
@@ -41,7 +48,8 @@ export function registerAttack(program: Command): void {
     .option('--only-correct', 'first drop samples the model misclassifies (the paper\'s protocol)')
     .option('--defence <pipeline>', 'attack the defended model (pipeline then model; BPDA through non-differentiable stages)')
     .option('--eot <k>', 'with --defence: gradients averaged over K draws of stochastic defences (EOT, BPDA through non-differentiable stages)')
-    .option('--force', 'replace an existing ADV_DIR of a different run (only an adversarial set robustify wrote)')
+    .option('--force', 'replace an existing ADV_DIR of a different run (only an adversarial set robustify wrote)');
+  addQueueOptions(cmd, 'the attack batches')
     .action(async (flags: AttackFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const attack = attackFromFlags(flags);
@@ -49,6 +57,7 @@ export function registerAttack(program: Command): void {
       const params = { batch_size: Number(attack.params.batch_size ?? 32), seed: Number(attack.params.seed ?? 0), max_iter: Number(attack.params.max_iter ?? attack.params.nb_queries ?? 1) };
       if (flags.eot !== undefined && !flags.defence) throw new UsageError('--eot: needs --defence (draws of the defences)');
       const eot = flags.eot === undefined ? undefined : intOption('--eot', flags.eot, 1, 10000);
+      await checkQueueFlags(flags);
       const warnings = new Warnings();
       const load = loadOptions(flags, warnings);
       const split = splitOptions(flags);
@@ -69,10 +78,14 @@ export function registerAttack(program: Command): void {
       );
       await startEngine(cmd);
       const pipeline = stages ? await buildPipeline(stages) : undefined;
-      const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
+      const opened = await openModel(flags.model, await backboneFromFlags(flags));
+      const { model, classifier, close } = opened;
+      let queue: QueueCoordinator | undefined;
       try {
-        const defended = pipeline ? new DefendedClassifier(classifier, pipeline, params.seed) : undefined;
-        const target: Classifier = defended ? (eot ? new ExpectationOverTransformation(defended, { nb_samples: eot }) : defended) : classifier;
+        const target = { model: classifier, defence: pipeline ? { text: pipeline.toString(), pipeline } : undefined, eot, seed: params.seed };
+        const remote = await chunkQueue(flags, opened, { defence: target.defence?.text, eot, seed: params.seed }, quiet, 'attack: batches');
+        queue = remote?.queue;
+        const runner = remote?.runner ?? localChunks(targetClassifier(target, 0));
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const samples = pickSplit(selection.samples, flags.split, split);
         const backboneLoad = { ...load, ...loadFor(model.backbone) };
@@ -100,24 +113,45 @@ export function registerAttack(program: Command): void {
         let attacked = 0;
         const queries: number[] = [];
         const bar = progress('attack', samples.length, quiet);
+        // Each batch's write, in batch order; with a queue up to QUEUE_WINDOW are computing at once.
+        const inFlight: Promise<() => Promise<void>>[] = [];
+        const writeNext = async () => (await inFlight.shift()!)();
+        let nextBatch = 0;
         try {
           for await (const b of readBatches(samples, params.batch_size, backboneLoad, skipped)) {
-            const clean = await predictLabels(target, b.x);
+            const batchIndex = nextBatch++;
+            // The clean predictions of a target made for this batch, as the attack's own (attackChunk).
+            const clean = await predictLabels(targetClassifier(target, batchIndex * callsPerChunk(attack)), b.x);
             const keep = b.samples.map((s, i) => !(flags.onlyCorrect && clean[i] !== s.label));
             dropped += keep.filter((k) => !k).length;
-            const todo = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
-            if (todo.length > 0) {
-              await attackBatch(target, attack, writer, b.x, todo, b.samples, clean, queries, (k) =>
-                bar.update(Math.floor(attacked + b.samples.length * k), `step ${Math.round(k * params.max_iter)}/${params.max_iter}`),
-              );
+            const rows = b.samples.map((_, i) => i).filter((i) => keep[i] && !done.has(b.samples[i].file));
+            const size = b.samples.length;
+            if (rows.length === 0) {
+              inFlight.push(Promise.resolve(async () => bar.update((attacked += size))));
+            } else {
+              const x = tf.tidy(() => tf.gather(b.x, rows) as tf.Tensor4D);
+              const batch = { index: batchIndex, images: (await x.data()) as Float32Array, shape: x.shape, labels: rows.map((i) => b.samples[i].label) };
+              x.dispose();
+              const onProgress = (d: number, t: number) => bar.update(Math.floor(attacked + size * (d / t)), `step ${Math.round((d / t) * params.max_iter)}/${params.max_iter}`);
+              const result = runner.run(attack, batch, onProgress);
+              const write = result.then((r) => async () => {
+                queries.push(...r.queries);
+                const items = rows.map((i, k) => ({ source: b.samples[i].file, identity: b.samples[i].identity, label: b.samples[i].label, clean_pred: clean[i], adv_pred: r.predictions[k] }));
+                await writeBatch(writer, batch.images, r.adversarial, batch.shape, items);
+                bar.update((attacked += size));
+              });
+              // Awaited in order below; a failure is seen there, not as an unhandled rejection here.
+              write.catch(() => undefined);
+              inFlight.push(write);
             }
-            attacked += b.samples.length;
-            bar.update(attacked);
+            while (inFlight.length >= (runner.parallel ? QUEUE_WINDOW : 1)) await writeNext();
           }
+          while (inFlight.length > 0) await writeNext();
         } catch (err) {
           await writer.abandon();
           throw err;
         }
+        if (queue) await queue.reportProgress();
         bar.stop();
         for (const s of skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
         warnings.print();
@@ -132,40 +166,33 @@ export function registerAttack(program: Command): void {
         );
         note(quiet, `attack wall time ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       } finally {
+        await queue?.close();
         await close();
         pipeline?.dispose();
       }
     });
 }
 
-/** Attack the selected rows of a batch and store them. */
-async function attackBatch(
-  target: Classifier,
-  attack: EvasionAttack,
+/** Store one attacked batch: its images, their predictions and distances to the clean ones. */
+async function writeBatch(
   writer: AdversarialSetWriter,
-  xAll: tf.Tensor4D,
-  rows: number[],
-  samples: Sample[],
-  clean: number[],
-  queries: number[],
-  onFraction: (f: number) => void,
+  images: Float32Array,
+  adversarial: Float32Array,
+  shape: [number, number, number, number],
+  items: { source: string; identity: string; label: number; clean_pred: number; adv_pred: number }[],
 ): Promise<void> {
-  const x = tf.tidy(() => tf.gather(xAll, rows) as tf.Tensor4D);
-  const labels = rows.map((i) => samples[i].label);
-  const adv = await attack.generate(target, x, labels, { onProgress: (d, t) => onFraction(d / t), onQueries: (_, q) => queries.push(...q) });
+  const x = tf.tensor4d(images, shape);
+  const adv = tf.tensor4d(adversarial, shape);
   try {
-    const advPred = await predictLabels(target, adv);
     const li = await perSampleLinf(adv, x);
     const l2 = tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])));
     const l2d = await l2.data();
     l2.dispose();
     await writer.add(
       adv,
-      rows.map((r, k) => ({ source: samples[r].file, identity: samples[r].identity, label: samples[r].label, clean_pred: clean[r], adv_pred: advPred[k], linf: li[k], l2: l2d[k] })),
+      items.map((it, k) => ({ ...it, linf: li[k], l2: l2d[k] })),
     );
   } finally {
     tf.dispose([x, adv]);
   }
 }
-
-

@@ -6,7 +6,8 @@
  * perturbation. The recogniser is the model's head, or its backbone's embedding matched against a gallery
  * enrolled from the other split (rank-1 identification, or verification at a threshold set at --far). Against a defence, gradients pass through
  * non-differentiable stages as the identity (BPDA) and the oblivious number (the attack crafted on the bare
- * model) is reported beside the suite's.
+ * model) is reported beside the suite's. With --queue the suite's attack chunks (each attack's batches of the
+ * faces still robust, and the masking checks' re-runs) are jobs on the workers; the report is the local one.
  */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,6 +16,7 @@ import { loadImages } from '../../data/index.js';
 import { buildPipeline, parsePipeline } from '../../defences/index.js';
 import { imagesToBatch } from '../../image/index.js';
 import type { Classifier } from '../../models/classifier.js';
+import type { QueueCoordinator } from '../../queue/coordinator.js';
 import { DefendedClassifier } from '../../models/defended.js';
 import { METRICS, type Metric } from '../../models/gallery.js';
 import { loadFor } from '../../models/backbones.js';
@@ -24,11 +26,12 @@ import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../ba
 import { addDataOptions, loadOptions, openSelection, pickSplit, splitOptions, SPLITS, type DataFlags } from '../data-options.js';
 import { openModel } from '../model.js';
 import { labelledProgress, note } from '../progress.js';
+import { addQueueOptions, checkQueueFlags, chunkQueue, type QueueFlags } from '../queue-options.js';
 import { claimJsonReport, globalOptions, intOption, numberOption, startEngine, UsageError } from '../run.js';
 
 const REPORT_FORMAT = 'robustify-robustness/1';
 
-interface RobustnessFlags extends DataFlags, BackboneFlags {
+interface RobustnessFlags extends DataFlags, BackboneFlags, QueueFlags {
   model: string;
   split: string;
   defence?: string;
@@ -50,7 +53,7 @@ interface RobustnessFlags extends DataFlags, BackboneFlags {
 }
 
 export function registerRobustness(program: Command): void {
-  addBackboneOptions(addDataOptions(program.command('robustness').description('robust accuracy over an attack suite, masking checks, minimum perturbation')), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
+  const cmd = addBackboneOptions(addDataOptions(program.command('robustness').description('robust accuracy over an attack suite, masking checks, minimum perturbation')), "where the model's backbone file is now, when it moved (default: as recorded in MODEL_DIR)")
     .requiredOption('--model <model_dir>', 'a classifier saved by `robustify train`, or a network file (ONNX / TF.js model.json) whose recogniser spec says its output is logits')
     .addOption(new Option('--split <split>', 'which part of the data').choices([...SPLITS]).default('test'))
     .option('--defence <pipeline>', 'evaluate the defended model (BPDA through non-differentiable stages)')
@@ -68,7 +71,8 @@ export function registerRobustness(program: Command): void {
     .option('--min-perturbation', "also RobFR's minimum perturbation: per face the smallest eps at which --min-attack fools the model")
     .option('--min-attack <token>', 'the fixed attack of the minimum-perturbation search', 'pgd:max_iter=10')
     .option('--eps-max <eps>', 'upper end of the minimum-perturbation search', '16')
-    .option('--json <file>', 'also write the results as JSON')
+    .option('--json <file>', 'also write the results as JSON');
+  addQueueOptions(cmd, "the suite's attack batches")
     .action(async (flags: RobustnessFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const eps = attackParamOption('--eps', EPS, flags.eps);
@@ -89,17 +93,24 @@ export function registerRobustness(program: Command): void {
       const suite = flags.suite === 'none' ? [] : usage('--suite', () => parseSuite(flags.suite));
       if (recogniser !== 'classifier' && flags.minPerturbation) throw new UsageError('--min-perturbation: runs on the classifier head only (--recogniser classifier)');
       const minAttack = flags.minPerturbation ? usage('--min-attack', () => parseAttackToken(flags.minAttack)) : undefined;
+      await checkQueueFlags(flags);
+      if (flags.queue && recogniser !== 'classifier') throw new UsageError(`--queue: workers attack the classifier head only (--recogniser classifier), not the ${recogniser} gallery`);
       // Parsed (and so checked) before any work; built once the engine runs (bmcnn loads tensors).
       const stages = flags.defence ? parsePipeline(flags.defence) : undefined;
       if (flags.json) await claimJsonReport(flags.json, REPORT_FORMAT, 'robustness', [{ label: '--model', path: flags.model }, { label: '--data', path: flags.data }], quiet);
       await startEngine(cmd);
       const pipeline = stages ? await buildPipeline(stages) : undefined;
-      const { model, classifier, close } = await openModel(flags.model, await backboneFromFlags(flags));
+      const opened = await openModel(flags.model, await backboneFromFlags(flags));
+      const { model, classifier, close } = opened;
+      let queue: QueueCoordinator | undefined;
       let x: tf.Tensor4D | undefined;
       let enrol: tf.Tensor4D | undefined;
       let calibrationX: tf.Tensor4D | undefined;
       try {
         const target: Classifier = pipeline ? new DefendedClassifier(classifier, pipeline, seed) : classifier;
+        const remote = await chunkQueue(flags, opened, { defence: pipeline?.toString(), seed }, quiet, 'robustness: attack batches');
+        queue = remote?.queue;
+        const runner = remote?.runner;
         const selection = await openSelection(flags, { identities: model.identities }, quiet);
         const split = pickSplit(selection.samples, flags.split, splitOptions(flags));
         const samples = split.slice(0, limit);
@@ -115,7 +126,8 @@ export function registerRobustness(program: Command): void {
         let face: FaceThreatResult | undefined;
         let min: MinPerturbationResult | undefined;
         const suiteOpts = { threat, eps, norm: flags.norm === '2' ? (2 as const) : ('inf' as const), batch_size: batch, seed, checks: flags.checks, onProgress };
-        if (suite.length > 0 && recogniser === 'classifier') result = await runSuite(target, x, labels, suite, { ...suiteOpts, bare: pipeline ? classifier : undefined });
+        if (suite.length > 0 && recogniser === 'classifier') result = await runSuite(target, x, labels, suite, { ...suiteOpts, bare: pipeline ? classifier : undefined, runner });
+        if (queue) await queue.reportProgress();
         if (suite.length > 0 && recogniser !== 'classifier') {
           const other = flags.split === 'train' ? 'test' : 'train';
           const enrolled = await loadImages(pickSplit(selection.samples, other, splitOptions(flags)), load);
@@ -156,6 +168,7 @@ export function registerRobustness(program: Command): void {
         x?.dispose();
         enrol?.dispose();
         calibrationX?.dispose();
+        await queue?.close();
         await close();
         pipeline?.dispose();
       }

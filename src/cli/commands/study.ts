@@ -16,20 +16,19 @@ import { runStudy } from '../../study/run.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { addDataOptions, loadOptions, openSelection, type SourceFlags } from '../data-options.js';
 import { Warnings } from '../decode-options.js';
-import { labelledProgress, note, progressInterval } from '../progress.js';
-import { claimOutput, globalOptions, queueUrlFlag, setInterruptHint, startEngine, UsageError } from '../run.js';
+import { labelledProgress, note } from '../progress.js';
+import { addQueueOptions, checkQueueFlags, openCoordinator, type QueueFlags } from '../queue-options.js';
+import { claimOutput, globalOptions, setInterruptHint, startEngine } from '../run.js';
 
-interface StudyFlags extends SourceFlags, BackboneFlags {
+interface StudyFlags extends SourceFlags, BackboneFlags, QueueFlags {
   out: string;
   config?: string;
   quick?: boolean;
   cache?: string;
-  queue?: string;
-  artifacts?: string;
 }
 
 export function registerStudy(program: Command): void {
-  addBackboneOptions(addDataOptions(program.command('study').description("regenerate the paper's tables and figures, robustness curves and a pipeline search"), true, false))
+  const cmd = addBackboneOptions(addDataOptions(program.command('study').description("regenerate the paper's tables and figures, robustness curves and a pipeline search"), true, false))
     .requiredOption('--out <report_dir>', 'where to write report.html, report.md, results.json, tables/ and figures/')
     .option('--config <file>', 'study.json: any part of the configuration (defaults: the paper\'s protocol)')
     .option('--quick', 'few identities, iterations and pipelines (a smoke test; minutes)')
@@ -40,14 +39,12 @@ export function registerStudy(program: Command): void {
       // Answered like --help: before the required options are checked, exit 0.
       throw new CommanderError(0, 'robustify.configSchema', '(config schema printed)');
     })
-    .addHelpText('after', `\nstudy.json keys (--config; every key optional):\n  ${configHelp().join('\n  ')}`)
-    .option('--queue <url>', 'run the attack batches on workers of a Redis queue (redis://HOST:PORT; see `robustify worker`)')
-    .option('--artifacts <dir>', 'with --queue: large-object store, a directory every machine mounts (default: everything in Redis)')
+    .addHelpText('after', `\nstudy.json keys (--config; every key optional):\n  ${configHelp().join('\n  ')}`);
+  addQueueOptions(cmd, "the study's attack batches (PGD, BPDA, EOT)")
     .action(async (flags: StudyFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));
-      if (flags.artifacts && !flags.queue) throw new UsageError('--artifacts: only with --queue');
-      if (flags.queue) queueUrlFlag((await import('../../queue/address.js')).parseQueueUrl, flags.queue);
+      await checkQueueFlags(flags);
       const warnings = new Warnings();
       const load = loadOptions(flags, warnings);
       const inputs = [{ label: '--data', path: flags.data }, { label: '--config', path: flags.config }, { label: '--prepare-cache', path: flags.prepareCache }];
@@ -64,11 +61,7 @@ export function registerStudy(program: Command): void {
       const t0 = performance.now();
       const progress = labelledProgress(quiet);
       const backbone = await backboneFromFlags(flags);
-      if (flags.queue && backbone && backbone.kind !== 'builtin') throw new UsageError('--queue: workers run the built-in backbone only (a backbone file is not sent to them yet)');
-      const queue = flags.queue
-        ? await (await import('../../queue/coordinator.js')).QueueCoordinator.open({ url: flags.queue, artifactsDir: flags.artifacts, progressSeconds: progressInterval() / 1000, onLine: (l) => note(quiet, l) })
-        : undefined;
-      if (queue) note(quiet, `study: attack batches go to the queue ${queue.name} at ${flags.queue}`);
+      const queue = flags.queue ? await openCoordinator({ ...flags, queue: flags.queue }, quiet, 'study: attack batches') : undefined;
       const run = await runStudy({
         selection,
         load,

@@ -1,8 +1,10 @@
 /**
- * Conv and ConvTranspose. The input gradient of a Conv with a constant 2-D filter, equal strides and no
- * dilation is written as ONE forward Conv (a stride-phase decomposition, see polyphase) + DepthToSpace: ORT
- * 1.30's ConvTranspose is a GEMM plus a single-threaded col2im, several times slower. Other Convs use
- * ConvTranspose; a ConvTranspose's input gradient is the matching Conv.
+ * Conv and ConvTranspose. The input gradient of a stride-1 Conv with a constant 2-D filter is the
+ * flipped-filter Conv; every other Conv's is a ConvTranspose (whose input gradient is the matching Conv).
+ * Measured on ORT 1.30 (`npm run bench -- --only pgd`'s graphs, one intra-op thread, as the PGD workers run
+ * them): ConvTranspose beat a stride-phase decomposition (one Conv over the s² phases + DepthToSpace) by ≈ 5 %
+ * on the face nets: the phases' sub-filters pad ⌈k/s⌉² taps (16 for a 3×3, 64 for the stem's 7×7), and two
+ * intra-op threads gained nothing from the phases either.
  */
 import { nodeError, staticShape, type Dim, type Info, type Node, type OpRule } from './rule.js';
 import type { Emitter } from './emitter.js';
@@ -102,49 +104,26 @@ export function viaConvTranspose(g: string, w: string, axes: Axis[], group: numb
 }
 
 /**
- * Padded input row j = s·q + r (phase r) only meets taps t ≡ r (mod s), so each of the s² phases is a stride-1
- * correlation of dy with a reversed sub-filter of ⌈k/s⌉ taps. All phases are output channels of one Conv
- * (channel c·s² + phase: groups stay contiguous), interleaved by DepthToSpace (CRD), then cropped to the
- * unpadded input. For stride 1 it is the flipped-filter correlation, the crop folded into its padding.
- * Undefined when the geometry does not fit (padding wider than the filter).
+ * A stride-1 Conv's input gradient as a stride-1 correlation of dy with the flipped filter (input and output
+ * channels swapped within each group), the crop of the forward padding folded into its own: a plain Conv,
+ * which ORT runs in its blocked layout. Undefined when the geometry does not fit (padding wider than the filter).
  */
-function polyphase(g: string, w: ArrayLike<number>, wShape: number[], axes: Axis[], group: number, type: number, e: Emitter): string | undefined {
-  const s = axes[0].stride;
+function flipped(g: string, w: ArrayLike<number>, wShape: number[], axes: Axis[], group: number, type: number, e: Emitter): string | undefined {
   const [M, Cg] = wShape;
   const C = Cg * group;
   const Mg = M / group;
-  const geo = axes.map((a) => {
-    const m = Math.ceil(a.k / s);
-    const rows = s === 1 ? a.inSize : Math.ceil((a.inSize + a.p0) / s);
-    const begin = s === 1 ? m - 1 - a.p0 : m - 1;
-    return { m, rows, begin, end: rows - a.outSize - begin + m - 1 };
-  });
-  if (geo.some((q) => q.begin < 0 || q.end < 0)) return undefined;
-  const [mh, mw] = [geo[0].m, geo[1].m];
+  const pads = axes.map((a) => [a.k - 1 - a.p0, a.inSize - a.outSize + a.p0]);
+  if (pads.some(([b, end]) => b < 0 || end < 0)) return undefined;
   const [kh, kw] = [axes[0].k, axes[1].k];
-  const f = new Float64Array(C * s * s * Mg * mh * mw);
+  const f = new Float64Array(C * Mg * kh * kw);
   for (let c = 0; c < C; c++) {
-    const grp = Math.floor(c / Cg);
-    const ci = c % Cg;
-    for (let ry = 0; ry < s; ry++)
-      for (let rx = 0; rx < s; rx++)
-        for (let mo = 0; mo < Mg; mo++)
-          for (let my = 0; my < mh; my++)
-            for (let mx = 0; mx < mw; mx++) {
-              const [ty, tx] = [s * (mh - 1 - my) + ry, s * (mw - 1 - mx) + rx];
-              if (ty >= kh || tx >= kw) continue;
-              const src = (((grp * Mg + mo) * Cg + ci) * kh + ty) * kw + tx;
-              f[((((c * s + ry) * s + rx) * Mg + mo) * mh + my) * mw + mx] = w[src];
-            }
+    const [grp, ci] = [Math.floor(c / Cg), c % Cg];
+    for (let mo = 0; mo < Mg; mo++)
+      for (let y = 0; y < kh; y++)
+        for (let x = 0; x < kw; x++) f[((c * Mg + mo) * kh + y) * kw + x] = w[(((grp * Mg + mo) * Cg + ci) * kh + (kh - 1 - y)) * kw + (kw - 1 - x)];
   }
-  const filter = e.constant(f, [C * s * s, Mg, mh, mw], type);
-  const pads = [geo[0].begin, geo[1].begin, geo[0].end, geo[1].end];
-  const gx = e.op('Conv', [g, filter], { kernel_shape: { ints: [mh, mw] }, pads: { ints: pads }, group: { i: group } });
-  if (s === 1) return gx;
-  const inter = e.op('DepthToSpace', [gx], { blocksize: { i: s }, mode: { s: 'CRD' } });
-  const [a0, a1] = axes;
-  if (a0.p0 === 0 && a1.p0 === 0 && s * geo[0].rows === a0.inSize && s * geo[1].rows === a1.inSize) return inter;
-  return e.op('Slice', [inter, e.int64s([a0.p0, a1.p0]), e.int64s([a0.p0 + a0.inSize, a1.p0 + a1.inSize]), e.int64s([2, 3])]);
+  const filter = e.constant(f, [C, Mg, kh, kw], type);
+  return e.op('Conv', [g, filter], { kernel_shape: { ints: [kh, kw] }, pads: { ints: [pads[0][0], pads[1][0], pads[0][1], pads[1][1]] }, group: { i: group } });
 }
 
 const conv: OpRule = {
@@ -161,8 +140,8 @@ const conv: OpRule = {
     const ins = n.inputs.map((i) => (i ? e.info(i) : undefined));
     const { axes, group } = convAxes(n, ins);
     const w = ins[1]!;
-    const simple = axes.length === 2 && axes.every((a) => a.dilation === 1 && a.stride === axes[0].stride);
-    const fast = simple && w.value ? polyphase(g, w.value as ArrayLike<number>, w.shape as number[], axes, group, ins[0]!.type, e) : undefined;
+    const plain = axes.length === 2 && axes.every((a) => a.dilation === 1 && a.stride === 1);
+    const fast = plain && w.value ? flipped(g, w.value as ArrayLike<number>, w.shape as number[], axes, group, ins[0]!.type, e) : undefined;
     return [fast ?? viaConvTranspose(g, n.inputs[1], axes, group, e)];
   },
 };

@@ -162,6 +162,8 @@ export class NativeClassifier implements Classifier {
     if (!split) {
       split = SplitLoop.create(pgdStepGraph(this.gradientModel, loop.norm, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers);
       this.splitLoops.set(loop.norm, split);
+      // Workers that did not start are not kept: the next call tries again (and dispose has nothing to close).
+      split.catch(() => this.splitLoops.delete(loop.norm));
     }
     const workers = await split;
     await workers.start(start, batched, shared);
@@ -180,7 +182,7 @@ export class NativeClassifier implements Classifier {
 
   /** Release all ORT sessions. */
   async dispose(): Promise<void> {
-    await Promise.all([...this.splitLoops.values()].map(async (l) => (await l).close()));
+    await Promise.all([...this.splitLoops.values()].map((l) => l.then((loop) => loop.close(), () => undefined)));
     const steps = await Promise.all(this.stepSessions.values());
     await Promise.all([this.forward, ...new Set([this.gradient, ...steps])].map((s) => s.release()));
   }

@@ -1,6 +1,6 @@
 /**
  * `robustify evaluate --model MODEL_DIR (--data DIR [--split test|train|all] | --adversarial ADV_DIR)
- * [--defence P [--eot K]] [--json FILE]`: the classification report of a trained classifier, optionally behind a
+ * [--defence P [--eot K]] [--json FILE] [--batch-size N] [--queue redis://…]`: the classification report of a trained classifier, optionally behind a
  * defence pipeline, on a dataset split or on an adversarial set. With `--eot K` every image is classified under K
  * draws of the (stochastic) defences: the report is of the majority vote, and the share of wrong draws is printed.
  * Each batch (`--batch-size`, 32 faces) is a unit (models/evaluate.ts `evaluateBatch`), computed here or, with `--queue`, as a job

@@ -199,6 +199,7 @@ export class QueueCoordinator {
         );
       },
       chunks: (target) => this.chunks(model, ref, target),
+      evaluations: (target) => this.evaluations(model, ref, target),
     };
   }
 
@@ -226,6 +227,11 @@ export class QueueCoordinator {
    */
   async evaluationRunner(model: { dir: string; engine: string; backbone?: Backbone }, target: { defence?: string; seed: number; draws?: number }): Promise<EvalRunner> {
     const { named, ref } = await this.savedModel(model);
+    return this.evaluations(named, ref, target);
+  }
+
+  /** Each evaluation batch is a job whose id hashes the model, target, batch and images: a re-run reads back what is done. */
+  private evaluations(named: TrainedModelFiles, ref: ModelRef, target: { defence?: string; seed: number; draws?: number }): EvalRunner {
     const run = async (batch: EvalBatch): Promise<EvaluatedBatch> => {
       const job: Omit<EvaluateJob, 'format' | 'software'> = {
         model: ref,

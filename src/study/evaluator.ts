@@ -5,13 +5,16 @@
  * pipelines asked for next still start with it (a search that enumerates pipelines depth-first applies each
  * stage once per prefix), and stochastic stages draw by the same rule as `Pipeline.apply` (study seed, prefix,
  * image), so a pipeline gives the same numbers here as through `robustify evaluate --defence` with that seed.
+ * With a queue's runner (`remote`) a set's batches of 32 are jobs instead (models/evaluate.ts `evaluateBatch`
+ * behind `Pipeline.apply`, which draws by the same rule, on the same batches): the same labels.
  */
 import { formatPipeline, parsePipeline, type StageSpec } from '../defences/index.js';
 import { PipelineApplier } from '../defences/applier.js';
 import { CHANNELS } from '../image/index.js';
 import { predictLabels, type Classifier } from '../models/classifier.js';
 import type { StepCache } from './cache.js';
-import { batchOf, setLength, withData, type ImageSet } from './imageset.js';
+import { batchOf, imageSize, setLength, withData, type ImageSet } from './imageset.js';
+import type { EvalRunner } from '../models/evaluate.js';
 
 const BATCH = 32;
 /** Prefix outputs kept at most (each is a whole image set). */
@@ -25,6 +28,7 @@ export class PipelineEvaluator {
     private readonly modelKey: string,
     private readonly cache: StepCache,
     private readonly seed: number,
+    private readonly remote?: (target: { defence?: string; seed: number }) => EvalRunner,
   ) {
     this.applier = new PipelineApplier(seed, BATCH, MEMO_LIMIT);
   }
@@ -34,7 +38,7 @@ export class PipelineEvaluator {
     const stages = parsePipeline(pipeline);
     const text = formatPipeline(stages);
     const key = this.cache.key('eval', { model: this.modelKey, set: set.key, pipeline: text, seed: this.seed });
-    const { y_pred } = await this.cache.json(key, async () => ({ y_pred: await this.predict(await this.defended(stages, set)) }));
+    const { y_pred } = await this.cache.json(key, async () => ({ y_pred: this.remote ? await this.predictRemote(this.remote({ defence: text || undefined, seed: this.seed }), set) : await this.predict(await this.defended(stages, set)) }));
     return y_pred;
   }
 
@@ -60,6 +64,19 @@ export class PipelineEvaluator {
       }
     }
     return out;
+  }
+
+  /** The set's labels from a queue's workers: all its batches at once. */
+  private async predictRemote(runner: EvalRunner, set: ImageSet): Promise<number[]> {
+    const size = imageSize(set);
+    const n = setLength(set);
+    const batches: Promise<number[]>[] = [];
+    for (let start = 0, index = 0; start < n; start += BATCH, index++) {
+      const count = Math.min(BATCH, n - start);
+      const images = set.data.slice(start * size, (start + count) * size);
+      batches.push(runner.run({ index, images, shape: [count, set.height, set.width, CHANNELS], labels: set.labels.slice(start, start + count) }).then((r) => r.predictions));
+    }
+    return (await Promise.all(batches)).flat();
   }
 
   /** Drop the kept prefix outputs. */

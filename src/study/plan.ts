@@ -140,9 +140,9 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       run: async ({ train }) => {
         const { classifier, engine, release } = await accelerated(train.model);
         const key = `${train.key}@${engine}`;
-        const evaluator = new PipelineEvaluator(classifier, key, cache, config.seed);
-        ctx.release.push(release, () => evaluator.clear());
         const runner = ctx.remote ? await ctx.remote({ dir: train.dir, key, engine, identities: train.model.identities, backbone: train.model.backbone }) : LOCAL_RUNNER;
+        const evaluator = new PipelineEvaluator(classifier, key, cache, config.seed, runner.evaluations?.bind(runner));
+        ctx.release.push(release, () => evaluator.clear());
         return { model: classifier, engine, key, seed: config.seed, evaluator, identities: train.model.identities, runner };
       },
     }),

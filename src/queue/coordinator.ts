@@ -94,6 +94,7 @@ const POLL_MS = 200;
  */
 export class QueueCoordinator {
   private readonly pending = new Map<string, Pending>();
+  private readonly inflight = new Map<string, Promise<AnyResult>>();
   private timer?: NodeJS.Timeout;
   private polling = false;
   private t0?: number;
@@ -292,7 +293,6 @@ export class QueueCoordinator {
     };
   }
 
-  /** The result of a batch's job: read back when done, else added (or retried when it had failed) and awaited. */
   /**
    * A job's result as `read` makes it of the stored objects; when they have gone from the store (expired),
    * the job is removed and computed again, once.
@@ -310,8 +310,21 @@ export class QueueCoordinator {
     }
   }
 
+  /**
+   * The result of a job, awaited once however many ask for it at once (two evaluations whose batches hold the
+   * same images under the same pipeline are one job).
+   */
+  private attempt<R extends JobResult & AnyResult>(id: string, what: string, name: JobName, payload: () => Promise<AnyJob>): Promise<R> {
+    const known = this.inflight.get(id);
+    if (known) return known as Promise<R>;
+    const p = this.attemptOnce<R>(id, what, name, payload);
+    this.inflight.set(id, p);
+    p.then(() => this.inflight.delete(id), () => this.inflight.delete(id));
+    return p;
+  }
+
   /** The result of a job: read back when done, else added (or retried when it had failed) and awaited. */
-  private async attempt<R extends JobResult & AnyResult>(id: string, what: string, name: JobName, payload: () => Promise<AnyJob>): Promise<R> {
+  private async attemptOnce<R extends JobResult & AnyResult>(id: string, what: string, name: JobName, payload: () => Promise<AnyJob>): Promise<R> {
     this.t0 ??= performance.now();
     const state = await this.queue.getJobState(id);
     if (state === 'completed') {

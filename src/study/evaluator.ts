@@ -17,6 +17,8 @@ import { batchOf, imageSize, setLength, withData, type ImageSet } from './images
 import type { EvalRunner } from '../models/evaluate.js';
 
 const BATCH = 32;
+/** Pipeline evaluations in flight on a queue (each sends all its set's batches). */
+const PREFETCH = 8;
 /** Prefix outputs kept at most (each is a whole image set). */
 const MEMO_LIMIT = 8;
 
@@ -40,6 +42,21 @@ export class PipelineEvaluator {
     const key = this.cache.key('eval', { model: this.modelKey, set: set.key, pipeline: text, seed: this.seed });
     const { y_pred } = await this.cache.json(key, async () => ({ y_pred: this.remote ? await this.predictRemote(this.remote({ defence: text || undefined, seed: this.seed }), set) : await this.predict(await this.defended(stages, set)) }));
     return y_pred;
+  }
+
+  /**
+   * With a queue's runner: the predictions of every (pipeline, set) a step will ask for, PREFETCH at a time
+   * (their batches all on the queue together), into the cache the step then reads in its own order. Locally
+   * nothing: the applier's prefix memo wants the step's order.
+   */
+  async prefetch(requests: readonly (readonly [string, ImageSet])[]): Promise<void> {
+    if (!this.remote) return;
+    // Each (pipeline, set) once: two evaluations of one key at once would compute it twice.
+    const queue = [...new Map(requests.map((r) => [`${formatPipeline(parsePipeline(r[0]))}\u0000${r[1].key}`, r])).values()];
+    const next = async (): Promise<void> => {
+      for (let r = queue.shift(); r; r = queue.shift()) await this.predictions(r[0], r[1]);
+    };
+    await Promise.all(Array.from({ length: Math.min(PREFETCH, queue.length) }, next));
   }
 
   async accuracy(pipeline: string, set: ImageSet): Promise<number> {
@@ -73,7 +90,7 @@ export class PipelineEvaluator {
     const batches: Promise<number[]>[] = [];
     for (let start = 0, index = 0; start < n; start += BATCH, index++) {
       const count = Math.min(BATCH, n - start);
-      const images = set.data.slice(start * size, (start + count) * size);
+      const images = set.data.subarray(start * size, (start + count) * size);
       batches.push(runner.run({ index, images, shape: [count, set.height, set.width, CHANNELS], labels: set.labels.slice(start, start + count) }).then((r) => r.predictions));
     }
     return (await Promise.all(batches)).flat();

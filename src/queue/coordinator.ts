@@ -2,7 +2,8 @@
  * The coordinator's side (`robustify study … --queue redis://…`, `robustify attack … --queue`): every attack
  * batch the study needs and the cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's
  * batches at once; the chunks of `robustify attack` and `robustness` likewise (`ChunkRunner`: the attack command keeps a window of
- * batches in flight, a suite step sends all its chunks), and the batches of `robustify evaluate`; the coordinator
+ * batches in flight, a suite step sends all its chunks), and the batches of `robustify evaluate` and of the
+ * study's pipeline evaluations; the coordinator
  * follows them by polling their state, reads each result from the artifact store and stores it in its own
  * cache, as a local run would. Restarted, it adds the same job ids (BullMQ keeps one job per id) and reads what
  * is done. A job that is gone (a Redis restarted without persistence) is added again; a job that failed after

@@ -2,7 +2,8 @@
  * `robustify evaluate --queue`: the evaluation's batches as jobs on two worker processes (own cache folders,
  * nothing shared but Redis) give the local run's JSON report byte for byte and the same printed report — bare,
  * behind a stochastic defence, and under draws of it (EOT evaluation) — and a re-run reads the finished jobs
- * back. Bad configuration: an unreachable Redis is one line and nothing is written.
+ * back. Bad configuration: an unreachable Redis is one line, --artifacts without --queue a usage error naming
+ * the flag; nothing is written.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,6 +34,10 @@ test('evaluate --queue: 2 workers give the local report byte for byte (bare, gau
   assert.equal(away.code, 1);
   assert.match(away.stderr, /^robustify: queue: cannot reach Redis at redis:\/\/127.0.0.1:\d+ \(connect ECONNREFUSED/m);
   assert.equal(away.stdout, '');
+  await assert.rejects(fsp.access(awayJson), 'nothing written');
+  const alone = await robustify([...base, '--json', awayJson, '--artifacts', work]);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /^robustify: --artifacts: only with --queue$/m);
   await assert.rejects(fsp.access(awayJson), 'nothing written');
 
   const workers = [1, 2].map((i) => spawnCli(['worker', '--queue', redis.url, '--name', `w${i}`, '--cache', path.join(work, `worker${i}`)]));

@@ -1,15 +1,19 @@
 /**
  * `--queue redis://HOST:PORT` and `--artifacts DIR` of the commands whose attack work can run on a queue's
- * workers (study, attack, robustness): the flags, their checks before any work, and the coordinator of the
- * attack and robustness commands' chunks. src/queue (bullmq, ioredis) is imported only when --queue is given.
+ * workers (study, attack, robustness, evaluate): the flags, their checks before any work, and the coordinator of the
+ * attack and robustness commands' chunks and of evaluate's batches. src/queue (bullmq, ioredis) is imported only when --queue is given.
  */
 import type { Command } from 'commander';
 import type { ChunkRunner } from '../attacks/chunk.js';
 import { FaceClassifier } from '../models/classifier.js';
+import type { EvalRunner } from '../models/evaluate.js';
 import type { QueueCoordinator } from '../queue/coordinator.js';
 import type { OpenModel } from './model.js';
 import { note, progressInterval } from './progress.js';
 import { numberOption, queueUrlFlag, UsageError } from './run.js';
+
+/** Batches in flight on a queue: enough to keep many workers busy, few enough to bound the coordinator's memory. */
+export const QUEUE_WINDOW = 32;
 
 export interface QueueFlags {
   queue?: string;
@@ -65,11 +69,32 @@ export async function chunkQueue(
   quiet: boolean | undefined,
   what: string,
 ): Promise<{ queue: QueueCoordinator; runner: ChunkRunner } | undefined> {
+  return modelQueue(f, opened, quiet, what, (queue, model) => queue.chunkRunner(model, target));
+}
+
+/** With --queue: the coordinator and the runner of `evaluate`'s batches against the classifier saved in `--model` (as `chunkQueue`). */
+export async function evaluationQueue(
+  f: QueueFlags & { model: string },
+  opened: Pick<OpenModel, 'model' | 'engine'>,
+  target: { defence?: string; seed: number; draws?: number },
+  quiet: boolean | undefined,
+): Promise<{ queue: QueueCoordinator; runner: EvalRunner } | undefined> {
+  return modelQueue(f, opened, quiet, 'evaluate: batches', (queue, model) => queue.evaluationRunner(model, target));
+}
+
+/** The coordinator and a runner against `--model`'s folder; a network file is refused (workers load folders). */
+async function modelQueue<R>(
+  f: QueueFlags & { model: string },
+  opened: Pick<OpenModel, 'model' | 'engine'>,
+  quiet: boolean | undefined,
+  what: string,
+  runnerOf: (queue: QueueCoordinator, model: { dir: string; engine: string; backbone: FaceClassifier['backbone'] }) => Promise<R>,
+): Promise<{ queue: QueueCoordinator; runner: R } | undefined> {
   if (!f.queue) return undefined;
   if (!(opened.model instanceof FaceClassifier)) throw new UsageError(`--queue: --model '${f.model}' is a network file; workers take a classifier folder saved by \`robustify train\``);
   const queue = await openCoordinator({ ...f, queue: f.queue }, quiet, what);
   try {
-    return { queue, runner: await queue.chunkRunner({ dir: f.model, engine: opened.engine, backbone: opened.model.backbone }, target) };
+    return { queue, runner: await runnerOf(queue, { dir: f.model, engine: opened.engine, backbone: opened.model.backbone }) };
   } catch (err) {
     await queue.close();
     throw err;

@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { classificationReport, uniqueLabels, type ClassificationReport } from '../metrics/index.js';
 import { predictLabels, type Classifier } from './classifier.js';
+import { DefendedClassifier } from './defended.js';
+import { majority, predictDraws } from './draws.js';
 
 /** Predicted and true labels of a set. */
 export interface Predictions {
@@ -49,4 +51,55 @@ export async function predictAll(
 export function reportFor(p: Predictions, identities: readonly string[]): ClassificationReport {
   const labels = uniqueLabels(p.yTrue, p.yPred);
   return classificationReport(p.yTrue, p.yPred, { labels, targetNames: labels.map((l) => identities[l] ?? String(l)) });
+}
+
+/** One batch of an evaluation (NHWC float32 0–255) and its place in the run. */
+export interface EvalBatch {
+  index: number;
+  images: Float32Array;
+  shape: [number, number, number, number];
+  labels: number[];
+}
+
+/** What a batch gives: the predicted labels, and with draws each image's label under every draw. */
+export interface EvaluatedBatch {
+  predictions: number[];
+  votes?: number[][];
+}
+
+/**
+ * Where evaluation batches are computed: here, one after the other, or a queue's workers, several at once
+ * (`parallel`); either way the result is `evaluateBatch`'s.
+ */
+export interface EvalRunner {
+  readonly parallel: boolean;
+  run(batch: EvalBatch): Promise<EvaluatedBatch>;
+}
+
+/**
+ * One batch of `robustify evaluate`, the same here and on a queue's worker: the classifier's labels, or with
+ * `draws` the labels under each draw of its defences (the majority vote is taken over the whole set). A
+ * defended classifier's draws depend only on its seed and the batch (defences/applier.ts), never on the
+ * batches before it, so a batch is a unit of work by itself.
+ */
+export async function evaluateBatch(classifier: Classifier, x: tf.Tensor4D, draws?: number): Promise<EvaluatedBatch> {
+  if (draws === undefined) return { predictions: await predictLabels(classifier, x) };
+  if (!(classifier instanceof DefendedClassifier)) throw new Error('evaluate: draws need a defended classifier (a defence pipeline in front of the model)');
+  const votes = await predictDraws(classifier, x, draws);
+  return { predictions: votes.map((v) => majority(v)), votes };
+}
+
+/** The batches of an evaluation against `classifier`, computed here. */
+export function localEvaluation(classifier: Classifier, draws?: number): EvalRunner {
+  return {
+    parallel: false,
+    run: async (batch) => {
+      const x = tf.tensor4d(batch.images, batch.shape);
+      try {
+        return await evaluateBatch(classifier, x, draws);
+      } finally {
+        x.dispose();
+      }
+    },
+  };
 }

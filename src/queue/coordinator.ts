@@ -2,7 +2,8 @@
  * The coordinator's side (`robustify study … --queue redis://…`, `robustify attack … --queue`): every attack
  * batch the study needs and the cache lacks becomes a job (study/steps.ts `BatchRunner`), all of a set's
  * batches at once; the chunks of `robustify attack` and `robustness` likewise (`ChunkRunner`: the attack command keeps a window of
- * batches in flight, a suite step sends all its chunks); the coordinator
+ * batches in flight, a suite step sends all its chunks), and the batches of `robustify evaluate` and of the
+ * study's pipeline evaluations; the coordinator
  * follows them by polling their state, reads each result from the artifact store and stores it in its own
  * cache, as a local run would. Restarted, it adds the same job ids (BullMQ keeps one job per id) and reads what
  * is done. A job that is gone (a Redis restarted without persistence) is added again; a job that failed after
@@ -18,10 +19,11 @@ import { OnnxBackbone } from '../models/onnx-backbone.js';
 import type { EvasionAttack } from '../attacks/index.js';
 import type { TrainedModel } from '../study/plan.js';
 import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.js';
+import type { EvalBatch, EvalRunner, EvaluatedBatch } from '../models/evaluate.js';
 import type { AttackTarget, BatchRunner, ChunkTarget, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
 import { ArtifactMissing, Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
-import { attackJobId, jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type BackboneRef, type JobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
+import { attackJobId, evaluateJobId, jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type BackboneRef, type EvaluateJob, type EvaluateJobResult, type JobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 import { roundTo } from '../util/round.js';
 
 /** Where the coordinator's queue is and how it reports. */
@@ -56,8 +58,11 @@ export interface QueueStats {
   workers: Record<string, { jobs: number; compute_seconds: number }>;
 }
 
-type AnyJob = PgdJob | AttackJob;
-type AnyResult = PgdResult | AttackJobResult;
+type AnyJob = PgdJob | AttackJob | EvaluateJob;
+type AnyResult = PgdResult | AttackJobResult | EvaluateJobResult;
+type JobName = 'pgd' | 'attack' | 'evaluate';
+/** A model's folder as the coordinator sends it. */
+type TrainedModelFiles = { dir: string; key: string; engine: string; backbone?: Backbone };
 
 interface Pending {
   what: string;
@@ -90,6 +95,7 @@ const POLL_MS = 200;
  */
 export class QueueCoordinator {
   private readonly pending = new Map<string, Pending>();
+  private readonly inflight = new Map<string, Promise<AnyResult>>();
   private timer?: NodeJS.Timeout;
   private polling = false;
   private t0?: number;
@@ -195,6 +201,7 @@ export class QueueCoordinator {
         );
       },
       chunks: (target) => this.chunks(model, ref, target),
+      evaluations: (target) => this.evaluations(model, ref, target),
     };
   }
 
@@ -204,13 +211,53 @@ export class QueueCoordinator {
    * engine), bare or behind `target`'s pipeline.
    */
   async chunkRunner(model: { dir: string; engine: string; backbone?: Backbone }, target: ChunkTarget): Promise<ChunkRunner> {
+    const { named, ref } = await this.savedModel(model);
+    return this.chunks(named, ref, target);
+  }
+
+  /** A classifier folder's files in the artifact store, named by their address and the engine. */
+  private async savedModel(model: { dir: string; engine: string; backbone?: Backbone }): Promise<{ named: TrainedModelFiles; ref: ModelRef }> {
     const first = await this.modelRef({ ...model, key: '' });
     const named = { ...model, key: `model-${first.head.slice(0, 16)}${first.backbone ? `+${first.backbone.identity}` : ''}@${model.engine}` };
-    return this.chunks(named, { ...first, key: named.key }, target);
+    return { named, ref: { ...first, key: named.key } };
+  }
+
+  /**
+   * The runner of `robustify evaluate`'s batches (models/evaluate.ts) against the classifier saved in
+   * `model.dir`, bare or behind `target`'s pipeline with its seed and draws: each batch is a job whose id
+   * hashes the model, target, batch place and labels and the images' address.
+   */
+  async evaluationRunner(model: { dir: string; engine: string; backbone?: Backbone }, target: { defence?: string; seed: number; draws?: number }): Promise<EvalRunner> {
+    const { named, ref } = await this.savedModel(model);
+    return this.evaluations(named, ref, target);
+  }
+
+  /** Each evaluation batch is a job whose id hashes the model, target, batch and images: a re-run reads back what is done. */
+  private evaluations(named: TrainedModelFiles, ref: ModelRef, target: { defence?: string; seed: number; draws?: number }): EvalRunner {
+    const run = async (batch: EvalBatch): Promise<EvaluatedBatch> => {
+      const job: Omit<EvaluateJob, 'format' | 'software'> = {
+        model: ref,
+        target: { defence: target.defence, seed: target.seed, draws: target.draws },
+        batch: { index: batch.index, shape: batch.shape, labels: batch.labels },
+        images: contentHash(new Uint8Array(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength)),
+      };
+      const id = evaluateJobId(job);
+      const payload = async (): Promise<EvaluateJob> => {
+        await this.keepModel(named, ref);
+        await this.artifacts.putFloats(batch.images);
+        return { format: JOB_FORMAT, software: this.software, ...job };
+      };
+      // The result is its labels: nothing in the artifact store to read back.
+      return this.result<EvaluateJobResult, EvaluatedBatch>(id, `evaluation batch ${batch.index} (${batch.labels.length} images)`, 'evaluate', payload, async (r) => ({
+        predictions: r.predictions,
+        ...(r.votes ? { votes: r.votes } : {}),
+      }));
+    };
+    return { parallel: true, run };
   }
 
   /** Each chunk is a job whose id hashes the model, target, attack, chunk and images: a re-run reads back what is done. */
-  private chunks(model: { dir: string; key: string; engine: string; backbone?: Backbone }, ref: ModelRef, target: ChunkTarget): ChunkRunner {
+  private chunks(model: TrainedModelFiles, ref: ModelRef, target: ChunkTarget): ChunkRunner {
     const run = async (attack: EvasionAttack, batch: AttackChunk): Promise<AttackedChunk> => {
       const job: Omit<AttackJob, 'format' | 'software'> = {
         model: ref,
@@ -247,12 +294,11 @@ export class QueueCoordinator {
     };
   }
 
-  /** The result of a batch's job: read back when done, else added (or retried when it had failed) and awaited. */
   /**
    * A job's result as `read` makes it of the stored objects; when they have gone from the store (expired),
    * the job is removed and computed again, once.
    */
-  private async result<R extends JobResult & AnyResult, T>(id: string, what: string, name: 'pgd' | 'attack', payload: () => Promise<AnyJob>, read: (r: R) => Promise<T>): Promise<T> {
+  private async result<R extends JobResult & AnyResult, T>(id: string, what: string, name: JobName, payload: () => Promise<AnyJob>, read: (r: R) => Promise<T>): Promise<T> {
     const r = await this.attempt<R>(id, what, name, payload);
     try {
       return await read(r);
@@ -265,8 +311,21 @@ export class QueueCoordinator {
     }
   }
 
+  /**
+   * The result of a job, awaited once however many ask for it at once (two evaluations whose batches hold the
+   * same images under the same pipeline are one job).
+   */
+  private attempt<R extends JobResult & AnyResult>(id: string, what: string, name: JobName, payload: () => Promise<AnyJob>): Promise<R> {
+    const known = this.inflight.get(id);
+    if (known) return known as Promise<R>;
+    const p = this.attemptOnce<R>(id, what, name, payload);
+    this.inflight.set(id, p);
+    p.then(() => this.inflight.delete(id), () => this.inflight.delete(id));
+    return p;
+  }
+
   /** The result of a job: read back when done, else added (or retried when it had failed) and awaited. */
-  private async attempt<R extends JobResult & AnyResult>(id: string, what: string, name: 'pgd' | 'attack', payload: () => Promise<AnyJob>): Promise<R> {
+  private async attemptOnce<R extends JobResult & AnyResult>(id: string, what: string, name: JobName, payload: () => Promise<AnyJob>): Promise<R> {
     this.t0 ??= performance.now();
     const state = await this.queue.getJobState(id);
     if (state === 'completed') {

@@ -1,6 +1,7 @@
 /**
  * The jobs on the queue: one PGD batch of one image set against one target (the study, job name 'pgd'), or
- * one chunk of `robustify attack` or `robustness` (any registered attack, job name 'attack'). A job's id is a hash of its
+ * one chunk of `robustify attack` or `robustness` (any registered attack, job name 'attack'), or one batch of
+ * `robustify evaluate` (job name 'evaluate'). A job's id is a hash of its
  * inputs (a PGD batch's cache key plus the iterations it keeps), so adding it twice is adding it once, and a
  * restarted coordinator finds the jobs it had added. The queue's name carries the project version, so workers of another version never
  * take a job; the payload carries the software fingerprint, which a worker checks before computing.
@@ -106,6 +107,27 @@ export interface AttackJobResult extends JobResult {
 /** An attack job's id: a hash of everything that decides its output (the images by their address). */
 export function attackJobId(job: Omit<AttackJob, 'software' | 'format'>): string {
   return `attack-${hashOf(job)}`;
+}
+
+/** One batch of `robustify evaluate` (models/evaluate.ts `evaluateBatch`): a pipeline (or none) on a batch of faces. */
+export interface EvaluateJob {
+  format: typeof JOB_FORMAT;
+  software: Record<string, string>;
+  model: ModelRef;
+  /** The defence pipeline, its seed, and the draws each image is classified under (absent: one, the seed's). */
+  target: { defence?: string; seed: number; draws?: number };
+  batch: { index: number; shape: [number, number, number, number]; labels: number[] };
+  images: string;
+}
+
+export interface EvaluateJobResult extends JobResult {
+  predictions: number[];
+  votes?: number[][];
+}
+
+/** An evaluation batch's job id: a hash of everything that decides its output (the images by their address). */
+export function evaluateJobId(job: Omit<EvaluateJob, 'software' | 'format'>): string {
+  return `evaluate-${hashOf(job)}`;
 }
 
 /** The job id of a batch: its cache key and the iterations it keeps (BullMQ ids must not hold ':'). */

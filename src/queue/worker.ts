@@ -1,7 +1,7 @@
 /**
- * A queue worker (`robustify worker --queue redis://…`): takes PGD batches of studies and batches of the attack
- * and robustness commands (chunks) from the queue of its project version, computes them with the same functions
- * as a local run (study/steps.ts `attackBatch`, attacks/chunk.ts `attackChunk`), stores the results in the artifact store and returns their
+ * A queue worker (`robustify worker --queue redis://…`): takes PGD batches of studies, batches of the attack
+ * and robustness commands (chunks) and of `evaluate` from the queue of its project version, computes them with the same functions
+ * as a local run (study/steps.ts `attackBatch`, attacks/chunk.ts `attackChunk`, models/evaluate.ts `evaluateBatch`), stores the results in the artifact store and returns their
  * addresses. Models are fetched once and kept by the hash of
  * their files; batches run one at a time per process (one engine, all its threads), `concurrency` only overlaps
  * the transfers. A job whose software fingerprint differs from ours fails at once (UnrecoverableError): its
@@ -17,13 +17,18 @@ import { FaceClassifier } from '../models/classifier.js';
 import { accelerated, type Accelerated } from '../models/native.js';
 import { createAttack } from '../attacks/index.js';
 import { attackChunk } from '../attacks/chunk.js';
+import { DefendedClassifier } from '../models/defended.js';
+import { localEvaluation } from '../models/evaluate.js';
 import { attackBatch, targetClassifier, type AttackTarget } from '../study/steps.js';
 import { writeDirAtomic } from '../util/fs.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe } from './address.js';
 import { Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
 import { backboneIdentity } from '../models/backbones.js';
 import { canonicalJson } from '../study/cache.js';
-import { JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
+import { JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type EvaluateJob, type EvaluateJobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
+
+type AnyJob = PgdJob | AttackJob | EvaluateJob;
+type AnyResult = PgdResult | AttackJobResult | EvaluateJobResult;
 
 /** A worker's queue, concurrency and caches. */
 export interface WorkerOptions {
@@ -157,7 +162,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     return run;
   };
   /** The model and target a job names, once its format, software and engine are ours. */
-  const targetOf = async (job: Job<PgdJob | AttackJob>): Promise<AttackTarget> => {
+  const targetOf = async (job: Job<PgdJob | AttackJob | EvaluateJob>): Promise<AttackTarget> => {
     const d = job.data;
     if (d.format !== JOB_FORMAT) throw new UnrecoverableError(`worker ${me}: job ${job.id} has format ${String(d.format)}, this worker reads ${JOB_FORMAT}`);
     if (canonicalJson(d.software) !== software) {
@@ -170,10 +175,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       modelKey: d.model.key,
       seed: d.target.seed,
       defence: d.target.defence ? { text: d.target.defence, pipeline: await pipelineFor(d.target.defence) } : undefined,
-      eot: d.target.eot,
+      eot: 'eot' in d.target ? d.target.eot : undefined,
     };
   };
-  const imagesOf = (job: Job<PgdJob | AttackJob>): Promise<Float32Array> =>
+  const imagesOf = (job: Job<PgdJob | AttackJob | EvaluateJob>): Promise<Float32Array> =>
     artifacts.getFloats(job.data.images, `the images of ${job.id}`, job.data.batch.shape.reduce((a, b) => a * b, 1));
 
   const pgdJob = async (job: Job<PgdJob>): Promise<PgdResult> => {
@@ -200,14 +205,24 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     say(`worker ${me}: ${job.id} done in ${seconds.toFixed(2)} s`);
     return { adversarial, predictions: value.predictions, queries: value.queries, worker: me, seconds };
   };
-  const processJob = async (job: Job<PgdJob | AttackJob, PgdResult | AttackJobResult>): Promise<PgdResult | AttackJobResult> => {
+  const evaluateJob = async (job: Job<EvaluateJob>): Promise<EvaluateJobResult> => {
+    const d = job.data;
+    const [target, images] = await Promise.all([targetOf(job), imagesOf(job)]);
+    const classifier = target.defence ? new DefendedClassifier(target.model, target.defence.pipeline, d.target.seed) : target.model;
+    const run = localEvaluation(classifier, d.target.draws);
+    const { value, seconds } = await serially(() => run.run({ ...d.batch, images }));
+    say(`worker ${me}: ${job.id} done in ${seconds.toFixed(2)} s`);
+    return { ...value, worker: me, seconds };
+  };
+  const processJob = async (job: Job<AnyJob, AnyResult>): Promise<AnyResult> => {
     if (job.name === 'pgd') return pgdJob(job as Job<PgdJob>);
     if (job.name === 'attack') return attackJob(job as Job<AttackJob>);
+    if (job.name === 'evaluate') return evaluateJob(job as Job<EvaluateJob>);
     throw new UnrecoverableError(`worker ${me}: job ${job.id} is a '${job.name}' job, which this worker does not compute`);
   };
 
   const lock = Math.round((opts.stallSeconds ?? 30) * 1000);
-  const worker = new Worker<PgdJob | AttackJob, PgdResult | AttackJobResult>(name, processJob, {
+  const worker = new Worker<AnyJob, AnyResult>(name, processJob, {
     connection: connectionOptions(address) as ConnectionOptions,
     prefix: PREFIX,
     concurrency: opts.concurrency ?? 1,

@@ -140,9 +140,9 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       run: async ({ train }) => {
         const { classifier, engine, release } = await accelerated(train.model);
         const key = `${train.key}@${engine}`;
-        const evaluator = new PipelineEvaluator(classifier, key, cache, config.seed);
-        ctx.release.push(release, () => evaluator.clear());
         const runner = ctx.remote ? await ctx.remote({ dir: train.dir, key, engine, identities: train.model.identities, backbone: train.model.backbone }) : LOCAL_RUNNER;
+        const evaluator = new PipelineEvaluator(classifier, key, cache, config.seed, runner.evaluations?.bind(runner));
+        ctx.release.push(release, () => evaluator.clear());
         return { model: classifier, engine, key, seed: config.seed, evaluator, identities: train.model.identities, runner };
       },
     }),
@@ -196,8 +196,10 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       stored: true,
       run: async ({ load: test, clean, attack, target }) => {
         const out: TableResult[] = [];
+        const setOf = (s: string) => (s === 'test' ? test : s === 'correct' ? clean.correct : attack.pgd);
+        await target.evaluator.prefetch(paperTables(config).filter((s) => s.set !== 'test').map((s) => [s.pipeline, setOf(s.set)] as const));
         for (const spec of paperTables(config)) {
-          const set = spec.set === 'test' ? test : spec.set === 'correct' ? clean.correct : attack.pgd;
+          const set = setOf(spec.set);
           const pred = spec.set === 'test' ? clean.predictions : await target.evaluator.predictions(spec.pipeline, set);
           const report = reportFor({ yTrue: set.labels, yPred: pred }, target.identities);
           out.push({ ...spec, samples: set.labels.length, accuracy: report.accuracy, report });
@@ -219,6 +221,7 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
           ...[table8, ...config.more_pipelines, table6, table7, table9, best].map((p): [string, DefenceRow['kind']] => [p, 'paper']),
         ];
         const rows: DefenceRow[] = [];
+        await evaluator.prefetch(entries.flatMap(([p]) => [[p, correct], [p, pgd]] as const));
         const seen = new Set<string>();
         for (const [p, kind] of entries) {
           if (seen.has(p)) continue;
@@ -238,6 +241,7 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
         // The bare model takes part as the baseline (length 0): the front then starts at it.
         const all = ['none', ...enumeratePipelines(config.search.candidates, config.search.max_length)];
         const rows: SearchRow[] = [];
+        await evaluator.prefetch(all.flatMap((p) => [[p, correct], [p, pgd]] as const));
         for (const [i, p] of all.entries()) {
           rows.push({ pipeline: p, length: parsePipeline(p).length, clean_accuracy: await evaluator.accuracy(p, correct), adversarial_accuracy: await evaluator.accuracy(p, pgd) });
           hooks.onProgress?.('search', i + 1, all.length);
@@ -256,6 +260,7 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       run: async ({ attack, search, target: { evaluator } }) => {
         const pipelines = withBest(config.curves.pipelines, search.best);
         const curve = async (xs: number[], sets: Map<number, ImageSet>): Promise<CurveData> => {
+          await evaluator.prefetch(pipelines.flatMap((p) => xs.map((x) => [p, sets.get(x)!] as const)));
           const series: CurveData['series'] = [];
           for (const p of pipelines) {
             const accuracy: number[] = [];

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ExpectationOverTransformation, ProjectedGradientDescent, type PgdParams } from '../attacks/index.js';
 import type { ChunkRunner } from '../attacks/chunk.js';
+import type { EvalRunner } from '../models/evaluate.js';
 import type { Pipeline } from '../defences/index.js';
 import { CHANNELS } from '../image/index.js';
 import { DefendedClassifier } from '../models/defended.js';
@@ -164,6 +165,8 @@ export interface BatchRunner {
   run(target: AttackTarget, batch: PgdBatch, onProgress?: (done: number, total: number) => void): Promise<Float32Array[]>;
   /** A queue's: the runner of attack chunks (attacks/chunk.ts) against the same model behind `target`'s pipeline. */
   chunks?(target: ChunkTarget): ChunkRunner;
+  /** A queue's: the runner of evaluation batches (models/evaluate.ts) against the same model behind a pipeline (its text) with a seed. */
+  evaluations?(target: { defence?: string; seed: number }): EvalRunner;
 }
 
 /** What a chunk runner attacks besides its model: a pipeline (its text), EOT's draws, the seed. */

@@ -1,7 +1,8 @@
 /**
  * A study through the queue: three worker processes (each with its own cache folder, nothing shared but Redis),
  * one SIGKILLed mid-run, the coordinator SIGKILLed and run again, Redis killed and restarted empty: the local
- * run's results.json byte for byte (PGD batches and the robust section's Square and suite chunks as jobs). And the bad configurations: a worker
+ * run's results.json byte for byte (PGD batches, the robust section's Square and suite chunks and the pipeline
+ * evaluations' batches as jobs). And the bad configurations: a worker
  * of another version refused in one line, a job that keeps failing reported by name after its attempts.
  */
 import { test } from 'node:test';
@@ -59,6 +60,8 @@ test('study --queue: 3 workers, one SIGKILLed mid-run, the coordinator killed an
   assert.ok(Object.keys(timings.queue.workers).length >= 2, `jobs spread over ${Object.keys(timings.queue.workers).join(', ')}`);
   // The robust section's Square and suite went to the workers too (chunk jobs beside the PGD batches).
   assert.ok(workers.some((w) => /: attack-[0-9a-f]{16} done in /.test(w.err())), 'the robust section\'s chunks ran on the workers');
+  // And the pipeline evaluations (the eval-* cache steps: singles, the paper's pipelines, search, curves).
+  assert.ok(workers.some((w) => /: evaluate-[0-9a-f]{16} done in /.test(w.err())), 'the pipeline evaluations ran on the workers');
   process.stderr.write(`# queue after the faults: ${JSON.stringify(timings.queue)}\n`);
   const [a, b] = await Promise.all(['local', 'queued'].map((d) => fsp.readFile(path.join(work, d, 'results.json'), 'utf8')));
   assert.equal(b, a, 'the same bytes through the queue');

@@ -22,12 +22,9 @@ import { openModel } from '../model.js';
 import { loadFor } from '../../models/backbones.js';
 import { addBackboneOptions, backboneFromFlags, type BackboneFlags } from '../backbone-options.js';
 import { note, progress } from '../progress.js';
-import { addQueueOptions, checkQueueFlags, chunkQueue, type QueueFlags } from '../queue-options.js';
+import { addQueueOptions, checkQueueFlags, chunkQueue, QUEUE_WINDOW, type QueueFlags } from '../queue-options.js';
 import { addAttackOptions, attackFromFlags, type AttackFlags as AttackChoice } from '../attack-options.js';
 import { claimOutput, globalOptions, intOption, setInterruptHint, startEngine, UsageError } from '../run.js';
-
-/** Batches in flight on a queue: enough to keep many workers busy, few enough to bound the coordinator's memory. */
-const QUEUE_WINDOW = 32;
 
 interface AttackFlags extends DataFlags, AttackChoice, BackboneFlags, QueueFlags {
   model: string;

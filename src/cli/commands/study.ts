@@ -40,7 +40,7 @@ export function registerStudy(program: Command): void {
       throw new CommanderError(0, 'robustify.configSchema', '(config schema printed)');
     })
     .addHelpText('after', `\nstudy.json keys (--config; every key optional):\n  ${configHelp().join('\n  ')}`);
-  addQueueOptions(cmd, "the study's attack batches (PGD, BPDA, EOT)")
+  addQueueOptions(cmd, "the study's attack batches (PGD, BPDA, EOT) and pipeline evaluations")
     .action(async (flags: StudyFlags, cmd: Command) => {
       const { quiet } = globalOptions(cmd);
       const config = await loadStudyConfig(flags.config, Boolean(flags.quick));
@@ -61,7 +61,7 @@ export function registerStudy(program: Command): void {
       const t0 = performance.now();
       const progress = labelledProgress(quiet);
       const backbone = await backboneFromFlags(flags);
-      const queue = flags.queue ? await openCoordinator({ ...flags, queue: flags.queue }, quiet, 'study: attack batches') : undefined;
+      const queue = flags.queue ? await openCoordinator({ ...flags, queue: flags.queue }, quiet, 'study: attack batches and pipeline evaluations') : undefined;
       const run = await runStudy({
         selection,
         load,

@@ -12,6 +12,12 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { writeFileAtomic } from '../util/fs.js';
 
+/** A float array's bytes (a view, no copy). */
+const floatBytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+
+/** The address `putFloats` gives `values`. */
+export const floatsAddress = (values: Float32Array): string => contentHash(floatBytes(values));
+
 export function contentHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -125,7 +131,7 @@ export class Artifacts {
   }
 
   async putFloats(values: Float32Array): Promise<string> {
-    return this.put(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return this.put(floatBytes(values));
   }
 
   async getFloats(hash: string, what: string, length: number): Promise<Float32Array> {

@@ -22,7 +22,7 @@ import type { AttackChunk, AttackedChunk, ChunkRunner } from '../attacks/chunk.j
 import type { EvalBatch, EvalRunner, EvaluatedBatch } from '../models/evaluate.js';
 import type { AttackTarget, BatchRunner, ChunkTarget, PgdBatch } from '../study/steps.js';
 import { closeWithin, connectionOptions, parseQueueUrl, probe, type QueueAddress } from './address.js';
-import { ArtifactMissing, Artifacts, contentHash, DEFAULT_ARTIFACT_TTL, DirArtifacts, RedisArtifacts } from './artifacts.js';
+import { ArtifactMissing, Artifacts, DEFAULT_ARTIFACT_TTL, DirArtifacts, floatsAddress, RedisArtifacts } from './artifacts.js';
 import { attackJobId, evaluateJobId, jobId, JOB_FORMAT, PREFIX, projectVersion, queueName, QUEUES_KEY, softwareFingerprint, type AttackJob, type AttackJobResult, type BackboneRef, type EvaluateJob, type EvaluateJobResult, type JobResult, type ModelRef, type PgdJob, type PgdResult } from './jobs.js';
 import { roundTo } from '../util/round.js';
 
@@ -144,7 +144,7 @@ export class QueueCoordinator {
    * The model's files in the artifact store: the head's folder, and a user backbone's files with its resolved
    * spec and identity (the built-in net travels with the software). Put again when Redis lost them.
    */
-  private async modelRef(model: { dir: string; key: string; engine: string; backbone?: Backbone }): Promise<ModelRef> {
+  private async modelRef(model: TrainedModelFiles): Promise<ModelRef> {
     const head = await this.artifacts.putDir(model.dir);
     return { head, key: model.key, engine: model.engine, ...(model.backbone instanceof OnnxBackbone ? { backbone: await this.backboneRef(model.backbone) } : {}) };
   }
@@ -153,7 +153,7 @@ export class QueueCoordinator {
    * Before each job: the model's objects are kept from expiring (touched), or put again when they are gone
    * (expired, or a Redis restarted without its data). Content-addressed, so `ref` stays the same.
    */
-  private async keepModel(model: { dir: string; key: string; engine: string; backbone?: Backbone }, ref: ModelRef): Promise<void> {
+  private async keepModel(model: TrainedModelFiles, ref: ModelRef): Promise<void> {
     try {
       await this.artifacts.touchDir(ref.head, `the head of ${ref.key}`);
       if (ref.backbone) await this.artifacts.touchDir(ref.backbone.files, `the backbone of ${ref.key}`);
@@ -239,16 +239,11 @@ export class QueueCoordinator {
         model: ref,
         target: { defence: target.defence, seed: target.seed, draws: target.draws },
         batch: { index: batch.index, shape: batch.shape, labels: batch.labels },
-        images: contentHash(new Uint8Array(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength)),
+        images: floatsAddress(batch.images),
       };
       const id = evaluateJobId(job);
-      const payload = async (): Promise<EvaluateJob> => {
-        await this.keepModel(named, ref);
-        await this.artifacts.putFloats(batch.images);
-        return { format: JOB_FORMAT, software: this.software, ...job };
-      };
       // The result is its labels: nothing in the artifact store to read back.
-      return this.result<EvaluateJobResult, EvaluatedBatch>(id, `evaluation batch ${batch.index} (${batch.labels.length} images)`, 'evaluate', payload, async (r) => ({
+      return this.result<EvaluateJobResult, EvaluatedBatch>(id, `evaluation batch ${batch.index} (${batch.labels.length} images)`, 'evaluate', this.imagesPayload(named, ref, job, batch.images), async (r) => ({
         predictions: r.predictions,
         ...(r.votes ? { votes: r.votes } : {}),
       }));
@@ -264,22 +259,26 @@ export class QueueCoordinator {
         target: { defence: target.defence, eot: target.eot, seed: target.seed },
         attack: { name: attack.name, params: { ...attack.params } },
         batch: { index: batch.index, shape: batch.shape, labels: batch.labels },
-        images: contentHash(new Uint8Array(batch.images.buffer, batch.images.byteOffset, batch.images.byteLength)),
+        images: floatsAddress(batch.images),
       };
       const id = attackJobId(job);
       const what = `${attack.name} batch ${batch.index} (${batch.labels.length} images)`;
-      const payload = async (): Promise<AttackJob> => {
-        await this.keepModel(model, ref);
-        await this.artifacts.putFloats(batch.images);
-        return { format: JOB_FORMAT, software: this.software, ...job };
-      };
-      return this.result<AttackJobResult, AttackedChunk>(id, what, 'attack', payload, async (result) => ({
+      return this.result<AttackJobResult, AttackedChunk>(id, what, 'attack', this.imagesPayload(model, ref, job, batch.images), async (result) => ({
         adversarial: await this.artifacts.getFloats(result.adversarial, `the adversarial images of ${id}`, batch.images.length),
         predictions: result.predictions,
         queries: result.queries,
       }));
     };
     return { parallel: true, run };
+  }
+
+  /** The payload of a job on a batch's images: the model kept in the store and the images put, then the job. */
+  private imagesPayload<J extends AttackJob | EvaluateJob>(model: TrainedModelFiles, ref: ModelRef, job: Omit<J, 'format' | 'software'>, images: Float32Array): () => Promise<J> {
+    return async () => {
+      await this.keepModel(model, ref);
+      await this.artifacts.putFloats(images);
+      return { format: JOB_FORMAT, software: this.software, ...job } as J;
+    };
   }
 
   private async payload(model: ModelRef, target: AttackTarget, batch: PgdBatch): Promise<PgdJob> {

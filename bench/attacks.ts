@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createAttack } from '../src/attacks/index.js';
 import { batches, listDataset, selectTopK, splitDataset } from '../src/data/index.js';
 import { initEngine } from '../src/engine/backend.js';
-import { accelerated } from '../src/models/native.js';
+import { accelerated, nativeRuntime, NativeClassifier } from '../src/models/native.js';
 import { benchModel } from './pgd.js';
 
 const FACES14 = path.join(path.resolve(process.env.ROBUSTIFY_SHARED ?? '../shared'), 'data/faces14');
@@ -46,6 +46,47 @@ export async function benchAttacks(opts: { images?: number; iters?: number } = {
   model.dispose();
   const load = os.loadavg()[0];
   return records.map((r) => ({ ...r, load_avg: load }));
+}
+
+/**
+ * APGD's inner loop on the native engine: APGD-CE (eps 4, 100 iterations, batch 32) with `predict` and
+ * `lossGradient` split over one-thread worker sessions (the default) and on one session with ORT's intra-op
+ * threads (`pgdWorkers: 1`), interleaved in one run, and PGD-100 (whole iterations in the workers) beside them.
+ */
+export async function benchApgd(opts: { images?: number; iters?: number; rounds?: number } = {}): Promise<object[]> {
+  const images = opts.images ?? 32;
+  const iters = opts.iters ?? 100;
+  await initEngine({ backend: 'wasm', strict: true });
+  const ort = await nativeRuntime();
+  if (!ort) return [{ bench: 'apgd', skipped: 'onnxruntime-node does not load on this platform' }];
+  const model = await benchModel();
+  const sel = selectTopK(await listDataset(FACES14), 14);
+  const { value } = await batches(splitDataset(sel.samples).test.slice(0, images), images).next();
+  const { x, labels } = value!;
+  const engines: Array<[string, NativeClassifier]> = [
+    ['workers', await NativeClassifier.create(ort, model)],
+    ['one session', await NativeClassifier.create(ort, model, { pgdWorkers: 1 })],
+  ];
+  const records: object[] = [];
+  const time = async (engine: string, classifier: NativeClassifier, name: string, params: Record<string, unknown>) => {
+    const load = os.loadavg()[0];
+    const tensors = tf.memory().numTensors;
+    const t = performance.now();
+    const adv = await createAttack(name, { eps: 4, max_iter: iters, batch_size: 32, ...params }).generate(classifier, x, labels);
+    const s = (performance.now() - t) / 1000;
+    adv.dispose();
+    records.push({ bench: 'apgd', attack: name, engine, images, iters, s_per_image: round(s / images), num_tensors_grew: tf.memory().numTensors - tensors, load_avg_before: load, load_avg: os.loadavg()[0] });
+  };
+  // Warm-up: every session and worker started before anything is timed.
+  for (const [, c] of engines) await createAttack('apgd', { eps: 4, max_iter: 1 }).generate(c, tf.slice(x, 0, 2) as tf.Tensor4D, labels.slice(0, 2)).then((a) => a.dispose());
+  for (let r = 0; r < (opts.rounds ?? 1); r++) {
+    for (const [engine, c] of r % 2 ? [...engines].reverse() : engines) await time(engine, c, 'apgd', { loss_type: 'cross_entropy' });
+    await time('workers', engines[0][1], 'pgd', { eps_step: 0.1 });
+  }
+  tf.dispose(x);
+  for (const [, c] of engines) await c.dispose();
+  model.dispose();
+  return records;
 }
 
 function round(v: number): number {

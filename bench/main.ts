@@ -2,7 +2,7 @@
  * `npm run bench [-- --only NAME[,NAME…]]`: speed figures as JSON lines `{"bench": NAME, …}`.
  * Not part of the tests; run it on an otherwise idle machine.
  */
-import { benchAttacks } from './attacks.js';
+import { benchApgd, benchAttacks } from './attacks.js';
 import { benchDefences } from './defences.js';
 import { benchDemo } from './demo.js';
 import { benchDenoise } from './denoise.js';
@@ -33,6 +33,8 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   }),
   onnx: benchOnnx,
   attacks: () => benchAttacks(),
+  // ROBUSTIFY_BENCH_APGD_IMAGES (32) / _ITERS (100) / _ROUNDS (1: each engine once; more alternate their order).
+  apgd: () => benchApgd({ images: envInt('ROBUSTIFY_BENCH_APGD_IMAGES'), iters: envInt('ROBUSTIFY_BENCH_APGD_ITERS'), rounds: envInt('ROBUSTIFY_BENCH_APGD_ROUNDS') }),
   head: benchHead,
   kernels: benchKernels,
   threads: () => benchThreads(),

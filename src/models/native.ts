@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvWeights } from '../engine/onnx/conv.js';
 import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
-import { SplitLoop, type FloatData } from '../engine/onnx/split-loop.js';
+import { SplitLoop, type FloatData, type SplitLoopNames } from '../engine/onnx/split-loop.js';
 import { resolveThreads } from '../engine/threads.js';
 import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, type ConvLayer } from './backbone.js';
@@ -26,9 +26,9 @@ export interface NativeOptions {
   /** Intra-op threads (default: ROBUSTIFY_THREADS or the cores). */
   threads?: number;
   /**
-   * Worker threads PGD's iterations run on, the batch split between them, one ORT thread each (see
-   * engine/onnx/split-loop.ts); 1 runs them on this thread's session with `threads` intra-op threads.
-   * Default: `threads`.
+   * Worker threads PGD's iterations, `predict` and `lossGradient` run on, a batch of more than one sample split
+   * between them, one ORT thread each (see engine/onnx/split-loop.ts); 1 runs them on this thread's sessions with
+   * `threads` intra-op threads. Default: `threads`.
    */
   pgdWorkers?: number;
 }
@@ -36,8 +36,11 @@ export interface NativeOptions {
 export class NativeClassifier implements Classifier {
   /** PGD-iteration sessions by norm, built on first use (see pgdIterations). */
   private readonly stepSessions = new Map<PgdLoop['norm'], Promise<OrtSession>>();
-  /** The same graphs on worker threads, by norm, started on first use. */
-  private readonly splitLoops = new Map<PgdLoop['norm'], Promise<SplitLoop>>();
+  /**
+   * Graphs on worker threads, started on first use: the PGD-iteration graphs by norm (`pgd-inf`, `pgd-2`),
+   * the forward graph (`forward`, for predict) and the gradient graph (`gradient`, for lossGradient).
+   */
+  private readonly splitLoops = new Map<string, Promise<SplitLoop>>();
   /** A split loop holds one batch at a time: its PGD runs queue here. */
   private splitQueue: Promise<unknown> = Promise.resolve();
 
@@ -46,7 +49,8 @@ export class NativeClassifier implements Classifier {
     private readonly forward: OrtSession,
     private readonly gradient: OrtSession,
     readonly classes: number,
-    /** The serialised gradient graph (what the PGD-iteration graphs extend) and the session threads. */
+    /** The serialised graphs (the gradient graph is what the PGD-iteration graphs extend) and the session threads. */
+    private readonly forwardModel: Uint8Array,
     private readonly gradientModel: Uint8Array,
     private readonly threads: number | undefined,
     /** The input size the graph takes (other sizes are resized in TF.js). */
@@ -74,14 +78,20 @@ export class NativeClassifier implements Classifier {
     // The gradient session is the L∞ PGD-iteration graph's (fed a zero step, asked only for the gradient):
     // one session, one memory arena, for lossGradient and L∞ attacks.
     const gradient = await createSession(ort, pgdStepGraph(gradientModel, 'inf'), opts.threads);
-    const native = new NativeClassifier(ort, forward, gradient, classes, gradientModel, opts.threads, size, opts.pgdWorkers ?? resolveThreads(opts.threads));
+    const native = new NativeClassifier(ort, forward, gradient, classes, forwardModel, gradientModel, opts.threads, size, opts.pgdWorkers ?? resolveThreads(opts.threads));
     native.stepSessions.set('inf', Promise.resolve(gradient));
     return native;
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const { logits } = await this.forward.run({ x: await ortInput(this.ort, x, this.size) });
-    return tf.tensor2d(logits.data as Float32Array, [x.shape[0], this.classes]);
+    const input = await ortInput(this.ort, x, this.size);
+    const shape: [number, number] = [x.shape[0], this.classes];
+    if (this.splits(shape[0])) {
+      const { logits } = await (await this.splitLoop('forward', () => this.forwardModel)).evaluate({ x: floatData(input) }, {}, ['logits']);
+      return tf.tensor2d(logits.data, shape);
+    }
+    const { logits } = await this.forward.run({ x: input });
+    return tf.tensor2d(logits.data as Float32Array, shape);
   }
 
   async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
@@ -91,11 +101,35 @@ export class NativeClassifier implements Classifier {
     // Copied into a Float32Array: TF.js's cpu backend keeps an int32 one-hot's Int32Array through the cast, which ORT refuses.
     const onehot = new this.ort.Tensor('float32', Float32Array.from(await oneHot.data()), oneHot.shape);
     oneHot.dispose();
-    const zero = new this.ort.Tensor('float32', Float32Array.of(0), []);
-    const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
-    const { grad } = await this.gradient.run(feeds, ['grad']);
+    const dims = input.dims as [number, number, number, number];
+    let grad: Float32Array;
+    if (this.splits(dims[0])) {
+      const workers = await this.splitLoop('gradient', () => this.gradientModel);
+      grad = (await workers.evaluate({ x: floatData(input), onehot: floatData(onehot) }, {}, ['grad'])).grad.data;
+    } else {
+      const zero = new this.ort.Tensor('float32', Float32Array.of(0), []);
+      const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
+      grad = (await this.gradient.run(feeds, ['grad'])).grad.data as Float32Array;
+    }
     // Inputs of another size: through the bilinear resize in TF.js (its vector-Jacobian product with the native gradient).
-    return throughResize(x, tf.tensor4d(grad.data as Float32Array, input.dims as [number, number, number, number]));
+    return throughResize(x, tf.tensor4d(grad, dims));
+  }
+
+  /** Whether a batch of `n` samples runs split over the worker threads. */
+  private splits(n: number): boolean {
+    return this.pgdWorkers > 1 && n > 1;
+  }
+
+  /** The workers of graph `key` (see splitLoops), started on first use from `model()` (`names`: its carried tensor). */
+  private splitLoop(key: string, model: () => Uint8Array, names?: SplitLoopNames): Promise<SplitLoop> {
+    let split = this.splitLoops.get(key);
+    if (!split) {
+      split = SplitLoop.create(model(), names, this.pgdWorkers);
+      this.splitLoops.set(key, split);
+      // Workers that did not start are not kept: the next call tries again (and dispose has nothing to close).
+      split.catch(() => this.splitLoops.delete(key));
+    }
+    return split;
   }
 
   /**
@@ -112,7 +146,7 @@ export class NativeClassifier implements Classifier {
   private async runPgd(loop: PgdLoop): Promise<tf.Tensor4D> {
     const dims = loop.x0.shape;
     if (loop.labels.length !== dims[0]) throw new Error(`pgdIterations: ${loop.labels.length} labels for ${dims[0]} images`);
-    const split = this.pgdWorkers > 1 && dims[0] > 1;
+    const split = this.splits(dims[0]);
     // The split loop carries NCHW iterates (pgdStepGraph's 'NCHW' layout: no transposes per iteration).
     const [n, h, w, c] = dims;
     const loopDims = split ? [n, c, h, w] : dims;
@@ -158,14 +192,8 @@ export class NativeClassifier implements Classifier {
 
   /** runPgd on the worker threads, NCHW: whole runs of iterations, synchronised only where the caller reads iterates. */
   private async runSplit(loop: PgdLoop, start: FloatData, batched: Record<string, FloatData>, shared: Record<string, FloatData>): Promise<tf.Tensor4D> {
-    let split = this.splitLoops.get(loop.norm);
-    if (!split) {
-      split = SplitLoop.create(pgdStepGraph(this.gradientModel, loop.norm, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers);
-      this.splitLoops.set(loop.norm, split);
-      // Workers that did not start are not kept: the next call tries again (and dispose has nothing to close).
-      split.catch(() => this.splitLoops.delete(loop.norm));
-    }
-    const workers = await split;
+    const step = () => pgdStepGraph(this.gradientModel, loop.norm, undefined, 'NCHW');
+    const workers = await this.splitLoop(`pgd-${loop.norm}`, step, { input: 'x', output: PGD_GRAPH_OUTPUT });
     await workers.start(start, batched, shared);
     const read = async () => {
       const { data, dims } = await workers.read();
@@ -244,6 +272,9 @@ function withBackbone(net: FaceRecognitionNet, head: ClassifierWeights['head']):
 }
 
 const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
+
+/** A float32 ORT tensor's values and shape (its own buffer: the split loop copies the slices it sends). */
+const floatData = (t: InstanceType<OrtModule['Tensor']>): FloatData => ({ data: t.data as Float32Array, dims: [...t.dims] });
 
 /** The weights of a gallery classifier (logits −‖d(x) − g_k‖²/T) on `net`: gallery descriptors [K, D]. */
 export function nativeGalleryWeights(net: FaceRecognitionNet, gallery: tf.Tensor2D, temperature: number): ClassifierWeights {

@@ -1,11 +1,11 @@
-/** One SplitLoop worker (split-loop.ts): a one-thread ORT session of the step graph, iterating its slice. */
+/** One SplitLoop worker (split-loop.ts): a one-thread ORT session of the graph, evaluating or iterating its slice. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createSession, loadOnnxRuntime, type OrtModule } from './runtime.js';
 import type { FloatData, SplitLoopNames, SplitLoopReply, SplitLoopRequest } from './split-loop.js';
 
 const port = parentPort;
 if (!port) throw new Error('split-loop-worker.js must run as a worker thread');
-const { model, names } = workerData as { model: Uint8Array; names: SplitLoopNames };
+const { model, names } = workerData as { model: Uint8Array; names: SplitLoopNames | undefined };
 
 type OrtTensor = InstanceType<OrtModule['Tensor']>;
 
@@ -20,6 +20,11 @@ let current: OrtTensor | undefined;
 let next: OrtTensor | undefined;
 
 async function handle(req: SplitLoopRequest): Promise<SplitLoopReply> {
+  if (req.op === 'eval') {
+    const results = await session.run(Object.fromEntries(Object.entries(req.feeds).map(([k, t]) => [k, tensor(t)])), req.outputs);
+    return { ok: true, outputs: Object.fromEntries(req.outputs.map((k) => [k, { data: results[k].data as Float32Array, dims: [...results[k].dims] }])) };
+  }
+  if (!names) throw new Error(`'${req.op}' on a graph without a carried tensor`);
   if (req.op === 'start') {
     feeds = Object.fromEntries([...Object.entries(req.batched), ...Object.entries(req.shared)].map(([k, t]) => [k, tensor(t)]));
     current = tensor(req.carry);
@@ -40,7 +45,7 @@ async function handle(req: SplitLoopRequest): Promise<SplitLoopReply> {
 // Requests are answered one at a time, in order (the main side waits for each reply before the next).
 port.on('message', (req: SplitLoopRequest) => {
   handle(req).then(
-    (reply) => port.postMessage(reply, reply.ok && reply.carry ? [reply.carry.buffer as ArrayBuffer] : []),
+    (reply) => port.postMessage(reply, reply.ok ? [reply.carry, ...Object.values(reply.outputs ?? {}).map((t) => t.data)].flatMap((d) => (d ? [d.buffer as ArrayBuffer] : [])) : []),
     (e: unknown) => port.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) } satisfies SplitLoopReply),
   );
 });

@@ -1,7 +1,7 @@
 /**
- * A step graph iterated on a batch split by samples across worker threads, each with its own ORT session on
- * one intra-op thread: the carried tensor (e.g. PGD's iterate `x` → `x_next`) stays in the workers between
- * iterations. Data parallelism instead of ORT's intra-op threads: the face classifier's PGD iteration has
+ * A graph run on a batch split by samples across worker threads, each with its own ORT session on one
+ * intra-op thread: once (`evaluate`: e.g. a classifier's logits or loss gradient), or iterated as a step graph
+ * whose carried tensor (e.g. PGD's iterate `x` → `x_next`) stays in the workers between iterations. Data parallelism instead of ORT's intra-op threads: the face classifier's PGD iteration has
  * many small, memory-bound or single-threaded nodes (ScatterElements, MaxPool with indices, reorders) that a second
  * intra-op thread barely speeds up, while two samples-halves run side by side at one thread's full speed
  * (`npm run bench -- --only pgd` times both). onnxruntime-node runs a session on the calling JS thread and
@@ -19,8 +19,9 @@ export interface FloatData {
 export type SplitLoopRequest =
   | { op: 'start'; carry: FloatData; batched: Record<string, FloatData>; shared: Record<string, FloatData> }
   | { op: 'run'; iterations: number }
-  | { op: 'read' };
-export type SplitLoopReply = { ok: true; carry?: Float32Array } | { ok: false; error: string };
+  | { op: 'read' }
+  | { op: 'eval'; feeds: Record<string, FloatData>; outputs: string[] };
+export type SplitLoopReply = { ok: true; carry?: Float32Array; outputs?: Record<string, FloatData> } | { ok: false; error: string };
 
 export interface SplitLoopNames {
   /** The graph input fed the carried tensor. */
@@ -39,7 +40,7 @@ class LoopWorker {
   private pending: Promise<unknown> = Promise.resolve();
   private constructor(private readonly worker: Worker) {}
 
-  static async start(model: Uint8Array, names: SplitLoopNames): Promise<LoopWorker> {
+  static async start(model: Uint8Array, names: SplitLoopNames | undefined): Promise<LoopWorker> {
     const worker = new Worker(new URL('./split-loop-worker.js', import.meta.url), { workerData: { model, names } });
     worker.unref();
     const w = new LoopWorker(worker);
@@ -82,8 +83,11 @@ export class SplitLoop {
 
   private constructor(private readonly workers: LoopWorker[]) {}
 
-  /** `workers` threads, each compiling `model` (in parallel) into a one-thread session. */
-  static async create(model: Uint8Array, names: SplitLoopNames, workers: number): Promise<SplitLoop> {
+  /**
+   * `workers` threads, each compiling `model` (in parallel) into a one-thread session. `names`: the carried
+   * tensor's input and output (undefined for a graph that is only evaluated).
+   */
+  static async create(model: Uint8Array, names: SplitLoopNames | undefined, workers: number): Promise<SplitLoop> {
     const started = await Promise.allSettled(Array.from({ length: workers }, () => LoopWorker.start(model, names)));
     const up = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const failed = started.find((s) => s.status === 'rejected');
@@ -105,25 +109,41 @@ export class SplitLoop {
    */
   async start(carry: FloatData, batched: Record<string, FloatData>, shared: Record<string, FloatData> = {}): Promise<void> {
     const n = carry.dims[0];
-    for (const [name, t] of Object.entries(batched)) if (t.dims[0] !== n) throw new Error(`split loop: '${name}' has ${t.dims[0]} samples, the carried tensor ${n}`);
     this.sizes = splitSizes(n, this.workers.length);
     this.dims = carry.dims;
     this.sampleSize = carry.data.length / n;
-    let from = 0;
     await Promise.all(
-      this.sizes.map((size, i) => {
-        const part = (t: FloatData): FloatData => {
-          const per = t.data.length / n;
-          return { data: t.data.slice(from * per, (from + size) * per), dims: [size, ...t.dims.slice(1)] };
-        };
-        const req: SplitLoopRequest = {
-          op: 'start',
-          carry: part(carry),
-          batched: Object.fromEntries(Object.entries(batched).map(([k, t]) => [k, part(t)])),
-          shared: Object.fromEntries(Object.entries(shared).map(([k, t]) => [k, { data: t.data.slice(), dims: t.dims }])),
-        };
-        from += size;
-        return this.workers[i].call(req, [req.carry.data.buffer as ArrayBuffer, ...Object.values(req.batched).map((t) => t.data.buffer as ArrayBuffer)]);
+      slices({ carry, ...batched }, this.sizes, 'the carried tensor').map(({ feeds, transfer }, i) => {
+        const { carry: part, ...rest } = feeds;
+        return this.workers[i].call({ op: 'start', carry: part, batched: rest, shared: shareable(shared) }, transfer);
+      }),
+    );
+  }
+
+  /**
+   * One run of the graph on a batch (every `batched` tensor split along its first axis, `shared` ones whole to
+   * every worker): its `outputs`, each the slices' results joined along the first axis. Independent of the
+   * batch `start` loaded; calls may overlap.
+   */
+  async evaluate(batched: Record<string, FloatData>, shared: Record<string, FloatData>, outputs: readonly string[]): Promise<Record<string, FloatData>> {
+    const n = Object.values(batched)[0]?.dims[0];
+    if (n === undefined) throw new Error('split loop: evaluate needs a batched input');
+    const sizes = splitSizes(n, this.workers.length);
+    const replies = await Promise.all(
+      slices(batched, sizes, `'${Object.keys(batched)[0]}'`).map(({ feeds, transfer }, i) =>
+        this.workers[i].call({ op: 'eval', feeds: { ...feeds, ...shareable(shared) }, outputs: [...outputs] }, transfer),
+      ),
+    );
+    return Object.fromEntries(
+      outputs.map((name) => {
+        const parts = replies.map((r) => r.outputs![name]);
+        const data = new Float32Array(parts.reduce((s, p) => s + p.data.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          data.set(p.data, at);
+          at += p.data.length;
+        }
+        return [name, { data, dims: [n, ...parts[0].dims.slice(1)] }];
       }),
     );
   }
@@ -148,4 +168,26 @@ export class SplitLoop {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** Each worker's slices of the `batched` tensors (copies, to transfer), all `sizes` samples long in turn. */
+function slices(batched: Record<string, FloatData>, sizes: number[], first: string): Array<{ feeds: Record<string, FloatData>; transfer: ArrayBuffer[] }> {
+  const n = sizes.reduce((a, b) => a + b, 0);
+  for (const [name, t] of Object.entries(batched)) if (t.dims[0] !== n) throw new Error(`split loop: '${name}' has ${t.dims[0]} samples, ${first} ${n}`);
+  let from = 0;
+  return sizes.map((size) => {
+    const feeds = Object.fromEntries(
+      Object.entries(batched).map(([k, t]) => {
+        const per = t.data.length / n;
+        return [k, { data: t.data.slice(from * per, (from + size) * per), dims: [size, ...t.dims.slice(1)] }];
+      }),
+    );
+    from += size;
+    return { feeds, transfer: Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer) };
+  });
+}
+
+/** `shared` tensors as compact copies for every worker (a view's whole buffer would be cloned). */
+function shareable(shared: Record<string, FloatData>): Record<string, FloatData> {
+  return Object.fromEntries(Object.entries(shared).map(([k, t]) => [k, { data: t.data.slice(), dims: t.dims }]));
 }

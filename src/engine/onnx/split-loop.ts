@@ -1,8 +1,9 @@
 /**
  * A graph run on a batch split by samples across worker threads, each with its own ORT session on one
  * intra-op thread: once (`evaluate`: e.g. a classifier's logits or loss gradient), or iterated as a step graph
- * whose carried tensor (e.g. PGD's iterate `x` → `x_next`) stays in the workers between iterations. Data parallelism instead of ORT's intra-op threads: the face classifier's PGD iteration has
- * many small, memory-bound or single-threaded nodes (ScatterElements, MaxPool with indices, reorders) that a second
+ * whose carried tensor (e.g. PGD's iterate `x` → `x_next`) stays in the workers between iterations. Data
+ * parallelism instead of ORT's intra-op threads: the face classifier's PGD iteration has many small,
+ * memory-bound or single-threaded nodes (ScatterElements, MaxPool with indices, reorders) that a second
  * intra-op thread barely speeds up, while two samples-halves run side by side at one thread's full speed
  * (`npm run bench -- --only pgd` times both). onnxruntime-node runs a session on the calling JS thread and
  * refuses SharedArrayBuffer-backed tensors, hence threads with their own copies of their slice.

@@ -14,6 +14,7 @@ import { benchPools } from './pools.js';
 import { benchPrepare } from './prepare.js';
 import { benchQueue } from './queue.js';
 import { benchServer } from './server.js';
+import { benchStudy } from './study.js';
 import { benchThreads } from './threads.js';
 
 /** An optional whole-number setting from the environment (the benches' knobs). */
@@ -46,6 +47,8 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   pools: benchPools,
   // ROBUSTIFY_BENCH_QUEUE_FACES / _ITERS / _BATCH / _WORKERS reduce it (see bench/queue.ts).
   queue: benchQueue,
+  // The full study from an empty cache (ROBUSTIFY_BENCH_STUDY_ROBUST=bare (default)|all|0: the robust section's pipelines).
+  study: benchStudy,
 };
 
 function selected(argv: string[]): string[] {

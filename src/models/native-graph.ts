@@ -13,13 +13,19 @@ import { withCrossEntropy } from '../engine/onnx/autodiff/loss.js';
 import { decodeModel, encodeModel, type ModelProto } from '../engine/onnx/autodiff/model.js';
 import { OnnxConv, type ConvWeights } from '../engine/onnx/conv.js';
 import { OnnxGraph } from '../engine/onnx/graph.js';
-import { BACKBONE_INPUT_SIZE } from './backbone.js';
+import type { BackboneLayers, ConvLayer } from './backbone.js';
 
 /** Everything the graph needs, as plain arrays (see nativeWeights in native.ts). */
-export interface ClassifierWeights {
+/** The built-in net's folded weights as plain arrays. */
+export interface BackboneWeights {
+  /** Input side (square). */
+  size: number;
   mean: Float32Array;
   stem: ConvWeights;
   blocks: ReadonlyArray<{ down: boolean; conv1: ConvWeights; conv2: ConvWeights }>;
+}
+
+export interface ClassifierWeights extends BackboneWeights {
   head: DenseHeadWeights | GalleryHeadWeights;
 }
 
@@ -57,19 +63,29 @@ interface Act {
   channels: number;
 }
 
+const f32 = (t: { dataSync(): unknown }) => t.dataSync() as Float32Array;
+
+/** The net's layers (backbone.ts) as plain arrays, for the graphs here. */
+export function backboneWeights(l: BackboneLayers, size: number): BackboneWeights {
+  const conv = (c: ConvLayer): ConvWeights => ({ filter: f32(c.filter), shape: c.filter.shape, bias: f32(c.bias) });
+  return { size, mean: f32(l.mean), stem: conv(l.stem), blocks: l.blocks.map(({ down, block }) => ({ down, conv1: conv(block.conv1), conv2: conv(block.conv2) })) };
+}
+
 /** The forward graph: `x` → `logits`. */
 export function classifierGraph(w: ClassifierWeights): Uint8Array {
   const g = new OnnxGraph();
   const net = new NetworkBuilder(g);
-  const S = BACKBONE_INPUT_SIZE;
-  const x = g.input('x', [BATCH, S, S, 3]);
-  let a: Act = { name: g.op('Transpose', [x], { perm: { ints: [0, 3, 1, 2] } }), size: S, channels: 3 };
-  a = { ...a, name: g.op('Div', [g.op('Sub', [a.name, g.floats(w.mean, [1, 3, 1, 1])]), g.floats([255], [])]) };
-  a = net.stem(a, w.stem);
-  for (const b of w.blocks) a = b.down ? net.residualDown(a, b.conv1, b.conv2) : net.residual(a, b.conv1, b.conv2);
-  const pooled = g.op('ReduceMean', [a.name], { axes: { ints: [2, 3] }, keepdims: { i: 0 } });
+  const pooled = net.trunk(w);
   const logits = 'gallery' in w.head ? net.galleryHead(pooled, w.head) : net.head(pooled, w.head);
   g.output('logits', logits, [BATCH, w.head.classes]);
+  return g.toBytes();
+}
+
+/** The net alone: `x` → `features` [N, 256], the pooled features a head is trained on. */
+export function featuresGraph(w: BackboneWeights): Uint8Array {
+  const g = new OnnxGraph();
+  const last = w.blocks[w.blocks.length - 1]?.conv2 ?? w.stem;
+  g.output('features', new NetworkBuilder(g).trunk(w), [BATCH, last.shape[3]]);
   return g.toBytes();
 }
 
@@ -93,6 +109,18 @@ export function lossGradientGraph(forward: ModelProto, classes: number, file?: s
 
 class NetworkBuilder {
   constructor(private readonly g: OnnxGraph) {}
+
+  /** Input `x` (NHWC 0–255) → the pooled features. */
+  trunk(w: BackboneWeights): string {
+    const g = this.g;
+    const S = w.size;
+    const x = g.input('x', [BATCH, S, S, 3]);
+    let a: Act = { name: g.op('Transpose', [x], { perm: { ints: [0, 3, 1, 2] } }), size: S, channels: 3 };
+    a = { ...a, name: g.op('Div', [g.op('Sub', [a.name, g.floats(w.mean, [1, 3, 1, 1])]), g.floats([255], [])]) };
+    a = this.stem(a, w.stem);
+    for (const b of w.blocks) a = b.down ? this.residualDown(a, b.conv1, b.conv2) : this.residual(a, b.conv1, b.conv2);
+    return g.op('ReduceMean', [a.name], { axes: { ints: [2, 3] }, keepdims: { i: 0 } });
+  }
 
   /** 'valid' stride-2 conv + ReLU, then a 3×3 stride-2 'valid' max-pool. */
   stem(x: Act, w: ConvWeights): Act {

@@ -6,12 +6,11 @@
  * the gradient taken through the resize) in TF.js.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ConvWeights } from '../engine/onnx/conv.js';
 import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import { SplitLoop, type FloatData, type SplitLoopNames } from '../engine/onnx/split-loop.js';
 import { resolveThreads } from '../engine/threads.js';
 import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
-import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, type ConvLayer } from './backbone.js';
+import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from './backbone.js';
 import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
 import type { ModelProto } from '../engine/onnx/proto.js';
 import { encodeModel } from '../engine/onnx/autodiff/model.js';
@@ -20,7 +19,7 @@ import type { Backbone } from './backbones.js';
 import type { GalleryClassifier } from './gallery.js';
 import { LogitsClassifier } from './logits.js';
 import { nativeRuntime, OnnxBackbone } from './onnx-backbone.js';
-import { classifierGradientGraph, classifierGraph, lossGradientGraph, type ClassifierWeights } from './native-graph.js';
+import { backboneWeights, classifierGradientGraph, classifierGraph, lossGradientGraph, type ClassifierWeights } from './native-graph.js';
 
 export interface NativeOptions {
   /** Intra-op threads (default: ROBUSTIFY_THREADS or the cores). */
@@ -266,9 +265,7 @@ export async function accelerated(model: FaceClassifier | LogitsClassifier, opts
 
 /** The backbone's folded layers as plain arrays, under `head`. */
 function withBackbone(net: FaceRecognitionNet, head: ClassifierWeights['head']): ClassifierWeights {
-  const { mean, stem, blocks } = net.layers();
-  const conv = (l: ConvLayer): ConvWeights => ({ filter: f32(l.filter), shape: l.filter.shape, bias: f32(l.bias) });
-  return { mean: f32(mean), stem: conv(stem), blocks: blocks.map(({ down, block }) => ({ down, conv1: conv(block.conv1), conv2: conv(block.conv2) })), head };
+  return { ...backboneWeights(net.layers(), net.inputSize), head };
 }
 
 const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;

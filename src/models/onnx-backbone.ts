@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
 import { loadModelGraph } from '../engine/onnx/import/index.js';
 import { encodeModel, type ModelProto } from '../engine/onnx/proto.js';
-import { createSession, nativeRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
+import { LazySession, nativeRuntime } from '../engine/onnx/runtime.js';
 import { TfjsOnnxModel } from '../engine/onnx/tfjs-run.js';
 import type { Backbone } from './backbones.js';
 import { classifierModel } from './native-onnx.js';
@@ -95,26 +95,14 @@ export class OnnxBackbone implements Backbone {
 
   /** The features on ORT when it loads (the network alone, preprocessing included), else on TF.js. */
   async inferFeatures(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    this.session ??= nativeRuntime().then(async (ort) => {
-      if (!ort) return undefined;
-      const model = classifierModel(this, (_, f) => f, this.featureDim);
-      return { ort, session: await createSession(ort, encodeModel(model)) };
-    });
-    const native = await this.session;
-    if (!native) return this.features(x);
-    const input = new native.ort.Tensor('float32', (await x.data()) as Float32Array, x.shape);
-    const { logits } = await native.session.run({ x: input });
-    return tf.tensor2d(logits.data as Float32Array, [x.shape[0], this.featureDim]);
+    const out = await this.native.run((await x.data()) as Float32Array, x.shape, 'logits');
+    return out ? tf.tensor2d(out, [x.shape[0], this.featureDim]) : this.features(x);
   }
 
-  private session: Promise<{ ort: OrtModule; session: OrtSession } | undefined> | undefined;
+  private readonly native = new LazySession(() => encodeModel(classifierModel(this, (_, f) => f, this.featureDim)));
 
-  async release(): Promise<void> {
-    const pending = this.session;
-    this.session = undefined;
-    // A session that failed to build has nothing to release (its error went to inferFeatures' caller).
-    const native = await pending?.catch(() => undefined);
-    await native?.session.release();
+  release(): Promise<void> {
+    return this.native.release();
   }
 
   dispose(): void {

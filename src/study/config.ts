@@ -87,6 +87,7 @@ export const StudyConfigSchema = Type.Object(
     ),
     robust: Section(
       {
+        pipelines: Pipes(['none', 'jpeg:20,gauss:15,bmcnn:20', '@best'], 0, "evaluated, each its own row ('none' = the bare model, '@best' = the search's best; [] skips the section)"),
         suite: Type.String({ default: 'standard', description: "attack suite: 'standard', 'quick' or a list like 'apgd,square:nb_queries=1000'" }),
         eot_samples: Int(10, 1, 10000, 'EOT draws where the forward pass is random'),
         square_queries: Int(5000, 1, 1e7, "Square's query budget"),
@@ -94,7 +95,7 @@ export const StudyConfigSchema = Type.Object(
         eps_max: Num(16, 1e-3, 255, 'upper end of the minimum-perturbation search'),
         checks: Flag(true, 'gradient-masking checks'),
       },
-      "the robust-accuracy section (bare, the paper's best, the searched best; adaptive's faces and eps)",
+      "the robust-accuracy section (by default the bare model, the paper's best and the searched best; adaptive's faces and eps)",
     ),
     figures: Section(
       {
@@ -243,6 +244,7 @@ function pipelineFields(c: StudyConfig): [string, string[], boolean][] {
     ['curves.pipelines', c.curves.pipelines, true],
     ['search.candidates', c.search.candidates, false],
     ['adaptive.pipelines', c.adaptive.pipelines, true],
+    ['robust.pipelines', c.robust.pipelines, true],
   ];
 }
 
@@ -280,6 +282,7 @@ function canonical(c: StudyConfig): StudyConfig {
     curves: { ...c.curves, pipelines: c.curves.pipelines.map(canon) },
     search: { ...c.search, candidates: c.search.candidates.map(canon) },
     adaptive: { ...c.adaptive, pipelines: c.adaptive.pipelines.map(canon) },
+    robust: { ...c.robust, pipelines: c.robust.pipelines.map(canon) },
   };
 }
 

@@ -143,7 +143,7 @@ export async function studyDocument(run: StudyRun): Promise<ReportDocument> {
   const robust: Section = {
     id: 'robust',
     heading: 'Robust accuracy, worst case over the suite',
-    blocks: [
+    blocks: !rb.rows.length ? [{ kind: 'paragraph', text: 'Not run: the configuration lists no pipeline (robust.pipelines is empty).' }] : [
       {
         kind: 'paragraph',
         text: `The adaptive section's faces, eps ${rb.eps} (L∞, 0–255). Oblivious: PGD made on the bare model. BPDA: PGD against the defended model. EOT: the same with gradients averaged over ${rb.params.eot_samples} draws of the defences (only where the forward pass is random). Square: score-based, ${rb.params.square_queries} queries. Worst case: the suite \`${rb.params.suite}\` in AutoAttack's scheme (each attack on the faces still robust). Minimum perturbation: RobFR's median smallest eps at which \`${rb.params.min_attack}\` fools (– above ${rb.params.eps_max}).`,

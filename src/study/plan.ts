@@ -332,7 +332,7 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
           faces: first.faces,
           oblivious: first.oblivious,
           params: first.params,
-          pipelines: [...new Set(['none', config.pipelines.best, search.best])],
+          pipelines: withBest(config.robust.pipelines, search.best),
           onProgress: hooks.onProgress,
         }),
     }),

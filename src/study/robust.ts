@@ -41,7 +41,7 @@ export interface RobustRow {
 /** The study's robust-accuracy section: one row per pipeline (bare, paper's best, searched best). */
 export interface RobustSection {
   eps: number;
-  params: { suite: string; eot_samples: number; square_queries: number; min_attack: string; eps_max: number; checks: boolean };
+  params: Omit<StudyConfig['robust'], 'pipelines'>;
   rows: RobustRow[];
 }
 
@@ -61,7 +61,8 @@ export interface RobustInput {
 }
 
 export async function robustSection(inp: RobustInput): Promise<RobustSection> {
-  const r = inp.config.robust;
+  // Rows are keyed without the list, so adding a pipeline to it computes only that pipeline's row.
+  const { pipelines: _list, ...r } = inp.config.robust;
   const rows: RobustRow[] = [];
   for (const p of inp.pipelines) {
     // chunks: Square and the suite attack batch_size faces at a time (attacks/chunk.ts); rows made before are not reused.

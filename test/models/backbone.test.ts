@@ -72,3 +72,26 @@ test('backbone forward leaves no tensors behind and is the same on cpu', async (
   cpuNet.dispose();
   await initEngine({ backend: 'wasm', strict: true });
 });
+
+test('inferFeatures (onnxruntime where it loads) equals features on TF.js; release frees its session, the next call builds it again', async (t) => {
+  await initEngine({ backend: 'wasm', strict: true });
+  const net = await FaceRecognitionNet.load();
+  const one = await faceBatch();
+  const x = tf.concat([one, tf.reverse(one, 2)]) as tf.Tensor4D;
+  const reference = net.features(x);
+  const expected = await reference.data();
+  const before = tf.memory().numTensors;
+  for (const round of [0, 1]) {
+    const f = await net.inferFeatures(x);
+    assert.deepEqual(f.shape, [2, 256]);
+    const got = (await f.data()) as Float32Array;
+    f.dispose();
+    const maxAbs = got.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+    if (round === 0) t.diagnostic(`pooled features max |Δ| native vs TF.js = ${maxAbs.toExponential(2)}`);
+    assert.ok(maxAbs <= 1e-4, `max |Δ| = ${maxAbs}`);
+    await net.release();
+  }
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([one, x, reference]);
+  net.dispose();
+});

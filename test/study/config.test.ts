@@ -14,6 +14,9 @@ test("the defaults are the paper's protocol, pipelines in canonical form", async
   assert.equal(c.pipelines.best, 'jpeg:quality=20,gauss:sigma=15,bmcnn:sigma=20,ensemble=0');
   assert.deepEqual(c.curves.eps, [0, 0.5, 1, 2, 4, 8]);
   assert.deepEqual(c.curves.iterations, [1, 5, 10, 25, 100]);
+  // The robust section: the bare model, the paper's best, the searched best.
+  assert.deepEqual(c.robust.pipelines, ['none', c.pipelines.best, '@best']);
+  assert.deepEqual(mergeConfig(PAPER_CONFIG, { robust: { pipelines: [] } }).robust.pipelines, []);
   const q = await loadStudyConfig(undefined, true);
   assert.ok(q.identities < c.identities && q.attack.max_iter < c.attack.max_iter);
 });
@@ -40,6 +43,7 @@ test('bad configurations name the key', async () => {
     [{ curves: { eps: [0, 1] } }, /curves.eps must be a list that includes attack.eps/],
     [{ search: { candidates: ['jpeg:20', 'blur:3'] } }, /search.candidates\[1\]: pipeline: unknown defence 'blur'/],
     [{ train: 3 }, /train must be an object/],
+    [{ robust: { pipelines: ['none', 'jpeg:101'] } }, /robust.pipelines\[1\]: jpeg: quality must be/],
   ];
   for (const [over, re] of bad) assert.throws(() => mergeConfig(PAPER_CONFIG, over), re);
   assert.throws(() => validateConfig({ ...PAPER_CONFIG, identities: 1 }), /identities must be a whole number ≥ 2/);

@@ -48,3 +48,34 @@ export async function createSession(
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
 }
+
+/**
+ * One session over a model built on first use where onnxruntime-node loads (`get()` gives undefined
+ * elsewhere); `release()` frees it, and the next `get()` builds it again. A model that fails to build rejects
+ * every `get()` with that error (no half-made session to release).
+ */
+export class LazySession {
+  private pending: Promise<{ ort: OrtModule; session: OrtSession } | undefined> | undefined;
+
+  constructor(private readonly model: () => Uint8Array) {}
+
+  get(): Promise<{ ort: OrtModule; session: OrtSession } | undefined> {
+    this.pending ??= nativeRuntime().then(async (ort) => (ort ? { ort, session: await createSession(ort, this.model()) } : undefined));
+    return this.pending;
+  }
+
+  /** Output `output` for input `x` (float32, `dims`), or undefined where onnxruntime-node does not load. */
+  async run(x: Float32Array, dims: readonly number[], output: string): Promise<Float32Array | undefined> {
+    const native = await this.get();
+    if (!native) return undefined;
+    const out = await native.session.run({ x: new native.ort.Tensor('float32', x, dims) }, [output]);
+    return out[output].data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    const pending = this.pending;
+    this.pending = undefined;
+    const native = await pending?.catch(() => undefined);
+    await native?.session.release();
+  }
+}

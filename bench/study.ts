@@ -1,0 +1,91 @@
+/**
+ * The full study on faces14 from an empty cache, as a user runs it (`robustify study`, a child process of the
+ * built CLI): wall time, each step's seconds (its timings.json), peak RSS (the child's VmHWM, worker threads
+ * included) and the headline results. `ROBUSTIFY_BENCH_STUDY_ROBUST` picks the robust section's pipelines:
+ * `bare` (default: the bare model's row), `all` (the study's own list) or `0` (skipped). The defended rows are
+ * left out by default because Square's 5000 queries and EOT's draws through BMCNN make them hours on 2 cores
+ * (DEVELOPERS.md, "The study's cost").
+ * Run alone: `node dist/bench/study.js`. The temp folder is removed afterwards.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.resolve(HERE, '../src/cli/main.js');
+const FACES14 = path.join(path.resolve(process.env.ROBUSTIFY_SHARED ?? path.resolve(HERE, '../../../shared')), 'data/faces14');
+
+/** The robust section's pipelines for a `ROBUSTIFY_BENCH_STUDY_ROBUST` value (undefined: the study's own list). */
+function robustPipelines(v: string | undefined): string[] | undefined {
+  if (v === 'all') return undefined;
+  if (v === undefined || v === '' || v === 'bare') return ['none'];
+  if (v === '0') return [];
+  throw new Error(`ROBUSTIFY_BENCH_STUDY_ROBUST: expected all, bare or 0, got '${v}'`);
+}
+
+/** Peak resident set of a running process in MB (Linux's VmHWM), or undefined once it has gone. */
+function peakRss(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
+
+export async function benchStudy(): Promise<object[]> {
+  if (!existsSync(FACES14)) throw new Error(`study bench: no faces14 at ${FACES14} (set ROBUSTIFY_SHARED)`);
+  const pipelines = robustPipelines(process.env.ROBUSTIFY_BENCH_STUDY_ROBUST);
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'robustify-bench-study-'));
+  try {
+    const out = path.join(dir, 'report');
+    const args = [CLI, 'study', '--data', FACES14, '--out', out];
+    if (pipelines) {
+      await fsp.writeFile(path.join(dir, 'study.json'), JSON.stringify({ robust: { pipelines } }));
+      args.push('--config', path.join(dir, 'study.json'));
+    }
+    const load = [round(os.loadavg()[0])];
+    const t = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let peak = 0;
+    const poll = setInterval(() => (peak = Math.max(peak, peakRss(child.pid!) ?? 0)), 500);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearInterval(poll);
+    if (code !== 0) throw new Error(`study bench: the study exited ${code}: ${stderr.trim().split('\n').pop()}`);
+    const wall = (performance.now() - t) / 1000;
+    load.push(round(os.loadavg()[0]));
+    const { seconds } = JSON.parse(await fsp.readFile(path.join(out, 'timings.json'), 'utf8')) as { seconds: Record<string, number> };
+    const r = JSON.parse(await fsp.readFile(path.join(out, 'results.json'), 'utf8'));
+    const robust = seconds.robust ?? 0;
+    return [
+      {
+        bench: 'study',
+        data: 'faces14',
+        robust_pipelines: r.robust.rows.map((x: { pipeline: string }) => x.pipeline),
+        wall_s: round(wall),
+        // Everything but the robust section: the study as #14 measured it (≈ 1841 s then).
+        without_robust_s: round(wall - robust),
+        peak_rss_mb: Math.round(peak),
+        steps_s: seconds,
+        load_avg: load,
+        clean_accuracy: r.tables.find((x: { set: string }) => x.set === 'test')?.accuracy,
+        pgd_accuracy: r.attack.accuracy,
+        search_best: r.search.best,
+        adaptive: r.adaptive.rows.map((x: { pipeline: string; adaptive_accuracy: number }) => [x.pipeline, x.adaptive_accuracy]),
+        robust_worst_case: r.robust.rows.map((x: { pipeline: string; worst_case_accuracy: number }) => [x.pipeline, x.worst_case_accuracy]),
+      },
+    ];
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const r of await benchStudy()) console.log(JSON.stringify(r));
+}

@@ -19,12 +19,15 @@ export interface GradientGraphNames {
 
 export const PGD_GRAPH_INPUTS = { x0: 'x0', eps: 'eps', epsStep: 'eps_step' } as const;
 export const PGD_GRAPH_OUTPUT = 'x_next';
+/** The NCHW graph's gradient output (NCHW): lossGradient runs on a loop's own sessions, fed a zero step. */
+export const PGD_GRAPH_GRADIENT = 'grad_nchw';
 
 /**
  * `layout` 'NCHW': the iterate, `x0` and `x_next` are NCHW (the step is elementwise, so the same iterates
  * transposed). The image input then enters through a Transpose to NHWC and the gradient leaves through one
  * back, which ORT cancels against the graph's own NHWC→NCHW transposes: a loop carrying NCHW iterates does no
- * layout work per iteration. Its only output is `x_next`.
+ * layout work per iteration. Its outputs are `x_next` and the gradient (`grad_nchw`, which the step computes
+ * anyway).
  */
 export function pgdStepGraph(gradientModel: Uint8Array, norm: Norm, names: GradientGraphNames = { image: 'x', gradient: 'grad' }, layout: 'NHWC' | 'NCHW' = 'NHWC'): Uint8Array {
   const g = OnnxGraph.extend(gradientModel, 'pgd/');
@@ -37,6 +40,7 @@ export function pgdStepGraph(gradientModel: Uint8Array, norm: Norm, names: Gradi
     g.input(x, dims);
     g.op('Transpose', [x], { perm: { ints: [0, 2, 3, 1] } }, nhwc);
     gradient = g.op('Transpose', [gradient], { perm: { ints: [0, 3, 1, 2] } });
+    g.output(PGD_GRAPH_GRADIENT, gradient, dims);
   }
   const x0 = g.input(PGD_GRAPH_INPUTS.x0, dims);
   const eps = g.input(PGD_GRAPH_INPUTS.eps, []);
@@ -51,8 +55,8 @@ export function pgdStepGraph(gradientModel: Uint8Array, norm: Norm, names: Gradi
       ? g.op('Clip', [delta, g.op('Neg', [eps]), eps])
       : g.op('Mul', [delta, g.op('Min', [g.floats([1], []), g.op('Div', [eps, add(g, perSampleL2(g, delta), L2_TOL)])])]);
   g.output(PGD_GRAPH_OUTPUT, g.op('Add', [x0, projected]), dims);
-  // A loop in NCHW wants the next iterate only (the NHWC graph also serves lossGradient: it keeps `grad`).
-  if (layout === 'NCHW') g.keepOutputs([PGD_GRAPH_OUTPUT]);
+  // A loop in NCHW wants the next iterate and its gradient, not the NHWC ones (whose transposes would then stay).
+  if (layout === 'NCHW') g.keepOutputs([PGD_GRAPH_OUTPUT, PGD_GRAPH_GRADIENT]);
   return g.toBytes();
 }
 

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import { SplitLoop, type FloatData, type SplitLoopNames } from '../engine/onnx/split-loop.js';
 import { resolveThreads } from '../engine/threads.js';
-import { PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
+import { PGD_GRAPH_GRADIENT, PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from './backbone.js';
 import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
 import type { ModelProto } from '../engine/onnx/proto.js';
@@ -33,11 +33,16 @@ export interface NativeOptions {
 }
 
 export class NativeClassifier implements Classifier {
-  /** PGD-iteration sessions by norm, built on first use (see pgdIterations). */
+  /**
+   * This thread's sessions, built on first use, for pgdWorkers 1: the forward graph (predict) and the
+   * PGD-iteration graphs by norm ('inf' also serves lossGradient, fed a zero step).
+   */
+  private forwardSession: Promise<OrtSession> | undefined;
   private readonly stepSessions = new Map<PgdLoop['norm'], Promise<OrtSession>>();
   /**
-   * Graphs on worker threads, started on first use: the PGD-iteration graphs by norm (`pgd-inf`, `pgd-2`),
-   * the forward graph (`forward`, for predict) and the gradient graph (`gradient`, for lossGradient).
+   * Graphs on worker threads, started on first use: the PGD-iteration graphs by norm (`pgd-inf`, `pgd-2`;
+   * `pgd-inf` also serves lossGradient) and the forward graph (`forward`, for predict). Each worker session
+   * holds its own weights and activations (≈ 350 MB for the built-in net at 16 images), so graphs share them.
    */
   private readonly splitLoops = new Map<string, Promise<SplitLoop>>();
   /** A split loop holds one batch at a time: its PGD runs queue here. */
@@ -45,8 +50,6 @@ export class NativeClassifier implements Classifier {
 
   private constructor(
     private readonly ort: OrtModule,
-    private readonly forward: OrtSession,
-    private readonly gradient: OrtSession,
     readonly classes: number,
     /** The serialised graphs (the gradient graph is what the PGD-iteration graphs extend) and the session threads. */
     private readonly forwardModel: Uint8Array,
@@ -73,23 +76,41 @@ export class NativeClassifier implements Classifier {
   }
 
   private static async fromGraphs(ort: OrtModule, forwardModel: Uint8Array, gradientModel: Uint8Array, classes: number, size: number, opts: NativeOptions): Promise<NativeClassifier> {
-    const forward = await createSession(ort, forwardModel, opts.threads);
-    // The gradient session is the L∞ PGD-iteration graph's (fed a zero step, asked only for the gradient):
-    // one session, one memory arena, for lossGradient and L∞ attacks.
-    const gradient = await createSession(ort, pgdStepGraph(gradientModel, 'inf'), opts.threads);
-    const native = new NativeClassifier(ort, forward, gradient, classes, forwardModel, gradientModel, opts.threads, size, opts.pgdWorkers ?? resolveThreads(opts.threads));
-    native.stepSessions.set('inf', Promise.resolve(gradient));
+    const native = new NativeClassifier(ort, classes, forwardModel, gradientModel, opts.threads, size, opts.pgdWorkers ?? resolveThreads(opts.threads));
+    // Built now, so that a graph ORT refuses fails here rather than at first use.
+    if (native.split) await native.splitLoop('forward', () => forwardModel);
+    else await native.mainForward();
     return native;
+  }
+
+  private mainForward(): Promise<OrtSession> {
+    this.forwardSession ??= createSession(this.ort, this.forwardModel, this.threads);
+    return this.forwardSession;
+  }
+
+  /** This thread's PGD-iteration session for `norm` (NHWC; with a zero step, the loss gradient). */
+  private stepSession(norm: PgdLoop['norm']): Promise<OrtSession> {
+    let session = this.stepSessions.get(norm);
+    if (!session) {
+      session = createSession(this.ort, pgdStepGraph(this.gradientModel, norm), this.threads);
+      this.stepSessions.set(norm, session);
+    }
+    return session;
+  }
+
+  /** The worker threads' PGD-iteration graph for `norm` (NCHW iterates, see pgdStepGraph). */
+  private stepLoop(norm: PgdLoop['norm']): Promise<SplitLoop> {
+    return this.splitLoop(`pgd-${norm}`, () => pgdStepGraph(this.gradientModel, norm, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT });
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
     const input = await ortInput(this.ort, x, this.size);
     const shape: [number, number] = [x.shape[0], this.classes];
-    if (this.splits(shape[0])) {
+    if (this.split) {
       const { logits } = await (await this.splitLoop('forward', () => this.forwardModel)).evaluate({ x: floatData(input) }, {}, ['logits']);
       return tf.tensor2d(logits.data, shape);
     }
-    const { logits } = await this.forward.run({ x: input });
+    const { logits } = await (await this.mainForward()).run({ x: input });
     return tf.tensor2d(logits.data as Float32Array, shape);
   }
 
@@ -102,21 +123,25 @@ export class NativeClassifier implements Classifier {
     oneHot.dispose();
     const dims = input.dims as [number, number, number, number];
     let grad: Float32Array;
-    if (this.splits(dims[0])) {
-      const workers = await this.splitLoop('gradient', () => this.gradientModel);
-      grad = (await workers.evaluate({ x: floatData(input), onehot: floatData(onehot) }, {}, ['grad'])).grad.data;
+    const zero = { data: Float32Array.of(0), dims: [] };
+    const stepless = { [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
+    if (this.split) {
+      // The L∞ loop's graph with a zero step: its sessions, no third set of weights and activations.
+      const nchw = { data: toNchw(input.data as Float32Array, dims), dims: [dims[0], dims[3], dims[1], dims[2]] };
+      const out = await (await this.stepLoop('inf')).evaluate({ x: nchw, [PGD_GRAPH_INPUTS.x0]: nchw, onehot: floatData(onehot) }, stepless, [PGD_GRAPH_GRADIENT]);
+      grad = toNhwc(out[PGD_GRAPH_GRADIENT].data, dims);
     } else {
-      const zero = new this.ort.Tensor('float32', Float32Array.of(0), []);
-      const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
-      grad = (await this.gradient.run(feeds, ['grad'])).grad.data as Float32Array;
+      const f32 = (t: FloatData) => new this.ort.Tensor('float32', t.data, t.dims);
+      const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, ...Object.fromEntries(Object.entries(stepless).map(([k, t]) => [k, f32(t)])) };
+      grad = (await (await this.stepSession('inf')).run(feeds, ['grad'])).grad.data as Float32Array;
     }
     // Inputs of another size: through the bilinear resize in TF.js (its vector-Jacobian product with the native gradient).
     return throughResize(x, tf.tensor4d(grad, dims));
   }
 
-  /** Whether a batch of `n` samples runs split over the worker threads. */
-  private splits(n: number): boolean {
-    return this.pgdWorkers > 1 && n > 1;
+  /** Whether batches run split over the worker threads (a single sample on one of them). */
+  private get split(): boolean {
+    return this.pgdWorkers > 1;
   }
 
   /** The workers of graph `key` (see splitLoops), started on first use from `model()` (`names`: its carried tensor). */
@@ -145,18 +170,12 @@ export class NativeClassifier implements Classifier {
   private async runPgd(loop: PgdLoop): Promise<tf.Tensor4D> {
     const dims = loop.x0.shape;
     if (loop.labels.length !== dims[0]) throw new Error(`pgdIterations: ${loop.labels.length} labels for ${dims[0]} images`);
-    const split = this.splits(dims[0]);
+    const split = this.split;
     // The split loop carries NCHW iterates (pgdStepGraph's 'NCHW' layout: no transposes per iteration).
     const [n, h, w, c] = dims;
     const loopDims = split ? [n, c, h, w] : dims;
     // data() gives a copy of the tensor's values: ours to overwrite.
-    const values = async (t: tf.Tensor4D) => {
-      if (!split) return (await t.data()) as Float32Array;
-      const nchw = tf.transpose(t, [0, 3, 1, 2]);
-      const data = (await nchw.data()) as Float32Array;
-      nchw.dispose();
-      return data;
-    };
+    const values = async (t: tf.Tensor4D) => (split ? toNchw((await t.data()) as Float32Array, dims) : ((await t.data()) as Float32Array));
     const onehot = new Float32Array(n * this.classes);
     loop.labels.forEach((label, i) => (onehot[i * this.classes + label] = 1));
     const batched = { [PGD_GRAPH_INPUTS.x0]: { data: await values(loop.x0), dims: loopDims }, onehot: { data: onehot, dims: [n, this.classes] } };
@@ -170,12 +189,7 @@ export class NativeClassifier implements Classifier {
       this.splitQueue = run.catch(() => undefined);
       return run;
     }
-    let session = this.stepSessions.get(loop.norm);
-    if (!session) {
-      session = createSession(this.ort, pgdStepGraph(this.gradientModel, loop.norm), this.threads);
-      this.stepSessions.set(loop.norm, session);
-    }
-    const run = await session;
+    const run = await this.stepSession(loop.norm);
     const f32 = (data: Float32Array, shape: readonly number[]) => new this.ort.Tensor('float32', data, shape);
     const feeds = Object.fromEntries(Object.entries({ ...batched, ...shared }).map(([k, t]) => [k, f32(t.data, t.dims)]));
     let current = f32(start.data, dims);
@@ -191,13 +205,10 @@ export class NativeClassifier implements Classifier {
 
   /** runPgd on the worker threads, NCHW: whole runs of iterations, synchronised only where the caller reads iterates. */
   private async runSplit(loop: PgdLoop, start: FloatData, batched: Record<string, FloatData>, shared: Record<string, FloatData>): Promise<tf.Tensor4D> {
-    const step = () => pgdStepGraph(this.gradientModel, loop.norm, undefined, 'NCHW');
-    const workers = await this.splitLoop(`pgd-${loop.norm}`, step, { input: 'x', output: PGD_GRAPH_OUTPUT });
+    const workers = await this.stepLoop(loop.norm);
     await workers.start(start, batched, shared);
-    const read = async () => {
-      const { data, dims } = await workers.read();
-      return tf.tidy(() => tf.transpose(tf.tensor4d(data, dims as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
-    };
+    const dims = loop.x0.shape;
+    const read = async () => tf.tensor4d(toNhwc((await workers.read()).data, dims), dims);
     if (!loop.onIteration) await workers.run(loop.iterations);
     else
       for (let i = 1; i <= loop.iterations; i++) {
@@ -210,8 +221,8 @@ export class NativeClassifier implements Classifier {
   /** Release all ORT sessions. */
   async dispose(): Promise<void> {
     await Promise.all([...this.splitLoops.values()].map((l) => l.then((loop) => loop.close(), () => undefined)));
-    const steps = await Promise.all(this.stepSessions.values());
-    await Promise.all([this.forward, ...new Set([this.gradient, ...steps])].map((s) => s.release()));
+    const sessions = await Promise.allSettled([this.forwardSession, ...this.stepSessions.values()].filter((s) => s !== undefined));
+    await Promise.all(sessions.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
   }
 }
 
@@ -272,6 +283,22 @@ const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
 
 /** A float32 ORT tensor's values and shape (its own buffer: the split loop copies the slices it sends). */
 const floatData = (t: InstanceType<OrtModule['Tensor']>): FloatData => ({ data: t.data as Float32Array, dims: [...t.dims] });
+
+/** NHWC values of `dims` [N, H, W, C] as NCHW. */
+function toNchw(v: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
+  const out = new Float32Array(v.length);
+  const plane = h * w;
+  for (let b = 0; b < n; b++) for (let p = 0; p < plane; p++) for (let k = 0; k < c; k++) out[(b * c + k) * plane + p] = v[(b * plane + p) * c + k];
+  return out;
+}
+
+/** NCHW values as NHWC `dims` [N, H, W, C]. */
+function toNhwc(v: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
+  const out = new Float32Array(v.length);
+  const plane = h * w;
+  for (let b = 0; b < n; b++) for (let p = 0; p < plane; p++) for (let k = 0; k < c; k++) out[(b * plane + p) * c + k] = v[(b * c + k) * plane + p];
+  return out;
+}
 
 /** The weights of a gallery classifier (logits −‖d(x) − g_k‖²/T) on `net`: gallery descriptors [K, D]. */
 export function nativeGalleryWeights(net: FaceRecognitionNet, gallery: tf.Tensor2D, temperature: number): ClassifierWeights {

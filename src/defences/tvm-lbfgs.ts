@@ -156,8 +156,9 @@ function gradientCode(): Code {
   const [LAMB, DATASCALE, HASDIR, X, M, Z, G, D, ROWNORM, COLNORM, ABOVE] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
   const [I, J, ROW, WB, E, LASTCOL, LAST] = [14, 15, 16, 17, 18, 19, 20];
   const [GD, RS, LEFT, ZE, ZR, V, DD, T] = [21, 22, 23, 24, 25, 26, 27, 28];
-  const sign = (dd: Code) => select(f64(1), select(f64(-1), dd, lt(dd, f64(0))), gt(dd, f64(0)));
-  const tvTerm = (scale: Code) => when(get(L1), set(T, mul(get(LAMB), sign(get(DD)))), set(T, mul(get(LAMB), mul(get(DD), scale))));
+  // lamb·sign(d) (Math.sign: ±1, or d itself for ±0 and NaN) or lamb·d·scale.
+  const sign = when(gt(get(DD), f64(0)), set(T, f64(1)), when(lt(get(DD), f64(0)), set(T, f64(-1)), set(T, get(DD))));
+  const tvTerm = (scale: Code) => when(get(L1), [...sign, ...set(T, mul(get(LAMB), get(T)))], set(T, mul(get(LAMB), mul(get(DD), scale))));
   return [
     ...set(GD, f64(0)),
     ...planeSweep({ i: I, row: ROW, j: J, wb: WB, lastCol: LASTCOL }, get(W), get(H), [

@@ -12,8 +12,8 @@ import { decodeImage, imagesToBatch, resizeBilinear } from '../src/image/index.j
 import { buildPipeline, JpegCompression, type Preprocessor } from '../src/defences/index.js';
 
 const FACES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/faces14');
-const BATCH = 32;
-const SIZE = 150;
+export const BATCH = 32;
+export const SIZE = 150;
 
 /** ART's ms per image here (150 px), where measured. */
 const CASES: { token: string; art_ms: number | null; make?: () => Preprocessor; threads?: number }[] = [
@@ -39,7 +39,7 @@ const MIN_RUNS = 3;
 const MIN_SECONDS = 2;
 
 /** The first image of each identity, then the second…, until `n` faces; resized to SIZE×SIZE. */
-async function loadFaces(n: number): Promise<tf.Tensor4D> {
+export async function loadFaces(n: number): Promise<tf.Tensor4D> {
   const ids = (await fsp.readdir(FACES)).sort();
   const lists = await Promise.all(ids.map(async (id) => (await fsp.readdir(path.join(FACES, id))).sort().map((f) => path.join(FACES, id, f))));
   const files: string[] = [];

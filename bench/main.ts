@@ -16,6 +16,7 @@ import { benchQueue } from './queue.js';
 import { benchServer } from './server.js';
 import { benchStudy } from './study.js';
 import { benchThreads } from './threads.js';
+import { benchTvm } from './tvm.js';
 
 /** An optional whole-number setting from the environment (the benches' knobs). */
 function envInt(name: string): number | undefined {
@@ -40,6 +41,8 @@ const BENCHES: Record<string, () => Promise<object[]>> = {
   kernels: benchKernels,
   threads: () => benchThreads(),
   defences: benchDefences,
+  // ROBUSTIFY_BENCH_TVM_AGAINST=DIR: the same runs on another build, interleaved (see bench/tvm.ts).
+  tvm: () => benchTvm(),
   denoise: benchDenoise,
   prepare: benchPrepare,
   demo: () => benchDemo(),

@@ -31,13 +31,16 @@ export function solvePlanes(x: Float32Array, mask: Uint8Array, shape: Shape, pla
   }
   const hw = h * w;
   const out = new Float32Array(x.length);
+  // Read once: for one solver a field, for another a getter.
+  const px = plane.x;
+  const pm = plane.m;
   // One plane at a time keeps its arrays in cache.
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const base = i * hw * c + ch;
       for (let p = 0; p < hw; p++) {
-        plane.x[p] = x[base + p * c];
-        plane.m[p] = mask[base + p * c] ? 1 : 0;
+        px[p] = x[base + p * c];
+        pm[p] = mask[base + p * c] ? 1 : 0;
       }
       const z = plane.solve();
       for (let p = 0; p < hw; p++) out[base + p * c] = clip255(z[p]);
@@ -81,7 +84,9 @@ const TVM_PART: TaskRef = { module: import.meta.url, name: 'solveTvmPart' };
 export async function solveTvmBatch(x: Float32Array, mask: Uint8Array, shape: Shape, spec: TvmSolve, threads: number): Promise<Float32Array> {
   const [n, h, w, c] = shape;
   const size = h * w * c;
-  const part = (a: number, b: number): TvmPart => ({ x: x.slice(a * size, b * size), mask: mask.slice(a * size, b * size), shape: [b - a, h, w, c], spec });
+  // A worker's part is a copy (its buffer is transferred); the inline run (one part) reads the batch itself.
+  const cut = <T extends Float32Array | Uint8Array>(v: T, a: number, b: number): T => (a === 0 && b === n ? v : (v.slice(a * size, b * size) as T));
+  const part = (a: number, b: number): TvmPart => ({ x: cut(x, a, b), mask: cut(mask, a, b), shape: [b - a, h, w, c], spec });
   const { ranges, results } = await mapImageRanges(n, threads, TVM_PART, part, solveTvmPart);
   if (results.length === 1) return results[0];
   const out = new Float32Array(x.length);

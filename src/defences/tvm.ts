@@ -12,7 +12,7 @@
  * changes nothing but the iterates' range). Every dual update is a projection in closed form: the data term's
  * dual is the unit L2 ball per channel, the TV terms' duals are L2 balls of radius lamb per row/column
  * difference vector (p = 2) or the box [−lamb, lamb] per value (p = 1). Each channel plane is its own
- * problem, solved on float64 typed arrays with one row sweep per iteration (tvm-pdhg.ts); tvm-planes.ts spreads
+ * problem, solved in float64 with one row sweep per iteration (a wasm kernel, tvm-pdhg.ts); tvm-planes.ts spreads
  * a batch's images over worker threads.
  *
  * Stopping rule: a fixed ⌈ITERATIONS_PER_MAX_ITER × max_iter⌉ iterations (deterministic cost and output);

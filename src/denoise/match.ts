@@ -7,9 +7,10 @@
  * L2 distance between the displaced window and the reference window on the pilot's luma, and the
  * `matches − 1` closest displacements are kept after the reference itself (displacement 0, always first).
  *
- * Speed: for one displacement the distances of *all* references come from one pass over the image (squared
- * difference image → summed-area table → one box sum per cell), so the cost is O(H·W) per displacement and
- * independent of the patch size.
+ * Speed: for one displacement the distances of *all* references come from one pass over the image: squared
+ * differences summed per 2×2 cell, then the (patch/2)² cells of each window by separable sums — O(H·W) per
+ * displacement. It replaced a summed-area table (3× slower per face in JS: a float64 store per pixel and a
+ * carried dependency; its large running totals also rounded, which made near-ties arbitrary).
  */
 import { mapImageRanges } from '../engine/pool/js-pool.js';
 import type { TaskRef } from '../engine/pool/pool.js';
@@ -49,14 +50,14 @@ export function matchCells(pilot: Float32Array, n: number, h: number, w: number,
   if (k === 1) return { dy: dyOut, dx: dxOut };
 
   const a = (patch - 2) / 2; // window rows above/left of the cell
+  const b = patch / 2; // window side in 2×2 cells
   const m = a + r; // margin of the padded luma
   const pw = w + 2 * m;
   const ph = h + 2 * m;
   const luma = new Float32Array(ph * pw);
-  const rh = h + 2 * a; // region whose squared differences are summed
-  const rw = w + 2 * a;
-  const iw = rw + 1;
-  const integral = new Float64Array((rh + 1) * iw);
+  const qw = w2 + b - 1; // cells of the region the windows cover (the image and a pixels around it)
+  const q = new Float64Array((h2 + b - 1) * qw);
+  const rows = new Float64Array((h2 + b - 1) * w2);
   const kk = k - 1;
   const bestD = new Float64Array(cells * kk);
   const bestY = new Int8Array(cells * kk);
@@ -79,31 +80,43 @@ export function matchCells(pilot: Float32Array, n: number, h: number, w: number,
     for (let dy = -r; dy <= r; dy++) {
       for (let dx = -r; dx <= r; dx++) {
         if (dy === 0 && dx === 0) continue;
-        // Summed-area table of the squared difference between the luma and its displaced copy.
-        for (let y = 0; y < rh; y++) {
-          const row0 = (y + m - a) * pw + (m - a);
-          const row1 = row0 + dy * pw + dx;
-          const irow = (y + 1) * iw;
-          const iprev = y * iw;
-          let run = 0;
-          for (let x = 0; x < rw; x++) {
-            const d = luma[row0 + x] - luma[row1 + x];
-            run += d * d;
-            integral[irow + x + 1] = integral[iprev + x + 1] + run;
-          }
-        }
         // Rows/cols of cells whose displaced 2×2 cell stays inside the image.
         const gy0 = Math.max(0, Math.ceil(-dy / 2));
         const gy1 = Math.min(h2 - 1, Math.floor((h - 2 - dy) / 2));
         const gx0 = Math.max(0, Math.ceil(-dx / 2));
         const gx1 = Math.min(w2 - 1, Math.floor((w - 2 - dx) / 2));
-        for (let gy = gy0; gy <= gy1; gy++) {
-          const t0 = 2 * gy * iw;
-          const t1 = (2 * gy + patch) * iw;
+        if (gy0 > gy1 || gx0 > gx1) continue;
+        // Squared differences between the luma and its displaced copy, summed per 2×2 cell of the region
+        // (region cell (i, j) = pixels (2i − a …, 2j − a …)); a window is b×b such cells. Separable sums,
+        // exact in float64 for float32 lumas: no summed-area table, whose large running totals round.
+        for (let i = gy0; i < gy1 + b; i++) {
+          const r0 = (2 * i + r) * pw + r;
+          const r1 = r0 + pw;
+          const s0 = r0 + dy * pw + dx;
+          const s1 = s0 + pw;
+          const o = i * qw;
+          for (let j = gx0; j < gx1 + b; j++) {
+            const c = 2 * j;
+            const d0 = luma[r0 + c] - luma[s0 + c];
+            const d1 = luma[r0 + c + 1] - luma[s0 + c + 1];
+            const d2 = luma[r1 + c] - luma[s1 + c];
+            const d3 = luma[r1 + c + 1] - luma[s1 + c + 1];
+            q[o + j] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3;
+          }
+        }
+        for (let i = gy0; i < gy1 + b; i++) {
+          const o = i * qw;
+          const ro = i * w2;
           for (let gx = gx0; gx <= gx1; gx++) {
-            const c0 = 2 * gx;
-            const c1 = c0 + patch;
-            const dist = integral[t1 + c1] - integral[t0 + c1] - integral[t1 + c0] + integral[t0 + c0];
+            let s = q[o + gx];
+            for (let t = 1; t < b; t++) s += q[o + gx + t];
+            rows[ro + gx] = s;
+          }
+        }
+        for (let gy = gy0; gy <= gy1; gy++) {
+          for (let gx = gx0; gx <= gx1; gx++) {
+            let dist = rows[gy * w2 + gx];
+            for (let t = 1; t < b; t++) dist += rows[(gy + t) * w2 + gx];
             const o = (gy * w2 + gx) * kk;
             if (dist >= bestD[o + kk - 1]) continue;
             // Insertion into the sorted short list; ties keep the earlier displacement.

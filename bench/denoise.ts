@@ -104,7 +104,7 @@ export async function benchDenoise(): Promise<object[]> {
   const ort = await nativeRuntime();
   if (ort) {
     const native = await Bmcnn.load();
-    await native.accelerate(ort);
+    native.accelerate();
     models.bmcnn_native = native;
     records.push({ bench: 'denoise:native', faces: 16, max_abs_diff_vs_tfjs: await maxDiff(models.bmcnn, native, faces.slice(0, 16)) });
   }

@@ -21,7 +21,8 @@
  * window, so the matches bring no pixels it cannot see; wider searches cost more than the 100 ms budget.
  *
  * Everything after the matching is TF.js ops with the matched positions as a constant index tensor, so it is
- * differentiable end to end (pilot included) for adaptive attacks. `matches: 1` is the ablation without block
+ * differentiable end to end (pilot included) for adaptive attacks; accelerate() runs denoise and the VJP on
+ * onnxruntime instead (native.ts). `matches: 1` is the ablation without block
  * matching: the same nets, only the reference (noisy + pilot) goes in.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -201,24 +201,39 @@ interface SlicePart {
   patch: number;
 }
 
-/** A worker's (or the inline caller's) sessions by graph; the oldest released beyond a few models' worth. */
-const sessions = new Map<string, Promise<OrtSession>>();
+type Feeds = Record<string, InstanceType<OrtModule['Tensor']>>;
+
+/**
+ * A worker's (or the inline caller's) sessions by graph, most recently used last; beyond a few models' worth
+ * the oldest not running is released.
+ */
+const sessions = new Map<string, { session: Promise<OrtSession>; busy: number }>();
 const MAX_SESSIONS = 8;
 
-function session(ort: OrtModule, name: string, bytes: Uint8Array): Promise<OrtSession> {
-  let s = sessions.get(name);
-  if (s) {
+/** Run graph `name` (its session made from `bytes` on first use) on the feeds `feeds` picks for it. */
+async function runGraph(ort: OrtModule, name: string, bytes: Uint8Array, feeds: (s: OrtSession) => Feeds): Promise<Awaited<ReturnType<OrtSession['run']>>> {
+  let c = sessions.get(name);
+  if (c) {
     sessions.delete(name); // re-inserted as the newest
   } else {
-    s = createSession(ort, bytes, poolThreads());
-    if (sessions.size >= MAX_SESSIONS) {
-      const [oldest, old] = sessions.entries().next().value as [string, Promise<OrtSession>];
-      sessions.delete(oldest);
-      void old.then((o) => o.release());
+    const made = { session: createSession(ort, bytes, poolThreads()), busy: 0 };
+    made.session.catch(() => sessions.get(name) === made && sessions.delete(name));
+    for (const [key, old] of sessions) {
+      if (sessions.size < MAX_SESSIONS) break;
+      if (old.busy > 0) continue;
+      sessions.delete(key);
+      void old.session.then((o) => o.release(), () => undefined);
     }
+    c = made;
   }
-  sessions.set(name, s);
-  return s;
+  sessions.set(name, c);
+  c.busy++;
+  try {
+    const session = await c.session;
+    return await session.run(feeds(session));
+  } finally {
+    c.busy--;
+  }
 }
 
 /** Worker task: one slice denoised (`gy` absent) or its VJP, NHWC float32 out. */
@@ -228,20 +243,20 @@ export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
   const { n, h, w, graphs } = p;
   const x = new ort.Tensor('float32', p.x, [n, h, w, 3]);
   const sigma = sigmaMap(ort, n, h, w, p.sigma);
-  const { y: pilot } = await (await session(ort, `${graphs.key}:pilot`, graphs.pilot)).run({ x, sigma });
+  const { y: pilot } = await runGraph(ort, `${graphs.key}:pilot`, graphs.pilot, () => ({ x, sigma }));
   const count = new ort.Tensor('float32', coverCount(h, w, p.patch), [1, 1, h, w]);
   const k = p.match.matches;
   const cells = k > 1 ? matchCells(pilot.data as Float32Array, n, h, w, p.match) : null;
-  const second = await session(ort, `${graphs.key}:${graphs.name}`, graphs.second);
+  const second = `${graphs.key}:${graphs.name}`;
   if (p.gy) {
-    const feeds: Record<string, InstanceType<OrtModule['Tensor']>> = { x, sigma, count, gy: new ort.Tensor('float32', p.gy, [n, h, w, 3]) };
+    const feeds: Feeds = { x, sigma, count, gy: new ort.Tensor('float32', p.gy, [n, h, w, 3]) };
     if (cells) feeds.idx = new ort.Tensor('int32', gatherIndices(cells, n, h, w, k), [n, h, w, k]);
     // The differentiator drops inputs its graph no longer reads; ORT refuses feeds it does not know.
-    const { grad_x } = await second.run(Object.fromEntries(second.inputNames.map((name) => [name, feeds[name]])));
+    const { grad_x } = await runGraph(ort, second, graphs.second, (s) => Object.fromEntries(s.inputNames.map((name) => [name, feeds[name]])));
     return grad_x.data as Float32Array;
   }
-  const input = stackInput(p.x, pilot.data as Float32Array, cells, n, h, w, k, p.sigma);
-  const { y } = await second.run({ input: new ort.Tensor('float32', input, [n, paddedChannels(24 * k + 1), h / 2, w / 2]), pilot, count });
+  const input = new ort.Tensor('float32', stackInput(p.x, pilot.data as Float32Array, cells, n, h, w, k, p.sigma), [n, paddedChannels(24 * k + 1), h / 2, w / 2]);
+  const { y } = await runGraph(ort, second, graphs.second, () => ({ input, pilot, count }));
   return y.data as Float32Array;
 }
 

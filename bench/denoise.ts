@@ -3,7 +3,10 @@
  * identity, sorted files, index % 5 == 4; 98 faces) at σ 15/20/25 with clipped Gaussian noise (seed 0):
  * noisy, pilot, BMCNN and the ablation without block matching, beside the anchors measured on this machine
  * (../shared/spec/bmcnn.md). `bmcnn`/`ablation` use the flip self-ensemble, `*_single` one pass; `bmcnn_native`
- * is the same model with its nets on onnxruntime (block matching on the JS worker pool in both).
+ * is the same model on onnxruntime (pilot, matching and main net per slice on the pool workers),
+ * `bmcnn_native_inline` the same in one slice on the calling thread (two intra-op threads). `denoise:vjp`: the
+ * vector-Jacobian product adaptive attacks run, TF.js against onnxruntime, batch 16 at the built-in backbone's
+ * 150×150.
  * Run alone: `node dist/bench/denoise.js`.
  */
 import { existsSync, promises as fsp } from 'node:fs';
@@ -14,6 +17,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { decodeImage, imagesToBatch, resizeBilinear, type RgbImage } from '../src/image/index.js';
 import { createRandom } from '../src/util/random.js';
 import { Bmcnn, DEFAULT_WEIGHTS_DIR } from '../src/denoise/model.js';
+import { BACKBONE_INPUT_SIZE } from '../src/models/backbone.js';
 import { addNoise, psnr } from '../src/denoise/noise.js';
 import { nativeRuntime } from '../src/engine/onnx/runtime.js';
 
@@ -84,6 +88,30 @@ async function psnrRow(faces: RgbImage[], sigma: number, models: Record<string, 
   return out;
 }
 
+/** ms per face of each model's VJP on `faces` (resized to the backbone's side) at σ 20, and their largest relative difference. */
+async function vjpRow(models: Record<string, Bmcnn>, faces: RgbImage[]): Promise<Record<string, number>> {
+  const size = BACKBONE_INPUT_SIZE;
+  const x = imagesToBatch(faces.map((f) => (f.height === size ? f : resizeBilinear(f, size, size))));
+  const grad = tf.randomNormal(x.shape, 0, 1, 'float32', 5) as tf.Tensor4D;
+  const row: Record<string, number> = {};
+  const outs: Float32Array[] = [];
+  for (const [k, m] of Object.entries(models)) {
+    const first = await m.vjp(x, 20, grad); // warm-up (sessions, graphs)
+    outs.push((await first.data()) as Float32Array);
+    first.dispose();
+    const t = performance.now();
+    (await m.vjp(x, 20, grad)).dispose();
+    row[`${k}_ms_per_face`] = round((performance.now() - t) / faces.length, 1);
+  }
+  tf.dispose([x, grad]);
+  const [a, b] = outs;
+  const scale = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  row.max_rel_diff = round(a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0) / scale, 6);
+  // Where float rounding flips a match choice the gradient differs locally; elsewhere only by rounding.
+  row.share_over_1e_4 = round(a.reduce((c, v, i) => c + (Math.abs(v - b[i]) > 1e-4 * scale ? 1 : 0), 0) / a.length, 6);
+  return row;
+}
+
 /** Largest |Δ| (0–255 scale) between two models' outputs on the same faces at σ 20. */
 async function maxDiff(a: Bmcnn, b: Bmcnn, faces: RgbImage[]): Promise<number> {
   const x = imagesToBatch(faces.map((f) => (f.height === 150 ? f : resizeBilinear(f, 150, 150))));
@@ -104,9 +132,13 @@ export async function benchDenoise(): Promise<object[]> {
   const ort = await nativeRuntime();
   if (ort) {
     const native = await Bmcnn.load();
-    await native.accelerate(ort);
+    native.accelerate();
     models.bmcnn_native = native;
+    const inline = await Bmcnn.load();
+    inline.accelerate(1);
+    models.bmcnn_native_inline = inline;
     records.push({ bench: 'denoise:native', faces: 16, max_abs_diff_vs_tfjs: await maxDiff(models.bmcnn, native, faces.slice(0, 16)) });
+    records.push({ bench: 'denoise:vjp', size: BACKBONE_INPUT_SIZE, batch: 16, ...(await vjpRow({ tfjs: models.bmcnn, native }, faces.slice(0, 16))) });
   }
   for (const size of [112, 150]) {
     for (const batch of [1, 16]) {
@@ -122,7 +154,8 @@ export async function benchDenoise(): Promise<object[]> {
     }
   }
   for (const sigma of SIGMAS) {
-    const row = await psnrRow(faces, sigma, models);
+    // The inline model computes what bmcnn_native does (its slices are the same images).
+    const row = await psnrRow(faces, sigma, Object.fromEntries(Object.entries(models).filter(([k]) => k !== 'bmcnn_native_inline')));
     const a = ANCHORS[sigma];
     records.push({
       bench: 'denoise:psnr', sigma, faces: faces.length, ...row,

@@ -226,7 +226,7 @@ export async function buildPipeline(spec: string | readonly StageSpec[]): Promis
  * const pipeline = new Pipeline([new SpatialSmoothing({ window_size: 3 }), new JpegCompression({ quality: 30 })]);
  * const x = tf.randomUniform([1, 16, 16, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
  * const y = await pipeline.apply(x);
- * const g = pipeline.estimateGradient(x, tf.onesLike(y)); // after apply on the same x
+ * const g = await pipeline.estimateGradient(x, tf.onesLike(y)); // after apply on the same x
  * console.log(String(pipeline), g.shape);
  * pipeline.dispose();
  * ```
@@ -269,7 +269,7 @@ export class Pipeline implements Preprocessor {
     return out === x ? x.clone() : out;
   }
 
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+  async estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): Promise<tf.Tensor4D> {
     checkBatch(this.name, x);
     if (!tf.util.arraysEqual(x.shape, grad.shape)) {
       throw new Error(`pipeline: gradient shape [${grad.shape.join(', ')}] differs from input shape [${x.shape.join(', ')}]`);
@@ -277,13 +277,19 @@ export class Pipeline implements Preprocessor {
     if (this.keepsTrace && this.trace?.inputId !== x.id) {
       throw new Error(`pipeline '${this}': estimateGradient(x, grad) needs apply(x) on the same x first (an exact stage differentiates at its own input)`);
     }
+    // Stage inputs read before the first await, as the check above saw them.
+    const inputs = this.stages.map((_, i) => (i === 0 || !this.trace ? x : this.trace.inputs[i - 1]));
     let g = grad.clone();
     for (let i = this.stages.length - 1; i >= 0; i--) {
       // Identity stages only check shapes, so any same-shaped tensor serves as their input.
-      const input = i === 0 || !this.trace ? x : this.trace.inputs[i - 1];
-      const next = this.stages[i].estimateGradient(input, g);
-      g.dispose();
-      g = next;
+      try {
+        const next = await this.stages[i].estimateGradient(inputs[i], g);
+        g.dispose();
+        g = next;
+      } catch (err) {
+        g.dispose();
+        throw err;
+      }
     }
     return g;
   }

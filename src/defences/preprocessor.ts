@@ -32,8 +32,9 @@ export interface Preprocessor {
   /**
    * ART's estimate_gradient: the gradient w.r.t. the input given the gradient w.r.t. the output.
    * 'identity' (BPDA) for non-differentiable defences, exact where differentiable. Does not dispose its args.
+   * A promise where the gradient runs off the calling thread (bmcnn's on onnxruntime workers).
    */
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D;
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D | Promise<tf.Tensor4D>;
   readonly gradient: 'exact' | 'identity';
   /** Its pipeline token, e.g. 'jpeg:quality=20'. */
   toString(): string;

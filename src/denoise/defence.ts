@@ -24,7 +24,7 @@ export class BmcnnDefence implements Preprocessor {
     return this.model.denoise(x, this.params.sigma, { ensemble: this.params.ensemble === 1 });
   }
 
-  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): tf.Tensor4D {
+  estimateGradient(x: tf.Tensor4D, grad: tf.Tensor4D): Promise<tf.Tensor4D> {
     checkBatch(this.name, x);
     return this.model.vjp(x, this.params.sigma, grad, { ensemble: this.params.ensemble === 1 });
   }
@@ -36,11 +36,10 @@ export class BmcnnDefence implements Preprocessor {
 
 let shared: Promise<Bmcnn> | undefined;
 
-/** The shipped weights, loaded once per process and shared by every `bmcnn` stage (its nets native where ORT loads). */
+/** The shipped weights, loaded once per process and shared by every `bmcnn` stage (on onnxruntime where it loads). */
 export function sharedBmcnn(): Promise<Bmcnn> {
   shared ??= Bmcnn.load().then(async (m) => {
-    const ort = await nativeRuntime();
-    if (ort) await m.accelerate(ort);
+    if (await nativeRuntime()) m.accelerate();
     return m;
   }).catch((err: unknown) => {
     shared = undefined;

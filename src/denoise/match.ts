@@ -7,9 +7,14 @@
  * L2 distance between the displaced window and the reference window on the pilot's luma, and the
  * `matches − 1` closest displacements are kept after the reference itself (displacement 0, always first).
  *
- * Speed: for one displacement the distances of *all* references come from one pass over the image (squared
- * difference image → summed-area table → one box sum per cell), so the cost is O(H·W) per displacement and
- * independent of the patch size.
+ * Speed: the distances of *all* references for one displacement come from one pass over the image: squared
+ * differences summed per 2×2 cell (all horizontal displacements of a cell row together, the reference pixels
+ * loaded once), then the (patch/2)² cells of each window by separable running sums — O(H·W) per
+ * displacement. Measured against the summed-area table it replaced (one float64 store and a carried
+ * dependency per pixel): 1.5–1.8× faster per face in V8; separable sums with a short inner loop per cell
+ * instead of running sums were barely faster than the table (the time was there, not in the differences),
+ * and a contiguous array of each cell's worst kept distance for the rejection test gained nothing. Both
+ * round differently from the table, so near-ties between candidates (at float rounding) can flip.
  */
 import { mapImageRanges } from '../engine/pool/js-pool.js';
 import type { TaskRef } from '../engine/pool/pool.js';
@@ -49,14 +54,18 @@ export function matchCells(pilot: Float32Array, n: number, h: number, w: number,
   if (k === 1) return { dy: dyOut, dx: dxOut };
 
   const a = (patch - 2) / 2; // window rows above/left of the cell
+  const b = patch / 2; // window side in 2×2 cells
   const m = a + r; // margin of the padded luma
   const pw = w + 2 * m;
   const ph = h + 2 * m;
   const luma = new Float32Array(ph * pw);
-  const rh = h + 2 * a; // region whose squared differences are summed
-  const rw = w + 2 * a;
-  const iw = rw + 1;
-  const integral = new Float64Array((rh + 1) * iw);
+  const qw = w2 + b - 1; // cells of the region the windows cover (the image and a pixels around it)
+  const qh = h2 + b - 1;
+  const nd = 2 * r + 1; // horizontal displacements
+  const qcells = qh * qw;
+  const q = new Float64Array(qcells * nd); // [horizontal displacement][region cell]
+  const rows = new Float64Array(qh * w2);
+  const cols = new Float64Array(w2);
   const kk = k - 1;
   const bestD = new Float64Array(cells * kk);
   const bestY = new Int8Array(cells * kk);
@@ -77,33 +86,68 @@ export function matchCells(pilot: Float32Array, n: number, h: number, w: number,
     bestY.fill(0);
     bestX.fill(0);
     for (let dy = -r; dy <= r; dy++) {
-      for (let dx = -r; dx <= r; dx++) {
-        if (dy === 0 && dx === 0) continue;
-        // Summed-area table of the squared difference between the luma and its displaced copy.
-        for (let y = 0; y < rh; y++) {
-          const row0 = (y + m - a) * pw + (m - a);
-          const row1 = row0 + dy * pw + dx;
-          const irow = (y + 1) * iw;
-          const iprev = y * iw;
-          let run = 0;
-          for (let x = 0; x < rw; x++) {
-            const d = luma[row0 + x] - luma[row1 + x];
-            run += d * d;
-            integral[irow + x + 1] = integral[iprev + x + 1] + run;
+      // Rows of cells whose displaced 2×2 cell stays inside the image.
+      const gy0 = Math.max(0, Math.ceil(-dy / 2));
+      const gy1 = Math.min(h2 - 1, Math.floor((h - 2 - dy) / 2));
+      if (gy0 > gy1) continue;
+      // Squared differences between the luma and its displaced copy, summed per 2×2 cell of the region
+      // (region cell (i, j) = pixels (2i − a …, 2j − a …)), for all horizontal displacements at once: a cell's
+      // reference pixels are loaded once and the displaced columns slide (2 loads per displacement, not 8).
+      for (let i = gy0; i < gy1 + b; i++) {
+        const r0 = (2 * i + r) * pw + r;
+        const r1 = r0 + pw;
+        const s0 = r0 + dy * pw - r;
+        const s1 = s0 + pw;
+        for (let j = 0; j < qw; j++) {
+          const c = 2 * j;
+          const a0 = luma[r0 + c];
+          const a1 = luma[r0 + c + 1];
+          const a2 = luma[r1 + c];
+          const a3 = luma[r1 + c + 1];
+          let t0 = luma[s0 + c];
+          let u0 = luma[s1 + c];
+          const o = i * qw + j;
+          for (let e = 0; e < nd; e++) {
+            const t1 = luma[s0 + c + e + 1];
+            const u1 = luma[s1 + c + e + 1];
+            const d0 = a0 - t0;
+            const d1 = a1 - t1;
+            const d2 = a2 - u0;
+            const d3 = a3 - u1;
+            q[e * qcells + o] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3;
+            t0 = t1;
+            u0 = u1;
           }
         }
-        // Rows/cols of cells whose displaced 2×2 cell stays inside the image.
-        const gy0 = Math.max(0, Math.ceil(-dy / 2));
-        const gy1 = Math.min(h2 - 1, Math.floor((h - 2 - dy) / 2));
+      }
+      for (let e = 0; e < nd; e++) {
+        const dx = e - r;
+        if (dy === 0 && dx === 0) continue;
         const gx0 = Math.max(0, Math.ceil(-dx / 2));
         const gx1 = Math.min(w2 - 1, Math.floor((w - 2 - dx) / 2));
+        // A window is b×b cells: separable running sums (one add and one subtract per cell and direction).
+        for (let i = gy0; i < gy1 + b; i++) {
+          const o = e * qcells + i * qw;
+          const ro = i * w2;
+          let sum = 0;
+          for (let t = 0; t < b; t++) sum += q[o + gx0 + t];
+          rows[ro + gx0] = sum;
+          for (let gx = gx0 + 1; gx <= gx1; gx++) {
+            sum += q[o + gx + b - 1] - q[o + gx - 1];
+            rows[ro + gx] = sum;
+          }
+        }
+        for (let gx = gx0; gx <= gx1; gx++) {
+          let sum = 0;
+          for (let t = 0; t < b; t++) sum += rows[(gy0 + t) * w2 + gx];
+          cols[gx] = sum;
+        }
         for (let gy = gy0; gy <= gy1; gy++) {
-          const t0 = 2 * gy * iw;
-          const t1 = (2 * gy + patch) * iw;
+          const next = (gy + b) * w2;
+          const drop = gy * w2;
           for (let gx = gx0; gx <= gx1; gx++) {
-            const c0 = 2 * gx;
-            const c1 = c0 + patch;
-            const dist = integral[t1 + c1] - integral[t0 + c1] - integral[t1 + c0] + integral[t0 + c0];
+            const dist = cols[gx];
+            if (gy < gy1) cols[gx] = dist + rows[next + gx] - rows[drop + gx];
             const o = (gy * w2 + gx) * kk;
             if (dist >= bestD[o + kk - 1]) continue;
             // Insertion into the sorted short list; ties keep the earlier displacement.

@@ -21,7 +21,8 @@
  * window, so the matches bring no pixels it cannot see; wider searches cost more than the 100 ms budget.
  *
  * Everything after the matching is TF.js ops with the matched positions as a constant index tensor, so it is
- * differentiable end to end (pilot included) for adaptive attacks. `matches: 1` is the ablation without block
+ * differentiable end to end (pilot included) for adaptive attacks; accelerate() runs denoise and the VJP on
+ * onnxruntime instead (native.ts). `matches: 1` is the ablation without block
  * matching: the same nets, only the reference (noisy + pilot) goes in.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -32,10 +33,9 @@ import { MODEL_FORMAT } from '../models/classifier.js';
 import { checkFinite } from '../models/weights.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { createRandom } from '../util/random.js';
-import type { OrtModule } from '../engine/onnx/runtime.js';
 import { poolThreads } from '../engine/threads.js';
 import { blockMatch, blockMatchBatch, checkMatchOptions, DEFAULT_MATCH, type MatchOptions } from './match.js';
-import { NativeBmcnnNets, type BmcnnNets } from './native.js';
+import { NativeBmcnn } from './native.js';
 import {
   checkNetConfig, createNet, depthToSpace, disposeNet, netFromTensors, netTensors, runNet, sigmaMap, spaceToDepth,
   type ConvNet, type NamedTensor, type NetConfig,
@@ -230,6 +230,12 @@ function withMirror(x: tf.Tensor4D): tf.Tensor4D {
   return tf.concat([x, tf.reverse(x, 2)], 0);
 }
 
+/** The nets' output (padded, with the mirror images when `ensemble`) back to the batch's n images, h×w. */
+function outputMap(y: tf.Tensor4D, n: number, h: number, w: number, ensemble: boolean): tf.Tensor4D {
+  const cropped = cropTo(y, h, w);
+  return ensemble ? mergeMirror(cropped, n) : cropped;
+}
+
 /** Average of the first n outputs and the mirrored-back last n. */
 function mergeMirror(y: tf.Tensor4D, n: number): tf.Tensor4D {
   const [, h, w, c] = y.shape;
@@ -266,8 +272,8 @@ export class Bmcnn {
    */
   ensemble = false;
 
-  /** The nets on onnxruntime, once accelerate() has run. */
-  private native: BmcnnNets | undefined;
+  /** The denoiser on onnxruntime, once accelerate() has run. */
+  private native: NativeBmcnn | undefined;
 
   private constructor(readonly config: BmcnnConfig, readonly pilot: ConvNet, readonly main: ConvNet) {}
 
@@ -328,20 +334,17 @@ export class Bmcnn {
     let y: tf.Tensor4D | undefined;
     let idxTensor: tf.Tensor2D | null = null;
     try {
-      pilot = nets ? await nets.pilot(xe, sIn) : pilotForward(this.pilot, xe, sIn);
-      const [ne, he, we] = pilot.shape;
-      const idx = this.matches > 1 ? await blockMatchBatch((await pilot.data()) as Float32Array, ne, he, we, this.config.match, poolThreads()) : null;
       if (nets) {
-        y = await nets.main(xe, pilot, idx, sIn);
+        y = tf.tensor4d(await nets.denoise((await xe.data()) as Float32Array, xe.shape, sIn), xe.shape);
       } else {
+        pilot = pilotForward(this.pilot, xe, sIn);
+        const [ne, he, we] = pilot.shape;
+        const idx = this.matches > 1 ? await blockMatchBatch((await pilot.data()) as Float32Array, ne, he, we, this.config.match, poolThreads()) : null;
         idxTensor = idx && tf.tensor2d(idx, [idx.length, 1], 'int32');
         y = mainForward(this.main, xe, pilot, idxTensor, this.matches, sIn);
       }
       const out = y;
-      return tf.tidy(() => {
-        const cropped = cropTo(out, h, w);
-        return tf.clipByValue(ens ? mergeMirror(cropped, n) : cropped, 0, 255) as tf.Tensor4D;
-      });
+      return tf.tidy(() => tf.clipByValue(outputMap(out, n, h, w, ens), 0, 255) as tf.Tensor4D);
     } finally {
       for (const t of [pilot, y, idxTensor]) t?.dispose();
       if (xe !== x) xe.dispose();
@@ -349,11 +352,12 @@ export class Bmcnn {
   }
 
   /**
-   * Run denoise()'s two nets on onnxruntime from now on (native.ts: MLAS convolutions, same results up to
-   * float rounding); forward/vjp, what attacks differentiate, stay on TF.js. dispose() releases them.
+   * Run denoise() and vjp() on onnxruntime from now on (native.ts: MLAS convolutions, the same results up to
+   * float rounding), the batch split over `threads` pool workers; plan/forward stay TF.js. Only where
+   * onnxruntime-node loads (`nativeRuntime()`).
    */
-  async accelerate(ort: OrtModule, threads = poolThreads()): Promise<void> {
-    this.native ??= await NativeBmcnnNets.create(ort, this.pilot, this.main, this.matches, OUT_PATCH, threads);
+  accelerate(threads = poolThreads()): void {
+    this.native ??= new NativeBmcnn(this.pilot, this.main, this.config.match, OUT_PATCH, threads);
   }
 
   /** Block-match x (synchronously) and keep the positions, for `forward`. The caller disposes the plan. */
@@ -383,21 +387,45 @@ export class Bmcnn {
     return tf.tidy(() => {
       const xe = padEven(plan.ensemble ? withMirror(x) : x);
       const pilot = pilotForward(this.pilot, xe, plan.sigma);
-      const y = cropTo(mainForward(this.main, xe, pilot, plan.idx, this.matches, plan.sigma), h, w);
-      return plan.ensemble ? mergeMirror(y, n) : y;
+      return outputMap(mainForward(this.main, xe, pilot, plan.idx, this.matches, plan.sigma), n, h, w, plan.ensemble);
     });
   }
 
-  /** Vector-Jacobian product: gradient w.r.t. x of ⟨denoise(x), grad⟩ with the matches of x held fixed. */
-  vjp(x: tf.Tensor4D, sigma: number | readonly number[], grad: tf.Tensor4D, opts: DenoiseOptions = {}): tf.Tensor4D {
+  /**
+   * Vector-Jacobian product: gradient w.r.t. x of ⟨denoise(x), grad⟩ (unclipped) with the matches of x held
+   * fixed; on onnxruntime once accelerate() has run, else TF.js's tf.grad through forward().
+   */
+  async vjp(x: tf.Tensor4D, sigma: number | readonly number[], grad: tf.Tensor4D, opts: DenoiseOptions = {}): Promise<tf.Tensor4D> {
     if (!tf.util.arraysEqual(x.shape, grad.shape)) {
       throw new Error(`bmcnn: gradient shape [${grad.shape.join(', ')}] differs from input shape [${x.shape.join(', ')}]`);
     }
-    const plan = this.plan(x, sigma, opts);
+    const nets = this.native;
+    if (!nets) {
+      const plan = this.plan(x, sigma, opts);
+      try {
+        return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(this.forward(xx as tf.Tensor4D, plan), grad)))(x) as tf.Tensor4D);
+      } finally {
+        plan.dispose();
+      }
+    }
+    const [n, h, w] = checkInput(x);
+    const ens = opts.ensemble ?? this.ensemble;
+    const s = sigmaList(sigma, n);
+    const sIn = ens ? [...s, ...s] : s;
+    // Mirroring, padding, cropping and merging are linear: their adjoints (tf.grad at any point) carry grad
+    // to the nets' output and the nets' input gradient back to x.
+    const reshaped = ens || h % 2 !== 0 || w % 2 !== 0;
+    const inputMap = (t: tf.Tensor4D): tf.Tensor4D => padEven(ens ? withMirror(t) : t);
+    const xe = tf.tidy(() => inputMap(x));
+    const gy = reshaped ? tf.tidy(() => tf.grad((t) => outputMap(t as tf.Tensor4D, n, h, w, ens))(xe, grad) as tf.Tensor4D) : grad;
+    let gxe: tf.Tensor4D | undefined;
     try {
-      return tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(this.forward(xx as tf.Tensor4D, plan), grad)))(x) as tf.Tensor4D);
+      const [xd, gd] = await Promise.all([xe.data(), gy.data()]);
+      gxe = tf.tensor4d(await nets.vjp(xd as Float32Array, gd as Float32Array, xe.shape, sIn), xe.shape);
+      const g = gxe;
+      return reshaped ? tf.tidy(() => tf.grad((t) => inputMap(t as tf.Tensor4D))(x, g) as tf.Tensor4D) : g;
     } finally {
-      plan.dispose();
+      if (reshaped) tf.dispose([xe, gy, gxe]);
     }
   }
 
@@ -419,7 +447,6 @@ export class Bmcnn {
   dispose(): void {
     disposeNet(this.pilot);
     disposeNet(this.main);
-    void this.native?.dispose();
     this.native = undefined;
   }
 }

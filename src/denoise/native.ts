@@ -2,27 +2,31 @@
  * BMCNN's two networks as ONNX graphs on onnxruntime (MLAS): the denoising pass of the `bmcnn` defence. The
  * graphs compute exactly what pilotForward / mainForward in model.ts compute (same layouts: ONNX's
  * SpaceToDepth and DepthToSpace 'DCR' order channels as (row parity, column parity, channel), like
- * net.ts), up to float rounding. Gradients for adaptive attacks stay on TF.js (Bmcnn.vjp).
+ * net.ts), up to float rounding; the VJP graph is their composition differentiated by src/engine/onnx/autodiff.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { decodeModel, differentiate, encodeModel } from '../engine/onnx/autodiff/index.js';
 import { OnnxConv } from '../engine/onnx/conv.js';
 import { INT32, OnnxGraph } from '../engine/onnx/graph.js';
-import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
+import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
+import { mapImageRanges } from '../engine/pool/js-pool.js';
+import type { TaskRef } from '../engine/pool/pool.js';
+import { poolThreads } from '../engine/threads.js';
+import { gatherIndices, matchCells, type MatchOptions } from './match.js';
 import type { ConvNet } from './net.js';
 
-/** Where BMCNN's nets run; both take and give NHWC 0–255 batches with even sides. */
-export interface BmcnnNets {
-  /** The pilot estimate, unclipped. */
-  pilot(x: tf.Tensor4D, sigma: readonly number[]): Promise<tf.Tensor4D>;
-  /** The denoised batch, unclipped; `idx` the gather indices of block matching (null without matching). */
-  main(x: tf.Tensor4D, pilot: tf.Tensor4D, idx: Int32Array | null, sigma: readonly number[]): Promise<tf.Tensor4D>;
-  dispose(): Promise<void>;
-}
-
 /** conv (+ReLU but on the last) over NCHW `h`. */
-function convs(g: OnnxGraph, net: ConvNet, h: string): string {
+function convs(g: OnnxGraph, net: ConvNet, h: string, inChannels = net.config.inChannels): string {
   net.layers.forEach((l, i) => {
-    const weights = { filter: l.kernel.dataSync() as Float32Array, shape: l.kernel.shape, bias: l.bias.dataSync() as Float32Array };
+    let filter = l.kernel.dataSync() as Float32Array;
+    let shape = l.kernel.shape;
+    if (i === 0 && inChannels !== shape[2]) {
+      // Zero weights for the input's padding channels.
+      const [kh, kw, cin, cout] = shape;
+      const wide = new Float32Array(kh * kw * inChannels * cout);
+      for (let t = 0; t < kh * kw; t++) wide.set(filter.subarray(t * cin * cout, (t + 1) * cin * cout), t * inChannels * cout);
+      [filter, shape] = [wide, [kh, kw, inChannels, cout]];
+    }
+    const weights = { filter, shape, bias: l.bias.dataSync() as Float32Array };
     // 3×3 'same', stride 1: one pixel of padding on every side whatever the size.
     h = new OnnxConv(g, weights, 8, 1, 'same').forward(h);
     if (i < net.layers.length - 1) h = g.op('Relu', [h]);
@@ -39,12 +43,17 @@ function netInput(g: OnnxGraph, x01: string, sigmaMap: string): string {
   return g.op('Concat', [g.op('SpaceToDepth', [centred], { blocksize: { i: 2 } }), sigmaMap], { axis: { i: 1 } });
 }
 
+/** The pilot estimate of NHWC 0–255 `x`, NHWC 0–255, unclipped (pilotForward in model.ts). */
+function pilotNodes(g: OnnxGraph, net: ConvNet, x: string, sigma: string): string {
+  const c255 = g.floats([255], []);
+  const x01 = g.op('Div', [x, c255]);
+  const noise = g.op('DepthToSpace', [convs(g, net, netInput(g, x01, sigma))], { blocksize: { i: 2 }, mode: { s: 'DCR' } });
+  return g.op('Mul', [g.op('Sub', [x01, g.op('Transpose', [noise], NHWC)]), c255]);
+}
+
 function pilotModel(net: ConvNet): Uint8Array {
   const g = new OnnxGraph();
-  const x01 = g.op('Div', [g.input('x', ['N', 'H', 'W', 3]), g.floats([255], [])]);
-  const noise = g.op('DepthToSpace', [convs(g, net, netInput(g, x01, g.input('sigma', ['N', 1, 'H2', 'W2'])))], { blocksize: { i: 2 }, mode: { s: 'DCR' } });
-  const y = g.op('Mul', [g.op('Sub', [x01, g.op('Transpose', [noise], NHWC)]), g.floats([255], [])]);
-  g.output('y', y, ['N', 'H', 'W', 3]);
+  g.output('y', pilotNodes(g, net, g.input('x', ['N', 'H', 'W', 3]), g.input('sigma', ['N', 1, 'H2', 'W2'])), ['N', 'H', 'W', 3]);
   return g.toBytes();
 }
 
@@ -59,29 +68,101 @@ function aggregateKernel(patch: number, ch: number): Float32Array {
   return k;
 }
 
-function mainModel(net: ConvNet, matches: number, patch: number): Uint8Array {
-  const g = new OnnxGraph();
-  const c255 = g.floats([255], []);
-  const x01 = g.op('Div', [g.input('x', ['N', 'H', 'W', 3]), c255]);
-  const p01 = g.op('Div', [g.input('pilot', ['N', 'H', 'W', 3]), c255]);
-  let sx = x01;
-  let sp = p01;
-  if (matches > 1) {
-    // Rows of the [N·H·W, 3] image gathered at [N, H, W, k] → [N, H, W, k, 3] → [N, H, W, 3k] (block j = match j).
-    const idx = g.input('idx', ['N', 'H', 'W', matches], INT32);
-    const stack = (v: string) => g.op('Reshape', [g.op('Gather', [g.op('Reshape', [v, g.int64s([-1, 3])]), idx], { axis: { i: 0 } }), g.int64s([0, 0, 0, -1])]);
-    sx = stack(x01);
-    sp = stack(p01);
-  }
-  const both = g.op('Concat', [sx, sp], { axis: { i: 3 } });
-  const patches = convs(g, net, netInput(g, both, g.input('sigma', ['N', 1, 'H2', 'W2'])));
+/**
+ * The block-matching CNN from its input on: net input [N, 24k+1, H/2, W/2] (netInput's layout) and pilot →
+ * output, NHWC 0–255, unclipped (mainForward in model.ts).
+ */
+function mainTrunk(g: OnnxGraph, net: ConvNet, patch: number, input: string, inChannels: number, p01: string, count: string): string {
+  const patches = convs(g, net, input, inChannels);
   const ch = net.config.outChannels;
   const sum = g.op('ConvTranspose', [patches, g.floats(aggregateKernel(patch, ch), [ch, 3, patch, patch])], {
     kernel_shape: { ints: [patch, patch] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] },
   });
-  const avg = g.op('Div', [sum, g.input('count', [1, 1, 'H', 'W'])]);
-  g.output('y', g.op('Mul', [g.op('Sub', [p01, g.op('Transpose', [avg], NHWC)]), c255]), ['N', 'H', 'W', 3]);
+  const avg = g.op('Div', [sum, count]);
+  return g.op('Mul', [g.op('Sub', [p01, g.op('Transpose', [avg], NHWC)]), g.floats([255], [])]);
+}
+
+/**
+ * The first conv's input channels padded with zeros to a multiple of 16: ORT then runs it in its blocked
+ * NCHWc layout like the other convs (97 channels fell back to a slower im2col path).
+ */
+const paddedChannels = (c: number): number => Math.ceil(c / 16) * 16;
+
+/** The denoiser's forward main graph: the stacked input comes from stackInput (below). */
+function mainModel(net: ConvNet, patch: number): Uint8Array {
+  const g = new OnnxGraph();
+  const input = g.input('input', ['N', paddedChannels(net.config.inChannels), 'H2', 'W2']);
+  const p01 = g.op('Div', [g.input('pilot', ['N', 'H', 'W', 3]), g.floats([255], [])]);
+  g.output('y', mainTrunk(g, net, patch, input, paddedChannels(net.config.inChannels), p01, g.input('count', [1, 1, 'H', 'W'])), ['N', 'H', 'W', 3]);
   return g.toBytes();
+}
+
+/**
+ * The vector-Jacobian product of the whole denoiser (pilot included, matched positions `idx` fixed): grad_x =
+ * ∇ₓ Σ main(x, pilot(x))·gy, compiled by the ONNX differentiator. Here the matches are stacked in the graph
+ * (Gather, whose gradient scatter-adds). Static sides: the differentiator needs the convolutions' sizes.
+ */
+function vjpModel(pilot: ConvNet, main: ConvNet, matches: number, patch: number, h: number, w: number): Uint8Array {
+  const g = new OnnxGraph();
+  const x = g.input('x', ['N', h, w, 3]);
+  const sigma = g.input('sigma', ['N', 1, h / 2, w / 2]);
+  const c255 = g.floats([255], []);
+  const x01 = g.op('Div', [x, c255]);
+  const p01 = g.op('Div', [pilotNodes(g, pilot, x, sigma), c255]);
+  let sx = x01;
+  let sp = p01;
+  if (matches > 1) {
+    // Rows of the [N·H·W, 3] image gathered at [N, H, W, k] → [N, H, W, k, 3] → [N, H, W, 3k] (block j = match j).
+    const idx = g.input('idx', ['N', h, w, matches], INT32);
+    const stack = (v: string) => g.op('Reshape', [g.op('Gather', [g.op('Reshape', [v, g.int64s([-1, 3])]), idx], { axis: { i: 0 } }), g.int64s([0, 0, 0, -1])]);
+    sx = stack(x01);
+    sp = stack(p01);
+  }
+  const input = netInput(g, g.op('Concat', [sx, sp], { axis: { i: 3 } }), sigma);
+  const y = mainTrunk(g, main, patch, input, main.config.inChannels, p01, g.input('count', [1, 1, h, w]));
+  g.output('weighted', g.op('Mul', [y, g.input('gy', ['N', h, w, 3])]), ['N', h, w, 3]);
+  return encodeModel(differentiate(decodeModel(g.toBytes(), 'bmcnn'), { wrt: 'x', of: 'weighted', keep: [], file: 'bmcnn' }));
+}
+
+/**
+ * The main net's input written directly from the images and the matched cells: what the Gather → Concat →
+ * centring → SpaceToDepth nodes of vjpModel compute (the same float32 operations), in one pass of plain JS,
+ * which profiled ~4× faster than those nodes on ORT (they were a quarter of the main net's time). Channel
+ * (row parity, column parity, c) for c over [noisy of matches 0…k−1, pilot of matches 0…k−1], then σ/255,
+ * then zeros up to paddedChannels.
+ */
+function stackInput(
+  x: Float32Array, pilot: Float32Array, cells: { dy: Int8Array; dx: Int8Array } | null,
+  n: number, h: number, w: number, k: number, sigma: readonly number[],
+): Float32Array {
+  const [h2, w2] = [h / 2, w / 2];
+  const plane = h2 * w2;
+  const ch = paddedChannels(24 * k + 1);
+  const out = new Float32Array(n * ch * plane);
+  const centre = (v: number) => Math.fround(Math.fround(v / 255) - 0.5);
+  for (let img = 0; img < n; img++) {
+    const base = img * ch * plane;
+    out.fill(Math.fround(sigma[img] / 255), base + 24 * k * plane, base + (24 * k + 1) * plane);
+    for (let gy = 0; gy < h2; gy++) {
+      for (let gx = 0; gx < w2; gx++) {
+        const cell = gy * w2 + gx;
+        for (let j = 0; j < k; j++) {
+          const m = (img * plane + cell) * k + j;
+          const dy = cells ? cells.dy[m] : 0;
+          const dx = cells ? cells.dx[m] : 0;
+          for (let q = 0; q < 4; q++) {
+            const src = ((img * h + 2 * gy + (q >> 1) + dy) * w + 2 * gx + (q & 1) + dx) * 3;
+            const o = base + (q * 6 * k + 3 * j) * plane + cell;
+            for (let c = 0; c < 3; c++) {
+              out[o + c * plane] = centre(x[src + c]);
+              out[o + (3 * k + c) * plane] = centre(pilot[src + c]);
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** How many 4×4 patch estimates cover each pixel (1, 2 or 4), as aggregate()'s scatter of ones counts them. */
@@ -96,64 +177,161 @@ function coverCount(h: number, w: number, patch: number): Float32Array {
   return Float32Array.from({ length: h * w }, (_, p) => rows[Math.floor(p / w)] * cols[p % w]);
 }
 
-export class NativeBmcnnNets implements BmcnnNets {
-  private readonly counts = new Map<string, Float32Array>();
+interface SliceGraphs {
+  /** Names the model's graphs in the workers' session caches. */
+  key: string;
+  pilot: Uint8Array;
+  /** The main net ('main') or the VJP graph at these sides ('vjp:H×W'), and its bytes. */
+  name: string;
+  second: Uint8Array;
+}
 
-  private constructor(
-    private readonly ort: OrtModule,
-    private readonly pilotSession: OrtSession,
-    private readonly mainSession: OrtSession,
-    private readonly matches: number,
-    private readonly patch: number,
-  ) {}
+/** One slice of a batch for a worker: pilot, block matching and the main net (or the VJP) in one task. */
+interface SlicePart {
+  /** Nested, so that mapImageRanges copies them instead of transferring the model's own bytes. */
+  graphs: SliceGraphs;
+  x: Float32Array;
+  /** The gradient w.r.t. the output, for the VJP. */
+  gy?: Float32Array;
+  sigma: number[];
+  n: number;
+  h: number;
+  w: number;
+  match: MatchOptions;
+  patch: number;
+}
 
-  static async create(ort: OrtModule, pilot: ConvNet, main: ConvNet, matches: number, patch: number, threads?: number): Promise<NativeBmcnnNets> {
-    const [p, m] = await Promise.all([createSession(ort, pilotModel(pilot), threads), createSession(ort, mainModel(main, matches, patch), threads)]);
-    return new NativeBmcnnNets(ort, p, m, matches, patch);
-  }
+type Feeds = Record<string, InstanceType<OrtModule['Tensor']>>;
 
-  async pilot(x: tf.Tensor4D, sigma: readonly number[]): Promise<tf.Tensor4D> {
-    const { y } = await this.pilotSession.run({ x: await this.tensor(x), sigma: this.sigmaMap(x.shape, sigma) });
-    return tf.tensor4d(y.data as Float32Array, x.shape);
-  }
+/**
+ * A worker's (or the inline caller's) sessions by graph, most recently used last; beyond a few models' worth
+ * the oldest not running is released.
+ */
+const sessions = new Map<string, { session: Promise<OrtSession>; busy: number }>();
+const MAX_SESSIONS = 8;
 
-  async main(x: tf.Tensor4D, pilot: tf.Tensor4D, idx: Int32Array | null, sigma: readonly number[]): Promise<tf.Tensor4D> {
-    const [n, h, w] = x.shape;
-    const feeds: Record<string, InstanceType<OrtModule['Tensor']>> = {
-      x: await this.tensor(x),
-      pilot: await this.tensor(pilot),
-      sigma: this.sigmaMap(x.shape, sigma),
-      count: new this.ort.Tensor('float32', this.count(h, w), [1, 1, h, w]),
-    };
-    if (this.matches > 1) {
-      if (!idx || idx.length !== n * h * w * this.matches) throw new Error(`bmcnn: ${idx?.length ?? 0} gather indices for ${n}×${h}×${w}×${this.matches}`);
-      feeds.idx = new this.ort.Tensor('int32', idx, [n, h, w, this.matches]);
+/** Run graph `name` (its session made from `bytes` on first use) on the feeds `feeds` picks for it. */
+async function runGraph(ort: OrtModule, name: string, bytes: Uint8Array, feeds: (s: OrtSession) => Feeds): Promise<Awaited<ReturnType<OrtSession['run']>>> {
+  let c = sessions.get(name);
+  if (c) {
+    sessions.delete(name); // re-inserted as the newest
+  } else {
+    const made = { session: createSession(ort, bytes, poolThreads()), busy: 0 };
+    made.session.catch(() => sessions.get(name) === made && sessions.delete(name));
+    for (const [key, old] of sessions) {
+      if (sessions.size < MAX_SESSIONS) break;
+      if (old.busy > 0) continue;
+      sessions.delete(key);
+      void old.session.then((o) => o.release(), () => undefined);
     }
-    const { y } = await this.mainSession.run(feeds);
-    return tf.tensor4d(y.data as Float32Array, x.shape);
+    c = made;
+  }
+  sessions.set(name, c);
+  c.busy++;
+  try {
+    const session = await c.session;
+    return await session.run(feeds(session));
+  } finally {
+    c.busy--;
+  }
+}
+
+/** Worker task: one slice denoised (`gy` absent) or its VJP, NHWC float32 out. */
+export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
+  const ort = await loadOnnxRuntime();
+  if (!ort) throw new Error('bmcnn: onnxruntime-node does not load in this thread');
+  const { n, h, w, graphs } = p;
+  const x = new ort.Tensor('float32', p.x, [n, h, w, 3]);
+  const sigma = sigmaMap(ort, n, h, w, p.sigma);
+  const { y: pilot } = await runGraph(ort, `${graphs.key}:pilot`, graphs.pilot, () => ({ x, sigma }));
+  const count = new ort.Tensor('float32', coverCount(h, w, p.patch), [1, 1, h, w]);
+  const k = p.match.matches;
+  const cells = k > 1 ? matchCells(pilot.data as Float32Array, n, h, w, p.match) : null;
+  const second = `${graphs.key}:${graphs.name}`;
+  if (p.gy) {
+    const feeds: Feeds = { x, sigma, count, gy: new ort.Tensor('float32', p.gy, [n, h, w, 3]) };
+    if (cells) feeds.idx = new ort.Tensor('int32', gatherIndices(cells, n, h, w, k), [n, h, w, k]);
+    // The differentiator drops inputs its graph no longer reads; ORT refuses feeds it does not know.
+    const { grad_x } = await runGraph(ort, second, graphs.second, (s) => Object.fromEntries(s.inputNames.map((name) => [name, feeds[name]])));
+    return grad_x.data as Float32Array;
+  }
+  const input = new ort.Tensor('float32', stackInput(p.x, pilot.data as Float32Array, cells, n, h, w, k, p.sigma), [n, paddedChannels(24 * k + 1), h / 2, w / 2]);
+  const { y } = await runGraph(ort, second, graphs.second, () => ({ input, pilot, count }));
+  return y.data as Float32Array;
+}
+
+const SLICE: TaskRef = { module: import.meta.url, name: 'bmcnnSlice' };
+
+/** σ/255 per image as an [N, 1, H/2, W/2] map (sigmaMap in net.ts, NCHW). */
+function sigmaMap(ort: OrtModule, n: number, h: number, w: number, sigma: readonly number[]): InstanceType<OrtModule['Tensor']> {
+  const cells = (h / 2) * (w / 2);
+  const map = new Float32Array(n * cells);
+  sigma.forEach((s, i) => map.fill(s / 255, i * cells, (i + 1) * cells));
+  return new ort.Tensor('float32', map, [n, 1, h / 2, w / 2]);
+}
+
+let models = 0;
+
+/**
+ * BMCNN on onnxruntime, the batch split by images over `threads` pool workers (src/engine/pool/js-pool.ts),
+ * each running pilot, block matching and the main net (or the VJP) of its slice on one-thread sessions: no
+ * round trip through the calling thread between the stages, and data parallelism instead of ORT's intra-op
+ * threads, which many of these small nodes barely use (as split-loop.ts found for PGD). One slice (one
+ * thread or one image) runs inline, on `poolThreads()` intra-op threads.
+ */
+export class NativeBmcnn {
+  private readonly key = `bmcnn${models++}`;
+  private readonly pilotBytes: Uint8Array;
+  private readonly mainBytes: Uint8Array;
+  private readonly vjps = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly pilot: ConvNet,
+    private readonly main: ConvNet,
+    private readonly match: MatchOptions,
+    private readonly patch: number,
+    private readonly threads: number,
+  ) {
+    this.pilotBytes = pilotModel(pilot);
+    this.mainBytes = mainModel(main, patch);
   }
 
-  async dispose(): Promise<void> {
-    await Promise.all([this.pilotSession.release(), this.mainSession.release()]);
+  /** The denoised batch (NHWC 0–255, even sides), unclipped. */
+  denoise(x: Float32Array, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
+    return this.run(x, undefined, shape, sigma);
   }
 
-  private async tensor(x: tf.Tensor4D): Promise<InstanceType<OrtModule['Tensor']>> {
-    return new this.ort.Tensor('float32', (await x.data()) as Float32Array, x.shape);
+  /** ∇ₓ⟨denoise(x), gy⟩ with x's matches held fixed. */
+  vjp(x: Float32Array, gy: Float32Array, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
+    return this.run(x, gy, shape, sigma);
   }
 
-  /** σ/255 per image as an [N, 1, H/2, W/2] map (sigmaMap in net.ts, NCHW). */
-  private sigmaMap(shape: readonly number[], sigma: readonly number[]): InstanceType<OrtModule['Tensor']> {
+  private async run(x: Float32Array, gy: Float32Array | undefined, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
     const [n, h, w] = shape;
-    const cells = (h / 2) * (w / 2);
-    const map = new Float32Array(n * cells);
-    sigma.forEach((s, i) => map.fill(s / 255, i * cells, (i + 1) * cells));
-    return new this.ort.Tensor('float32', map, [n, 1, h / 2, w / 2]);
+    const size = h * w * 3;
+    const graphs: SliceGraphs = {
+      key: this.key, pilot: this.pilotBytes, ...(gy ? { name: `vjp:${h}x${w}`, second: this.vjpBytes(h, w) } : { name: 'main', second: this.mainBytes }),
+    };
+    const part = (a: number, b: number): SlicePart => ({
+      graphs, x: x.slice(a * size, b * size), gy: gy?.slice(a * size, b * size),
+      sigma: sigma.slice(a, b), n: b - a, h, w, match: this.match, patch: this.patch,
+    });
+    const { results } = await mapImageRanges(n, this.threads, SLICE, part, bmcnnSlice);
+    const parts = await Promise.all(results);
+    if (parts.length === 1) return parts[0];
+    const out = new Float32Array(n * size);
+    let o = 0;
+    for (const r of parts) {
+      out.set(r, o);
+      o += r.length;
+    }
+    return out;
   }
 
-  private count(h: number, w: number): Float32Array {
+  private vjpBytes(h: number, w: number): Uint8Array {
     const key = `${h}x${w}`;
-    let c = this.counts.get(key);
-    if (!c) this.counts.set(key, (c = coverCount(h, w, this.patch)));
-    return c;
+    let v = this.vjps.get(key);
+    if (!v) this.vjps.set(key, (v = vjpModel(this.pilot, this.main, this.match.matches, this.patch, h, w)));
+    return v;
   }
 }

@@ -71,7 +71,7 @@ export class DefendedClassifier implements Classifier {
     try {
       const g = await this.model.lossGradient(xd, labels);
       try {
-        return this.pipeline.estimateGradient(x, g);
+        return await this.pipeline.estimateGradient(x, g);
       } finally {
         g.dispose();
       }

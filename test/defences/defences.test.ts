@@ -202,7 +202,7 @@ test('every defence: same shape, range [0,255], input untouched, no tensor leaks
       assert.deepEqual(y.shape, shape, `${p}`);
       assert.ok(((await y.data()) as Float32Array).every((v) => v >= 0 && v <= 255), `${p}: range`);
       y.dispose();
-      const g = p.estimateGradient(x, grad);
+      const g = await p.estimateGradient(x, grad);
       assert.equal(p.gradient, 'identity');
       assert.deepEqual(await g.data(), await grad.data(), `${p}: identity gradient`);
       g.dispose();

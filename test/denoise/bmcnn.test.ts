@@ -13,6 +13,7 @@ import { nativeRuntime } from '../../src/engine/onnx/runtime.js';
 import { aggregate, Bmcnn, DEFAULT_WEIGHTS_DIR, defaultConfig, widenReferenceKernel } from '../../src/denoise/model.js';
 import { addNoise, psnr } from '../../src/denoise/noise.js';
 import { trainBmcnn, TRAIN_DEFAULTS } from '../../src/denoise/train.js';
+import { relError } from '../helpers/numeric.js';
 
 await initEngine({ backend: 'wasm' });
 
@@ -121,7 +122,7 @@ test('the CNN part is differentiable with the matches fixed: gradient shape, fin
   const [n, h, w] = [1, 12, 14];
   const x = tf.tensor4d(textured(h, w, 6), [n, h, w, 3]);
   const v = tf.tensor4d(createRandom(9).fillNormal(new Float32Array(n * h * w * 3)), [n, h, w, 3]);
-  const g = model.vjp(x, 20, v);
+  const g = await model.vjp(x, 20, v);
   assert.deepEqual(g.shape, x.shape);
   const gd = await g.data();
   assert.ok(gd.every(Number.isFinite));
@@ -166,7 +167,7 @@ test('denoising on onnxruntime equals the TF.js nets to float rounding (matching
   for (const matches of [4, 1]) {
     const tfModel = Bmcnn.create(defaultConfig({ matches }, 8, 3), 3);
     const native = Bmcnn.fromNets(tfModel.config, tfModel.pilot, tfModel.main);
-    await native.accelerate(ort, 1);
+    native.accelerate(1);
     const x = tf.tensor4d([...textured(15, 21, 8), ...textured(15, 21, 9)], [2, 15, 21, 3]);
     for (const ensemble of [false, true]) {
       const a = await tfModel.denoise(x, [12, 25], { ensemble });
@@ -184,13 +185,36 @@ test('denoising on onnxruntime equals the TF.js nets to float rounding (matching
   }
 });
 
+test('the VJP on onnxruntime equals TF.js\'s (matching, odd sides, ensemble, worker slices), no leaks', async (t) => {
+  if (!(await nativeRuntime())) return t.skip('onnxruntime-node does not load here');
+  for (const matches of [4, 1]) {
+    const tfModel = Bmcnn.create(defaultConfig({ matches }, 8, 3), 4);
+    const native = Bmcnn.fromNets(tfModel.config, tfModel.pilot, tfModel.main);
+    native.accelerate(2);
+    const [n, h, w] = [3, 15, 20];
+    const x = tf.tensor4d([...textured(h, w, 21), ...textured(h, w, 22), ...textured(h, w, 23)], [n, h, w, 3]);
+    const v = tf.tensor4d(createRandom(24).fillNormal(new Float32Array(n * h * w * 3)), [n, h, w, 3]);
+    for (const ensemble of [false, true]) {
+      const a = await tfModel.vjp(x, [10, 20, 30], v, { ensemble });
+      const before = tf.memory().numTensors;
+      const b = await native.vjp(x, [10, 20, 30], v, { ensemble });
+      assert.equal(tf.memory().numTensors, before + 1);
+      const err = relError((await b.data()) as Float32Array, (await a.data()) as Float32Array);
+      assert.ok(err < 1e-4, `matches ${matches}, ensemble ${ensemble}: relative error ${err}`);
+      tf.dispose([a, b]);
+    }
+    tf.dispose([x, v]);
+    native.dispose();
+  }
+});
+
 test('no tensor leaks across repeated denoise and gradient calls', async () => {
   const model = Bmcnn.create(defaultConfig({}, 8, 3), 1);
   const x = tf.tensor4d(textured(16, 16, 7), [1, 16, 16, 3]);
   const once = async (): Promise<void> => {
     (await model.denoise(x, 20)).dispose();
     (await model.pilotDenoise(x, 20)).dispose();
-    model.vjp(x, 20, x).dispose();
+    (await model.vjp(x, 20, x)).dispose();
   };
   await once();
   const before = tf.memory().numTensors;
@@ -296,7 +320,7 @@ test('bmcnn:SIGMA is a pipeline defence with an exact gradient', { skip: !exists
   const x = tf.tensor4d(textured(20, 20, 8), [1, 20, 20, 3]);
   const y = await p.apply(x);
   assert.deepEqual(y.shape, x.shape);
-  const g = p.estimateGradient(x, tf.onesLike(x));
+  const g = await p.estimateGradient(x, tf.onesLike(x));
   assert.deepEqual(g.shape, x.shape);
   assert.ok((await g.data()).every(Number.isFinite));
   tf.dispose([x, y, g]);

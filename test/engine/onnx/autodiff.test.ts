@@ -100,6 +100,10 @@ const A = (v: Record<string, number | number[] | string>) =>
 const conv = (w: number[], attrs: Record<string, number | number[] | string>, seed = 3, bias = false): Build => (b, x) =>
   b.op('Conv', [x, b.randoms(w, seed), ...(bias ? [b.randoms([w[0]], seed + 1)] : [])], A(attrs));
 
+/** Indices in [0, 2] of shape [3, 4] that depend on x's signs (constant under a small step): (x > 0) + [0, 1, 1]ᵀ. */
+const runtimeIndices = (b: ModelBuilder, x: string): string =>
+  b.op('Add', [b.op('Cast', [b.op('Greater', [x, b.tensor([0], [], DT.DOUBLE)])], A({ to: DT.INT64 })), b.int64s([0, 1, 1], [3, 1])]);
+
 const CASES: Case[] = [
   // Arithmetic with broadcasting
   { name: 'Add broadcast', type: 'float64', x: [2, 3, 5], build: (b, x) => b.op('Add', [x, b.randoms([3, 1], 1)]) },
@@ -184,6 +188,11 @@ const CASES: Case[] = [
   { name: 'Gather repeated indices', type: 'float64', x: [2, 4, 3], build: (b, x) => b.op('Gather', [x, b.int64s([2, 0, 2, -1])], A({ axis: 1 })) },
   { name: 'Gather scalar index', type: 'float64', x: [3, 4], build: (b, x) => b.op('Gather', [x, b.int64s([1], [])], A({ axis: 0 })) },
   { name: 'Gather 2-D indices last axis', type: 'float64', x: [2, 5], build: (b, x) => b.op('Gather', [x, b.int64s([4, 0, 1, 1], [2, 2])], A({ axis: 1 })) },
+  // Indices computed at run time (from x, not differentiable): the gradient scatter-adds, repeats summing.
+  { name: 'Gather run-time indices axis 0', type: 'float64', x: [3, 4], input: 'spaced', build: (b, x) => b.op('Gather', [x, runtimeIndices(b, x)], A({ axis: 0 })) },
+  { name: 'Gather run-time indices axis 1', type: 'float64', x: [3, 4], input: 'spaced', build: (b, x) => b.op('Gather', [x, runtimeIndices(b, x)], A({ axis: 1 })) },
+  { name: 'SpaceToDepth', type: 'float64', x: [1, 2, 4, 6], build: (b, x) => b.op('Mul', [b.op('SpaceToDepth', [x], A({ blocksize: 2 })), b.randoms([1, 8, 2, 3], 29)]) },
+  { name: 'DepthToSpace DCR', type: 'float64', x: [1, 8, 2, 3], build: (b, x) => b.op('Mul', [b.op('DepthToSpace', [x], A({ blocksize: 2, mode: 'DCR' })), b.randoms([1, 2, 4, 6], 30)]) },
   { name: 'Identity Dropout Expand', type: 'float64', x: [3, 1], build: (b, x) => b.op('Expand', [b.op('Dropout', [b.op('Identity', [x])]), b.int64s([2, 3, 4])]) },
   { name: 'Dropout opset 11', type: 'float64', opset: 11, x: [3, 4], build: (b, x) => b.op('Mul', [b.op('Dropout', [x], A({ ratio: 0.3 })), x]) },
   { name: 'Cast float ↔ double', type: 'float32', x: [3, 4], build: (b, x) => b.op('Cast', [b.op('Mul', [b.op('Cast', [x], A({ to: DT.DOUBLE })), b.tensor([3], [], DT.DOUBLE)])], A({ to: DT.FLOAT })) },

@@ -1,8 +1,9 @@
 /**
- * Ops that move or copy elements (reshapes, transposes, slices, concatenation, padding, gathers on constant
- * indices) and the shape arithmetic around them, whose known values let exporters' shape subgraphs fold.
+ * Ops that move or copy elements (reshapes, transposes, slices, concatenation, padding, space/depth
+ * rearrangements, gathers) and the shape arithmetic around them, whose known values let exporters' shape subgraphs fold.
  */
 import { Attrs, DT, isFloat, num, tensorValues } from './model.js';
+import type { Emitter } from './emitter.js';
 import { constInts, nodeError, normAxis, numeric, product, type Dim, type Info, type Node, type OpRule } from './rule.js';
 
 const BIG = 2 ** 62;
@@ -108,7 +109,58 @@ function constantInfo(n: Node): Info {
   throw nodeError(n, 'has no supported value attribute');
 }
 
+/**
+ * Gather's gradient for run-time indices: ScatterND with reduction 'add' (opset ≥ 16) of the output gradient
+ * into zeros, repeated indices summing, with `axis` moved to the front and back.
+ */
+function gatherScatter(n: Node, g: string, e: Emitter, axis: number, idxRank: number): string {
+  const x = n.inputs[0];
+  const rank = e.info(x).shape.length;
+  let idx = n.inputs[1];
+  if (e.info(idx).type !== DT.INT64) idx = e.op('Cast', [idx], { to: { i: DT.INT64 } });
+  idx = e.unsqueeze(idx, [idxRank]);
+  if (axis === 0) return e.op('ScatterND', [e.zerosLike(x), idx, g], { reduction: { s: 'add' } });
+  // x moved to [axis, rest…]; g, [before…, idx…, after…], to [idx…, before…, after…].
+  const xPerm = [axis, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis)];
+  const gRank = rank - 1 + idxRank;
+  const gPerm = [
+    ...Array.from({ length: idxRank }, (_, i) => axis + i),
+    ...Array.from({ length: axis }, (_, i) => i),
+    ...Array.from({ length: gRank - axis - idxRank }, (_, i) => axis + idxRank + i),
+  ];
+  const zeros = e.op('Transpose', [e.zerosLike(x)], { perm: { ints: xPerm } });
+  const scattered = e.op('ScatterND', [zeros, idx, e.op('Transpose', [g], { perm: { ints: gPerm } })], { reduction: { s: 'add' } });
+  const back = Array<number>(rank);
+  xPerm.forEach((p, i) => (back[p] = i));
+  return e.op('Transpose', [scattered], { perm: { ints: back } });
+}
+
+/** SpaceToDepth's output shape, or DepthToSpace's (`up`): [N, C·b², H/b, W/b] and back. */
+function depthShape(n: Node, x: Info, up: boolean): Info {
+  const b = n.attrs.i('blocksize', 0);
+  const [batch, c, h, w] = x.shape;
+  if (x.shape.length !== 4 || b < 1) throw nodeError(n, `needs a 4-D input and a blocksize, got [${x.shape}], ${b}`);
+  if (![c, h, w].every(numeric)) throw nodeError(n, `needs static channels and sides, got [${x.shape}]`);
+  const [cn, hn, wn] = [c, h, w] as number[];
+  if (up ? cn % (b * b) !== 0 : hn % b !== 0 || wn % b !== 0) throw nodeError(n, `[${x.shape}] does not split into blocks of ${b}`);
+  return { type: x.type, shape: up ? [batch, cn / (b * b), hn * b, wn * b] : [batch, cn * b * b, hn / b, wn / b] };
+}
+
 export const layoutRules: Record<string, OpRule> = {
+  // SpaceToDepth's channel order is DepthToSpace's DCR: each is the other's inverse, and a permutation's
+  // gradient is its inverse.
+  SpaceToDepth: {
+    infer: (n, ins) => [depthShape(n, ins[0]!, false)],
+    grad: (n, [g], e) => (g ? [e.op('DepthToSpace', [g], { blocksize: { i: n.attrs.i('blocksize', 0) }, mode: { s: 'DCR' } })] : []),
+  },
+  DepthToSpace: {
+    infer: (n, ins) => [depthShape(n, ins[0]!, true)],
+    grad: (n, [g], e) => {
+      if (!g) return [];
+      if (n.attrs.s('mode', 'DCR') !== 'DCR') throw nodeError(n, `mode '${n.attrs.s('mode', '')}' is not supported (only 'DCR')`);
+      return [e.op('SpaceToDepth', [g], { blocksize: { i: n.attrs.i('blocksize', 0) } })];
+    },
+  },
   Identity: { infer: (_n, ins) => [ins[0]!], grad: passThrough },
   Dropout: { infer: (_n, ins) => [{ type: ins[0]!.type, shape: ins[0]!.shape }, { type: DT.BOOL, shape: ins[0]!.shape }], grad: passThrough },
   Cast: {
@@ -320,13 +372,15 @@ export const layoutRules: Record<string, OpRule> = {
       const value = v && iv && iv.every(numeric) ? (iv as number[]).map((i) => v[i < 0 ? i + v.length : i]) : undefined;
       return [{ type: x.type, shape, value }];
     },
-    // With constant indices, Gather is a 0/1 matrix on its axis: the gradient is a MatMul by that matrix.
+    // With constant indices, Gather is a 0/1 matrix on its axis: the gradient is a MatMul by that matrix;
+    // indices known only at run time (BMCNN's block matching) scatter-add the gradient back instead.
     grad: (n, [g], e) => {
       if (!g) return [];
       const x = e.info(n.inputs[0]);
       const rank = x.shape.length;
       const axis = normAxis(n, n.attrs.i('axis', 0), rank);
       const idxInfo = e.info(n.inputs[1]);
+      if (!idxInfo.value) return [gatherScatter(n, g, e, axis, idxInfo.shape.length)];
       const idx = constInts(n, idxInfo, 'indices (gradient through Gather)');
       const size = x.shape[axis];
       if (!numeric(size)) throw nodeError(n, `needs a static size on axis ${axis}`);

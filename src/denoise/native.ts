@@ -7,6 +7,7 @@
 import { decodeModel, differentiate, encodeModel } from '../engine/onnx/autodiff/index.js';
 import { OnnxConv } from '../engine/onnx/conv.js';
 import { INT32, OnnxGraph } from '../engine/onnx/graph.js';
+import { IdleCache } from '../util/idle.js';
 import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
 import { mapImageRanges } from '../engine/pool/js-pool.js';
 import type { TaskRef } from '../engine/pool/pool.js';
@@ -204,36 +205,16 @@ interface SlicePart {
 type Feeds = Record<string, InstanceType<OrtModule['Tensor']>>;
 
 /**
- * A worker's (or the inline caller's) sessions by graph, most recently used last; beyond a few models' worth
- * the oldest not running is released.
+ * A worker's (or the inline caller's) sessions by graph, each released once unused for SESSION_IDLE_MS: the
+ * VJP's session holds every activation of a slice (hundreds of MB), which the forward passes between
+ * adaptive attacks, or the rest of a study, need not keep resident.
  */
-const sessions = new Map<string, { session: Promise<OrtSession>; busy: number }>();
-const MAX_SESSIONS = 8;
+const SESSION_IDLE_MS = 30_000;
+const sessions = new IdleCache<OrtSession>(SESSION_IDLE_MS, (s) => s.release());
 
 /** Run graph `name` (its session made from `bytes` on first use) on the feeds `feeds` picks for it. */
-async function runGraph(ort: OrtModule, name: string, bytes: Uint8Array, feeds: (s: OrtSession) => Feeds): Promise<Awaited<ReturnType<OrtSession['run']>>> {
-  let c = sessions.get(name);
-  if (c) {
-    sessions.delete(name); // re-inserted as the newest
-  } else {
-    const made = { session: createSession(ort, bytes, poolThreads()), busy: 0 };
-    made.session.catch(() => sessions.get(name) === made && sessions.delete(name));
-    for (const [key, old] of sessions) {
-      if (sessions.size < MAX_SESSIONS) break;
-      if (old.busy > 0) continue;
-      sessions.delete(key);
-      void old.session.then((o) => o.release(), () => undefined);
-    }
-    c = made;
-  }
-  sessions.set(name, c);
-  c.busy++;
-  try {
-    const session = await c.session;
-    return await session.run(feeds(session));
-  } finally {
-    c.busy--;
-  }
+function runGraph(ort: OrtModule, name: string, bytes: Uint8Array, feeds: (s: OrtSession) => Feeds): Promise<Awaited<ReturnType<OrtSession['run']>>> {
+  return sessions.use(name, () => createSession(ort, bytes, poolThreads()), (session) => session.run(feeds(session)));
 }
 
 /** Worker task: one slice denoised (`gy` absent) or its VJP, NHWC float32 out. */
@@ -261,6 +242,8 @@ export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
 }
 
 const SLICE: TaskRef = { module: import.meta.url, name: 'bmcnnSlice' };
+/** Images per slice at most (the VJP's session at 16 images of 150×150 holds ≈ 450 MB). */
+const SLICE_IMAGES = 8;
 
 /** σ/255 per image as an [N, 1, H/2, W/2] map (sigmaMap in net.ts, NCHW). */
 function sigmaMap(ort: OrtModule, n: number, h: number, w: number, sigma: readonly number[]): InstanceType<OrtModule['Tensor']> {
@@ -316,8 +299,13 @@ export class NativeBmcnn {
       graphs, x: x.slice(a * size, b * size), gy: gy?.slice(a * size, b * size),
       sigma: sigma.slice(a, b), n: b - a, h, w, match: this.match, patch: this.patch,
     });
-    const { results } = await mapImageRanges(n, this.threads, SLICE, part, bmcnnSlice);
-    const parts = await Promise.all(results);
+    // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch (the VJP's keeps every activation).
+    const parts: Float32Array[] = [];
+    for (let a = 0, step = SLICE_IMAGES * this.threads; a < n; a += step) {
+      const b = Math.min(n, a + step);
+      const { results } = await mapImageRanges(b - a, this.threads, SLICE, (i, j) => part(a + i, a + j), bmcnnSlice);
+      parts.push(...(await Promise.all(results)));
+    }
     if (parts.length === 1) return parts[0];
     const out = new Float32Array(n * size);
     let o = 0;

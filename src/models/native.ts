@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/runtime.js';
-import { SplitLoop, type FloatData, type SplitLoopNames } from '../engine/onnx/split-loop.js';
+import { SplitLoop, type FloatData } from '../engine/onnx/split-loop.js';
+import { IdleCache } from '../util/idle.js';
 import { resolveThreads } from '../engine/threads.js';
 import { PGD_GRAPH_GRADIENT, PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from './backbone.js';
@@ -32,6 +33,13 @@ export interface NativeOptions {
   pgdWorkers?: number;
 }
 
+/**
+ * Worker graphs unused this long are closed. Longer than any gap between one attack's or evaluation's calls;
+ * shorter than the study's phases (PGD sets, then defences, then adaptive attacks), whose graphs then do not
+ * all stay resident together.
+ */
+const LOOP_IDLE_MS = 30_000;
+
 export class NativeClassifier implements Classifier {
   /**
    * This thread's sessions, built on first use, for pgdWorkers 1: the forward graph (predict) and the
@@ -42,9 +50,10 @@ export class NativeClassifier implements Classifier {
   /**
    * Graphs on worker threads, started on first use: the PGD-iteration graphs by norm (`pgd-inf`, `pgd-2`;
    * `pgd-inf` also serves lossGradient) and the forward graph (`forward`, for predict). Each worker session
-   * holds its own weights and activations (≈ 350 MB for the built-in net at 16 images), so graphs share them.
+   * holds its own weights and activations (≈ 350 MB for the built-in net at 16 images), so graphs share them,
+   * and a graph's workers unused for LOOP_IDLE_MS are closed (started again when next needed).
    */
-  private readonly splitLoops = new Map<string, Promise<SplitLoop>>();
+  private readonly loops = new IdleCache<SplitLoop>(LOOP_IDLE_MS, (loop) => loop.close());
   /** A split loop holds one batch at a time: its PGD runs queue here. */
   private splitQueue: Promise<unknown> = Promise.resolve();
 
@@ -78,7 +87,7 @@ export class NativeClassifier implements Classifier {
   private static async fromGraphs(ort: OrtModule, forwardModel: Uint8Array, gradientModel: Uint8Array, classes: number, size: number, opts: NativeOptions): Promise<NativeClassifier> {
     const native = new NativeClassifier(ort, classes, forwardModel, gradientModel, opts.threads, size, opts.pgdWorkers ?? resolveThreads(opts.threads));
     // Built now, so that a graph ORT refuses fails here rather than at first use.
-    if (native.split) await native.splitLoop('forward', () => forwardModel);
+    if (native.split) await native.onLoop('forward', async () => undefined);
     else await native.mainForward();
     return native;
   }
@@ -98,16 +107,23 @@ export class NativeClassifier implements Classifier {
     return session;
   }
 
-  /** The worker threads' PGD-iteration graph for `norm` (NCHW iterates, see pgdStepGraph). */
-  private stepLoop(norm: PgdLoop['norm']): Promise<SplitLoop> {
-    return this.splitLoop(`pgd-${norm}`, () => pgdStepGraph(this.gradientModel, norm, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT });
+  /**
+   * `use` on the workers of graph `key` (see loops): `forward`, or `pgd-inf` / `pgd-2`, the PGD-iteration
+   * graph for that norm (NCHW iterates, see pgdStepGraph).
+   */
+  private onLoop<R>(key: 'forward' | `pgd-${PgdLoop['norm']}`, use: (loop: SplitLoop) => Promise<R>): Promise<R> {
+    const make = () =>
+      key === 'forward'
+        ? SplitLoop.create(this.forwardModel, undefined, this.pgdWorkers)
+        : SplitLoop.create(pgdStepGraph(this.gradientModel, key === 'pgd-inf' ? 'inf' : 2, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers);
+    return this.loops.use(key, make, use);
   }
 
   async predict(x: tf.Tensor4D): Promise<tf.Tensor2D> {
     const input = await ortInput(this.ort, x, this.size);
     const shape: [number, number] = [x.shape[0], this.classes];
     if (this.split) {
-      const { logits } = await (await this.splitLoop('forward', () => this.forwardModel)).evaluate({ x: floatData(input) }, {}, ['logits']);
+      const { logits } = await this.onLoop('forward', (loop) => loop.evaluate({ x: floatData(input) }, {}, ['logits']));
       return tf.tensor2d(logits.data, shape);
     }
     const { logits } = await (await this.mainForward()).run({ x: input });
@@ -128,7 +144,7 @@ export class NativeClassifier implements Classifier {
     if (this.split) {
       // The L∞ loop's graph with a zero step: its sessions, no third set of weights and activations.
       const nchw = { data: toNchw(input.data as Float32Array, dims), dims: [dims[0], dims[3], dims[1], dims[2]] };
-      const out = await (await this.stepLoop('inf')).evaluate({ x: nchw, [PGD_GRAPH_INPUTS.x0]: nchw, onehot: floatData(onehot) }, stepless, [PGD_GRAPH_GRADIENT]);
+      const out = await this.onLoop('pgd-inf', (loop) => loop.evaluate({ x: nchw, [PGD_GRAPH_INPUTS.x0]: nchw, onehot: floatData(onehot) }, stepless, [PGD_GRAPH_GRADIENT]));
       grad = toNhwc(out[PGD_GRAPH_GRADIENT].data, dims);
     } else {
       const f32 = (t: FloatData) => new this.ort.Tensor('float32', t.data, t.dims);
@@ -142,18 +158,6 @@ export class NativeClassifier implements Classifier {
   /** Whether batches run split over the worker threads (a single sample on one of them). */
   private get split(): boolean {
     return this.pgdWorkers > 1;
-  }
-
-  /** The workers of graph `key` (see splitLoops), started on first use from `model()` (`names`: its carried tensor). */
-  private splitLoop(key: string, model: () => Uint8Array, names?: SplitLoopNames): Promise<SplitLoop> {
-    let split = this.splitLoops.get(key);
-    if (!split) {
-      split = SplitLoop.create(model(), names, this.pgdWorkers);
-      this.splitLoops.set(key, split);
-      // Workers that did not start are not kept: the next call tries again (and dispose has nothing to close).
-      split.catch(() => this.splitLoops.delete(key));
-    }
-    return split;
   }
 
   /**
@@ -204,23 +208,24 @@ export class NativeClassifier implements Classifier {
   }
 
   /** runPgd on the worker threads, NCHW: whole runs of iterations, synchronised only where the caller reads iterates. */
-  private async runSplit(loop: PgdLoop, start: FloatData, batched: Record<string, FloatData>, shared: Record<string, FloatData>): Promise<tf.Tensor4D> {
-    const workers = await this.stepLoop(loop.norm);
-    await workers.start(start, batched, shared);
-    const dims = loop.x0.shape;
-    const read = async () => tf.tensor4d(toNhwc((await workers.read()).data, dims), dims);
-    if (!loop.onIteration) await workers.run(loop.iterations);
-    else
-      for (let i = 1; i <= loop.iterations; i++) {
-        await workers.run(1);
-        await loop.onIteration(i, read);
-      }
-    return read();
+  private runSplit(loop: PgdLoop, start: FloatData, batched: Record<string, FloatData>, shared: Record<string, FloatData>): Promise<tf.Tensor4D> {
+    return this.onLoop(`pgd-${loop.norm}`, async (workers) => {
+      await workers.start(start, batched, shared);
+      const dims = loop.x0.shape;
+      const read = async () => tf.tensor4d(toNhwc((await workers.read()).data, dims), dims);
+      if (!loop.onIteration) await workers.run(loop.iterations);
+      else
+        for (let i = 1; i <= loop.iterations; i++) {
+          await workers.run(1);
+          await loop.onIteration(i, read);
+        }
+      return read();
+    });
   }
 
   /** Release all ORT sessions. */
   async dispose(): Promise<void> {
-    await Promise.all([...this.splitLoops.values()].map((l) => l.then((loop) => loop.close(), () => undefined)));
+    await this.loops.clear();
     const sessions = await Promise.allSettled([this.forwardSession, ...this.stepSessions.values()].filter((s) => s !== undefined));
     await Promise.all(sessions.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
   }

@@ -209,7 +209,7 @@ type Feeds = Record<string, InstanceType<OrtModule['Tensor']>>;
  * VJP's session holds every activation of a slice (hundreds of MB), which the forward passes between
  * adaptive attacks, or the rest of a study, need not keep resident.
  */
-const SESSION_IDLE_MS = 30_000;
+const SESSION_IDLE_MS = 10_000;
 const sessions = new IdleCache<OrtSession>(SESSION_IDLE_MS, (s) => s.release());
 
 /** Run graph `name` (its session made from `bytes` on first use) on the feeds `feeds` picks for it. */

@@ -38,7 +38,7 @@ export interface NativeOptions {
  * shorter than the study's phases (PGD sets, then defences, then adaptive attacks), whose graphs then do not
  * all stay resident together.
  */
-const LOOP_IDLE_MS = 30_000;
+const LOOP_IDLE_MS = 10_000;
 
 export class NativeClassifier implements Classifier {
   /**

@@ -143,9 +143,9 @@ export class NativeClassifier implements Classifier {
     const stepless = { [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
     if (this.split) {
       // The L∞ loop's graph with a zero step: its sessions, no third set of weights and activations.
-      const nchw = { data: toNchw(input.data as Float32Array, dims), dims: [dims[0], dims[3], dims[1], dims[2]] };
+      const nchw = { data: relayout(input.data as Float32Array, dims, true), dims: [dims[0], dims[3], dims[1], dims[2]] };
       const out = await this.onLoop('pgd-inf', (loop) => loop.evaluate({ x: nchw, [PGD_GRAPH_INPUTS.x0]: nchw, onehot: floatData(onehot) }, stepless, [PGD_GRAPH_GRADIENT]));
-      grad = toNhwc(out[PGD_GRAPH_GRADIENT].data, dims);
+      grad = relayout(out[PGD_GRAPH_GRADIENT].data, dims, false);
     } else {
       const f32 = (t: FloatData) => new this.ort.Tensor('float32', t.data, t.dims);
       const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, ...Object.fromEntries(Object.entries(stepless).map(([k, t]) => [k, f32(t)])) };
@@ -179,7 +179,7 @@ export class NativeClassifier implements Classifier {
     const [n, h, w, c] = dims;
     const loopDims = split ? [n, c, h, w] : dims;
     // data() gives a copy of the tensor's values: ours to overwrite.
-    const values = async (t: tf.Tensor4D) => (split ? toNchw((await t.data()) as Float32Array, dims) : ((await t.data()) as Float32Array));
+    const values = async (t: tf.Tensor4D) => (split ? relayout((await t.data()) as Float32Array, dims, true) : ((await t.data()) as Float32Array));
     const onehot = new Float32Array(n * this.classes);
     loop.labels.forEach((label, i) => (onehot[i * this.classes + label] = 1));
     const batched = { [PGD_GRAPH_INPUTS.x0]: { data: await values(loop.x0), dims: loopDims }, onehot: { data: onehot, dims: [n, this.classes] } };
@@ -212,7 +212,7 @@ export class NativeClassifier implements Classifier {
     return this.onLoop(`pgd-${loop.norm}`, async (workers) => {
       await workers.start(start, batched, shared);
       const dims = loop.x0.shape;
-      const read = async () => tf.tensor4d(toNhwc((await workers.read()).data, dims), dims);
+      const read = async () => tf.tensor4d(relayout((await workers.read()).data, dims, false), dims);
       if (!loop.onIteration) await workers.run(loop.iterations);
       else
         for (let i = 1; i <= loop.iterations; i++) {
@@ -289,19 +289,20 @@ const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
 /** A float32 ORT tensor's values and shape (its own buffer: the split loop copies the slices it sends). */
 const floatData = (t: InstanceType<OrtModule['Tensor']>): FloatData => ({ data: t.data as Float32Array, dims: [...t.dims] });
 
-/** NHWC values of `dims` [N, H, W, C] as NCHW. */
-function toNchw(v: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
+/** NHWC values of `dims` [N, H, W, C] as NCHW (`toNchw`), or NCHW values back to NHWC. */
+function relayout(v: Float32Array, [n, h, w, c]: readonly number[], toNchw: boolean): Float32Array {
   const out = new Float32Array(v.length);
   const plane = h * w;
-  for (let b = 0; b < n; b++) for (let p = 0; p < plane; p++) for (let k = 0; k < c; k++) out[(b * c + k) * plane + p] = v[(b * plane + p) * c + k];
-  return out;
-}
-
-/** NCHW values as NHWC `dims` [N, H, W, C]. */
-function toNhwc(v: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
-  const out = new Float32Array(v.length);
-  const plane = h * w;
-  for (let b = 0; b < n; b++) for (let p = 0; p < plane; p++) for (let k = 0; k < c; k++) out[(b * plane + p) * c + k] = v[(b * c + k) * plane + p];
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < plane; p++) {
+      for (let k = 0; k < c; k++) {
+        const nhwc = (b * plane + p) * c + k;
+        const nchw = (b * c + k) * plane + p;
+        if (toNchw) out[nchw] = v[nhwc];
+        else out[nhwc] = v[nchw];
+      }
+    }
+  }
   return out;
 }
 

@@ -50,16 +50,16 @@ export async function createSession(
 }
 
 /**
- * One session over a model built on first use where onnxruntime-node loads (`get()` gives undefined
- * elsewhere); `release()` frees it, and the next `get()` builds it again. A model that fails to build rejects
- * every `get()` with that error (no half-made session to release).
+ * One session over a model built on first use where onnxruntime-node loads (`run` gives undefined elsewhere);
+ * `release()` frees it, and the next `run` builds it again. A model that fails to build rejects every `run`
+ * with that error (no half-made session to release).
  */
 export class LazySession {
   private pending: Promise<{ ort: OrtModule; session: OrtSession } | undefined> | undefined;
 
   constructor(private readonly model: () => Uint8Array) {}
 
-  get(): Promise<{ ort: OrtModule; session: OrtSession } | undefined> {
+  private get(): Promise<{ ort: OrtModule; session: OrtSession } | undefined> {
     this.pending ??= nativeRuntime().then(async (ort) => (ort ? { ort, session: await createSession(ort, this.model()) } : undefined));
     return this.pending;
   }

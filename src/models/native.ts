@@ -39,6 +39,8 @@ export interface NativeOptions {
  * all stay resident together.
  */
 const LOOP_IDLE_MS = 10_000;
+/** Samples per session run in a worker at most (see SplitLoop.create). */
+const WORKER_CHUNK = 8;
 
 export class NativeClassifier implements Classifier {
   /**
@@ -114,8 +116,8 @@ export class NativeClassifier implements Classifier {
   private onLoop<R>(key: 'forward' | `pgd-${PgdLoop['norm']}`, use: (loop: SplitLoop) => Promise<R>): Promise<R> {
     const make = () =>
       key === 'forward'
-        ? SplitLoop.create(this.forwardModel, undefined, this.pgdWorkers)
-        : SplitLoop.create(pgdStepGraph(this.gradientModel, key === 'pgd-inf' ? 'inf' : 2, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers);
+        ? SplitLoop.create(this.forwardModel, undefined, this.pgdWorkers, WORKER_CHUNK)
+        : SplitLoop.create(pgdStepGraph(this.gradientModel, key === 'pgd-inf' ? 'inf' : 2, undefined, 'NCHW'), { input: 'x', output: PGD_GRAPH_OUTPUT }, this.pgdWorkers, WORKER_CHUNK);
     return this.loops.use(key, make, use);
   }
 
@@ -223,6 +225,11 @@ export class NativeClassifier implements Classifier {
     });
   }
 
+  /** Close the worker threads not in use now rather than after LOOP_IDLE_MS (started again on next use). */
+  releaseWorkers(): Promise<void> {
+    return this.loops.closeIdle();
+  }
+
   /** Release all ORT sessions. */
   async dispose(): Promise<void> {
     await this.loops.clear();
@@ -266,6 +273,8 @@ export interface Accelerated {
   /** 'onnxruntime', or 'tfjs-<backend>' when the model itself runs. */
   engine: string;
   release(): Promise<void>;
+  /** Free what the engine holds between uses (worker threads, sessions), rebuilt when next used. */
+  idle(): Promise<void>;
 }
 
 /** `accelerate`, with the engine named and one way to release it (the model stays the caller's). */
@@ -276,6 +285,7 @@ export async function accelerated(model: FaceClassifier | LogitsClassifier, opts
     classifier,
     engine: native ? 'onnxruntime' : `tfjs-${tf.getBackend()}`,
     release: async () => native?.dispose(),
+    idle: async () => native?.releaseWorkers(),
   };
 }
 

@@ -21,7 +21,7 @@ export type SplitLoopRequest =
   | { op: 'start'; carry: FloatData; batched: Record<string, FloatData>; shared: Record<string, FloatData> }
   | { op: 'run'; iterations: number }
   | { op: 'read' }
-  | { op: 'eval'; feeds: Record<string, FloatData>; outputs: string[] };
+  | { op: 'eval'; batched: Record<string, FloatData>; shared: Record<string, FloatData>; outputs: string[] };
 export type SplitLoopReply = { ok: true; carry?: Float32Array; outputs?: Record<string, FloatData> } | { ok: false; error: string };
 
 export interface SplitLoopNames {
@@ -41,8 +41,8 @@ class LoopWorker {
   private pending: Promise<unknown> = Promise.resolve();
   private constructor(private readonly worker: Worker) {}
 
-  static async start(model: Uint8Array, names: SplitLoopNames | undefined): Promise<LoopWorker> {
-    const worker = new Worker(new URL('./split-loop-worker.js', import.meta.url), { workerData: { model, names } });
+  static async start(model: Uint8Array, names: SplitLoopNames | undefined, chunk: number): Promise<LoopWorker> {
+    const worker = new Worker(new URL('./split-loop-worker.js', import.meta.url), { workerData: { model, names, chunk } });
     worker.unref();
     const w = new LoopWorker(worker);
     await w.call(undefined);
@@ -86,10 +86,12 @@ export class SplitLoop {
 
   /**
    * `workers` threads, each compiling `model` (in parallel) into a one-thread session. `names`: the carried
-   * tensor's input and output (undefined for a graph that is only evaluated).
+   * tensor's input and output (undefined for a graph that is only evaluated). A worker runs its slice `chunk`
+   * samples at a time at most (its session's memory grows with the largest run).
    */
-  static async create(model: Uint8Array, names: SplitLoopNames | undefined, workers: number): Promise<SplitLoop> {
-    const started = await Promise.allSettled(Array.from({ length: workers }, () => LoopWorker.start(model, names)));
+  static async create(model: Uint8Array, names: SplitLoopNames | undefined, workers: number, chunk = Number.POSITIVE_INFINITY): Promise<SplitLoop> {
+    if (!(chunk >= 1)) throw new Error(`split loop: chunk must be ≥ 1, got ${chunk}`);
+    const started = await Promise.allSettled(Array.from({ length: workers }, () => LoopWorker.start(model, names, chunk)));
     const up = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
@@ -132,7 +134,7 @@ export class SplitLoop {
     const sizes = splitSizes(n, this.workers.length);
     const replies = await Promise.all(
       slices(batched, sizes, `'${Object.keys(batched)[0]}'`).map(({ feeds, transfer }, i) =>
-        this.workers[i].call({ op: 'eval', feeds: { ...feeds, ...shareable(shared) }, outputs: [...outputs] }, transfer),
+        this.workers[i].call({ op: 'eval', batched: feeds, shared: shareable(shared), outputs: [...outputs] }, transfer),
       ),
     );
     return Object.fromEntries(

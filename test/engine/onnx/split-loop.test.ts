@@ -72,6 +72,30 @@ test('SplitLoop.evaluate: one run on slices of the batch, the outputs joined, eq
   }
 });
 
+test('SplitLoop: a worker running its slice in chunks of at most `chunk` samples gives what whole slices give', { skip }, async () => {
+  const whole = await SplitLoop.create(affineStep(), { input: 'x', output: 'x_next' }, 2);
+  const chunked = await SplitLoop.create(affineStep(), { input: 'x', output: 'x_next' }, 2, 2);
+  try {
+    const n = 7; // slices of 3 and 4: chunks of 2+1 and 2+2
+    const x = Float32Array.from({ length: 2 * n }, (_, i) => i / 3);
+    const b = Float32Array.from({ length: 2 * n }, (_, i) => (i % 5) - 2);
+    const a = { a: { data: Float32Array.of(0.75), dims: [] } };
+    const outputs: Record<string, unknown>[] = [];
+    for (const loop of [whole, chunked]) {
+      await loop.start({ data: x.slice(), dims: [n, 2] }, { b: { data: b.slice(), dims: [n, 2] } }, a);
+      await loop.run(3);
+      const carried = await loop.read();
+      const evaluated = await loop.evaluate({ x: { data: x.slice(), dims: [n, 2] }, b: { data: b.slice(), dims: [n, 2] } }, a, ['x_next']);
+      outputs.push({ carried, evaluated });
+    }
+    assert.deepEqual(outputs[1], outputs[0]);
+    assert.deepEqual((outputs[1].carried as { dims: number[] }).dims, [n, 2]);
+    await assert.rejects(SplitLoop.create(affineStep(), undefined, 1, 0), /split loop: chunk must be ≥ 1, got 0/);
+  } finally {
+    await Promise.all([whole.close(), chunked.close()]);
+  }
+});
+
 test('SplitLoop: a model the runtime refuses, and a feed the graph lacks, are errors naming the worker', { skip }, async () => {
   await assert.rejects(SplitLoop.create(Uint8Array.of(1, 2, 3), { input: 'x', output: 'x_next' }, 2), /split loop worker: /);
   const loop = await SplitLoop.create(affineStep(), { input: 'x', output: 'x_next' }, 2);

@@ -29,6 +29,8 @@ export interface Backbone {
   descriptor(x: tf.Tensor4D): tf.Tensor2D;
   /** `features` without a gradient, on the fastest engine here (a backbone may run it natively). */
   inferFeatures?(x: tf.Tensor4D): Promise<tf.Tensor2D>;
+  /** Free what `inferFeatures` holds natively until its next call (the network stays usable). */
+  release?(): Promise<void>;
   /** Release the network. */
   dispose(): void;
 }

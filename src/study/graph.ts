@@ -32,6 +32,8 @@ export interface WalkOptions<C> {
   config: C;
   cache: StepCache;
   onStep?: (id: string, what: string) => void;
+  /** Run after each announced step (e.g. to free what the next step may not need). */
+  afterStep?: () => Promise<void>;
   /** Seconds per announced step, filled in as they finish. */
   timings: Record<string, number>;
 }
@@ -52,7 +54,10 @@ export async function walk<O, C>(steps: readonly Step<O, C>[], opts: WalkOptions
     const t = performance.now();
     if (s.what) opts.onStep?.(s.id, s.what);
     const out = s.stored ? await opts.cache.json(key, () => s.run(inputs, key)) : await s.run(inputs, key);
-    if (s.what) opts.timings[s.id] = roundTo((performance.now() - t) / 1000, 1);
+    if (s.what) {
+      await opts.afterStep?.();
+      opts.timings[s.id] = roundTo((performance.now() - t) / 1000, 1);
+    }
     outputs[s.id as keyof O] = out;
     keys[s.id] = s.keyOf ? s.keyOf(out) : key;
   }

@@ -19,7 +19,7 @@ import { subset, type ImageSet } from './imageset.js';
 import { robustSection, type RobustSection } from './robust.js';
 import type { AdaptiveRow, CurveData, DefenceRow, StudyHooks, TableResult } from './run.js';
 import { enumeratePipelines, paretoFront, rank, type SearchRow } from './search.js';
-import { adversarialSets, LOCAL_RUNNER, studyData, studyModel, testSet, type AttackTarget, type BatchRunner, type StudyData } from './steps.js';
+import { adversarialSets, LOCAL_RUNNER, storedSet, studyData, studyModel, testSet, type AttackTarget, type BatchRunner, type StudyData } from './steps.js';
 import { paperTables } from './tables.js';
 
 /** The model the attacks and evaluations run on (the fastest engine here; its key names that engine). */
@@ -39,12 +39,15 @@ export function bare(t: StudyTarget): AttackTarget {
   return { model: t.model, modelKey: t.key, seed: t.seed };
 }
 
-/** PGD's sets: the paper's one, one per eps of the curve (at max_iter) and one per iteration (at eps). */
+/**
+ * PGD's sets: the paper's one, and one per eps of the curve (at max_iter) and per iteration (at eps), read
+ * back from the cache when asked for (each a whole image set: kept resident, they would stay so to the end).
+ */
 export interface AttackSets {
   params: PgdParams;
   pgd: ImageSet;
-  byEps: Map<number, ImageSet>;
-  byIteration: Map<number, ImageSet>;
+  byEps: Map<number, () => Promise<ImageSet>>;
+  byIteration: Map<number, () => Promise<ImageSet>>;
 }
 
 /** The adaptive and robust sections' faces (the first attacked ones) and their oblivious PGD versions. */
@@ -95,6 +98,11 @@ export interface StudyContext {
   remote?: RemoteRunner;
   /** Run at the end of the study, last first (models and engines to release). */
   release: (() => unknown)[];
+  /**
+   * Run between steps: free what engines hold between uses (worker threads and their sessions, rebuilt when
+   * next used), so one step's sessions are not resident beside the next one's.
+   */
+  between: (() => Promise<unknown>)[];
 }
 
 export type StudyStep = Step<StudyOutputs, StudyConfig>;
@@ -129,6 +137,8 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       run: async ({ data }) => {
         const trained = await studyModel(cache, data, config, ctx.load, hooks.onTrain, ctx.backbone);
         ctx.release.push(() => trained.model.dispose());
+        const backbone = trained.model.backbone;
+        if (backbone.release) ctx.between.push(() => backbone.release!());
         return trained;
       },
     }),
@@ -138,11 +148,12 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       // Engines differ in the last bits, so results are keyed by the one used.
       keyOf: (t) => t.key,
       run: async ({ train }) => {
-        const { classifier, engine, release } = await accelerated(train.model);
+        const { classifier, engine, release, idle } = await accelerated(train.model);
         const key = `${train.key}@${engine}`;
         const runner = ctx.remote ? await ctx.remote({ dir: train.dir, key, engine, identities: train.model.identities, backbone: train.model.backbone }) : LOCAL_RUNNER;
         const evaluator = new PipelineEvaluator(classifier, key, cache, config.seed, runner.evaluations?.bind(runner));
         ctx.release.push(release, () => evaluator.clear());
+        ctx.between.push(idle);
         return { model: classifier, engine, key, seed: config.seed, evaluator, identities: train.model.identities, runner };
       },
     }),
@@ -166,26 +177,25 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       run: async ({ clean: { correct }, target }) => {
         // Oblivious PGD sets: every eps of the curve; at the paper's eps the intermediate iterates too.
         const params: PgdParams = { ...PGD_DEFAULTS, ...config.attack, seed: config.seed, num_random_init: 0, targeted: false };
-        const byEps = new Map<number, ImageSet>([[0, correct]]);
-        const byIteration = new Map<number, ImageSet>();
+        const byEps = new Map<number, () => Promise<ImageSet>>([[0, async () => correct]]);
+        const byIteration = new Map<number, () => Promise<ImageSet>>();
+        let pgd: ImageSet | undefined;
         const one = async (eps: number) => {
           const atEps = eps === params.eps;
-          const made = await adversarialSets(
-            cache,
-            correct,
-            { target: bare(target), params: { ...params, eps }, snapshots: atEps ? config.curves.iterations : [], step: `pgd eps ${eps}`, runner: target.runner },
-            hooks.onProgress,
-          );
-          return { eps, atEps, made };
+          const req = { target: bare(target), params: { ...params, eps } };
+          const made = await adversarialSets(cache, correct, { ...req, snapshots: atEps ? config.curves.iterations : [], step: `pgd eps ${eps}`, runner: target.runner }, hooks.onProgress);
+          if (atEps) pgd = made.get(params.max_iter);
+          for (const it of made.keys()) {
+            const load = () => storedSet(cache, correct, req, it);
+            if (it === params.max_iter) byEps.set(eps, load);
+            if (atEps) byIteration.set(it, load);
+          }
         };
         const epsilons = config.curves.eps.filter((e) => e !== 0);
         // On a queue every set's batches are out at once; here one set after the other.
-        const sets = target.runner.parallel ? await Promise.all(epsilons.map(one)) : await seq(epsilons, one);
-        for (const { eps, atEps, made } of sets) {
-          byEps.set(eps, made.get(params.max_iter)!);
-          if (atEps) for (const [it, s] of made) byIteration.set(it, s);
-        }
-        return { params, pgd: byIteration.get(params.max_iter)!, byEps, byIteration };
+        if (target.runner.parallel) await Promise.all(epsilons.map(one));
+        else await seq(epsilons, one);
+        return { params, pgd: pgd!, byEps, byIteration };
       },
     }),
     define({
@@ -259,15 +269,15 @@ export function studySteps(ctx: StudyContext): StudyStep[] {
       stored: true,
       run: async ({ attack, search, target: { evaluator } }) => {
         const pipelines = withBest(config.curves.pipelines, search.best);
-        const curve = async (xs: number[], sets: Map<number, ImageSet>): Promise<CurveData> => {
-          await evaluator.prefetch(pipelines.flatMap((p) => xs.map((x) => [p, sets.get(x)!] as const)));
-          const series: CurveData['series'] = [];
-          for (const p of pipelines) {
-            const accuracy: number[] = [];
-            for (const x of xs) accuracy.push(await evaluator.accuracy(p, sets.get(x)!));
-            series.push({ pipeline: p, accuracy });
+        // One set resident at a time, every pipeline on it (which also shares their prefixes).
+        const curve = async (xs: number[], sets: Map<number, () => Promise<ImageSet>>): Promise<CurveData> => {
+          const accuracy = pipelines.map((): number[] => []);
+          for (const x of xs) {
+            const set = await sets.get(x)!();
+            await evaluator.prefetch(pipelines.map((p) => [p, set] as const));
+            for (const [i, p] of pipelines.entries()) accuracy[i].push(await evaluator.accuracy(p, set));
           }
-          return { x: xs, series };
+          return { x: xs, series: pipelines.map((pipeline, i) => ({ pipeline, accuracy: accuracy[i] })) };
         };
         const eps = await curve(config.curves.eps, attack.byEps);
         const iterations = await curve(config.curves.iterations, attack.byIteration);

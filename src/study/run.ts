@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import type { PgdParams } from '../attacks/index.js';
 import type { LoadOptions, Selection } from '../data/index.js';
 import { engineInfo } from '../engine/backend.js';
+import { releaseJsPool } from '../engine/pool/js-pool.js';
 import type { RgbImage } from '../image/index.js';
 import { backboneIdentity, loadFor, openBackbone, type BackboneSource } from '../models/backbones.js';
 import type { ClassificationReport } from '../metrics/index.js';
@@ -144,9 +145,14 @@ export async function runStudy({ selection, load: given, config, cacheDir, hooks
   const load = backbone.kind === 'file' ? { ...given, ...loadFor(net) } : given;
   net.dispose();
   const release: (() => unknown)[] = [];
+  // The JS pool's workers hold BMCNN's sessions (hundreds of MB for its VJP) and TVM's kernels.
+  const between: (() => Promise<unknown>)[] = [releaseJsPool];
   try {
-    const steps = studySteps({ selection, load, config, cache, hooks, backbone, network: network.identity, remote, release });
-    const { outputs: o } = await walk(steps, { config, cache, onStep: hooks.onStep, timings });
+    const steps = studySteps({ selection, load, config, cache, hooks, backbone, network: network.identity, remote, release, between });
+    const afterStep = async () => {
+      for (const f of between) await f();
+    };
+    const { outputs: o } = await walk(steps, { config, cache, onStep: hooks.onStep, timings, afterStep });
     const { correct, predictions } = o.clean;
     const { pgd, params } = o.attack;
     const linf = linfDistances(correct, pgd);

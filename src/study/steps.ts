@@ -195,7 +195,7 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
   const { params } = req;
   const runner = req.runner ?? LOCAL_RUNNER;
   const iterations = [...new Set([...(req.snapshots ?? []), params.max_iter])].sort((a, b) => a - b);
-  const base = cache.key('pgd', { target: targetKey(req.target), set: clean.key, params });
+  const base = attackKey(cache, clean, req);
   const size = imageSize(clean);
   const n = setLength(clean);
   const out = new Map(iterations.map((it) => [it, new Float32Array(n * size)]));
@@ -214,7 +214,7 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
     // The last iterate is written last: its presence means the batch is complete.
     if (await cache.hasFloats(keyOf(params.max_iter))) {
       kept = [];
-      for (const it of iterations) kept.push(await cache.floats(keyOf(it), () => Promise.reject(new Error(`study cache: ${keyOf(it)} vanished`)), count * size));
+      for (const it of iterations) kept.push(await storedFloats(cache, keyOf(it), count * size));
     } else {
       const batch: PgdBatch = {
         key: `${base}-b${b}`,
@@ -235,6 +235,32 @@ export async function adversarialSets(cache: StepCache, clean: ImageSet, req: At
   if (runner.parallel) await Promise.all(indices.map(one));
   else for (const b of indices) await one(b);
   return new Map(iterations.map((it) => [it, { ...clean, key: `${base}-it${it}`, data: out.get(it)! }]));
+}
+
+/** The cache key of an attack on `clean` (its batches' iterates are stored under `${key}-b${b}-it${it}`). */
+function attackKey(cache: StepCache, clean: ImageSet, req: Pick<AttackRequest, 'target' | 'params'>): string {
+  return cache.key('pgd', { target: targetKey(req.target), set: clean.key, params: req.params });
+}
+
+function storedFloats(cache: StepCache, key: string, length: number): Promise<Float32Array> {
+  return cache.floats(key, () => Promise.reject(new Error(`study cache: ${key} vanished`)), length);
+}
+
+/**
+ * Iterate `iteration` of an attack adversarialSets has finished (kept as a snapshot or the last), read back
+ * from the cache: the same set adversarialSets returned, for steps that want one set at a time rather than
+ * every set of the attack resident.
+ */
+export async function storedSet(cache: StepCache, clean: ImageSet, req: Pick<AttackRequest, 'target' | 'params'>, iteration: number): Promise<ImageSet> {
+  const base = attackKey(cache, clean, req);
+  const size = imageSize(clean);
+  const n = setLength(clean);
+  const data = new Float32Array(n * size);
+  for (let b = 0, start = 0; start < n; b++, start += req.params.batch_size) {
+    const count = Math.min(req.params.batch_size, n - start);
+    data.set(await storedFloats(cache, `${base}-b${b}-it${iteration}`, count * size), start * size);
+  }
+  return { ...clean, key: `${base}-it${iteration}`, data };
 }
 
 /** |δ|∞ per image between two sets of the same images. */

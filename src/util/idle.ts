@@ -30,6 +30,16 @@ export class IdleCache<T> {
     }
   }
 
+  /** Close every resource not in use now (as if its idle time had passed). */
+  async closeIdle(): Promise<void> {
+    const idle = [...this.entries].filter(([, e]) => e.users === 0);
+    for (const [key, e] of idle) {
+      clearTimeout(e.timer);
+      this.entries.delete(key);
+    }
+    await Promise.all(idle.map(([, e]) => e.value.then((v) => this.close(v), () => undefined)));
+  }
+
   /** Close every resource now. */
   async clear(): Promise<void> {
     const all = [...this.entries.values()];

@@ -27,3 +27,22 @@ test('a build that fails is not kept: its error reaches the use, the next use bu
   assert.equal(await cache.use('k', async () => 'up', async (v) => v), 'up');
   await cache.clear();
 });
+
+test('closeIdle closes what no use holds now and leaves a resource in use open', async () => {
+  const closed: string[] = [];
+  const cache = new IdleCache<string>(60_000, async (v) => closed.push(v));
+  await cache.use('idle', async () => 'idle', async (v) => v);
+  let release!: () => void;
+  const held = cache.use('busy', async () => 'busy', () => new Promise<string>((r) => (release = () => r('done'))));
+  await sleep(5);
+  await cache.closeIdle();
+  assert.deepEqual(closed, ['idle']);
+  release();
+  assert.equal(await held, 'done');
+  // Built again on the next use.
+  let builds = 0;
+  await cache.use('idle', async () => (builds++, 'idle'), async (v) => v);
+  assert.equal(builds, 1);
+  await cache.clear();
+  assert.deepEqual(closed.sort(), ['busy', 'idle', 'idle']);
+});

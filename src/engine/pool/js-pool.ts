@@ -19,6 +19,16 @@ function jsPool(threads: number): Promise<WorkerPool> {
   return pool;
 }
 
+/**
+ * End the shared pool's workers and whatever they hold (BMCNN's sessions, TVM's kernels); the next task starts
+ * a new pool. For the pauses between a program's phases: tasks still queued are rejected.
+ */
+export async function releaseJsPool(): Promise<void> {
+  const old = pool;
+  pool = undefined;
+  await old?.then((p) => p.close());
+}
+
 /** n images as up to `parts` contiguous, non-empty ranges [a, b). */
 export function imageRanges(n: number, parts: number): [number, number][] {
   const k = Math.max(1, Math.min(parts, n));

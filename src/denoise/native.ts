@@ -242,8 +242,12 @@ export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
 }
 
 const SLICE: TaskRef = { module: import.meta.url, name: 'bmcnnSlice' };
-/** Images per slice at most (the VJP's session at 16 images of 150×150 holds ≈ 450 MB). */
-const SLICE_IMAGES = 8;
+/**
+ * Images per slice at most: the sessions' arenas grow with their largest run (the VJP's keeps every
+ * activation). A batch of 32 at 150×150 on two workers grew the process by 830–900 MB (VJP) and 430–470 MB
+ * (forward) with slices of 8, 480–550 and 320–390 MB with slices of 4.
+ */
+const SLICE_IMAGES = 4;
 
 /** σ/255 per image as an [N, 1, H/2, W/2] map (sigmaMap in net.ts, NCHW). */
 function sigmaMap(ort: OrtModule, n: number, h: number, w: number, sigma: readonly number[]): InstanceType<OrtModule['Tensor']> {

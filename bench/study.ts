@@ -25,10 +25,10 @@ function robustPipelines(v: string | undefined): string[] | undefined {
   throw new Error(`ROBUSTIFY_BENCH_STUDY_ROBUST: expected all, bare or 0, got '${v}'`);
 }
 
-/** Peak resident set of a running process in MB (Linux's VmHWM), or undefined once it has gone. */
-function peakRss(pid: number): number | undefined {
+/** A running process's resident set in MB (Linux's VmRSS, or VmHWM: its peak), or undefined once it has gone. */
+function rss(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : undefined;
   } catch {
     return undefined;
@@ -52,9 +52,19 @@ export async function benchStudy(): Promise<object[]> {
     const t = performance.now();
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let peak = 0;
-    const poll = setInterval(() => (peak = Math.max(peak, peakRss(child.pid!) ?? 0)), 500);
+    // The resident set sampled under the step announced last ('study: <step> — …' on stderr).
+    let step = 'start';
+    const byStep: Record<string, number> = {};
+    const poll = setInterval(() => {
+      peak = Math.max(peak, rss(child.pid!, 'VmHWM') ?? 0);
+      byStep[step] = Math.round(Math.max(byStep[step] ?? 0, rss(child.pid!, 'VmRSS') ?? 0));
+    }, 500);
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      for (const m of text.matchAll(/^study: (\S+) — /gm)) step = m[1];
+      stderr = (stderr + text).slice(-4000);
+    });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearInterval(poll);
     if (code !== 0) throw new Error(`study bench: the study exited ${code}: ${stderr.trim().split('\n').pop()}`);
@@ -72,6 +82,8 @@ export async function benchStudy(): Promise<object[]> {
         // Everything but the robust section: the study as #14 measured it (≈ 1841 s then).
         without_robust_s: round(wall - robust),
         peak_rss_mb: Math.round(peak),
+        // Sampled every 0.5 s, so a peak shorter than that can be missed here (not in peak_rss_mb).
+        rss_mb_by_step: byStep,
         steps_s: seconds,
         load_avg: load,
         clean_accuracy: r.tables.find((x: { set: string }) => x.set === 'test')?.accuracy,

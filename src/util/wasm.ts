@@ -12,6 +12,8 @@
 export type Code = number[];
 export const I32 = 0x7f;
 export const F64 = 0x7c;
+/** SIMD: here always two f64 lanes. */
+export const V128 = 0x7b;
 
 function uleb(v: number): Code {
   const out: Code = [];
@@ -47,6 +49,8 @@ export const imul = op(0x6c);
 export const ilt = op(0x48);
 export const ieq = op(0x46);
 export const ieqz = unary(0x45);
+export const ine = op(0x47);
+export const ile = op(0x4c);
 export const iand = op(0x71);
 export const add = op(0xa0);
 export const sub = op(0xa1);
@@ -62,6 +66,38 @@ export const neg = unary(0x9a);
 /** f64 at byte address `addr` + `offset`. */
 export const load = (addr: Code, offset = 0): Code => [...addr, 0x2b, 3, ...uleb(offset)];
 export const store = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x39, 3, ...uleb(offset)];
+/** Sign-extended i8 at `addr` + `offset`, and the low byte of `v` stored there. */
+export const load8 = (addr: Code, offset = 0): Code => [...addr, 0x2c, 0, ...uleb(offset)];
+export const store8 = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x3a, 0, ...uleb(offset)];
+
+const simd = (code: number): Code => [0xfd, ...uleb(code)];
+const vop = (code: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(code)];
+/** Two f64 lanes at `addr` + `offset` (any alignment). */
+export const vload = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00), 3, ...uleb(offset)];
+export const vstore = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x0b), 3, ...uleb(offset)];
+/** Both lanes `v`. */
+export const vsplat = (v: Code): Code => [...v, ...simd(0x14)];
+export const vlane = (v: Code, lane: 0 | 1): Code => [...v, ...simd(0x21), lane];
+export const vadd = vop(0xf0);
+export const vsub = vop(0xf1);
+export const vmul = vop(0xf2);
+/** Per lane a ≥ b (a > b) as all ones or zeros. */
+export const vge = vop(0x4c);
+export const vgt = vop(0x4a);
+export const vnot = (v: Code): Code => [...v, ...simd(0x4d)];
+/** Bitwise `mask ? a : b`. */
+export const vselect = (a: Code, b: Code, mask: Code): Code => [...a, ...b, ...mask, ...simd(0x52)];
+/** `v` with lane `lane` replaced by f64 `x`. */
+export const vreplace = (v: Code, lane: 0 | 1, x: Code): Code => [...v, ...x, ...simd(0x22), lane];
+/** A lane mask's sign bits as an i32 (bit k = lane k). */
+export const vbitmask = (v: Code): Code => [...v, ...simd(0xc4)];
+/** A call to the module's function `index` (its position in assemble's list). */
+export const call = (index: number, ...args: Code[]): Code => [...args.flat(), 0x10, ...uleb(index)];
+/** `br depth`: to the end of an enclosing block, or the start of an enclosing loop. */
+export const br = (depth: number): Code => [0x0c, ...uleb(depth)];
+/** `loop { body }`: runs once unless the body branches back (br to it). */
+export const loop = (body: Code): Code => [0x03, 0x40, ...body, 0x0b];
+
 /** `cond ? a : b`, both evaluated. */
 export const select = (a: Code, b: Code, cond: Code): Code => [...a, ...b, ...cond, 0x1b];
 export const when = (cond: Code, then: Code, otherwise?: Code): Code =>
@@ -110,12 +146,12 @@ export function kernels<T>(functions: () => WasmFunction[]): (memory: WebAssembl
   };
 }
 
-/** A fixed-size wasm memory handing out float64 arrays (never grown, so the views stay valid). */
+/** A fixed-size wasm memory handing out float64 (and byte) arrays (never grown, so the views stay valid). */
 export class Arena {
   readonly memory: WebAssembly.Memory;
   private used = 0;
 
-  /** Room for `doubles` float64 values. */
+  /** Room for `doubles` float64 values (a byte array of n takes ⌈n/8⌉). */
   constructor(doubles: number) {
     this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil((doubles * 8) / 65536)) });
   }
@@ -127,8 +163,15 @@ export class Arena {
     return view;
   }
 
+  /** A zeroed array of n bytes (taking whole float64 slots, so later arrays stay aligned). */
+  i8(n: number): Int8Array {
+    const view = new Int8Array(this.memory.buffer, this.used, n);
+    this.used += Math.ceil(n / 8) * 8;
+    return view;
+  }
+
   /** The byte address of a view this arena handed out. */
-  addr(view: Float64Array): number {
+  addr(view: Float64Array | Int8Array): number {
     if (view.buffer !== this.memory.buffer) throw new Error('Arena: array is not in this arena');
     return view.byteOffset;
   }

@@ -66,10 +66,6 @@ export const neg = unary(0x9a);
 /** f64 at byte address `addr` + `offset`. */
 export const load = (addr: Code, offset = 0): Code => [...addr, 0x2b, 3, ...uleb(offset)];
 export const store = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x39, 3, ...uleb(offset)];
-/** Sign-extended i8 at `addr` + `offset`, and the low byte of `v` stored there. */
-export const load8 = (addr: Code, offset = 0): Code => [...addr, 0x2c, 0, ...uleb(offset)];
-export const store8 = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x3a, 0, ...uleb(offset)];
-
 const simd = (code: number): Code => [0xfd, ...uleb(code)];
 const vop = (code: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(code)];
 /** Two f64 lanes at `addr` + `offset` (any alignment). */
@@ -91,12 +87,6 @@ export const vselect = (a: Code, b: Code, mask: Code): Code => [...a, ...b, ...m
 export const vreplace = (v: Code, lane: 0 | 1, x: Code): Code => [...v, ...x, ...simd(0x22), lane];
 /** A lane mask's sign bits as an i32 (bit k = lane k). */
 export const vbitmask = (v: Code): Code => [...v, ...simd(0xc4)];
-/** A call to the module's function `index` (its position in assemble's list). */
-export const call = (index: number, ...args: Code[]): Code => [...args.flat(), 0x10, ...uleb(index)];
-/** `br depth`: to the end of an enclosing block, or the start of an enclosing loop. */
-export const br = (depth: number): Code => [0x0c, ...uleb(depth)];
-/** `loop { body }`: runs once unless the body branches back (br to it). */
-export const loop = (body: Code): Code => [0x03, 0x40, ...body, 0x0b];
 
 /** `cond ? a : b`, both evaluated. */
 export const select = (a: Code, b: Code, cond: Code): Code => [...a, ...b, ...cond, 0x1b];
@@ -146,12 +136,12 @@ export function kernels<T>(functions: () => WasmFunction[]): (memory: WebAssembl
   };
 }
 
-/** A fixed-size wasm memory handing out float64 (and byte) arrays (never grown, so the views stay valid). */
+/** A fixed-size wasm memory handing out float64 arrays (never grown, so the views stay valid). */
 export class Arena {
   readonly memory: WebAssembly.Memory;
   private used = 0;
 
-  /** Room for `doubles` float64 values (a byte array of n takes ⌈n/8⌉). */
+  /** Room for `doubles` float64 values. */
   constructor(doubles: number) {
     this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil((doubles * 8) / 65536)) });
   }
@@ -163,15 +153,8 @@ export class Arena {
     return view;
   }
 
-  /** A zeroed array of n bytes (taking whole float64 slots, so later arrays stay aligned). */
-  i8(n: number): Int8Array {
-    const view = new Int8Array(this.memory.buffer, this.used, n);
-    this.used += Math.ceil(n / 8) * 8;
-    return view;
-  }
-
   /** The byte address of a view this arena handed out. */
-  addr(view: Float64Array | Int8Array): number {
+  addr(view: Float64Array): number {
     if (view.buffer !== this.memory.buffer) throw new Error('Arena: array is not in this arena');
     return view.byteOffset;
   }

@@ -7,8 +7,8 @@
  * stored as row pairs for that: element (y, x) holds luma (y, x) and (y + 2, x), one load for both lanes.
  */
 import {
-  F64, f64, I32, i32, iadd, ieq, ilt, imul, ine, isub, kernels, set, get, store,
-  V128, vadd, vbitmask, vge, vgt, vlane, vload, vmul, vnot, vreplace, vselect, vsplat, vstore, vsub, when, doWhile, forRange, ile, type Code, type WasmFunction,
+  doWhile, F64, f64, forRange, get, I32, i32, iadd, ieq, ile, ilt, imul, ine, isub, kernels, set, store, V128, vadd, vbitmask,
+  vge, vgt, vlane, vload, vmul, vnot, vreplace, vselect, vsplat, vstore, vsub, when, type Code, type WasmFunction,
 } from '../util/wasm.js';
 
 /** All addresses are byte addresses into the arena; strides are in bytes. */

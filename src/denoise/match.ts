@@ -1,5 +1,5 @@
 /**
- * Block matching on the pilot estimate, in plain typed arrays.
+ * Block matching on the pilot estimate: typed arrays, the passes over them a wasm kernel (match-kernel.ts).
  *
  * Reference patches sit on the 2-pixel grid of the half-resolution networks: one reference per 2×2 pixel
  * cell, the `patch`×`patch` window centred on that cell (patch 6, stride 2: neighbouring references overlap
@@ -11,10 +11,12 @@
  * differences summed per 2×2 cell (all horizontal displacements of a cell row together, the reference pixels
  * loaded once), then the (patch/2)² cells of each window by separable running sums — O(H·W) per
  * displacement. Measured against the summed-area table it replaced (one float64 store and a carried
- * dependency per pixel): 1.5–1.8× faster per face in V8; separable sums with a short inner loop per cell
- * instead of running sums were barely faster than the table (the time was there, not in the differences),
- * and a contiguous array of each cell's worst kept distance for the rejection test gained nothing. Both
- * round differently from the table, so near-ties between candidates (at float rounding) can flip.
+ * dependency per pixel): 1.5–1.8× faster per face in V8's JS; both round differently, so near-ties between
+ * candidates (at float rounding) can flip. The wasm kernel does those JS loops' float64 operations in their
+ * order, two lanes at a time, so its matches are theirs exactly (test/denoise/match.test.ts keeps the JS as
+ * the reference): 3.4× faster per 150 px face (11.8 → 3.4 ms, interleaved on a loaded machine). Insertion
+ * into the kept lists is branch-free over both lanes' slots once either lane passes the rejection test (14 %
+ * of candidates pass on faces); doing that for every candidate, with no test, was slower.
  */
 import { mapImageRanges } from '../engine/pool/js-pool.js';
 import type { TaskRef } from '../engine/pool/pool.js';

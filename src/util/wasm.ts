@@ -1,8 +1,10 @@
 /**
- * Hand-assembled WebAssembly for hot float64 loops (TVM's plane solvers). V8's code for typed-array loops checks
- * every access's bounds and keeps few values in registers; the same loop as wasm runs 2–3× faster here. Wasm's f64
- * arithmetic is IEEE-754 double arithmetic exactly as JS's (no fused multiply-add, sqrt correctly rounded, min/max
- * with JS's NaN and −0 rules), so a kernel doing a loop's operations in the loop's order gives the same bits.
+ * Hand-assembled WebAssembly for hot float64 loops (TVM's plane solvers, block matching). V8's code for
+ * typed-array loops checks every access's bounds and keeps few values in registers; the same loop as wasm runs
+ * 2–3× faster here. Wasm's f64 arithmetic is IEEE-754 double arithmetic exactly as JS's (no fused multiply-add,
+ * sqrt correctly rounded, min/max with JS's NaN and −0 rules), so a kernel doing a loop's operations in the
+ * loop's order gives the same bits; so does SIMD's f64x2 arithmetic lane by lane (the `v…` helpers), for loops
+ * whose iterations pair up.
  *
  * Kernels are written as expressions (`add(load(p), mul(get(A), …))`), each helper emitting its operands' code
  * and then its opcode, so stack order follows the written order. Array arguments are byte addresses into one

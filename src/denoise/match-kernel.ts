@@ -112,8 +112,8 @@ function rowSumsCode(): Code {
 
 function windowsCode(): Code {
   const [ROWS, COLS, RS, B, GY0, GY1, GX0, GX1, W2, BD, BI, PS, KK, ID] = Array.from({ length: 14 }, (_, k) => k);
-  const [GX, GY, T, RP, CELL8, BW, LAST, J, PD, PI] = Array.from({ length: 10 }, (_, k) => 14 + k);
-  const [SUM, DIST, VID, PREVD, PREVI, PREVC, D, I, C] = Array.from({ length: 9 }, (_, k) => 24 + k);
+  const [GX, GY, T, RP, CELL8, BW, WL, J, PD, PI, CP, RX] = Array.from({ length: 12 }, (_, k) => 14 + k);
+  const [SUM, DIST, VID, PREVD, PREVI, PREVC, D, I, C] = Array.from({ length: 9 }, (_, k) => 26 + k);
   const colAt = iadd(get(COLS), imul(get(GX), i32(8)));
   // Slot j of the two cells' lists: the candidate goes where the slot's distance is greater and the previous
   // slot's is not, the slots after it shift down one; so ties keep the earlier displacement.
@@ -140,20 +140,22 @@ function windowsCode(): Code {
       ...vstore(colAt, get(SUM)),
     ]),
     ...set(BW, imul(get(B), get(RS))),
-    ...set(LAST, imul(isub(get(KK), i32(1)), get(PS))),
+    ...set(WL, iadd(get(BD), imul(isub(get(KK), i32(1)), get(PS)))),
     ...set(GY, get(GY0)),
     ...set(RP, get(ROWS)),
     ...doWhile([
       ...set(GX, get(GX0)),
+      ...set(CP, colAt),
+      ...set(RX, iadd(get(RP), imul(get(GX0), i32(8)))),
+      ...set(CELL8, imul(iadd(imul(get(GY), get(W2)), get(GX0)), i32(8))),
       ...forRange(GX, iadd(get(GX1), i32(1)), 2, [
-        ...set(DIST, vload(colAt)),
+        ...set(DIST, vload(get(CP))),
         // Also after the last row (its rows exist, the sums go unused): no branch.
-        ...vstore(colAt, vsub(vadd(get(DIST), vload(iadd(iadd(get(RP), get(BW)), imul(get(GX), i32(8))))), vload(iadd(get(RP), imul(get(GX), i32(8)))))),
+        ...vstore(get(CP), vsub(vadd(get(DIST), vload(iadd(get(RX), get(BW)))), vload(get(RX)))),
         // Lane 1 past gx1 is no cell of this displacement: an infinite distance is never kept.
         ...when(ieq(get(GX), get(GX1)), set(DIST, vreplace(get(DIST), 1, f64(Infinity)))),
-        ...set(CELL8, imul(iadd(imul(get(GY), get(W2)), get(GX)), i32(8))),
         // Most candidates fail both lanes' test against the cells' worst kept distance (the lists' last slot).
-        ...when(ine(vbitmask(vge(get(DIST), vload(iadd(iadd(get(BD), get(LAST)), get(CELL8))))), i32(3)), [
+        ...when(ine(vbitmask(vge(get(DIST), vload(iadd(get(WL), get(CELL8))))), i32(3)), [
           ...set(PD, iadd(get(BD), get(CELL8))),
           ...set(PI, iadd(get(BI), get(CELL8))),
           ...set(PREVC, vsplat(f64(0))),
@@ -162,6 +164,9 @@ function windowsCode(): Code {
           // The last slot takes it whenever the test passed (as !(dist ≥ worst), also for NaN).
           ...slot(vnot(vge(get(DIST), get(D)))),
         ]),
+        ...set(CP, iadd(get(CP), i32(16))),
+        ...set(RX, iadd(get(RX), i32(16))),
+        ...set(CELL8, iadd(get(CELL8), i32(16))),
       ]),
       ...set(RP, iadd(get(RP), get(RS))),
       ...set(GY, iadd(get(GY), i32(1))),
@@ -174,5 +179,5 @@ const ints = (n: number): number[] => Array<number>(n).fill(I32);
 export const matchKernel = kernels<MatchKernel>((): WasmFunction[] => [
   { name: 'diffs', params: ints(8), results: [], locals: [...ints(9), ...Array<number>(12).fill(V128)], body: diffsCode() },
   { name: 'rowSums', params: ints(8), results: [], locals: [...ints(6), V128], body: rowSumsCode() },
-  { name: 'windows', params: [...ints(13), F64], results: [], locals: [...ints(10), ...Array<number>(9).fill(V128)], body: windowsCode() },
+  { name: 'windows', params: [...ints(13), F64], results: [], locals: [...ints(12), ...Array<number>(9).fill(V128)], body: windowsCode() },
 ]);

@@ -14,7 +14,7 @@
  * dependency per pixel): 1.5–1.8× faster per face in V8's JS; both round differently, so near-ties between
  * candidates (at float rounding) can flip. The wasm kernel does those JS loops' float64 operations in their
  * order, two lanes at a time, so its matches are theirs exactly (test/denoise/match.test.ts keeps the JS as
- * the reference): 3.4× faster per 150 px face (11.8 → 3.4 ms, interleaved on a loaded machine). Insertion
+ * the reference): 3.4–3.9× faster per 150 px face (≈ 12.3 → 3.2–3.6 ms, interleaved, loaded machine). Insertion
  * into the kept lists is branch-free over both lanes' slots once either lane passes the rejection test (14 %
  * of candidates pass on faces); doing that for every candidate, with no test, was slower.
  */

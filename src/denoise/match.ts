@@ -1,5 +1,5 @@
 /**
- * Block matching on the pilot estimate, in plain typed arrays.
+ * Block matching on the pilot estimate: typed arrays, the passes over them a wasm kernel (match-kernel.ts).
  *
  * Reference patches sit on the 2-pixel grid of the half-resolution networks: one reference per 2×2 pixel
  * cell, the `patch`×`patch` window centred on that cell (patch 6, stride 2: neighbouring references overlap
@@ -11,13 +11,17 @@
  * differences summed per 2×2 cell (all horizontal displacements of a cell row together, the reference pixels
  * loaded once), then the (patch/2)² cells of each window by separable running sums — O(H·W) per
  * displacement. Measured against the summed-area table it replaced (one float64 store and a carried
- * dependency per pixel): 1.5–1.8× faster per face in V8; separable sums with a short inner loop per cell
- * instead of running sums were barely faster than the table (the time was there, not in the differences),
- * and a contiguous array of each cell's worst kept distance for the rejection test gained nothing. Both
- * round differently from the table, so near-ties between candidates (at float rounding) can flip.
+ * dependency per pixel): 1.5–1.8× faster per face in V8's JS; both round differently, so near-ties between
+ * candidates (at float rounding) can flip. The wasm kernel does those JS loops' float64 operations in their
+ * order, two lanes at a time, so its matches are theirs exactly (test/denoise/match.test.ts keeps the JS as
+ * the reference): 3.4–3.9× faster per 150 px face (≈ 12.3 → 3.2–3.6 ms, interleaved, loaded machine). Insertion
+ * into the kept lists is branch-free over both lanes' slots once either lane passes the rejection test (14 %
+ * of candidates pass on faces); doing that for every candidate, with no test, was slower.
  */
 import { mapImageRanges } from '../engine/pool/js-pool.js';
 import type { TaskRef } from '../engine/pool/pool.js';
+import { Arena } from '../util/wasm.js';
+import { matchKernel } from './match-kernel.js';
 
 export interface MatchOptions {
   /** Patches per group, the reference included (1 = no block matching). */
@@ -58,121 +62,66 @@ export function matchCells(pilot: Float32Array, n: number, h: number, w: number,
   const m = a + r; // margin of the padded luma
   const pw = w + 2 * m;
   const ph = h + 2 * m;
-  const luma = new Float32Array(ph * pw);
   const qw = w2 + b - 1; // cells of the region the windows cover (the image and a pixels around it)
   const qh = h2 + b - 1;
   const nd = 2 * r + 1; // horizontal displacements
-  const qcells = qh * qw;
-  const q = new Float64Array(qcells * nd); // [horizontal displacement][region cell]
-  const rows = new Float64Array(qh * w2);
-  const cols = new Float64Array(w2);
   const kk = k - 1;
-  const bestD = new Float64Array(cells * kk);
-  const bestY = new Int8Array(cells * kk);
-  const bestX = new Int8Array(cells * kk);
+  const rowStride = w2 + 1; // windows' lane 1 may read one column past the last cell
+  const qBytes = nd * Math.ceil(qh / 2) * qw * 16;
+  const planeStride = cells + 1; // the lists' lane 1 may read one cell past the last
+  const arena = new Arena(ph * pw * 2 + qBytes / 8 + (qh + 2) * rowStride + 2 * kk * planeStride);
+  const luma = arena.f64(ph * pw * 2); // [y][x][luma (y, x), luma (y + 2, x)]
+  const q = arena.addr(arena.f64(qBytes / 8));
+  const rows = arena.addr(arena.f64((qh + 1) * rowStride)); // [region row][cell column]
+  const cols = arena.addr(arena.f64(rowStride));
+  // Each cell's kept distances, sorted, and their displacements as (dy + r)·nd + dx + r: [slot][cell].
+  const bestD = arena.f64(kk * planeStride);
+  const bestI = arena.f64(kk * planeStride);
+  const lumaAt = arena.addr(luma);
+  const kernel = matchKernel(arena.memory);
 
   for (let img = 0; img < n; img++) {
-    // Edge-replicated luma, so windows that reach past the border are defined.
+    // Edge-replicated luma (float32 values), so windows that reach past the border are defined.
     const base = img * h * w * 3;
     for (let y = 0; y < ph; y++) {
       const sy = Math.min(h - 1, Math.max(0, y - m));
       for (let x = 0; x < pw; x++) {
         const sx = Math.min(w - 1, Math.max(0, x - m));
         const p = base + (sy * w + sx) * 3;
-        luma[y * pw + x] = pilot[p] + pilot[p + 1] + pilot[p + 2];
+        const v = Math.fround(pilot[p] + pilot[p + 1] + pilot[p + 2]);
+        luma[(y * pw + x) * 2] = v;
+        if (y >= 2) luma[((y - 2) * pw + x) * 2 + 1] = v;
       }
     }
     bestD.fill(Infinity);
-    bestY.fill(0);
-    bestX.fill(0);
     for (let dy = -r; dy <= r; dy++) {
       // Rows of cells whose displaced 2×2 cell stays inside the image.
       const gy0 = Math.max(0, Math.ceil(-dy / 2));
       const gy1 = Math.min(h2 - 1, Math.floor((h - 2 - dy) / 2));
       if (gy0 > gy1) continue;
-      // Squared differences between the luma and its displaced copy, summed per 2×2 cell of the region
-      // (region cell (i, j) = pixels (2i − a …, 2j − a …)), for all horizontal displacements at once: a cell's
-      // reference pixels are loaded once and the displaced columns slide (2 loads per displacement, not 8).
-      for (let i = gy0; i < gy1 + b; i++) {
-        const r0 = (2 * i + r) * pw + r;
-        const r1 = r0 + pw;
-        const s0 = r0 + dy * pw - r;
-        const s1 = s0 + pw;
-        for (let j = 0; j < qw; j++) {
-          const c = 2 * j;
-          const a0 = luma[r0 + c];
-          const a1 = luma[r0 + c + 1];
-          const a2 = luma[r1 + c];
-          const a3 = luma[r1 + c + 1];
-          let t0 = luma[s0 + c];
-          let u0 = luma[s1 + c];
-          const o = i * qw + j;
-          for (let e = 0; e < nd; e++) {
-            const t1 = luma[s0 + c + e + 1];
-            const u1 = luma[s1 + c + e + 1];
-            const d0 = a0 - t0;
-            const d1 = a1 - t1;
-            const d2 = a2 - u0;
-            const d3 = a3 - u1;
-            q[e * qcells + o] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3;
-            t0 = t1;
-            u0 = u1;
-          }
-        }
-      }
+      // Region rows gy0 … gy1 + b − 1 in pairs (an odd count's last pair computes one row more, unused).
+      const pairs = Math.ceil((gy1 + b - gy0) / 2);
+      const estride = pairs * qw * 16;
+      kernel.diffs(lumaAt + ((2 * gy0 + r) * pw + r) * 16, (dy * pw - r) * 16, pw * 16, qw, pairs, nd * 16, estride, q);
       for (let e = 0; e < nd; e++) {
         const dx = e - r;
         if (dy === 0 && dx === 0) continue;
         const gx0 = Math.max(0, Math.ceil(-dx / 2));
         const gx1 = Math.min(w2 - 1, Math.floor((w - 2 - dx) / 2));
-        // A window is b×b cells: separable running sums (one add and one subtract per cell and direction).
-        for (let i = gy0; i < gy1 + b; i++) {
-          const o = e * qcells + i * qw;
-          const ro = i * w2;
-          let sum = 0;
-          for (let t = 0; t < b; t++) sum += q[o + gx0 + t];
-          rows[ro + gx0] = sum;
-          for (let gx = gx0 + 1; gx <= gx1; gx++) {
-            sum += q[o + gx + b - 1] - q[o + gx - 1];
-            rows[ro + gx] = sum;
-          }
-        }
-        for (let gx = gx0; gx <= gx1; gx++) {
-          let sum = 0;
-          for (let t = 0; t < b; t++) sum += rows[(gy0 + t) * w2 + gx];
-          cols[gx] = sum;
-        }
-        for (let gy = gy0; gy <= gy1; gy++) {
-          const next = (gy + b) * w2;
-          const drop = gy * w2;
-          for (let gx = gx0; gx <= gx1; gx++) {
-            const dist = cols[gx];
-            if (gy < gy1) cols[gx] = dist + rows[next + gx] - rows[drop + gx];
-            const o = (gy * w2 + gx) * kk;
-            if (dist >= bestD[o + kk - 1]) continue;
-            // Insertion into the sorted short list; ties keep the earlier displacement.
-            let i = kk - 1;
-            while (i > 0 && bestD[o + i - 1] > dist) {
-              bestD[o + i] = bestD[o + i - 1];
-              bestY[o + i] = bestY[o + i - 1];
-              bestX[o + i] = bestX[o + i - 1];
-              i--;
-            }
-            bestD[o + i] = dist;
-            bestY[o + i] = dy;
-            bestX[o + i] = dx;
-          }
-        }
+        if (gx0 > gx1) continue;
+        const rows0 = rows + gy0 * rowStride * 8;
+        kernel.rowSums(q + e * estride, rows0, pairs, qw * 16, rowStride * 8, gx0, gx1, b * 16);
+        kernel.windows(rows0, cols, rowStride * 8, b, gy0, gy1, gx0, gx1, w2, arena.addr(bestD), arena.addr(bestI), planeStride * 8, kk, (dy + r) * nd + e);
       }
     }
     // Tiny images can have fewer candidates than matches: the unfilled slots repeat the reference (0, 0).
     const out = img * cells * k;
     for (let c = 0; c < cells; c++) {
       for (let j = 1; j < k; j++) {
-        const b = c * kk + j - 1;
-        const ok = bestD[b] !== Infinity;
-        dyOut[out + c * k + j] = ok ? bestY[b] : 0;
-        dxOut[out + c * k + j] = ok ? bestX[b] : 0;
+        const s = (j - 1) * planeStride + c;
+        if (bestD[s] === Infinity) continue;
+        dyOut[out + c * k + j] = Math.floor(bestI[s] / nd) - r;
+        dxOut[out + c * k + j] = (bestI[s] % nd) - r;
       }
     }
   }

@@ -1,8 +1,10 @@
 /**
- * Hand-assembled WebAssembly for hot float64 loops (TVM's plane solvers). V8's code for typed-array loops checks
- * every access's bounds and keeps few values in registers; the same loop as wasm runs 2–3× faster here. Wasm's f64
- * arithmetic is IEEE-754 double arithmetic exactly as JS's (no fused multiply-add, sqrt correctly rounded, min/max
- * with JS's NaN and −0 rules), so a kernel doing a loop's operations in the loop's order gives the same bits.
+ * Hand-assembled WebAssembly for hot float64 loops (TVM's plane solvers, block matching). V8's code for
+ * typed-array loops checks every access's bounds and keeps few values in registers; the same loop as wasm runs
+ * 2–3× faster here. Wasm's f64 arithmetic is IEEE-754 double arithmetic exactly as JS's (no fused multiply-add,
+ * sqrt correctly rounded, min/max with JS's NaN and −0 rules), so a kernel doing a loop's operations in the
+ * loop's order gives the same bits; so does SIMD's f64x2 arithmetic lane by lane (the `v…` helpers), for loops
+ * whose iterations pair up.
  *
  * Kernels are written as expressions (`add(load(p), mul(get(A), …))`), each helper emitting its operands' code
  * and then its opcode, so stack order follows the written order. Array arguments are byte addresses into one
@@ -12,6 +14,8 @@
 export type Code = number[];
 export const I32 = 0x7f;
 export const F64 = 0x7c;
+/** SIMD: here always two f64 lanes. */
+export const V128 = 0x7b;
 
 function uleb(v: number): Code {
   const out: Code = [];
@@ -47,6 +51,8 @@ export const imul = op(0x6c);
 export const ilt = op(0x48);
 export const ieq = op(0x46);
 export const ieqz = unary(0x45);
+export const ine = op(0x47);
+export const ile = op(0x4c);
 export const iand = op(0x71);
 export const add = op(0xa0);
 export const sub = op(0xa1);
@@ -62,6 +68,28 @@ export const neg = unary(0x9a);
 /** f64 at byte address `addr` + `offset`. */
 export const load = (addr: Code, offset = 0): Code => [...addr, 0x2b, 3, ...uleb(offset)];
 export const store = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x39, 3, ...uleb(offset)];
+const simd = (code: number): Code => [0xfd, ...uleb(code)];
+const vop = (code: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(code)];
+/** Two f64 lanes at `addr` + `offset` (any alignment). */
+export const vload = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00), 3, ...uleb(offset)];
+export const vstore = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x0b), 3, ...uleb(offset)];
+/** Both lanes `v`. */
+export const vsplat = (v: Code): Code => [...v, ...simd(0x14)];
+export const vlane = (v: Code, lane: 0 | 1): Code => [...v, ...simd(0x21), lane];
+export const vadd = vop(0xf0);
+export const vsub = vop(0xf1);
+export const vmul = vop(0xf2);
+/** Per lane a ≥ b (a > b) as all ones or zeros. */
+export const vge = vop(0x4c);
+export const vgt = vop(0x4a);
+export const vnot = (v: Code): Code => [...v, ...simd(0x4d)];
+/** Bitwise `mask ? a : b`. */
+export const vselect = (a: Code, b: Code, mask: Code): Code => [...a, ...b, ...mask, ...simd(0x52)];
+/** `v` with lane `lane` replaced by f64 `x`. */
+export const vreplace = (v: Code, lane: 0 | 1, x: Code): Code => [...v, ...x, ...simd(0x22), lane];
+/** A lane mask's sign bits as an i32 (bit k = lane k). */
+export const vbitmask = (v: Code): Code => [...v, ...simd(0xc4)];
+
 /** `cond ? a : b`, both evaluated. */
 export const select = (a: Code, b: Code, cond: Code): Code => [...a, ...b, ...cond, 0x1b];
 export const when = (cond: Code, then: Code, otherwise?: Code): Code =>

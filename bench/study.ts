@@ -35,6 +35,16 @@ function rss(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   }
 }
 
+/** The process doing the work: the CLI's child where it runs itself again (src/cli/respawn.ts), else `pid`. */
+function workingPid(pid: number): number {
+  try {
+    const [child] = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return child ? Number(child) : pid;
+  } catch {
+    return pid;
+  }
+}
+
 const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
 
 export async function benchStudy(): Promise<object[]> {
@@ -56,8 +66,9 @@ export async function benchStudy(): Promise<object[]> {
     let step = 'start';
     const byStep: Record<string, number> = {};
     const poll = setInterval(() => {
-      peak = Math.max(peak, rss(child.pid!, 'VmHWM') ?? 0);
-      byStep[step] = Math.round(Math.max(byStep[step] ?? 0, rss(child.pid!, 'VmRSS') ?? 0));
+      const pid = workingPid(child.pid!);
+      peak = Math.max(peak, rss(pid, 'VmHWM') ?? 0);
+      byStep[step] = Math.round(Math.max(byStep[step] ?? 0, rss(pid, 'VmRSS') ?? 0));
     }, 500);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-/** The `robustify` command (the command tree is built in `program.ts`). */
-import { createProgram } from './program.js';
-import { runCli } from './run.js';
+/** The `robustify` command (the command tree is built in `program.ts`; respawn.ts says why it may run twice). */
+import { respawn } from './respawn.js';
 
-await runCli(await createProgram(process.argv), process.argv);
+if (!(await respawn())) {
+  const { createProgram } = await import('./program.js');
+  const { runCli } = await import('./run.js');
+  await runCli(await createProgram(process.argv), process.argv);
+}

@@ -1,6 +1,6 @@
 /** Running the built CLI in a child process, and small datasets made from ../shared/data for CLI tests. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -24,6 +24,25 @@ export const TINY_STUDY = {
   robust: { suite: 'apgd:max_iter=1,square:nb_queries=2', square_queries: 2, min_attack: 'pgd:max_iter=1:eps_step=1' },
   figures: { attack_eps: [0, 4] },
 };
+
+/**
+ * SIGKILL a CLI process and what it started, its descendants first (a study runs as the CLI's child, see
+ * src/cli/respawn.ts, which outlives a killed parent by up to 0.1 s): when the process's exit is seen, all are gone.
+ */
+export function killTree(pid: number): void {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // Not Linux, or gone already: the process alone.
+  }
+  for (const k of kids) killTree(k);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+}
 
 export interface CliResult {
   code: number;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { CLI, FACES14, robustify, robustifyHere, TINY_STUDY, tempDir } from '../cli/helpers.js';
+import { CLI, FACES14, killTree, robustify, robustifyHere, TINY_STUDY, tempDir } from '../cli/helpers.js';
 import type { StudyResults } from '../../src/study/run.js';
 import { checkReportInBrowser } from '../../src/study/report/index.js';
 
@@ -21,7 +21,7 @@ function killAt(args: string[], step: string): Promise<string> {
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      if (err.includes(`study: ${step} `)) child.kill('SIGKILL');
+      if (err.includes(`study: ${step} `)) killTree(child.pid!);
     });
     child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(err) : reject(new Error(`study ended (${code}) before '${step}': ${err}`))));
   });

@@ -243,11 +243,12 @@ export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
 
 const SLICE: TaskRef = { module: import.meta.url, name: 'bmcnnSlice' };
 /**
- * Images per slice at most: the sessions' arenas grow with their largest run (the VJP's keeps every
- * activation). A batch of 32 at 150×150 on two workers grew the process by 830–900 MB (VJP) and 430–470 MB
- * (forward) with slices of 8, 480–550 and 320–390 MB with slices of 4.
+ * Images per slice at most, denoising and VJP: the sessions' arenas grow with their largest run (the VJP's
+ * keeps every activation). A batch of 32 at 150×150 on two workers grew the process by 830–900 MB (VJP) and
+ * 430–470 MB (forward) with slices of 8, 480–550 and 320–390 MB with slices of 4; under glibc's fixed mmap
+ * threshold (cli/respawn.ts) the VJP by 460–500 MB with 4, 310–330 MB with 2, at ≈ 15 % more time per face.
  */
-const SLICE_IMAGES = 4;
+const SLICE_IMAGES = { denoise: 4, vjp: 2 };
 
 /** σ/255 per image as an [N, 1, H/2, W/2] map (sigmaMap in net.ts, NCHW). */
 function sigmaMap(ort: OrtModule, n: number, h: number, w: number, sigma: readonly number[]): InstanceType<OrtModule['Tensor']> {
@@ -303,9 +304,9 @@ export class NativeBmcnn {
       graphs, x: x.slice(a * size, b * size), gy: gy?.slice(a * size, b * size),
       sigma: sigma.slice(a, b), n: b - a, h, w, match: this.match, patch: this.patch,
     });
-    // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch (the VJP's keeps every activation).
+    // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch.
     const parts: Float32Array[] = [];
-    for (let a = 0, step = SLICE_IMAGES * this.threads; a < n; a += step) {
+    for (let a = 0, step = SLICE_IMAGES[gy ? 'vjp' : 'denoise'] * this.threads; a < n; a += step) {
       const b = Math.min(n, a + step);
       const { results } = await mapImageRanges(b - a, this.threads, SLICE, (i, j) => part(a + i, a + j), bmcnnSlice);
       parts.push(...(await Promise.all(results)));

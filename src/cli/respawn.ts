@@ -1,15 +1,18 @@
 /**
- * The CLI under glibc's fixed mmap threshold. glibc's malloc raises its mmap threshold to the size of every
+ * The study under glibc's fixed mmap threshold. glibc's malloc raises its mmap threshold to the size of every
  * mmapped block freed (up to 32 MB), after which blocks of that size come from heaps that keep freed memory
- * resident. robustify's phases free hundreds of MB at a time (worker threads' ORT sessions, image batches),
- * so a study's resident set climbed to the largest phase's plus what earlier phases left behind. With
- * MALLOC_MMAP_THRESHOLD_ set, blocks of 128 KB and more are mmapped and given back when freed. Measured on the
- * quick study configuration: peak 2.24 GB → 1.57 GB; BMCNN's VJP at batch 32 left 341 MB resident after its
- * workers ended, 220 MB with the setting; PGD's speed equal within the runs' noise (±3 %).
+ * resident. The study's phases free hundreds of MB at a time (worker threads' ORT sessions, image batches), so
+ * its resident set climbed to the largest phase's plus what earlier phases left behind. With
+ * MALLOC_MMAP_THRESHOLD_ set, blocks of 128 KB and more are mmapped and given back when freed. Measured on a
+ * reduced study (attack.max_iter 10, search length 2, the bare robust row): peak 2.24 GB → 1.57 GB; BMCNN's
+ * VJP at batch 32 left 341 MB resident after its workers ended, 220 MB with the setting; PGD's speed equal
+ * within the runs' noise (±3 %).
  *
  * glibc reads the setting only at process start, so on Linux with glibc `robustify study` (the command whose
- * phases free GBs; the others run one phase each) runs itself once more as a child with it set. The parent only relays: the signals it is sent to the child, the child's exit status
- * back. The child ends when the parent goes, so a killed `robustify` leaves nothing running. Set MALLOC_MMAP_THRESHOLD_ yourself (any value) to run in one process.
+ * phases free GBs; the others run one phase each) runs itself once more as a child with it set. The parent
+ * only relays: the signals it is sent to the child, the child's exit status back. The child ends when the
+ * parent goes, so a killed `robustify` leaves nothing running. Set MALLOC_MMAP_THRESHOLD_ yourself (any value)
+ * to run in one process.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -20,6 +20,8 @@
 /** The TF.js core robustify runs on: use this instance for tensors you hand to it (one engine, one registry of kernels). */
 export * as tf from '@tensorflow/tfjs-core';
 export { initEngine, describeEngine, type BackendName, type EngineInfo } from './engine/backend.js';
+/** Await before `process.exit()` in your own signal handler: robustify's worker threads end between two native calls (exiting inside one aborts). */
+export { stopWorkers } from './engine/pool/quit.js';
 
 export { FaceRecognitionNet, BACKBONE_INPUT_SIZE } from './models/backbone.js';
 export { FaceClassifier, classifierFromLogits, logitsLossGradient, predictLabels, type Classifier, type ClassifierMeta, type Labels, type PgdLoop } from './models/classifier.js';

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { EngineInfo } from '../engine/backend.js';
+import { stopWorkers } from '../engine/pool/quit.js';
 import { runInterruptCleanups } from '../util/interrupt.js';
 import { hasFormat } from '../util/fs.js';
 import { checkOutput, OutputRefused, type OutputInput, type OutputSpec, type OutputState } from '../util/output.js';
@@ -52,11 +53,26 @@ export function setInterruptHint(text: string): void {
   interruptHint = text;
 }
 
+let interrupted = false;
+
+/**
+ * Temporaries removed, the user told, then the exit once the worker threads have ended between two of their
+ * native calls (engine/pool/quit.ts: exiting during an onnxruntime run aborts the process). What the work does
+ * meanwhile (workers gone under it) is not reported. A second signal exits at once.
+ */
 function onSignal(signal: NodeJS.Signals): void {
+  const code = signal === 'SIGINT' ? 130 : 143;
   runInterruptCleanups();
+  if (interrupted) process.exit(code);
+  interrupted = true;
+  process.exitCode = code;
   stopAllProgress();
   process.stderr.write(`\nrobustify: interrupted (${signal})${interruptHint ? `; ${interruptHint}` : '; nothing half-written was left'}\n`);
-  process.exit(signal === 'SIGINT' ? 130 : 143);
+  void stopWorkers().finally(() => {
+    // Anything the work registered while the workers were stopping.
+    runInterruptCleanups();
+    process.exit(code);
+  });
 }
 
 /**
@@ -105,6 +121,7 @@ export async function runCli(program: Command, argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (interrupted) return;
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;

@@ -108,6 +108,27 @@ test('attack killed at 2 points leaves a resumable set; the last run completes i
   assert.equal(onDisk.length, 24);
 });
 
+test('attack sent SIGTERM while PGD iterates on the worker threads: exit 143 (no abort), the set resumes to completion', async () => {
+  const { data, model } = await shared;
+  const work = await tempDir('term-attack');
+  const out = path.join(work, 'adv');
+  // Each step is an onnxruntime run in the workers, so the signal lands inside one.
+  const args = ['attack', '--model', model, '--data', data, '--split', 'all', '--out', out, '--max-iter', '100', '--batch-size', '12'];
+  for (const step of [5, 60]) {
+    const r = await runUntil(args, (s) => s.includes(`step ${step}/100`), 'SIGTERM');
+    assert.ok(r.killed, r.stderr);
+    assert.equal(r.code, 143, r.stderr);
+    assert.doesNotMatch(r.stderr, /terminate called|Napi::Error|^robustify: (?!interrupted)/m);
+    assert.match(r.stderr, /interrupted \(SIGTERM\)/);
+  }
+  assert.deepEqual(await leftovers(work), []);
+  const last = await robustify(args);
+  assert.equal(last.code, 0, last.stderr);
+  const index = JSON.parse(await fsp.readFile(path.join(out, 'index.json'), 'utf8'));
+  assert.equal(index.complete, true);
+  assert.equal(index.items.length, 12);
+});
+
 test('defend over a folder: killed at 2 points leaves no OUT, the next run removes the temporaries; SIGINT leaves nothing', async () => {
   const { data } = await shared;
   const work = await tempDir('kill-defend');

@@ -1,5 +1,6 @@
 /** One SplitLoop worker (split-loop.ts): a one-thread ORT session of the graph, evaluating or iterating its slice. */
 import { parentPort, workerData } from 'node:worker_threads';
+import { onRequest } from '../pool/quit.js';
 import { createSession, loadOnnxRuntime, type OrtModule } from './runtime.js';
 import { splitSizes, type FloatData, type SplitLoopNames, type SplitLoopReply, type SplitLoopRequest } from './split-loop.js';
 
@@ -90,7 +91,7 @@ async function handle(req: SplitLoopRequest): Promise<SplitLoopReply> {
 }
 
 // Requests are answered one at a time, in order (the main side waits for each reply before the next).
-port.on('message', (req: SplitLoopRequest) => {
+onRequest(port, (req: SplitLoopRequest) => {
   handle(req).then(
     (reply) => port.postMessage(reply, reply.ok ? [reply.carry, ...Object.values(reply.outputs ?? {}).map((t) => t.data)].flatMap((d) => (d ? [d.buffer as ArrayBuffer] : [])) : []),
     (e: unknown) => port.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) } satisfies SplitLoopReply),

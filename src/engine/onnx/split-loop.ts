@@ -9,6 +9,7 @@
  * refuses SharedArrayBuffer-backed tensors, hence threads with their own copies of their slice.
  */
 import { Worker } from 'node:worker_threads';
+import { tracked } from '../pool/quit.js';
 
 /** A float32 tensor as plain data. */
 export interface FloatData {
@@ -42,7 +43,7 @@ class LoopWorker {
   private constructor(private readonly worker: Worker) {}
 
   static async start(model: Uint8Array, names: SplitLoopNames | undefined, chunk: number): Promise<LoopWorker> {
-    const worker = new Worker(new URL('./split-loop-worker.js', import.meta.url), { workerData: { model, names, chunk } });
+    const worker = tracked(new Worker(new URL('./split-loop-worker.js', import.meta.url), { workerData: { model, names, chunk } }));
     worker.unref();
     const w = new LoopWorker(worker);
     await w.call(undefined);

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendName, EngineInfo } from '../backend.js';
 import type { TaskReply, TaskRequest } from './protocol.js';
+import { tracked } from './quit.js';
 
 /** An exported function `name` of the ES module at `module` (a file: URL or absolute path). */
 export interface TaskRef {
@@ -105,7 +106,7 @@ export class WorkerPool {
     const url = new URL('./worker.js', import.meta.url);
     // Workers inherit the parent's Node flags; --input-type (a `node -e` parent) is refused by workers.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const workers = Array.from({ length: n }, () => new Worker(url, { workerData, execArgv }));
+    const workers = Array.from({ length: n }, () => tracked(new Worker(url, { workerData, execArgv })));
     try {
       const infos = await Promise.all(workers.map(started));
       return new WorkerPool(workers.map((worker, i) => ({ worker, info: infos[i] })));

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { transferablesOf, type TaskRequest, type TaskReply } from './protocol.js';
+import { onRequest } from './quit.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/engine/pool/worker.js must run as a worker thread');
@@ -23,7 +24,7 @@ async function run({ module, name, payload }: TaskRequest): Promise<unknown> {
   return fn(payload);
 }
 
-port.on('message', async (req: TaskRequest) => {
+onRequest(port, async (req: TaskRequest) => {
   try {
     const result = await run(req);
     // Inside the try: a result that cannot be cloned (DataCloneError) becomes this task's error.

@@ -35,6 +35,17 @@ function rss(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   }
 }
 
+/** A running process's CPU seconds so far, all its threads (utime + stime of /proc/PID/stat, USER_HZ 100). */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the parenthesised command name, which may itself hold spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The process doing the work: the CLI's child where it runs itself again (src/cli/respawn.ts), else `pid`. */
 function workingPid(pid: number): number {
   try {
@@ -65,10 +76,21 @@ export async function benchStudy(): Promise<object[]> {
     // The resident set sampled under the step announced last ('study: <step> — …' on stderr).
     let step = 'start';
     const byStep: Record<string, number> = {};
+    // CPU and wall seconds under each step, between samples: how many of the cores each step kept busy.
+    const cpuByStep: Record<string, { cpu: number; wall: number }> = {};
+    let last: { pid: number; cpu: number; at: number } | undefined;
     const poll = setInterval(() => {
       const pid = workingPid(child.pid!);
       peak = Math.max(peak, rss(pid, 'VmHWM') ?? 0);
       byStep[step] = Math.round(Math.max(byStep[step] ?? 0, rss(pid, 'VmRSS') ?? 0));
+      const cpu = cpuSeconds(pid);
+      const at = performance.now() / 1000;
+      if (cpu !== undefined && last?.pid === pid) {
+        const acc = (cpuByStep[step] ??= { cpu: 0, wall: 0 });
+        acc.cpu += cpu - last.cpu;
+        acc.wall += at - last.at;
+      }
+      last = cpu === undefined ? undefined : { pid, cpu, at };
     }, 500);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
@@ -95,6 +117,8 @@ export async function benchStudy(): Promise<object[]> {
         peak_rss_mb: Math.round(peak),
         // Sampled every 0.5 s, so a peak shorter than that can be missed here (not in peak_rss_mb).
         rss_mb_by_step: byStep,
+        // CPU seconds per wall second (2 = both cores busy), from the same samples.
+        cores_busy_by_step: Object.fromEntries(Object.entries(cpuByStep).map(([k, v]) => [k, v.wall > 0 ? round(v.cpu / v.wall, 2) : null])),
         steps_s: seconds,
         load_avg: load,
         clean_accuracy: r.tables.find((x: { set: string }) => x.set === 'test')?.accuracy,

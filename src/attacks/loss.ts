@@ -122,13 +122,29 @@ export function squareMargin(z: Float32Array, k: number, labels: LossLabels): { 
   return { margin, loss };
 }
 
-/** Logits, loss values and the input gradient of the loss at x (two classifier calls: predict, lossGradient). */
+/**
+ * Logits, loss values and the input gradient of the loss at x: two classifier calls (predict, then lossGradient
+ * with weights from the logits), or one where the weights do not need the logits (untargeted cross-entropy)
+ * and the classifier has `logitsAndGradient`.
+ */
 export async function lossAndGradient(
   classifier: Classifier,
   x: tf.Tensor4D,
   type: LossType,
   labels: LossLabels,
 ): Promise<LossValues & { grad: tf.Tensor4D }> {
+  if (type === 'cross_entropy' && labels.target === undefined && classifier.logitsAndGradient) {
+    const y = tf.tensor1d(labels.y as number[], 'int32');
+    try {
+      const { logits, grad } = await classifier.logitsAndGradient(x, y);
+      const k = logits.shape[1];
+      const z = (await logits.data()) as Float32Array;
+      logits.dispose();
+      return { ...lossOfLogits(type, z, k, labels), grad };
+    } finally {
+      y.dispose();
+    }
+  }
   const logits = await classifier.predict(x);
   const k = logits.shape[1];
   const z = (await logits.data()) as Float32Array;

@@ -21,6 +21,8 @@ export const PGD_GRAPH_INPUTS = { x0: 'x0', eps: 'eps', epsStep: 'eps_step' } as
 export const PGD_GRAPH_OUTPUT = 'x_next';
 /** The NCHW graph's gradient output (NCHW): lossGradient runs on a loop's own sessions, fed a zero step. */
 export const PGD_GRAPH_GRADIENT = 'grad_nchw';
+/** The gradient graph's logits, kept as an output of the NCHW graph too (logitsAndGradient). */
+export const PGD_GRAPH_LOGITS = 'logits';
 
 /**
  * `layout` 'NCHW': the iterate, `x0` and `x_next` are NCHW (the step is elementwise, so the same iterates
@@ -55,8 +57,9 @@ export function pgdStepGraph(gradientModel: Uint8Array, norm: Norm, names: Gradi
       ? g.op('Clip', [delta, g.op('Neg', [eps]), eps])
       : g.op('Mul', [delta, g.op('Min', [g.floats([1], []), g.op('Div', [eps, add(g, perSampleL2(g, delta), L2_TOL)])])]);
   g.output(PGD_GRAPH_OUTPUT, g.op('Add', [x0, projected]), dims);
-  // A loop in NCHW wants the next iterate and its gradient, not the NHWC ones (whose transposes would then stay).
-  if (layout === 'NCHW') g.keepOutputs([PGD_GRAPH_OUTPUT, PGD_GRAPH_GRADIENT]);
+  // A loop in NCHW wants the next iterate and its gradient, not the NHWC ones (whose transposes would then
+  // stay); the logits cost nothing more (the gradient needs them) and are only copied out when fetched.
+  if (layout === 'NCHW') g.keepOutputs([PGD_GRAPH_OUTPUT, PGD_GRAPH_GRADIENT, PGD_GRAPH_LOGITS]);
   return g.toBytes();
 }
 

@@ -50,6 +50,12 @@ export interface Classifier {
    * where it cannot (then attacks take lossGradient step by step). Resolves to the last iterate; caller disposes.
    */
   pgdIterations?(loop: PgdLoop): Promise<tf.Tensor4D> | undefined;
+  /**
+   * Optional: the logits at x and `lossGradient(x, labels)` from one pass (what predict then lossGradient give,
+   * within float rounding), for attacks whose loss weights do not depend on the logits (untargeted
+   * cross-entropy: APGD-CE). Caller disposes both.
+   */
+  logitsAndGradient?(x: tf.Tensor4D, labels: Labels): Promise<{ logits: tf.Tensor2D; grad: tf.Tensor4D }>;
 }
 
 /** What `Classifier.pgdIterations` runs: `iterations` PGD steps (ART semantics, see attacks/pgd.ts) from `start`. */

@@ -10,7 +10,7 @@ import { createSession, type OrtModule, type OrtSession } from '../engine/onnx/r
 import { SplitLoop, type FloatData } from '../engine/onnx/split-loop.js';
 import { IdleCache } from '../util/idle.js';
 import { resolveThreads } from '../engine/threads.js';
-import { PGD_GRAPH_GRADIENT, PGD_GRAPH_INPUTS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
+import { PGD_GRAPH_GRADIENT, PGD_GRAPH_INPUTS, PGD_GRAPH_LOGITS, PGD_GRAPH_OUTPUT, pgdStepGraph } from '../attacks/pgd-graph.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet } from './backbone.js';
 import { labelWeights, type Classifier, type FaceClassifier, type Labels, type PgdLoop } from './classifier.js';
 import type { ModelProto } from '../engine/onnx/proto.js';
@@ -127,6 +127,16 @@ export class NativeClassifier implements Classifier {
   }
 
   async lossGradient(x: tf.Tensor4D, labels: Labels): Promise<tf.Tensor4D> {
+    return (await this.gradientPass(x, labels, false)).grad;
+  }
+
+  /** The gradient pass's own logits beside the gradient: APGD-CE's predict and lossGradient in one run. */
+  async logitsAndGradient(x: tf.Tensor4D, labels: Labels): Promise<{ logits: tf.Tensor2D; grad: tf.Tensor4D }> {
+    const { grad, logits } = await this.gradientPass(x, labels, true);
+    return { grad, logits: logits! };
+  }
+
+  private async gradientPass(x: tf.Tensor4D, labels: Labels, withLogits: boolean): Promise<{ grad: tf.Tensor4D; logits?: tf.Tensor2D }> {
     if (labels.shape[0] !== x.shape[0]) throw new Error(`lossGradient: ${labels.shape[0]} labels for ${x.shape[0]} images`);
     const input = await ortInput(this.ort, x, this.size);
     const oneHot = labelWeights(labels, this.classes);
@@ -135,20 +145,25 @@ export class NativeClassifier implements Classifier {
     oneHot.dispose();
     const dims = input.dims as [number, number, number, number];
     let grad: Float32Array;
+    let logits: Float32Array | undefined;
     const zero = { data: Float32Array.of(0), dims: [] };
     const stepless = { [PGD_GRAPH_INPUTS.eps]: zero, [PGD_GRAPH_INPUTS.epsStep]: zero };
     if (this.split) {
       // The L∞ loop's graph with a zero step: its sessions, no third set of weights and activations.
       const nchw = { data: relayout(input.data as Float32Array, dims, true), dims: [dims[0], dims[3], dims[1], dims[2]] };
-      const out = await this.onLoop('pgd-inf', (loop) => loop.evaluate({ x: nchw, [PGD_GRAPH_INPUTS.x0]: nchw, onehot: floatData(onehot) }, stepless, [PGD_GRAPH_GRADIENT]));
+      const outputs = withLogits ? [PGD_GRAPH_GRADIENT, PGD_GRAPH_LOGITS] : [PGD_GRAPH_GRADIENT];
+      const out = await this.onLoop('pgd-inf', (loop) => loop.evaluate({ x: nchw, [PGD_GRAPH_INPUTS.x0]: nchw, onehot: floatData(onehot) }, stepless, outputs));
       grad = relayout(out[PGD_GRAPH_GRADIENT].data, dims, false);
+      logits = out[PGD_GRAPH_LOGITS]?.data;
     } else {
       const f32 = (t: FloatData) => new this.ort.Tensor('float32', t.data, t.dims);
       const feeds = { x: input, onehot, [PGD_GRAPH_INPUTS.x0]: input, ...Object.fromEntries(Object.entries(stepless).map(([k, t]) => [k, f32(t)])) };
-      grad = (await (await this.stepSession('inf')).run(feeds, ['grad'])).grad.data as Float32Array;
+      const out = await (await this.stepSession('inf')).run(feeds, withLogits ? ['grad', PGD_GRAPH_LOGITS] : ['grad']);
+      grad = out.grad.data as Float32Array;
+      logits = out[PGD_GRAPH_LOGITS]?.data as Float32Array | undefined;
     }
     // Inputs of another size: through the bilinear resize in TF.js (its vector-Jacobian product with the native gradient).
-    return throughResize(x, tf.tensor4d(grad, dims));
+    return { grad: throughResize(x, tf.tensor4d(grad, dims)), logits: logits && tf.tensor2d(logits, [dims[0], this.classes]) };
   }
 
   /** Whether batches run split over the worker threads (a single sample on one of them). */

@@ -7,7 +7,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { loadOnnxRuntime } from '../../src/engine/onnx/runtime.js';
 import { batches, listDataset } from '../../src/data/index.js';
 import { BACKBONE_INPUT_SIZE, FaceRecognitionNet, POOLED_DIM } from '../../src/models/backbone.js';
-import { FaceClassifier, newMeta, predictLabels, type Classifier } from '../../src/models/classifier.js';
+import { FaceClassifier, newMeta, predictLabels, type Classifier, type Labels } from '../../src/models/classifier.js';
 import { DenseHead, featureStats } from '../../src/models/head.js';
 import { NativeClassifier, accelerate, nativeGalleryWeights } from '../../src/models/native.js';
 import { DEFAULT_TEMPERATURE, GalleryClassifier } from '../../src/models/gallery.js';
@@ -251,6 +251,54 @@ test('native lossGradient on worker threads (the batch split) equals the one-ses
     }
   } finally {
     x150.dispose();
+    await one.dispose();
+  }
+});
+
+test('native logitsAndGradient: the gradient pass\'s logits and gradient equal predict and lossGradient; APGD-CE through it walks the same iterates', { skip }, async (t) => {
+  const { x: x112, labels, model, native } = await fixture();
+  const one = await NativeClassifier.create(ort!, model, { pgdWorkers: 1 });
+  const x = tf.image.resizeBilinear(tf.slice(x112, 0, 5), [BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE], false, true) as tf.Tensor4D;
+  const y = labels.slice(0, 5);
+  const yt = tf.tensor1d(y, 'int32');
+  try {
+    for (const [what, clf] of [['workers', native], ['one session', one]] as const) {
+      const before = tf.memory().numTensors;
+      const { logits, grad } = await clf.logitsAndGradient(x, yt);
+      const [p, g] = [await clf.predict(x), await clf.lossGradient(x, yt)];
+      const [le, ge] = [relError(await logits.data(), await p.data()), relError(await grad.data(), await g.data())];
+      t.diagnostic(`${what}: logits ${le.toExponential(1)}, gradient ${ge.toExponential(1)}`);
+      assert.ok(le <= 1e-5, `${what}: logits relative error ${le}`);
+      assert.equal(ge, 0, `${what}: the same gradient pass`);
+      assert.deepEqual(logits.shape, [5, CLASSES]);
+      tf.dispose([logits, grad, p, g]);
+      assert.equal(tf.memory().numTensors, before);
+    }
+    // APGD-CE on the classifier itself (one call an iteration) and through a wrapper without the capability (two).
+    const walk = (clf: Classifier, iterates: Float32Array[]): Classifier => ({
+      classes: clf.classes,
+      predict: (v) => clf.predict(v),
+      lossGradient: async (v, l) => {
+        iterates.push(Float32Array.from(await v.data()));
+        return clf.lossGradient(v, l);
+      },
+      ...(clf.logitsAndGradient && {
+        logitsAndGradient: async (v: tf.Tensor4D, l: Labels) => {
+          iterates.push(Float32Array.from(await v.data()));
+          return clf.logitsAndGradient!(v, l);
+        },
+      }),
+    });
+    const attack = new AutoProjectedGradientDescent({ eps: 2, max_iter: 6, batch_size: 5 });
+    const [fused, split]: Float32Array[][] = [[], []];
+    const a = await attack.generate(walk(native, fused), x, y);
+    const b = await attack.generate(walk({ classes: native.classes, predict: (v) => native.predict(v), lossGradient: (v, l) => native.lossGradient(v, l) }, split), x, y);
+    assert.equal(fused.length, split.length);
+    fused.forEach((v, k) => assert.ok(relError(v, split[k]) <= 1e-5, `iterate ${k}`));
+    assert.deepEqual(await predictLabels(native, a), await predictLabels(native, b));
+    tf.dispose([a, b]);
+  } finally {
+    tf.dispose([x, yt]);
     await one.dispose();
   }
 });

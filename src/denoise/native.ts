@@ -345,13 +345,17 @@ export class NativeBmcnn {
       graphs, x: x.slice(a * size, b * size), gy: gy?.slice(a * size, b * size),
       sigma: sigma.slice(a, b), n: b - a, h, w, match: this.match, patch: this.patch,
     });
-    // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch.
-    const parts: Float32Array[] = [];
+    // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch. The rounds are queued at
+    // once, so that a worker takes its next slice as soon as it is done (the pool runs one task a worker at a
+    // time); inline (one thread), one after another.
+    const rounds: Promise<Float32Array[]>[] = [];
     for (let a = 0, step = SLICE_IMAGES[gy ? 'vjp' : 'denoise'] * this.threads; a < n; a += step) {
       const b = Math.min(n, a + step);
-      const { results } = await mapImageRanges(b - a, this.threads, SLICE, (i, j) => part(a + i, a + j), bmcnnSlice);
-      parts.push(...(await Promise.all(results)));
+      const round = mapImageRanges(b - a, this.threads, SLICE, (i, j) => part(a + i, a + j), bmcnnSlice).then(({ results }) => Promise.all(results));
+      rounds.push(round);
+      if (this.threads === 1) await round;
     }
+    const parts = (await Promise.all(rounds)).flat();
     if (parts.length === 1) return parts[0];
     const out = new Float32Array(n * size);
     let o = 0;

@@ -243,8 +243,8 @@ function runGraph(ort: OrtModule, name: string, bytes: Uint8Array, feeds: (s: Or
 const scratch = new IdleCache<Float32Array[]>(SESSION_IDLE_MS, async () => undefined);
 
 /**
- * `use` on a zero-initialised array of shape `dims` that no other task holds; what a use writes stays for the
- * next (by shape, so that places one use leaves alone stay zero).
+ * `use` on an array of shape `dims` (zeros when new) that no other task holds, with what the last use wrote
+ * in it: stackInput rewrites all but the padding channels, which stay zero.
  */
 function withScratch<R>(dims: readonly number[], use: (a: Float32Array) => Promise<R>): Promise<R> {
   return scratch.use(dims.join('x'), async () => [], async (free) => {

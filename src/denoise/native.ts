@@ -38,23 +38,38 @@ function convs(g: OnnxGraph, net: ConvNet, h: string, inChannels = net.config.in
 const NCHW = { perm: { ints: [0, 3, 1, 2] } };
 const NHWC = { perm: { ints: [0, 2, 3, 1] } };
 
-/** NHWC (x/255 − 0.5) → space-to-depth NCHW with the σ map appended: a net's input. */
-function netInput(g: OnnxGraph, x01: string, sigmaMap: string): string {
-  const centred = g.op('Transpose', [g.op('Sub', [x01, g.floats([0.5], [])])], NCHW);
-  return g.op('Concat', [g.op('SpaceToDepth', [centred], { blocksize: { i: 2 } }), sigmaMap], { axis: { i: 1 } });
+/** NHWC x/255 → x/255 − 0.5 as NCHW planes. */
+function centred(g: OnnxGraph, x01: string): string {
+  return g.op('Transpose', [g.op('Sub', [x01, g.floats([0.5], [])])], NCHW);
 }
 
-/** The pilot estimate of NHWC 0–255 `x`, NHWC 0–255, unclipped (pilotForward in model.ts). */
-function pilotNodes(g: OnnxGraph, net: ConvNet, x: string, sigma: string): string {
+/** Centred NCHW planes → space-to-depth with the σ map appended: a net's input. */
+function netInput(g: OnnxGraph, planes: string, sigmaMap: string): string {
+  return g.op('Concat', [g.op('SpaceToDepth', [planes], { blocksize: { i: 2 } }), sigmaMap], { axis: { i: 1 } });
+}
+
+/**
+ * The pilot estimate of NHWC 0–255 `x`, NHWC 0–255, unclipped (pilotForward in model.ts), and the centred
+ * planes of x it starts from.
+ */
+function pilotNodes(g: OnnxGraph, net: ConvNet, x: string, sigma: string): { pilot: string; planes: string } {
   const c255 = g.floats([255], []);
   const x01 = g.op('Div', [x, c255]);
-  const noise = g.op('DepthToSpace', [convs(g, net, netInput(g, x01, sigma))], { blocksize: { i: 2 }, mode: { s: 'DCR' } });
-  return g.op('Mul', [g.op('Sub', [x01, g.op('Transpose', [noise], NHWC)]), c255]);
+  const planes = centred(g, x01);
+  const noise = g.op('DepthToSpace', [convs(g, net, netInput(g, planes, sigma))], { blocksize: { i: 2 }, mode: { s: 'DCR' } });
+  return { pilot: g.op('Mul', [g.op('Sub', [x01, g.op('Transpose', [noise], NHWC)]), c255]), planes };
 }
 
+/**
+ * The pilot graph: the pilot `y`, and the centred planes of x (`noisy`) and of the pilot (`centred`) that
+ * stackInput gathers from (ORT's vectorised elementwise nodes, ≈ 0.4 ms per 150 px face less than JS loops).
+ */
 function pilotModel(net: ConvNet): Uint8Array {
   const g = new OnnxGraph();
-  g.output('y', pilotNodes(g, net, g.input('x', ['N', 'H', 'W', 3]), g.input('sigma', ['N', 1, 'H2', 'W2'])), ['N', 'H', 'W', 3]);
+  const { pilot, planes } = pilotNodes(g, net, g.input('x', ['N', 'H', 'W', 3]), g.input('sigma', ['N', 1, 'H2', 'W2']));
+  g.output('y', pilot, ['N', 'H', 'W', 3]);
+  g.output('noisy', planes, ['N', 3, 'H', 'W']);
+  g.output('centred', centred(g, g.op('Div', [pilot, g.floats([255], [])])), ['N', 3, 'H', 'W']);
   return g.toBytes();
 }
 
@@ -109,7 +124,7 @@ function vjpModel(pilot: ConvNet, main: ConvNet, matches: number, patch: number,
   const sigma = g.input('sigma', ['N', 1, h / 2, w / 2]);
   const c255 = g.floats([255], []);
   const x01 = g.op('Div', [x, c255]);
-  const p01 = g.op('Div', [pilotNodes(g, pilot, x, sigma), c255]);
+  const p01 = g.op('Div', [pilotNodes(g, pilot, x, sigma).pilot, c255]);
   let sx = x01;
   let sp = p01;
   if (matches > 1) {
@@ -119,51 +134,54 @@ function vjpModel(pilot: ConvNet, main: ConvNet, matches: number, patch: number,
     sx = stack(x01);
     sp = stack(p01);
   }
-  const input = netInput(g, g.op('Concat', [sx, sp], { axis: { i: 3 } }), sigma);
+  const input = netInput(g, centred(g, g.op('Concat', [sx, sp], { axis: { i: 3 } })), sigma);
   const y = mainTrunk(g, main, patch, input, main.config.inChannels, p01, g.input('count', [1, 1, h, w]));
   g.output('weighted', g.op('Mul', [y, g.input('gy', ['N', h, w, 3])]), ['N', h, w, 3]);
   return encodeModel(differentiate(decodeModel(g.toBytes(), 'bmcnn'), { wrt: 'x', of: 'weighted', keep: [], file: 'bmcnn' }));
 }
 
 /**
- * The main net's input written directly from the images and the matched cells: what the Gather → Concat →
- * centring → SpaceToDepth nodes of vjpModel compute (the same float32 operations), in one pass of plain JS,
- * which profiled ~4× faster than those nodes on ORT (they were a quarter of the main net's time). Channel
- * (row parity, column parity, c) for c over [noisy of matches 0…k−1, pilot of matches 0…k−1], then σ/255,
- * then zeros up to paddedChannels.
+ * The main net's input written into `out` [N, paddedChannels, H/2, W/2] from the centred planes of the noisy
+ * images and of the pilots and the matched cells: what the Gather → Concat → centring → SpaceToDepth nodes
+ * of vjpModel compute (the same float32 operations), in plain JS, which profiled ~4× faster than those nodes
+ * on ORT (they were a quarter of the main net's time). Channel (row parity, column parity, c) for c over
+ * [noisy of matches 0…k−1, pilot of matches 0…k−1], then σ/255; the padding channels are not written (the
+ * caller's zeros). One pass per match and plane, writing the four parities of every cell: 0.9 ms per 150 px
+ * face against 2.3 for centring each value in the gathers' loop into a fresh array.
  */
 function stackInput(
-  x: Float32Array, pilot: Float32Array, cells: { dy: Int8Array; dx: Int8Array } | null,
+  out: Float32Array, noisy: Float32Array, pilot: Float32Array, cells: { dy: Int8Array; dx: Int8Array } | null,
   n: number, h: number, w: number, k: number, sigma: readonly number[],
-): Float32Array {
+): void {
   const [h2, w2] = [h / 2, w / 2];
   const plane = h2 * w2;
+  const pixels = h * w;
   const ch = paddedChannels(24 * k + 1);
-  const out = new Float32Array(n * ch * plane);
-  const centre = (v: number) => Math.fround(Math.fround(v / 255) - 0.5);
+  const parity = 6 * k * plane; // from one (row parity, column parity) block of channels to the next
+  const at = new Int32Array(plane); // each cell's matched cell, as the flat index of its top-left pixel
   for (let img = 0; img < n; img++) {
     const base = img * ch * plane;
     out.fill(Math.fround(sigma[img] / 255), base + 24 * k * plane, base + (24 * k + 1) * plane);
-    for (let gy = 0; gy < h2; gy++) {
-      for (let gx = 0; gx < w2; gx++) {
-        const cell = gy * w2 + gx;
-        for (let j = 0; j < k; j++) {
-          const m = (img * plane + cell) * k + j;
-          const dy = cells ? cells.dy[m] : 0;
-          const dx = cells ? cells.dx[m] : 0;
-          for (let q = 0; q < 4; q++) {
-            const src = ((img * h + 2 * gy + (q >> 1) + dy) * w + 2 * gx + (q & 1) + dx) * 3;
-            const o = base + (q * 6 * k + 3 * j) * plane + cell;
-            for (let c = 0; c < 3; c++) {
-              out[o + c * plane] = centre(x[src + c]);
-              out[o + (3 * k + c) * plane] = centre(pilot[src + c]);
-            }
-          }
+    for (let j = 0; j < k; j++) {
+      for (let cell = 0, m = img * plane * k + j; cell < plane; cell++, m += k) {
+        at[cell] = 2 * Math.floor(cell / w2) * w + 2 * (cell % w2) + (cells ? cells.dy[m] * w + cells.dx[m] : 0);
+      }
+      for (let s = 0; s < 6; s++) {
+        // Noisy planes at channel 3j + c of a parity's block, pilot planes at 3k + 3j + c.
+        const o = base + (s < 3 ? 3 * j + s : 3 * k + 3 * j + s - 3) * plane;
+        const src = s < 3 ? noisy : pilot;
+        const from = (img * 3 + (s % 3)) * pixels;
+        for (let cell = 0; cell < plane; cell++) {
+          const a = from + at[cell];
+          const oc = o + cell;
+          out[oc] = src[a];
+          out[oc + parity] = src[a + 1];
+          out[oc + 2 * parity] = src[a + w];
+          out[oc + 3 * parity] = src[a + w + 1];
         }
       }
     }
   }
-  return out;
 }
 
 /** How many 4×4 patch estimates cover each pixel (1, 2 or 4), as aggregate()'s scatter of ones counts them. */
@@ -217,6 +235,28 @@ function runGraph(ort: OrtModule, name: string, bytes: Uint8Array, feeds: (s: Or
   return sessions.use(name, () => createSession(ort, bytes, poolThreads()), (session) => session.run(feeds(session)));
 }
 
+/**
+ * Reusable arrays by shape, per thread, dropped once unused for SESSION_IDLE_MS: the main net's stacked input
+ * is 2.5 MB per 150 px face, and a fresh array's zeroing and page faults cost ≈ 0.8 ms per face, more than
+ * half of writing it.
+ */
+const scratch = new IdleCache<Float32Array[]>(SESSION_IDLE_MS, async () => undefined);
+
+/**
+ * `use` on an array of shape `dims` (zeros when new) that no other task holds, with what the last use wrote
+ * in it: stackInput rewrites all but the padding channels, which stay zero.
+ */
+function withScratch<R>(dims: readonly number[], use: (a: Float32Array) => Promise<R>): Promise<R> {
+  return scratch.use(dims.join('x'), async () => [], async (free) => {
+    const a = free.pop() ?? new Float32Array(dims.reduce((s, d) => s * d, 1));
+    try {
+      return await use(a);
+    } finally {
+      free.push(a);
+    }
+  });
+}
+
 /** Worker task: one slice denoised (`gy` absent) or its VJP, NHWC float32 out. */
 export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
   const ort = await loadOnnxRuntime();
@@ -224,10 +264,11 @@ export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
   const { n, h, w, graphs } = p;
   const x = new ort.Tensor('float32', p.x, [n, h, w, 3]);
   const sigma = sigmaMap(ort, n, h, w, p.sigma);
-  const { y: pilot } = await runGraph(ort, `${graphs.key}:pilot`, graphs.pilot, () => ({ x, sigma }));
+  const { y: pilot, noisy, centred: pilotPlanes } = await runGraph(ort, `${graphs.key}:pilot`, graphs.pilot, () => ({ x, sigma }));
   const count = new ort.Tensor('float32', coverCount(h, w, p.patch), [1, 1, h, w]);
   const k = p.match.matches;
-  const cells = k > 1 ? matchCells(pilot.data as Float32Array, n, h, w, p.match) : null;
+  const pilotData = pilot.data as Float32Array;
+  const cells = k > 1 ? matchCells(pilotData, n, h, w, p.match) : null;
   const second = `${graphs.key}:${graphs.name}`;
   if (p.gy) {
     const feeds: Feeds = { x, sigma, count, gy: new ort.Tensor('float32', p.gy, [n, h, w, 3]) };
@@ -236,9 +277,12 @@ export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
     const { grad_x } = await runGraph(ort, second, graphs.second, (s) => Object.fromEntries(s.inputNames.map((name) => [name, feeds[name]])));
     return grad_x.data as Float32Array;
   }
-  const input = new ort.Tensor('float32', stackInput(p.x, pilot.data as Float32Array, cells, n, h, w, k, p.sigma), [n, paddedChannels(24 * k + 1), h / 2, w / 2]);
-  const { y } = await runGraph(ort, second, graphs.second, () => ({ input, pilot, count }));
-  return y.data as Float32Array;
+  const dims = [n, paddedChannels(24 * k + 1), h / 2, w / 2];
+  return withScratch(dims, async (data) => {
+    stackInput(data, noisy.data as Float32Array, pilotPlanes.data as Float32Array, cells, n, h, w, k, p.sigma);
+    const { y } = await runGraph(ort, second, graphs.second, () => ({ input: new ort.Tensor('float32', data, dims), pilot, count }));
+    return y.data as Float32Array;
+  });
 }
 
 const SLICE: TaskRef = { module: import.meta.url, name: 'bmcnnSlice' };
@@ -304,13 +348,17 @@ export class NativeBmcnn {
       graphs, x: x.slice(a * size, b * size), gy: gy?.slice(a * size, b * size),
       sigma: sigma.slice(a, b), n: b - a, h, w, match: this.match, patch: this.patch,
     });
-    // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch.
-    const parts: Float32Array[] = [];
+    // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch. The rounds are queued at
+    // once, so that a worker takes its next slice as soon as it is done (the pool runs one task a worker at a
+    // time); inline (one thread), one after another.
+    const rounds: Promise<Float32Array[]>[] = [];
     for (let a = 0, step = SLICE_IMAGES[gy ? 'vjp' : 'denoise'] * this.threads; a < n; a += step) {
       const b = Math.min(n, a + step);
-      const { results } = await mapImageRanges(b - a, this.threads, SLICE, (i, j) => part(a + i, a + j), bmcnnSlice);
-      parts.push(...(await Promise.all(results)));
+      const round = mapImageRanges(b - a, this.threads, SLICE, (i, j) => part(a + i, a + j), bmcnnSlice).then(({ results }) => Promise.all(results));
+      rounds.push(round);
+      if (this.threads === 1) await round;
     }
+    const parts = (await Promise.all(rounds)).flat();
     if (parts.length === 1) return parts[0];
     const out = new Float32Array(n * size);
     let o = 0;

@@ -185,6 +185,33 @@ test('denoising on onnxruntime equals the TF.js nets to float rounding (matching
   }
 });
 
+test('denoising on onnxruntime gives the same bits again after other shapes, match counts and concurrent calls (reused stacking arrays)', async (t) => {
+  if (!(await nativeRuntime())) return t.skip('onnxruntime-node does not load here');
+  const four = Bmcnn.create(defaultConfig({ matches: 4 }, 8, 3), 5);
+  const one = Bmcnn.create(defaultConfig({ matches: 1 }, 8, 3), 6);
+  for (const m of [four, one]) m.accelerate(1);
+  const x = tf.tensor4d([...textured(16, 20, 31), ...textured(16, 20, 32)], [2, 16, 20, 3]);
+  const x2 = tf.tensor4d([...textured(16, 20, 34), ...textured(16, 20, 35)], [2, 16, 20, 3]);
+  const other = tf.tensor4d(textured(12, 14, 33), [1, 12, 14, 3]);
+  const bits = async (y: Promise<tf.Tensor4D>): Promise<Float32Array> => {
+    const t4 = await y;
+    const v = (await t4.data()) as Float32Array;
+    t4.dispose();
+    return v;
+  };
+  const first = await bits(four.denoise(x, [15, 25]));
+  const first2 = await bits(four.denoise(x2, [15, 25]));
+  const firstOne = await bits(one.denoise(x, [15, 25]));
+  await bits(four.denoise(other, 40));
+  const [again, concurrent, againOne] = await Promise.all([bits(four.denoise(x, [15, 25])), bits(four.denoise(x2, [15, 25])), bits(one.denoise(x, [15, 25]))]);
+  for (const [name, a, b] of [['again', again, first], ['concurrent', concurrent, first2], ['matches 1', againOne, firstOne]] as const) {
+    assert.ok(a.every((v, i) => Object.is(v, b[i])), `${name}: differs from the first call`);
+  }
+  tf.dispose([x, x2, other]);
+  four.dispose();
+  one.dispose();
+});
+
 test('the VJP on onnxruntime equals TF.js\'s (matching, odd sides, ensemble, worker slices), no leaks', async (t) => {
   if (!(await nativeRuntime())) return t.skip('onnxruntime-node does not load here');
   for (const matches of [4, 1]) {

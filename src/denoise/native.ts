@@ -212,6 +212,8 @@ interface SlicePart {
   x: Float32Array;
   /** The gradient w.r.t. the output, for the VJP. */
   gy?: Float32Array;
+  /** The VJP's matches when the forward pass found them already (nested: copied, not transferred). */
+  cells?: Cells;
   sigma: number[];
   n: number;
   h: number;
@@ -221,6 +223,14 @@ interface SlicePart {
 }
 
 type Feeds = Record<string, InstanceType<OrtModule['Tensor']>>;
+/** Each cell's k matched displacements (matchCells), or null with one match (the cell itself). */
+type Cells = { dy: Int8Array; dx: Int8Array } | null;
+
+/** A slice's output (denoised or VJP) and, from a forward pass, the matches it used. */
+interface SliceResult {
+  out: Float32Array;
+  cells?: Cells;
+}
 
 /**
  * A worker's (or the inline caller's) sessions by graph, each released once unused for SESSION_IDLE_MS: the
@@ -257,31 +267,37 @@ function withScratch<R>(dims: readonly number[], use: (a: Float32Array) => Promi
   });
 }
 
-/** Worker task: one slice denoised (`gy` absent) or its VJP, NHWC float32 out. */
-export async function bmcnnSlice(p: SlicePart): Promise<Float32Array> {
+/**
+ * Worker task: one slice denoised (`gy` absent; with the matches it used) or its VJP, NHWC float32 out. A VJP
+ * given its forward pass's matches runs no pilot pass of its own (its graph recomputes the pilot it
+ * differentiates through).
+ */
+export async function bmcnnSlice(p: SlicePart): Promise<SliceResult> {
   const ort = await loadOnnxRuntime();
   if (!ort) throw new Error('bmcnn: onnxruntime-node does not load in this thread');
   const { n, h, w, graphs } = p;
+  const k = p.match.matches;
   const x = new ort.Tensor('float32', p.x, [n, h, w, 3]);
   const sigma = sigmaMap(ort, n, h, w, p.sigma);
-  const { y: pilot, noisy, centred: pilotPlanes } = await runGraph(ort, `${graphs.key}:pilot`, graphs.pilot, () => ({ x, sigma }));
   const count = new ort.Tensor('float32', coverCount(h, w, p.patch), [1, 1, h, w]);
-  const k = p.match.matches;
-  const pilotData = pilot.data as Float32Array;
-  const cells = k > 1 ? matchCells(pilotData, n, h, w, p.match) : null;
   const second = `${graphs.key}:${graphs.name}`;
+  const pilotPass = () => runGraph(ort, `${graphs.key}:pilot`, graphs.pilot, () => ({ x, sigma }));
+  const match = (pilot: Float32Array): Cells => (k > 1 ? matchCells(pilot, n, h, w, p.match) : null);
   if (p.gy) {
+    const cells = p.cells !== undefined ? p.cells : match((await pilotPass()).y.data as Float32Array);
     const feeds: Feeds = { x, sigma, count, gy: new ort.Tensor('float32', p.gy, [n, h, w, 3]) };
     if (cells) feeds.idx = new ort.Tensor('int32', gatherIndices(cells, n, h, w, k), [n, h, w, k]);
     // The differentiator drops inputs its graph no longer reads; ORT refuses feeds it does not know.
     const { grad_x } = await runGraph(ort, second, graphs.second, (s) => Object.fromEntries(s.inputNames.map((name) => [name, feeds[name]])));
-    return grad_x.data as Float32Array;
+    return { out: grad_x.data as Float32Array };
   }
+  const { y: pilot, noisy, centred: pilotPlanes } = await pilotPass();
+  const cells = match(pilot.data as Float32Array);
   const dims = [n, paddedChannels(24 * k + 1), h / 2, w / 2];
   return withScratch(dims, async (data) => {
     stackInput(data, noisy.data as Float32Array, pilotPlanes.data as Float32Array, cells, n, h, w, k, p.sigma);
     const { y } = await runGraph(ort, second, graphs.second, () => ({ input: new ort.Tensor('float32', data, dims), pilot, count }));
-    return y.data as Float32Array;
+    return { out: y.data as Float32Array, cells };
   });
 }
 
@@ -304,6 +320,20 @@ function sigmaMap(ort: OrtModule, n: number, h: number, w: number, sigma: readon
 
 let models = 0;
 
+/** The arrays end to end (the one array itself when there is one). */
+function concat<T extends Float32Array | Int8Array>(parts: readonly T[], Kind: { new (n: number): T }): T {
+  if (parts.length === 1) return parts[0];
+  const out = new Kind(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const bytesOf = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
 /**
  * BMCNN on onnxruntime, the batch split by images over `threads` pool workers (src/engine/pool/js-pool.ts),
  * each running pilot, block matching and the main net (or the VJP) of its slice on one-thread sessions: no
@@ -316,6 +346,12 @@ export class NativeBmcnn {
   private readonly pilotBytes: Uint8Array;
   private readonly mainBytes: Uint8Array;
   private readonly vjps = new Map<string, Uint8Array>();
+  /**
+   * The last forward pass's input and matches: an adaptive attack's VJP follows the forward pass on the same
+   * images (pipeline.ts: apply, then estimateGradient), and takes its matches instead of a pilot pass and block
+   * matching of its own (≈ 6–7 ms of a 150 px face's ≈ 27).
+   */
+  private last: { x: Float32Array; shape: string; sigma: string; cells: Cells } | undefined;
 
   constructor(
     private readonly pilot: ConvNet,
@@ -328,45 +364,46 @@ export class NativeBmcnn {
     this.mainBytes = mainModel(main, patch);
   }
 
-  /** The denoised batch (NHWC 0–255, even sides), unclipped. */
-  denoise(x: Float32Array, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
-    return this.run(x, undefined, shape, sigma);
+  /** The denoised batch (NHWC 0–255, even sides), unclipped. `x` is kept (read only) until the next pass. */
+  async denoise(x: Float32Array, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
+    this.last = undefined;
+    const parts = await this.run(x, undefined, undefined, shape, sigma);
+    const cells = parts.map((r) => r.cells ?? null);
+    const joined = cells.every((c) => c === null) ? null : { dy: concat(cells.map((c) => c!.dy), Int8Array), dx: concat(cells.map((c) => c!.dx), Int8Array) };
+    this.last = { x, shape: shape.join(), sigma: sigma.join(), cells: joined };
+    return concat(parts.map((r) => r.out), Float32Array);
   }
 
-  /** ∇ₓ⟨denoise(x), gy⟩ with x's matches held fixed. */
-  vjp(x: Float32Array, gy: Float32Array, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
-    return this.run(x, gy, shape, sigma);
+  /** ∇ₓ⟨denoise(x), gy⟩ with x's matches held fixed (the last forward pass's, when it was on these images). */
+  async vjp(x: Float32Array, gy: Float32Array, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
+    const l = this.last;
+    const same = l !== undefined && l.shape === shape.join() && l.sigma === sigma.join() && bytesOf(l.x).equals(bytesOf(x));
+    return concat((await this.run(x, gy, same ? l.cells : undefined, shape, sigma)).map((r) => r.out), Float32Array);
   }
 
-  private async run(x: Float32Array, gy: Float32Array | undefined, shape: readonly number[], sigma: readonly number[]): Promise<Float32Array> {
+  private async run(x: Float32Array, gy: Float32Array | undefined, cells: Cells | undefined, shape: readonly number[], sigma: readonly number[]): Promise<SliceResult[]> {
     const [n, h, w] = shape;
     const size = h * w * 3;
+    const perImage = (h / 2) * (w / 2) * this.match.matches;
     const graphs: SliceGraphs = {
       key: this.key, pilot: this.pilotBytes, ...(gy ? { name: `vjp:${h}x${w}`, second: this.vjpBytes(h, w) } : { name: 'main', second: this.mainBytes }),
     };
     const part = (a: number, b: number): SlicePart => ({
       graphs, x: x.slice(a * size, b * size), gy: gy?.slice(a * size, b * size),
+      cells: cells && { dy: cells.dy.slice(a * perImage, b * perImage), dx: cells.dx.slice(a * perImage, b * perImage) },
       sigma: sigma.slice(a, b), n: b - a, h, w, match: this.match, patch: this.patch,
     });
     // At most SLICE_IMAGES a slice: a session's arena grows with its largest batch. The rounds are queued at
     // once, so that a worker takes its next slice as soon as it is done (the pool runs one task a worker at a
     // time); inline (one thread), one after another.
-    const rounds: Promise<Float32Array[]>[] = [];
+    const rounds: Promise<SliceResult[]>[] = [];
     for (let a = 0, step = SLICE_IMAGES[gy ? 'vjp' : 'denoise'] * this.threads; a < n; a += step) {
       const b = Math.min(n, a + step);
       const round = mapImageRanges(b - a, this.threads, SLICE, (i, j) => part(a + i, a + j), bmcnnSlice).then(({ results }) => Promise.all(results));
       rounds.push(round);
       if (this.threads === 1) await round;
     }
-    const parts = (await Promise.all(rounds)).flat();
-    if (parts.length === 1) return parts[0];
-    const out = new Float32Array(n * size);
-    let o = 0;
-    for (const r of parts) {
-      out.set(r, o);
-      o += r.length;
-    }
-    return out;
+    return (await Promise.all(rounds)).flat();
   }
 
   private vjpBytes(h: number, w: number): Uint8Array {

@@ -235,6 +235,35 @@ test('the VJP on onnxruntime equals TF.js\'s (matching, odd sides, ensemble, wor
   }
 });
 
+test('the VJP after a denoise of the same images (its matches reused) has the bits of one that matches for itself', async (t) => {
+  if (!(await nativeRuntime())) return t.skip('onnxruntime-node does not load here');
+  for (const matches of [4, 1]) {
+    const model = Bmcnn.create(defaultConfig({ matches }, 8, 3), 7);
+    model.accelerate(2);
+    const [n, h, w] = [5, 16, 18];
+    const x = tf.tensor4d(Array.from({ length: n }, (_, i) => [...textured(h, w, 40 + i)]).flat(), [n, h, w, 3]);
+    const other = tf.tensor4d(Array.from({ length: n }, (_, i) => [...textured(h, w, 50 + i)]).flat(), [n, h, w, 3]);
+    const v = tf.tensor4d(createRandom(25).fillNormal(new Float32Array(n * h * w * 3)), [n, h, w, 3]);
+    const sigma = [10, 15, 20, 25, 30];
+    const after = async (first: tf.Tensor4D, s: number[]): Promise<Float32Array> => {
+      (await model.denoise(first, s)).dispose();
+      const g = await model.vjp(x, sigma, v);
+      const d = (await g.data()) as Float32Array;
+      g.dispose();
+      return d;
+    };
+    // Forward slices of 4 images, VJP slices of 2: the reused matches come from other slicings of the batch.
+    const own = await after(other, sigma);
+    const reused = await after(x, sigma);
+    const otherSigma = await after(x, [20, 20, 20, 20, 20]);
+    for (const [name, a] of [['reused', reused], ['other sigma', otherSigma]] as const) {
+      assert.ok(a.every((val, i) => Object.is(val, own[i])), `matches ${matches}, ${name}: differs from the VJP's own matching`);
+    }
+    tf.dispose([x, other, v]);
+    model.dispose();
+  }
+});
+
 test('no tensor leaks across repeated denoise and gradient calls', async () => {
   const model = Bmcnn.create(defaultConfig({}, 8, 3), 1);
   const x = tf.tensor4d(textured(16, 16, 7), [1, 16, 16, 3]);

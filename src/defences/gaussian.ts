@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../util/random.js';
 import { normalSampler } from './normal.js';
-import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
+import { type ApplyContext, clip255, IdentityGradientDefence, imageSeeds, mapImages, type ImagesPart, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
 /**
  * `gauss`'s parameters: sigma, the noise std on 0–255.
@@ -48,13 +48,18 @@ export class GaussianAugmentation extends IdentityGradientDefence<{ sigma: numbe
   apply(x: tf.Tensor4D, ctx?: ApplyContext): Promise<tf.Tensor4D> {
     const seeds = imageSeeds(this.name, ctx, this.seed, x.shape[0]);
     const sigma = this.params.sigma;
-    return mapBatch(this.name, x, (data) => {
-      const size = data.length / seeds.length;
-      seeds.forEach((seed, k) => {
-        const normal = normalSampler(createRandom(seed));
-        for (let i = k * size; i < (k + 1) * size; i++) data[i] = clip255(data[i] + sigma * normal());
-      });
-      return data;
-    });
+    return mapImages(this.name, x, GAUSS_PART, addNoise, (a, b) => ({ sigma, seeds: seeds.slice(a, b) }));
   }
 }
+
+/** Pool task: N(0, σ²) noise from each image's own seed added, clipped (in place). */
+export function addNoise({ data, shape, params: { sigma, seeds } }: ImagesPart<{ sigma: number; seeds: number[] }>): Float32Array {
+  const size = shape[1] * shape[2] * shape[3];
+  seeds.forEach((seed, k) => {
+    const normal = normalSampler(createRandom(seed));
+    for (let i = k * size; i < (k + 1) * size; i++) data[i] = clip255(data[i] + sigma * normal());
+  });
+  return data;
+}
+
+const GAUSS_PART = { module: import.meta.url, name: 'addNoise' };

@@ -3,7 +3,7 @@
  * separately, border mode 'reflect' (half-sample symmetric: d c b a | a b c d).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { IdentityGradientDefence, mapBatch, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
+import { IdentityGradientDefence, mapImages, type ImagesPart, type ParamSpecs, D, paramSpecs } from './preprocessor.js';
 
 /**
  * `median`'s parameters: window_size.
@@ -197,6 +197,14 @@ export class SpatialSmoothing extends IdentityGradientDefence<{ window_size: num
 
   apply(x: tf.Tensor4D): Promise<tf.Tensor4D> {
     // A median is one of the window's values, so in-range input stays in range: no clipping pass needed.
-    return mapBatch(this.name, x, (data, shape) => medianFilter(data, shape, this.params.window_size));
+    const window = this.params.window_size;
+    return mapImages(this.name, x, MEDIAN_PART, medianPart, () => window);
   }
 }
+
+/** Pool task: medianFilter on a range of images. */
+export function medianPart({ data, shape, params: window }: ImagesPart<number>): Float32Array {
+  return medianFilter(data, shape, window);
+}
+
+const MEDIAN_PART = { module: import.meta.url, name: 'medianPart' };

@@ -9,6 +9,9 @@ import { randomInt } from 'node:crypto';
 import { Type, type TNumber, type TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { hashSeed } from '../util/random.js';
+import { mapImageRanges } from '../engine/pool/js-pool.js';
+import type { TaskRef } from '../engine/pool/pool.js';
+import { poolThreads } from '../engine/threads.js';
 
 /** Per-call options of `Preprocessor.apply`: the seed(s) of stochastic defences. */
 export interface ApplyContext {
@@ -260,6 +263,36 @@ export async function mapBatch(
   const data = tf.getBackend() === 'wasm' ? values : new Float32Array(values);
   const out = await fn(data, shape);
   return tf.tensor4d(out, shape, 'float32');
+}
+
+/** One range of a batch's images for a per-image pure-JS defence: its values (NHWC) and shape. */
+export interface ImagesPart<P> {
+  data: Float32Array;
+  shape: [number, number, number, number];
+  /** The defence's parameters for these images (per-image ones sliced to the range). */
+  params: P;
+}
+
+/**
+ * mapBatch for a defence that treats every image on its own in plain JS: the batch's images split over the JS
+ * worker pool (engine/pool/js-pool.ts), `task` (an export of the defence's module, the same function as
+ * `inline`) run on each range, so both cores work and the output bits are the inline ones. `params(a, b)`:
+ * the parameters of images a…b−1.
+ */
+export function mapImages<P>(
+  defence: string, x: tf.Tensor4D, task: TaskRef, inline: (part: ImagesPart<P>) => Float32Array, params: (a: number, b: number) => P,
+): Promise<tf.Tensor4D> {
+  return mapBatch(defence, x, async (data, shape) => {
+    const [n, h, w, c] = shape;
+    const size = h * w * c;
+    const part = (a: number, b: number): ImagesPart<P> => ({
+      data: a === 0 && b === n ? data : data.slice(a * size, b * size), shape: [b - a, h, w, c], params: params(a, b),
+    });
+    const { ranges, results } = await mapImageRanges(n, poolThreads(), task, part, inline);
+    if (results.length === 1) return results[0];
+    results.forEach((r, k) => data.set(r, ranges[k][0] * size));
+    return data;
+  });
 }
 
 export { clip255 } from '../util/clip.js';

@@ -232,3 +232,24 @@ test('JPEG of a non-RGB batch compresses each channel as greyscale', async () =>
   }
   tf.dispose([x, y]);
 });
+
+test('gauss and median split a batch over the JS pool: the bits of each image run alone (inline)', async () => {
+  const n = 5;
+  const x = tf.randomUniform([n, 20, 24, 3], 0, 255, 'float32', 11) as tf.Tensor4D;
+  const seeds = [3, 1, 4, 1, 5];
+  for (const defence of [new GaussianAugmentation({ sigma: 15 }), new SpatialSmoothing({ window_size: 3 })]) {
+    const before = tf.memory().numTensors;
+    const whole = await defence.apply(x, { seeds });
+    const alone = await Promise.all(seeds.map(async (seed, i) => {
+      const xi = tf.slice(x, i, 1) as tf.Tensor4D;
+      const y = await defence.apply(xi, { seeds: [seed] });
+      xi.dispose();
+      return y;
+    }));
+    const joined = tf.concat(alone);
+    assert.deepEqual(await whole.data(), await joined.data(), defence.name);
+    tf.dispose([whole, joined, ...alone]);
+    assert.equal(tf.memory().numTensors, before, `${defence.name}: no leaks`);
+  }
+  x.dispose();
+});

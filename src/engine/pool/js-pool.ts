@@ -1,6 +1,6 @@
 /**
  * One shared pool of worker threads that start no TF.js engine, for pure-JS work split by images (TVM's planes,
- * BMCNN's block matching): the process's other cores, used where TF.js's threads do not reach. The callers
+ * BMCNN's slices, Gaussian noise, the median filter): the process's other cores, used where TF.js's threads do not reach. The callers
  * decide the thread count (inside a pool worker, where the pool is the parallelism, they pass 1).
  */
 import { WorkerPool, type TaskRef } from './pool.js';

@@ -20,6 +20,13 @@ export function tracked(worker: Worker): Worker {
 /**
  * Asks every tracked worker to end itself (each does between two of its calls) and waits until all have, or
  * `timeoutMs` has passed. Resolves to whether all did. Call it before `process.exit()` in a signal handler.
+ *
+ * @example
+ * ```ts
+ * import { stopWorkers } from 'robustify';
+ * // In a signal handler: stopWorkers().then(() => process.exit(143))
+ * console.log(await stopWorkers(100)); // true: no worker running now
+ * ```
  */
 export async function stopWorkers(timeoutMs = 10_000): Promise<boolean> {
   const all = [...live];

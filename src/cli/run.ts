@@ -75,10 +75,6 @@ function onSignal(signal: NodeJS.Signals): void {
   });
 }
 
-/**
- * For a command that stops itself cleanly on a signal (serve drains its in-flight requests): the default
- * handler, which exits at once, is replaced by `stop` for the first SIGINT/SIGTERM; a second one kills.
- */
 /** `--queue URL` checked by the queue's own parser (passed in: run.ts loads nothing heavy), as a usage error. */
 export function queueUrlFlag(parse: (url: string) => unknown, url: string): void {
   try {
@@ -88,6 +84,10 @@ export function queueUrlFlag(parse: (url: string) => unknown, url: string): void
   }
 }
 
+/**
+ * For a command that stops itself cleanly on a signal (serve drains its in-flight requests): the default
+ * handler, which exits at once, is replaced by `stop` for the first SIGINT/SIGTERM; a second one kills.
+ */
 export function takeOverSignals(stop: (signal: NodeJS.Signals) => void): void {
   for (const s of ['SIGINT', 'SIGTERM'] as const) {
     process.off(s, onSignal);
